@@ -1,0 +1,143 @@
+import { candidateOrder } from "./candidates";
+import { claimFor, Context, describeTags, hasTags } from "./context";
+import { Address, Attachment, isAttachedTo } from "./ec2";
+import { Logger } from "./log";
+import { release } from "./release";
+import { Claim } from "./store";
+
+export type BindOutcome = "bound" | "already-bound" | "not-a-target" | "not-running" | "unknown-instance" | "released";
+
+/** No pool address could be had. Thrown, so the event is retried and finally dead-lettered. */
+export class PoolExhaustedError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "PoolExhaustedError";
+    }
+}
+
+/** Another invocation changed this instance's claim under us; a retry will see the new state. */
+export class ClaimRaceError extends Error {
+    constructor(instanceId: string) {
+        super(`the claim of ${instanceId} changed while it was being bound; retrying`);
+        this.name = "ClaimRaceError";
+    }
+}
+
+const GOING_AWAY = new Set(["shutting-down", "terminated"]);
+
+/**
+ * Gives a running target instance one pool address, its name and its server row.
+ * Claim (DynamoDB, one per instance) → associate (EC2, fails if the address is
+ * taken) → name (per-binding only) → row. Every step is safe to repeat, so a retry
+ * after a failure anywhere finishes the same binding.
+ */
+export async function bind(ctx: Context, instanceId: string): Promise<BindOutcome> {
+    const log = ctx.log.with({ instanceId, action: "bind" });
+    const instance = await ctx.ec2.instance(instanceId);
+    if (!instance) {
+        log.info("instance not found; nothing to bind", { outcome: "unknown-instance" });
+        return "unknown-instance";
+    }
+    if (GOING_AWAY.has(instance.state)) {
+        log.info("instance is going away; releasing instead", { state: instance.state });
+        await release(ctx, instanceId);
+        return "released";
+    }
+    if (instance.state !== "running") {
+        log.info("instance is not running; nothing to bind", { outcome: "not-running", state: instance.state });
+        return "not-running";
+    }
+    if (!hasTags(instance.tags, ctx.settings.instanceTags)) {
+        log.info("instance lacks the instance tags; not a target", { outcome: "not-a-target" });
+        return "not-a-target";
+    }
+    if (!instance.primary) throw new Error(`running instance ${instanceId} has no primary network interface`);
+    const target = instance.primary;
+
+    const pool = await ctx.ec2.pool(ctx.settings.addressTags);
+    const held = pool.find(address => isAttachedTo(address, target));
+    if (held?.association) {
+        const claim = await adoptHeld(ctx, instanceId, held);
+        await publish(ctx, claim, held.association.associationId, log, "already-bound");
+        return "already-bound";
+    }
+    const { claim, associationId } = await claimAndAssociate(ctx, instanceId, target, pool, log);
+    await publish(ctx, claim, associationId, log, "bound");
+    return "bound";
+}
+
+/** Makes sure the instance's claim names the address it already holds. */
+async function adoptHeld(ctx: Context, instanceId: string, held: Address): Promise<Claim> {
+    const claim = claimFor(ctx, instanceId, held);
+    if (await ctx.store.writeClaim(claim)) return claim;
+    const existing = await ctx.store.claim(instanceId);
+    if (existing?.allocationId === held.allocationId) return existing;
+    if (!existing) throw new ClaimRaceError(instanceId);
+    // The claim names another address, but EC2 says this one is on the instance (one
+    // address per private IP): the other was replaced, so its row goes and the claim follows.
+    await ctx.store.withdraw(existing.publicIp, existing.dnsName, instanceId);
+    if (!(await ctx.store.writeClaim(claim, existing.allocationId))) throw new ClaimRaceError(instanceId);
+    return claim;
+}
+
+/**
+ * Claims a free address and associates it. Candidates are tried in the instance's
+ * hash order; an address that turns out to be taken moves the claim to the next
+ * one. Duplicate invocations for one instance share the claim, so they associate
+ * the same address.
+ */
+async function claimAndAssociate(
+    ctx: Context, instanceId: string, target: Attachment, pool: Address[], log: Logger,
+): Promise<{ claim: Claim; associationId: string }> {
+    const candidates = candidateOrder(instanceId, pool.filter(address => !address.association));
+    const taken = new Set<string>();
+    const exhausted = () => new PoolExhaustedError(
+        `no free pool address for ${instanceId}: ${candidates.length - taken.size} of ${pool.length} addresses tagged ${describeTags(ctx.settings.addressTags)} are free`);
+
+    let claim = await firstClaim(ctx, instanceId, candidates);
+    if (!claim) throw exhausted();
+    for (;;) {
+        const associationId = await ctx.ec2.associate(claim.allocationId, target);
+        if (associationId !== "taken") return { claim, associationId };
+        const now = await ctx.ec2.address(claim.allocationId);
+        if (isAttachedTo(now, target) && now?.association) return { claim, associationId: now.association.associationId };
+
+        taken.add(claim.allocationId);
+        log.info("address already associated elsewhere; trying the next", { allocationId: claim.allocationId, conflict: true });
+        const next = candidates.find(address => !taken.has(address.allocationId));
+        if (!next) {
+            await ctx.store.dropClaim(instanceId, claim.allocationId);
+            throw exhausted();
+        }
+        const moved = claimFor(ctx, instanceId, next);
+        if (await ctx.store.writeClaim(moved, claim.allocationId)) {
+            claim = moved;
+        } else {
+            // A concurrent invocation for this instance moved the claim first: follow it.
+            claim = (await ctx.store.claim(instanceId)) ?? throwRace(instanceId);
+        }
+    }
+}
+
+/** Claims the first candidate, or adopts the claim this instance already has. */
+async function firstClaim(ctx: Context, instanceId: string, candidates: Address[]): Promise<Claim | undefined> {
+    if (candidates.length > 0) {
+        const fresh = claimFor(ctx, instanceId, candidates[0]);
+        if (await ctx.store.writeClaim(fresh)) return fresh;
+    }
+    const existing = await ctx.store.claim(instanceId);
+    if (!existing && candidates.length > 0) throw new ClaimRaceError(instanceId);
+    return existing;
+}
+
+function throwRace(instanceId: string): never {
+    throw new ClaimRaceError(instanceId);
+}
+
+/** Makes the name resolve (per-binding) and then publishes the server row. */
+async function publish(ctx: Context, claim: Claim, associationId: string, log: Logger, outcome: BindOutcome): Promise<void> {
+    const { allocationId, publicIp, dnsName, instanceId } = claim;
+    if (ctx.settings.dnsRecords === "per-binding") await ctx.dns.point(dnsName, publicIp);
+    await ctx.store.publish({ publicIp, dnsName, associationId, instanceId, allocationId }, ctx.now().toISOString());
+    log.info(outcome === "bound" ? "bound" : "already bound; binding confirmed", { outcome, allocationId, publicIp, dnsName, associationId });
+}

@@ -1,0 +1,30 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { EC2Client } from "@aws-sdk/client-ec2";
+import { Route53Client } from "@aws-sdk/client-route-53";
+
+export interface Clients {
+    ec2: EC2Client;
+    route53: Route53Client;
+    dynamodb: DynamoDBClient;
+}
+
+/**
+ * The SDK's standard retry strategy already treats RequestLimitExceeded,
+ * Throttling and PriorRequestNotComplete as throttling errors and backs off with
+ * jitter; bursts need more attempts than its default of 3.
+ */
+export const RETRY = { retryMode: "standard", maxAttempts: 10 } as const;
+
+/** One set of clients per cold start; region, credentials and endpoints come from the environment. */
+export function createClients(): Clients {
+    return {
+        ec2: new EC2Client(RETRY),
+        route53: new Route53Client(RETRY),
+        dynamodb: new DynamoDBClient(RETRY),
+    };
+}
+
+/** The error code of an AWS SDK error (its name), or undefined for anything else. */
+export function errorCode(err: unknown): string | undefined {
+    return err instanceof Error && "$metadata" in err ? err.name : undefined;
+}

@@ -1,0 +1,239 @@
+// Stack settings: every config key, its default and its rules, in one place.
+// The stack validates `pulumi config` with it at preview; the Lambda reads the
+// subset it needs back from its environment with the same rules.
+import { PLACEHOLDERS, hostNameProblem, isWithin, normalizeDomain, placeholdersIn, renderName, usesInstance } from "./naming";
+
+export const PROJECT = "eip-dns-binder";
+
+export type Tags = Record<string, string>;
+export type DnsRecordsMode = "per-address" | "per-binding";
+export const DNS_RECORDS_MODES: readonly DnsRecordsMode[] = ["per-address", "per-binding"];
+
+/** Validated stack configuration. */
+export interface Settings {
+    instanceTags: Tags;
+    addressTags: Tags;
+    poolSize: number;
+    hostedZone: string;
+    suffix: string;
+    dnsName: string;
+    dnsTtl: number;
+    dnsRecords: DnsRecordsMode;
+    protectAddresses: boolean;
+    deletionProtection: boolean;
+}
+
+export const DEFAULTS = {
+    poolSize: 0,
+    dnsName: "{ip-dashed}.{suffix}",
+    dnsTtl: 60,
+    dnsRecords: "per-address" as DnsRecordsMode,
+    protectAddresses: false,
+    deletionProtection: false,
+};
+
+export const LIMITS = { poolSize: 1000, dnsTtlMin: 1, dnsTtlMax: 86400 };
+
+/** Bad configuration: every problem found, each naming its key. */
+export class ConfigError extends Error {
+    constructor(readonly problems: string[]) {
+        super(`Invalid configuration:\n${problems.map(p => `  - ${p}`).join("\n")}`);
+        this.name = "ConfigError";
+    }
+}
+
+/** Reads a raw value by key: `pulumi config` values and environment variables are both strings. */
+export type RawLookup = (key: string) => string | undefined;
+
+/** Collects problems while values are read, so one run reports all of them. */
+class Reader {
+    readonly problems: string[] = [];
+
+    constructor(private readonly lookup: RawLookup, private readonly label: (key: string) => string) {}
+
+    fail(key: string, problem: string): void {
+        this.problems.push(`${this.label(key)} ${problem}`);
+    }
+
+    raw(key: string): string | undefined {
+        const value = this.lookup(key);
+        return value === undefined || value.trim() === "" ? undefined : value;
+    }
+
+    string(key: string, fallback?: string): string {
+        const value = this.raw(key) ?? fallback;
+        if (value === undefined) this.fail(key, "is required");
+        return value ?? "";
+    }
+
+    integer(key: string, fallback: number, min: number, max: number): number {
+        const raw = this.raw(key);
+        if (raw === undefined) return fallback;
+        const value = Number(raw);
+        if (!Number.isInteger(value) || value < min || value > max) {
+            this.fail(key, `must be a whole number from ${min} to ${max}, not '${raw}'`);
+            return fallback;
+        }
+        return value;
+    }
+
+    boolean(key: string, fallback: boolean): boolean {
+        const raw = this.raw(key);
+        if (raw === undefined) return fallback;
+        if (raw === "true" || raw === "false") return raw === "true";
+        this.fail(key, `must be true or false, not '${raw}'`);
+        return fallback;
+    }
+
+    oneOf<T extends string>(key: string, allowed: readonly T[], fallback: T): T {
+        const raw = this.raw(key);
+        if (raw === undefined) return fallback;
+        if ((allowed as readonly string[]).includes(raw)) return raw as T;
+        this.fail(key, `must be one of ${allowed.join(", ")}, not '${raw}'`);
+        return fallback;
+    }
+
+    tags(key: string, why: string): Tags {
+        const raw = this.raw(key);
+        let value: unknown;
+        try {
+            value = raw === undefined ? undefined : JSON.parse(raw);
+        } catch {
+            value = raw;
+        }
+        if (typeof value !== "object" || value === null || Array.isArray(value) || Object.keys(value).length === 0) {
+            this.fail(key, `must be a non-empty map of tag names to values: ${why}`);
+            return {};
+        }
+        const tags: Tags = {};
+        for (const [name, tagValue] of Object.entries(value)) {
+            if (name.trim() === "" || name.length > 128 || name.toLowerCase().startsWith("aws:")) {
+                this.fail(key, `has tag name '${name}': it must be 1-128 characters and not start with 'aws:'`);
+            } else if (!["string", "number", "boolean"].includes(typeof tagValue) || String(tagValue).length > 256) {
+                this.fail(key, `has a value for tag '${name}' that is not a string of at most 256 characters`);
+            } else {
+                tags[name] = String(tagValue);
+            }
+        }
+        return tags;
+    }
+}
+
+/** Checks a dnsName template against the zone and the DNS mode, reporting every problem. */
+function checkTemplate(reader: Reader, key: string, template: string, suffix: string, zone: string, mode: DnsRecordsMode): void {
+    if (/[{}]/.test(template.replace(/\{[^{}]*\}/g, ""))) {
+        reader.fail(key, `has an unmatched '{' or '}' in '${template}'`);
+        return;
+    }
+    const known = new Set<string>(PLACEHOLDERS);
+    const unknown = placeholdersIn(template).filter(name => !known.has(name));
+    if (unknown.length > 0) {
+        const list = PLACEHOLDERS.map(p => `{${p}}`).join(", ");
+        reader.fail(key, `uses unknown placeholder ${unknown.map(u => `{${u}}`).join(", ")}; known placeholders are ${list}`);
+        return;
+    }
+    const names = placeholdersIn(template);
+    if (!names.some(name => name === "ip" || name === "ip-dashed" || name === "instance-id")) {
+        reader.fail(key, `must contain {ip}, {ip-dashed} or {instance-id} so that every server gets a name of its own`);
+        return;
+    }
+    if (mode === "per-address" && usesInstance(template)) {
+        reader.fail(key, `uses {instance-id}, which per-address records cannot know at deploy time: set dnsRecords to per-binding or drop the placeholder`);
+        return;
+    }
+    const sample = renderName(template, { ip: "255.255.255.255", suffix, instanceId: "i-0123456789abcdef0" });
+    const problem = hostNameProblem(sample);
+    if (problem !== undefined) {
+        reader.fail(key, `'${template}' cannot yield a valid DNS name: for example '${sample}', ${problem}`);
+    } else if (!isWithin(sample, zone) || normalizeDomain(sample) === normalizeDomain(zone)) {
+        reader.fail(key, `'${template}' yields names such as '${sample}' that are not inside the hosted zone '${zone}'`);
+    }
+}
+
+/** Reads and validates the stack's `pulumi config`; throws ConfigError naming every bad key. */
+export function parseSettings(lookup: RawLookup): Settings {
+    const r = new Reader(lookup, key => `${PROJECT}:${key}`);
+    const instanceTags = r.tags("instanceTags", "an empty map would match every instance in the account");
+    const addressTags = r.tags("addressTags", "they mark the addresses that form the pool");
+    const poolSize = r.integer("poolSize", DEFAULTS.poolSize, 0, LIMITS.poolSize);
+    const hostedZone = normalizeDomain(r.string("hostedZone"));
+    const zoneProblem = hostedZone === "" ? undefined : hostNameProblem(hostedZone);
+    if (zoneProblem !== undefined) r.fail("hostedZone", `'${hostedZone}' is not a valid domain name: ${zoneProblem}`);
+    const suffix = normalizeDomain(r.raw("suffix") ?? hostedZone);
+    if (hostedZone !== "" && !isWithin(suffix, hostedZone)) {
+        r.fail("suffix", `'${suffix}' must be the hosted zone '${hostedZone}' or a name inside it`);
+    }
+    const dnsRecords = r.oneOf("dnsRecords", DNS_RECORDS_MODES, DEFAULTS.dnsRecords);
+    const dnsName = r.raw("dnsName") ?? DEFAULTS.dnsName;
+    if (hostedZone !== "" && zoneProblem === undefined) checkTemplate(r, "dnsName", dnsName, suffix, hostedZone, dnsRecords);
+    const settings: Settings = {
+        instanceTags,
+        addressTags,
+        poolSize,
+        hostedZone,
+        suffix,
+        dnsName,
+        dnsTtl: r.integer("dnsTtl", DEFAULTS.dnsTtl, LIMITS.dnsTtlMin, LIMITS.dnsTtlMax),
+        dnsRecords,
+        protectAddresses: r.boolean("protectAddresses", DEFAULTS.protectAddresses),
+        deletionProtection: r.boolean("deletionProtection", DEFAULTS.deletionProtection),
+    };
+    if (r.problems.length > 0) throw new ConfigError(r.problems);
+    return settings;
+}
+
+/** What the Lambda needs at run time; the stack passes it as environment variables. */
+export interface BinderSettings {
+    instanceTags: Tags;
+    addressTags: Tags;
+    hostedZone: string;
+    hostedZoneId: string;
+    suffix: string;
+    dnsName: string;
+    dnsTtl: number;
+    dnsRecords: DnsRecordsMode;
+    serversTable: string;
+    claimsTable: string;
+}
+
+/** The environment variable that carries each run-time setting. */
+export const ENV = {
+    instanceTags: "BINDER_INSTANCE_TAGS",
+    addressTags: "BINDER_ADDRESS_TAGS",
+    hostedZone: "BINDER_HOSTED_ZONE",
+    hostedZoneId: "BINDER_HOSTED_ZONE_ID",
+    suffix: "BINDER_DNS_SUFFIX",
+    dnsName: "BINDER_DNS_NAME",
+    dnsTtl: "BINDER_DNS_TTL",
+    dnsRecords: "BINDER_DNS_RECORDS",
+    serversTable: "BINDER_SERVERS_TABLE",
+    claimsTable: "BINDER_CLAIMS_TABLE",
+} as const satisfies Record<keyof BinderSettings, string>;
+
+/** Reads the Lambda's settings from its environment; throws ConfigError naming every bad variable. */
+export function binderSettingsFromEnv(env: Record<string, string | undefined>): BinderSettings {
+    const name = (key: string) => ENV[key as keyof BinderSettings] ?? key;
+    const r = new Reader(key => env[name(key)], key => `environment variable ${name(key)}`);
+    const settings: BinderSettings = {
+        instanceTags: r.tags("instanceTags", "an empty map would match every instance in the account"),
+        addressTags: r.tags("addressTags", "they mark the addresses that form the pool"),
+        hostedZone: normalizeDomain(r.string("hostedZone")),
+        hostedZoneId: r.string("hostedZoneId"),
+        suffix: normalizeDomain(r.string("suffix")),
+        dnsName: r.string("dnsName"),
+        dnsTtl: r.integer("dnsTtl", DEFAULTS.dnsTtl, LIMITS.dnsTtlMin, LIMITS.dnsTtlMax),
+        dnsRecords: r.oneOf("dnsRecords", DNS_RECORDS_MODES, DEFAULTS.dnsRecords),
+        serversTable: r.string("serversTable"),
+        claimsTable: r.string("claimsTable"),
+    };
+    if (settings.hostedZone !== "") {
+        checkTemplate(r, "dnsName", settings.dnsName, settings.suffix, settings.hostedZone, settings.dnsRecords);
+    }
+    if (r.problems.length > 0) throw new ConfigError(r.problems);
+    return settings;
+}
+
+/** Names each run-time value after its environment variable, for the stack's Lambda. */
+export function binderEnvironment<V>(values: Record<keyof BinderSettings, V>): Record<string, V> {
+    return Object.fromEntries(Object.entries(values).map(([key, value]) => [ENV[key as keyof BinderSettings], value]));
+}

@@ -1,0 +1,121 @@
+// EC2 access for the binder: the instance, the pool, and moving addresses.
+import {
+    AssociateAddressCommand,
+    DescribeAddressesCommand,
+    DescribeInstancesCommand,
+    DisassociateAddressCommand,
+    EC2Client,
+    Address as SdkAddress,
+    Tag,
+} from "@aws-sdk/client-ec2";
+import { errorCode } from "./clients";
+import { Tags } from "./config";
+
+/** Where an address is attached: a network interface's private IP. */
+export interface Attachment {
+    networkInterfaceId: string;
+    privateIpAddress: string;
+}
+
+export interface Instance {
+    instanceId: string;
+    state: string;
+    tags: Tags;
+    /** The primary private IP of the interface at device index 0 (not simply the first one listed). */
+    primary?: Attachment;
+}
+
+export interface Address {
+    allocationId: string;
+    publicIp: string;
+    association?: Attachment & { associationId: string; instanceId?: string };
+}
+
+const toTags = (tags: Tag[] = []): Tags => Object.fromEntries(tags.map(tag => [tag.Key ?? "", tag.Value ?? ""]));
+
+function toAddress(address: SdkAddress): Address {
+    const { AllocationId, PublicIp, AssociationId, NetworkInterfaceId, PrivateIpAddress, InstanceId } = address;
+    return {
+        allocationId: AllocationId ?? "",
+        publicIp: PublicIp ?? "",
+        association: AssociationId && NetworkInterfaceId && PrivateIpAddress
+            ? { associationId: AssociationId, networkInterfaceId: NetworkInterfaceId, privateIpAddress: PrivateIpAddress, instanceId: InstanceId }
+            : undefined,
+    };
+}
+
+/** Whether an address sits on exactly this interface and private IP. */
+export function isAttachedTo(address: Address | undefined, target: Attachment): boolean {
+    return address?.association?.networkInterfaceId === target.networkInterfaceId
+        && address.association.privateIpAddress === target.privateIpAddress;
+}
+
+export class Ec2 {
+    constructor(private readonly client: EC2Client) {}
+
+    /** The instance, or undefined when EC2 no longer knows it. */
+    async instance(instanceId: string): Promise<Instance | undefined> {
+        try {
+            const out = await this.client.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+            const found = out.Reservations?.flatMap(r => r.Instances ?? []).find(i => i.InstanceId === instanceId);
+            if (!found) return undefined;
+            const eni = found.NetworkInterfaces?.find(n => n.Attachment?.DeviceIndex === 0);
+            const privateIp = eni?.PrivateIpAddresses?.find(ip => ip.Primary)?.PrivateIpAddress ?? eni?.PrivateIpAddress;
+            return {
+                instanceId,
+                state: found.State?.Name ?? "unknown",
+                tags: toTags(found.Tags),
+                primary: eni?.NetworkInterfaceId && privateIp ? { networkInterfaceId: eni.NetworkInterfaceId, privateIpAddress: privateIp } : undefined,
+            };
+        } catch (err) {
+            if (errorCode(err) === "InvalidInstanceID.NotFound") return undefined;
+            throw err;
+        }
+    }
+
+    /** Every address carrying all of `tags`, associated or not. */
+    async pool(tags: Tags): Promise<Address[]> {
+        const Filters = Object.entries(tags).map(([key, value]) => ({ Name: `tag:${key}`, Values: [value] }));
+        const out = await this.client.send(new DescribeAddressesCommand({ Filters }));
+        return (out.Addresses ?? []).map(toAddress);
+    }
+
+    /** One address by allocation id, or undefined when it has been released from the account. */
+    async address(allocationId: string): Promise<Address | undefined> {
+        try {
+            const out = await this.client.send(new DescribeAddressesCommand({ AllocationIds: [allocationId] }));
+            return out.Addresses?.[0] && toAddress(out.Addresses[0]);
+        } catch (err) {
+            if (errorCode(err) === "InvalidAllocationID.NotFound") return undefined;
+            throw err;
+        }
+    }
+
+    /**
+     * Associates a free address; returns the association id, or "taken" when the
+     * address is already associated (to anything: EC2 checks this atomically).
+     */
+    async associate(allocationId: string, target: Attachment): Promise<string | "taken"> {
+        try {
+            const out = await this.client.send(new AssociateAddressCommand({
+                AllocationId: allocationId,
+                NetworkInterfaceId: target.networkInterfaceId,
+                PrivateIpAddress: target.privateIpAddress,
+                AllowReassociation: false,
+            }));
+            return out.AssociationId ?? "";
+        } catch (err) {
+            if (errorCode(err) === "Resource.AlreadyAssociated") return "taken";
+            throw err;
+        }
+    }
+
+    /** Ends one association; an association that is already gone counts as ended. */
+    async disassociate(associationId: string): Promise<void> {
+        try {
+            await this.client.send(new DisassociateAddressCommand({ AssociationId: associationId }));
+        } catch (err) {
+            if (errorCode(err) !== "InvalidAssociationID.NotFound") throw err;
+        }
+    }
+}

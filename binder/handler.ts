@@ -1,0 +1,55 @@
+import { bind } from "./bind";
+import { createClients } from "./clients";
+import { binderSettingsFromEnv } from "./config";
+import { Context } from "./context";
+import { Dns } from "./dns";
+import { Ec2 } from "./ec2";
+import { MalformedEventError, readEvent } from "./events";
+import { createLogger } from "./log";
+import { release } from "./release";
+import { Store } from "./store";
+
+/** The part of the Lambda context the handler reads. */
+export interface InvocationContext {
+    awsRequestId?: string;
+}
+
+export type EventHandler = (event: unknown, context?: InvocationContext) => Promise<void>;
+
+/**
+ * Builds the Lambda handler once per cold start: settings from the environment,
+ * SDK clients, logger. A malformed event is logged and dropped; any other failure
+ * is thrown so that Lambda retries the event.
+ */
+export function createEventHandler(): EventHandler {
+    const settings = binderSettingsFromEnv(process.env);
+    const clients = createClients();
+    const base: Context = {
+        settings,
+        ec2: new Ec2(clients.ec2),
+        store: new Store(clients.dynamodb, settings.serversTable, settings.claimsTable),
+        dns: new Dns(clients.route53, settings.hostedZoneId, settings.dnsTtl),
+        log: createLogger(),
+        now: () => new Date(),
+    };
+    return async (event, context) => {
+        const ctx: Context = { ...base, log: base.log.with({ requestId: context?.awsRequestId }) };
+        let intent;
+        try {
+            intent = readEvent(event);
+        } catch (err) {
+            if (!(err instanceof MalformedEventError)) throw err;
+            ctx.log.error("malformed event dropped", { outcome: "malformed", reason: err.message, event });
+            return;
+        }
+        const { action, instanceId, state } = intent;
+        try {
+            if (action === "bind") await bind(ctx, instanceId);
+            else if (action === "release") await release(ctx, instanceId);
+            else ctx.log.info("state needs no action", { instanceId, state, outcome: "ignored" });
+        } catch (err) {
+            ctx.log.error(`${action} failed; the event will be retried`, { instanceId, state, outcome: "failed", error: err });
+            throw err;
+        }
+    };
+}

@@ -1,0 +1,143 @@
+// DynamoDB access: claims (the binder's lock, one per instance) and server rows
+// (the scheduler's list of bound servers). Every write is conditional on the
+// instance that makes it, so a late event never undoes a newer binding.
+import {
+    AttributeValue,
+    DeleteItemCommand,
+    DynamoDBClient,
+    GetItemCommand,
+    PutItemCommand,
+    UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
+import { errorCode } from "./clients";
+import { CLAIM_KEY, SERVER_KEY } from "./schema";
+
+/** An instance's claim on one pool address, written before the address is associated. */
+export interface Claim {
+    instanceId: string;
+    allocationId: string;
+    publicIp: string;
+    dnsName: string;
+    claimedAt: string;
+}
+
+/** A bound server as the scheduler sees it. */
+export interface ServerRow {
+    publicIp: string;
+    dnsName: string;
+    associationId: string;
+    instanceId: string;
+    allocationId: string;
+}
+
+const S = (value: string): AttributeValue => ({ S: value });
+
+const isConflict = (err: unknown) => errorCode(err) === "ConditionalCheckFailedException";
+
+/** Runs a conditional write; false when its condition did not hold. */
+async function conditional(write: () => Promise<unknown>): Promise<boolean> {
+    try {
+        await write();
+        return true;
+    } catch (err) {
+        if (isConflict(err)) return false;
+        throw err;
+    }
+}
+
+function claimItem(claim: Claim): Record<string, AttributeValue> {
+    return {
+        [CLAIM_KEY]: S(claim.instanceId),
+        AllocationId: S(claim.allocationId),
+        PublicIp: S(claim.publicIp),
+        DnsName: S(claim.dnsName),
+        ClaimedAt: S(claim.claimedAt),
+    };
+}
+
+export class Store {
+    constructor(
+        private readonly client: DynamoDBClient,
+        private readonly serversTable: string,
+        private readonly claimsTable: string,
+    ) {}
+
+    /** The instance's claim, read consistently so a just-written claim is seen. */
+    async claim(instanceId: string): Promise<Claim | undefined> {
+        const out = await this.client.send(new GetItemCommand({
+            TableName: this.claimsTable,
+            Key: { [CLAIM_KEY]: S(instanceId) },
+            ConsistentRead: true,
+        }));
+        const item = out.Item;
+        if (!item) return undefined;
+        return {
+            instanceId,
+            allocationId: item.AllocationId?.S ?? "",
+            publicIp: item.PublicIp?.S ?? "",
+            dnsName: item.DnsName?.S ?? "",
+            claimedAt: item.ClaimedAt?.S ?? "",
+        };
+    }
+
+    /** Writes a claim if the instance has none yet (false if it has), or replaces the claim on `replacing`. */
+    async writeClaim(claim: Claim, replacing?: string): Promise<boolean> {
+        return conditional(() => this.client.send(new PutItemCommand({
+            TableName: this.claimsTable,
+            Item: claimItem(claim),
+            ...(replacing === undefined
+                ? { ConditionExpression: "attribute_not_exists(#key)", ExpressionAttributeNames: { "#key": CLAIM_KEY } }
+                : { ConditionExpression: "AllocationId = :old", ExpressionAttributeValues: { ":old": S(replacing) } }),
+        })));
+    }
+
+    /** Deletes the instance's claim if it is still on `allocationId`. */
+    async dropClaim(instanceId: string, allocationId: string): Promise<void> {
+        await conditional(() => this.client.send(new DeleteItemCommand({
+            TableName: this.claimsTable,
+            Key: { [CLAIM_KEY]: S(instanceId) },
+            ConditionExpression: "AllocationId = :allocation",
+            ExpressionAttributeValues: { ":allocation": S(allocationId) },
+        })));
+    }
+
+    /**
+     * Publishes a bound server. Written with `allocated: false` the first time; a
+     * repeat keeps the scheduler's `allocated` and the first BoundAt. A stale row left
+     * by another instance on the same address and name is replaced outright.
+     */
+    async publish(row: ServerRow, now: string): Promise<void> {
+        const key = { [SERVER_KEY.partition]: S(row.publicIp), [SERVER_KEY.sort]: S(row.dnsName) };
+        const fields = { AssociationId: S(row.associationId), InstanceId: S(row.instanceId), AllocationId: S(row.allocationId) };
+        const updated = await conditional(() => this.client.send(new UpdateItemCommand({
+            TableName: this.serversTable,
+            Key: key,
+            ConditionExpression: "attribute_not_exists(#ip) OR InstanceId = :instance",
+            UpdateExpression: "SET AssociationId = :association, InstanceId = :instance, AllocationId = :allocation, "
+                + "allocated = if_not_exists(allocated, :false), BoundAt = if_not_exists(BoundAt, :now)",
+            ExpressionAttributeNames: { "#ip": SERVER_KEY.partition },
+            ExpressionAttributeValues: {
+                ":association": fields.AssociationId,
+                ":instance": fields.InstanceId,
+                ":allocation": fields.AllocationId,
+                ":false": { BOOL: false },
+                ":now": S(now),
+            },
+        })));
+        if (updated) return;
+        await this.client.send(new PutItemCommand({
+            TableName: this.serversTable,
+            Item: { ...key, ...fields, allocated: { BOOL: false }, BoundAt: S(now) },
+        }));
+    }
+
+    /** Removes the server row if it still belongs to `instanceId`. */
+    async withdraw(publicIp: string, dnsName: string, instanceId: string): Promise<void> {
+        await conditional(() => this.client.send(new DeleteItemCommand({
+            TableName: this.serversTable,
+            Key: { [SERVER_KEY.partition]: S(publicIp), [SERVER_KEY.sort]: S(dnsName) },
+            ConditionExpression: "InstanceId = :instance",
+            ExpressionAttributeValues: { ":instance": S(instanceId) },
+        })));
+    }
+}

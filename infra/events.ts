@@ -1,0 +1,32 @@
+import * as aws from "@pulumi/aws";
+
+/** The EC2 lifecycle states the binder acts on: bind when running, release when going away. */
+export const STATES = ["running", "shutting-down", "terminated"];
+
+export const EVENT_PATTERN = {
+    "source": ["aws.ec2"],
+    "detail-type": ["EC2 Instance State-change Notification"],
+    "detail": { state: STATES },
+};
+
+/** Routes every EC2 instance state change of interest in the account to the binder. */
+export function stateChangeRule(fn: aws.lambda.Function): aws.cloudwatch.EventRule {
+    // Events carry no tags, so the rule matches every instance and the binder filters by tag.
+    const rule = new aws.cloudwatch.EventRule("instance-state", {
+        description: "EC2 instances entering running, shutting-down or terminated, for eip-dns-binder.",
+        eventPattern: JSON.stringify(EVENT_PATTERN),
+    });
+
+    // EventBridge may invoke the function only for this rule.
+    new aws.lambda.Permission("instance-state", {
+        action: "lambda:InvokeFunction",
+        function: fn.name,
+        principal: "events.amazonaws.com",
+        sourceArn: rule.arn,
+    });
+
+    // The target delivers each matching event to the binder.
+    new aws.cloudwatch.EventTarget("instance-state", { rule: rule.name, arn: fn.arn });
+
+    return rule;
+}

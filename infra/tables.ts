@@ -1,0 +1,38 @@
+import * as aws from "@pulumi/aws";
+import { CLAIM_KEY, SERVER_KEY } from "../binder/schema";
+
+/** The scheduler's view of the servers and the binder's private bookkeeping. */
+export interface Tables {
+    servers: aws.dynamodb.Table;
+    claims: aws.dynamodb.Table;
+}
+
+export function tables(deletionProtection: boolean): Tables {
+    const common = {
+        billingMode: "PAY_PER_REQUEST",
+        pointInTimeRecovery: { enabled: true },
+        deletionProtectionEnabled: deletionProtection,
+    };
+
+    // The servers table is the contract with the scheduler: one row per bound server,
+    // keyed by its public IP and DNS name, written only by the binder at run time.
+    const servers = new aws.dynamodb.Table("servers", {
+        ...common,
+        hashKey: SERVER_KEY.partition,
+        rangeKey: SERVER_KEY.sort,
+        attributes: [
+            { name: SERVER_KEY.partition, type: "S" },
+            { name: SERVER_KEY.sort, type: "S" },
+        ],
+    });
+
+    // The claims table holds one item per instance being bound, so that duplicate or
+    // concurrent events for one instance agree on a single address (a conditional write).
+    const claims = new aws.dynamodb.Table("claims", {
+        ...common,
+        hashKey: CLAIM_KEY,
+        attributes: [{ name: CLAIM_KEY, type: "S" }],
+    });
+
+    return { servers, claims };
+}
