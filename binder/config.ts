@@ -159,13 +159,14 @@ export function parseSettings(lookup: RawLookup): Settings {
     const hostedZone = normalizeDomain(r.string("hostedZone"));
     const zoneProblem = hostedZone === "" ? undefined : hostNameProblem(hostedZone);
     if (zoneProblem !== undefined) r.fail("hostedZone", `'${hostedZone}' is not a valid domain name: ${zoneProblem}`);
+    const zoneOk = hostedZone !== "" && zoneProblem === undefined;
     const suffix = normalizeDomain(r.raw("suffix") ?? hostedZone);
-    if (hostedZone !== "" && !isWithin(suffix, hostedZone)) {
-        r.fail("suffix", `'${suffix}' must be the hosted zone '${hostedZone}' or a name inside it`);
-    }
+    const suffixOk = zoneOk && isWithin(suffix, hostedZone);
+    if (zoneOk && !suffixOk) r.fail("suffix", `'${suffix}' must be the hosted zone '${hostedZone}' or a name inside it`);
     const dnsRecords = r.oneOf("dnsRecords", DNS_RECORDS_MODES, DEFAULTS.dnsRecords);
     const dnsName = r.raw("dnsName") ?? DEFAULTS.dnsName;
-    if (hostedZone !== "" && zoneProblem === undefined) checkTemplate(r, "dnsName", dnsName, suffix, hostedZone, dnsRecords);
+    // The template is judged against the zone, so only once the zone and suffix are sound.
+    if (suffixOk) checkTemplate(r, "dnsName", dnsName, suffix, hostedZone, dnsRecords);
     const settings: Settings = {
         instanceTags,
         addressTags,

@@ -1,0 +1,124 @@
+// Stack config validation: every bad value fails preview with a message naming its key.
+import { expect } from "chai";
+import * as fs from "fs";
+import * as yaml from "js-yaml";
+import * as path from "path";
+import { binderSettingsFromEnv, ConfigError, DEFAULTS, parseSettings } from "../binder/config";
+import { runStack, stackConfig } from "./support/stack";
+
+const lookup = (config: Record<string, string>) => (key: string) => config[`eip-dns-binder:${key}`];
+const settings = (overrides: Record<string, unknown>) => parseSettings(lookup(stackConfig("dev", overrides)));
+
+function problems(overrides: Record<string, unknown>): string[] {
+    try {
+        settings(overrides);
+    } catch (err) {
+        expect(err).to.be.instanceOf(ConfigError);
+        return (err as ConfigError).problems;
+    }
+    throw new Error("expected the config to be rejected");
+}
+
+describe("stack config", () => {
+    it("reads the dev stack with the documented defaults", () => {
+        expect(settings({})).to.deep.equal({
+            instanceTags: { "team": "live", "karpenter.sh/nodepool": "media-dev" },
+            addressTags: { team: "live", pool: "media-dev" },
+            poolSize: 4,
+            hostedZone: "live.example.com",
+            suffix: "dev.live.example.com",
+            dnsName: "{ip-dashed}.{suffix}",
+            dnsTtl: 60,
+            dnsRecords: "per-address",
+            protectAddresses: false,
+            deletionProtection: false,
+        });
+    });
+
+    it("documents in Pulumi.yaml the same defaults the code applies", () => {
+        const project = yaml.load(fs.readFileSync(path.join(__dirname, "..", "Pulumi.yaml"), "utf8")) as any;
+        const declared = Object.fromEntries(Object.entries<any>(project.config).filter(([, spec]) => "default" in spec).map(([key, spec]) => [key, spec.default]));
+        expect(declared).to.deep.equal(DEFAULTS);
+    });
+
+    it("defaults the suffix to the zone and normalizes names", () => {
+        const s = settings({ suffix: undefined, hostedZone: "Live.Example.COM." });
+        expect(s.hostedZone).to.equal("live.example.com");
+        expect(s.suffix).to.equal("live.example.com");
+    });
+
+    const rejected: [string, Record<string, unknown>, RegExp][] = [
+        ["a missing instanceTags", { instanceTags: undefined }, /eip-dns-binder:instanceTags must be a non-empty map.*every instance in the account/],
+        ["an empty instanceTags", { instanceTags: {} }, /eip-dns-binder:instanceTags must be a non-empty map/],
+        ["an instanceTags that is not a map", { instanceTags: "team=live" }, /eip-dns-binder:instanceTags must be a non-empty map/],
+        ["an empty addressTags", { addressTags: {} }, /eip-dns-binder:addressTags must be a non-empty map/],
+        ["a reserved tag name", { addressTags: { "aws:cloudformation:stack-name": "x" } }, /eip-dns-binder:addressTags has tag name 'aws:cloudformation:stack-name'/],
+        ["a negative poolSize", { poolSize: -1 }, /eip-dns-binder:poolSize must be a whole number from 0 to 1000, not '-1'/],
+        ["a fractional poolSize", { poolSize: 2.5 }, /eip-dns-binder:poolSize must be a whole number/],
+        ["a poolSize that is not a number", { poolSize: "four" }, /eip-dns-binder:poolSize must be a whole number/],
+        ["a missing hostedZone", { hostedZone: undefined }, /eip-dns-binder:hostedZone is required/],
+        ["a hostedZone that is not a domain", { hostedZone: "live example" }, /eip-dns-binder:hostedZone 'live example' is not a valid domain name/],
+        ["a suffix outside the zone", { suffix: "example.org" }, /eip-dns-binder:suffix 'example.org' must be the hosted zone 'live.example.com' or a name inside it/],
+        ["an unknown placeholder", { dnsName: "{host}.{suffix}" }, /eip-dns-binder:dnsName uses unknown placeholder \{host\}; known placeholders are \{ip\}, \{ip-dashed\}, \{suffix\}, \{instance-id\}/],
+        ["an unmatched brace", { dnsName: "{ip-dashed.{suffix}" }, /eip-dns-binder:dnsName has an unmatched/],
+        ["a template without a per-server placeholder", { dnsName: "edge.{suffix}" }, /eip-dns-binder:dnsName must contain \{ip\}, \{ip-dashed\} or \{instance-id\}/],
+        ["a template with an empty label", { dnsName: "{ip-dashed}..{suffix}" }, /eip-dns-binder:dnsName '\{ip-dashed\}\.\.\{suffix\}' cannot yield a valid DNS name: .*empty label/],
+        ["a template with a character DNS forbids", { dnsName: "srv_{ip-dashed}.{suffix}" }, /eip-dns-binder:dnsName .*cannot yield a valid DNS name: .*label 'srv_255-255-255-255'/],
+        ["a template whose label grows past 63 characters", { dnsName: `${"a".repeat(50)}-{ip-dashed}.{suffix}` }, /eip-dns-binder:dnsName .*cannot yield a valid DNS name/],
+        ["a template outside the zone", { dnsName: "{ip-dashed}.example.org" }, /eip-dns-binder:dnsName .*not inside the hosted zone 'live.example.com'/],
+        ["an instance placeholder with per-address records", { dnsName: "{instance-id}.{suffix}" }, /eip-dns-binder:dnsName uses \{instance-id\}, which per-address records cannot know at deploy time/],
+        ["a zero TTL", { dnsTtl: 0 }, /eip-dns-binder:dnsTtl must be a whole number from 1 to 86400, not '0'/],
+        ["a TTL above a day", { dnsTtl: 90000 }, /eip-dns-binder:dnsTtl must be a whole number from 1 to 86400/],
+        ["an unknown DNS mode", { dnsRecords: "wildcard" }, /eip-dns-binder:dnsRecords must be one of per-address, per-binding, not 'wildcard'/],
+        ["a protectAddresses that is not a boolean", { protectAddresses: "yes" }, /eip-dns-binder:protectAddresses must be true or false, not 'yes'/],
+    ];
+    for (const [what, overrides, message] of rejected) {
+        it(`rejects ${what}`, () => {
+            const found = problems(overrides);
+            expect(found).to.have.length(1);
+            expect(found[0]).to.match(message);
+        });
+    }
+
+    it("accepts an instance placeholder with per-binding records", () => {
+        expect(settings({ dnsRecords: "per-binding", dnsName: "{instance-id}.{suffix}" }).dnsName).to.equal("{instance-id}.{suffix}");
+    });
+
+    it("reports every bad key at once", () => {
+        expect(problems({ instanceTags: {}, poolSize: -3, dnsTtl: 0 })).to.have.length(3);
+    });
+
+    it("fails the preview itself with the key in the message", async () => {
+        let failure: unknown;
+        try {
+            await runStack("dev", { instanceTags: {} });
+        } catch (err) {
+            failure = err;
+        }
+        expect(String((failure as Error)?.message)).to.match(/eip-dns-binder:instanceTags must be a non-empty map/);
+    });
+});
+
+describe("run-time settings", () => {
+    const env = {
+        BINDER_INSTANCE_TAGS: '{"team":"live"}',
+        BINDER_ADDRESS_TAGS: '{"pool":"media"}',
+        BINDER_HOSTED_ZONE: "live.example.com",
+        BINDER_HOSTED_ZONE_ID: "Z1",
+        BINDER_DNS_SUFFIX: "dev.live.example.com",
+        BINDER_DNS_NAME: "{ip-dashed}.{suffix}",
+        BINDER_DNS_TTL: "60",
+        BINDER_DNS_RECORDS: "per-address",
+        BINDER_SERVERS_TABLE: "servers",
+        BINDER_CLAIMS_TABLE: "claims",
+    };
+
+    it("reads the Lambda's environment", () => {
+        expect(binderSettingsFromEnv(env)).to.deep.include({ instanceTags: { team: "live" }, dnsTtl: 60, claimsTable: "claims" });
+    });
+
+    it("names the variable that is wrong", () => {
+        expect(() => binderSettingsFromEnv({ ...env, BINDER_INSTANCE_TAGS: "{}", BINDER_CLAIMS_TABLE: undefined }))
+            .to.throw(ConfigError, /environment variable BINDER_INSTANCE_TAGS must be a non-empty map[\s\S]*environment variable BINDER_CLAIMS_TABLE is required/);
+    });
+});

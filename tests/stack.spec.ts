@@ -1,0 +1,219 @@
+// What a reviewer of `pulumi preview` checks, for the real dev and prod stack files.
+import { expect } from "chai";
+import { EVENT_PATTERN } from "../infra/events";
+import { RUNTIME } from "../infra/lambda";
+import { runStack, StackRun, ZONE_ID } from "./support/stack";
+
+const T = {
+    eip: "aws:ec2/eip:Eip",
+    record: "aws:route53/record:Record",
+    table: "aws:dynamodb/table:Table",
+    fn: "aws:lambda/function:Function",
+    role: "aws:iam/role:Role",
+    policy: "aws:iam/rolePolicy:RolePolicy",
+    attachment: "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    rule: "aws:cloudwatch/eventRule:EventRule",
+    target: "aws:cloudwatch/eventTarget:EventTarget",
+    permission: "aws:lambda/permission:Permission",
+    logGroup: "aws:cloudwatch/logGroup:LogGroup",
+};
+
+const statements = (run: StackRun) => JSON.parse(run.one(T.policy).inputs.policy).Statement as any[];
+const statement = (run: StackRun, sid: string) => statements(run).find(s => s.Sid === sid);
+
+describe("the stack", function () {
+    this.timeout(120_000);
+
+    describe("dev (Pulumi.dev.yaml)", () => {
+        let run: StackRun;
+        before(async () => { run = await runStack("dev"); });
+
+        it("declares exactly the binder's resources", () => {
+            const counts: Record<string, number> = {};
+            for (const r of run.resources) counts[r.type] = (counts[r.type] ?? 0) + 1;
+            expect(counts).to.deep.equal({
+                [T.eip]: 4, [T.record]: 4, [T.table]: 2, [T.fn]: 1, [T.role]: 1, [T.policy]: 1,
+                [T.rule]: 1, [T.target]: 1, [T.permission]: 1, [T.logGroup]: 1,
+            });
+        });
+
+        it("tags every pool address with the address tags, a Name and the stack, unprotected", () => {
+            for (const [i, eip] of run.ofType(T.eip).entries()) {
+                expect(eip.inputs.domain).to.equal("vpc");
+                expect(eip.inputs.tags).to.deep.equal({
+                    "team": "live", "pool": "media-dev", "Name": `eip-dns-binder-dev-${i}`, "eip-dns-binder:stack": "dev",
+                });
+                expect(eip.options).to.deep.equal({ protect: false, retainOnDelete: false });
+            }
+        });
+
+        it("names each pool address inside the suffix with one A record", () => {
+            const records = run.ofType(T.record).map(r => r.inputs);
+            expect(records.map(r => r.name)).to.have.members(
+                ["192-0-2-1", "192-0-2-2", "192-0-2-3", "192-0-2-4"].map(ip => `${ip}.dev.live.example.com`));
+            for (const record of records) {
+                expect(record).to.include({ zoneId: ZONE_ID, type: "A", ttl: 60 });
+                expect(record.records).to.have.length(1);
+                expect(record.name.startsWith(record.records[0].replace(/\./g, "-"))).to.equal(true);
+            }
+        });
+
+        it("keeps the scheduler's item shape, on demand, with point-in-time recovery", () => {
+            const servers = run.ofType(T.table).find(t => t.name === "servers")!.inputs;
+            expect(servers).to.include({ hashKey: "EIP", rangeKey: "DNS_Record", billingMode: "PAY_PER_REQUEST", deletionProtectionEnabled: false });
+            expect(servers.attributes).to.deep.equal([{ name: "EIP", type: "S" }, { name: "DNS_Record", type: "S" }]);
+            expect(servers.pointInTimeRecovery).to.deep.equal({ enabled: true });
+            const claims = run.ofType(T.table).find(t => t.name === "claims")!.inputs;
+            expect(claims).to.include({ hashKey: "InstanceId", billingMode: "PAY_PER_REQUEST" });
+            expect(claims.rangeKey).to.equal(undefined);
+        });
+
+        it("routes running, shutting-down and terminated EC2 state changes to the function", () => {
+            const rule = run.one(T.rule).inputs;
+            expect(JSON.parse(rule.eventPattern)).to.deep.equal({
+                "source": ["aws.ec2"],
+                "detail-type": ["EC2 Instance State-change Notification"],
+                "detail": { state: ["running", "shutting-down", "terminated"] },
+            });
+            expect(EVENT_PATTERN.detail.state).to.deep.equal(["running", "shutting-down", "terminated"]);
+            expect(run.one(T.target).inputs.arn).to.match(/lambda\/function:Function\/binder/);
+            expect(run.one(T.permission).inputs).to.include({ action: "lambda:InvokeFunction", principal: "events.amazonaws.com" });
+            expect(run.one(T.permission).inputs.sourceArn).to.match(/eventRule:EventRule\/instance-state/);
+        });
+
+        it("deploys the handler with an explicit runtime, memory, timeout and its own log group", () => {
+            const fn = run.one(T.fn).inputs;
+            expect(fn).to.include({ runtime: RUNTIME, handler: "__index.handler", memorySize: 256, timeout: 120 });
+            expect(RUNTIME).to.match(/^nodejs(2[2-9]|[3-9]\d)\.x$/);
+            expect(fn.loggingConfig.logGroup).to.match(/^binder-/);
+            expect(fn.role).to.match(/iam\/role:Role\/binder/);
+        });
+
+        it("passes the run-time settings as environment variables", () => {
+            expect(run.one(T.fn).inputs.environment.variables).to.deep.equal({
+                BINDER_INSTANCE_TAGS: JSON.stringify({ "team": "live", "karpenter.sh/nodepool": "media-dev" }),
+                BINDER_ADDRESS_TAGS: JSON.stringify({ team: "live", pool: "media-dev" }),
+                BINDER_HOSTED_ZONE: "live.example.com",
+                BINDER_HOSTED_ZONE_ID: ZONE_ID,
+                BINDER_DNS_SUFFIX: "dev.live.example.com",
+                BINDER_DNS_NAME: "{ip-dashed}.{suffix}",
+                BINDER_DNS_TTL: "60",
+                BINDER_DNS_RECORDS: "per-address",
+                BINDER_SERVERS_TABLE: run.outputs.serversTable,
+                BINDER_CLAIMS_TABLE: run.outputs.claimsTable,
+            });
+        });
+
+        it("gives the function one inline least-privilege policy and no managed policies", () => {
+            expect(run.ofType(T.attachment)).to.have.length(0);
+            expect(run.one(T.role).inputs.assumeRolePolicy.Statement[0].Principal).to.deep.equal({ Service: "lambda.amazonaws.com" });
+            const all = statements(run);
+            expect(all.map(s => s.Sid)).to.deep.equal([
+                "WriteOwnLogs", "ReadInstancesAndAddresses", "MovePoolAddressesOnly",
+                "AttachToTargetInstancesOnly", "AttachToNetworkInterfaces", "ReadWriteOwnTables",
+            ]);
+            for (const s of all) {
+                expect(s.Effect).to.equal("Allow");
+                expect(s.Action).to.not.include("*");
+                for (const action of s.Action) expect(action).to.not.match(/:\*$/);
+            }
+        });
+
+        it("scopes each statement to this stack's resources", () => {
+            const logs = statement(run, "WriteOwnLogs");
+            expect(logs.Action).to.deep.equal(["logs:CreateLogStream", "logs:PutLogEvents"]);
+            expect(logs.Resource).to.have.length(1);
+            expect(logs.Resource[0]).to.match(/^arn:aws:logs:us-west-2:123456789012:log-group:binder-\d+:\*$/);
+            expect(statement(run, "ReadInstancesAndAddresses")).to.deep.include({
+                Action: ["ec2:DescribeAddresses", "ec2:DescribeInstances"], Resource: ["*"],
+            });
+            expect(statement(run, "MovePoolAddressesOnly")).to.deep.include({
+                Action: ["ec2:AssociateAddress", "ec2:DisassociateAddress"],
+                Resource: ["arn:aws:ec2:us-west-2:123456789012:elastic-ip/*"],
+                Condition: { StringEquals: { "aws:ResourceTag/team": "live", "aws:ResourceTag/pool": "media-dev" } },
+            });
+            expect(statement(run, "AttachToTargetInstancesOnly")).to.deep.include({
+                Resource: ["arn:aws:ec2:us-west-2:123456789012:instance/*"],
+                Condition: { StringEquals: { "aws:ResourceTag/team": "live", "aws:ResourceTag/karpenter.sh/nodepool": "media-dev" } },
+            });
+            expect(statement(run, "AttachToNetworkInterfaces").Resource).to.deep.equal(["arn:aws:ec2:us-west-2:123456789012:network-interface/*"]);
+            expect(statement(run, "ReadWriteOwnTables")).to.deep.include({
+                Action: ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                Resource: [run.outputs.serversTable, run.outputs.claimsTable].map(n => `arn:aws:dynamodb:us-west-2:123456789012:table/${n}`),
+            });
+            expect(statements(run).some(s => s.Action.some((a: string) => a.startsWith("route53:")))).to.equal(false);
+        });
+
+        it("exports the table, function, zone and the pool's names", () => {
+            expect(run.outputs.zoneId).to.equal(ZONE_ID);
+            expect(run.outputs.functionName).to.match(/^binder-/);
+            expect(run.outputs.serversTable).to.match(/^servers-/);
+            expect(run.outputs.pool).to.deep.equal({
+                "192.0.2.1": "192-0-2-1.dev.live.example.com",
+                "192.0.2.2": "192-0-2-2.dev.live.example.com",
+                "192.0.2.3": "192-0-2-3.dev.live.example.com",
+                "192.0.2.4": "192-0-2-4.dev.live.example.com",
+            });
+        });
+    });
+
+    describe("prod (Pulumi.prod.yaml)", () => {
+        let run: StackRun;
+        before(async () => { run = await runStack("prod"); });
+
+        it("allocates a larger pool that survives destroy", () => {
+            expect(run.ofType(T.eip)).to.have.length(40);
+            for (const eip of run.ofType(T.eip)) expect(eip.options).to.deep.equal({ protect: true, retainOnDelete: true });
+            expect(run.ofType(T.record)).to.have.length(40);
+            expect(run.ofType(T.record)[0].inputs.ttl).to.equal(300);
+        });
+
+        it("turns on deletion protection for both tables", () => {
+            for (const table of run.ofType(T.table)) expect(table.inputs.deletionProtectionEnabled).to.equal(true);
+        });
+
+        it("names addresses under the zone itself by default", () => {
+            expect(Object.values(run.outputs.pool)[0]).to.match(/^\d+-\d+-\d+-\d+\.live\.example\.com$/);
+        });
+    });
+
+    describe("variations", () => {
+        it("declares no addresses and no records with poolSize 0", async () => {
+            const run = await runStack("dev", { poolSize: 0 });
+            expect(run.ofType(T.eip)).to.have.length(0);
+            expect(run.ofType(T.record)).to.have.length(0);
+            expect(run.outputs.pool).to.deep.equal({});
+            expect(run.ofType(T.fn)).to.have.length(1);
+        });
+
+        it("in per-binding mode drops the records and allows changes to this zone's own A records only", async () => {
+            const run = await runStack("dev", { dnsRecords: "per-binding", dnsName: "{instance-id}.{suffix}" });
+            expect(run.ofType(T.record)).to.have.length(0);
+            expect(statement(run, "ChangeOwnRecordsOnly")).to.deep.equal({
+                Sid: "ChangeOwnRecordsOnly",
+                Effect: "Allow",
+                Action: ["route53:ChangeResourceRecordSets"],
+                Resource: [`arn:aws:route53:::hostedzone/${ZONE_ID}`],
+                Condition: {
+                    "ForAllValues:StringEquals": { "route53:ChangeResourceRecordSetsRecordTypes": ["A"] },
+                    "ForAllValues:StringLike": { "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["*.dev.live.example.com"] },
+                },
+            });
+            expect(statement(run, "ReadOwnZone")).to.deep.include({ Action: ["route53:ListResourceRecordSets"], Resource: [`arn:aws:route53:::hostedzone/${ZONE_ID}`] });
+            expect(statement(run, "WaitForChanges")).to.deep.include({ Action: ["route53:GetChange"], Resource: ["arn:aws:route53:::change/*"] });
+            expect(run.outputs.pool["192.0.2.1"]).to.equal("{instance-id}.dev.live.example.com");
+        });
+
+        it("adds records for tagged addresses made outside the stack, but not for its own", async () => {
+            const run = await runStack("dev", {}, {
+                tagged: [
+                    { allocationId: "eipalloc-byoip", publicIp: "203.0.113.7", tags: { team: "live", pool: "media-dev" } },
+                    { allocationId: "eipalloc-own", publicIp: "192.0.2.1", tags: { "team": "live", "pool": "media-dev", "eip-dns-binder:stack": "dev" } },
+                    { allocationId: "eipalloc-other", publicIp: "203.0.113.8", tags: { team: "web" } },
+                ],
+            });
+            expect(run.ofType(T.record).map(r => r.name)).to.have.members(["name-pool-0", "name-pool-1", "name-pool-2", "name-pool-3", "name-eipalloc-byoip"]);
+            expect(run.outputs.pool["203.0.113.7"]).to.equal("203-0-113-7.dev.live.example.com");
+        });
+    });
+});

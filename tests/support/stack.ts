@@ -1,0 +1,143 @@
+// Runs the real Pulumi program under mocks with a stack's config, the way
+// `pulumi preview` would, and records every resource it declares. Mocks are
+// process-wide, so every spec goes through this one module.
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as yaml from "js-yaml";
+import * as path from "path";
+
+const ROOT = path.join(__dirname, "..", "..");
+const PROJECT = "eip-dns-binder";
+
+export interface DeclaredResource {
+    type: string;
+    name: string;
+    inputs: Record<string, any>;
+    options: { protect?: boolean; retainOnDelete?: boolean };
+}
+
+export interface StackRun {
+    resources: DeclaredResource[];
+    outputs: Record<string, any>;
+    /** Resources of one type, e.g. "aws:ec2/eip:Eip". */
+    ofType(type: string): DeclaredResource[];
+    /** The one resource of a type; fails if there is not exactly one. */
+    one(type: string): DeclaredResource;
+}
+
+/** Tagged Elastic IPs the mocked account already has, as `aws.ec2.getEips` would return them. */
+export interface MockAccount {
+    tagged: { allocationId: string; publicIp: string; tags: Record<string, string> }[];
+}
+
+export const ZONE_ID = "Z0MOCKZONE";
+
+/** The config `pulumi` would hand the program for a stack: project defaults, then the stack file. */
+export function stackConfig(stack: string, overrides: Record<string, unknown> = {}): Record<string, string> {
+    const project = yaml.load(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as any;
+    const stackFile = yaml.load(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")) as any;
+    const values: Record<string, unknown> = {};
+    for (const [key, spec] of Object.entries<any>(project.config ?? {})) {
+        if (spec.default !== undefined) values[`${PROJECT}:${key}`] = spec.default;
+    }
+    Object.assign(values, stackFile.config);
+    for (const [key, value] of Object.entries(overrides)) values[`${PROJECT}:${key}`] = value;
+    const config: Record<string, string> = {};
+    for (const [key, value] of Object.entries(values)) {
+        if (value === undefined) continue;
+        config[key] = typeof value === "object" ? JSON.stringify(value) : String(value);
+    }
+    return config;
+}
+
+/** The mocks API does not pass resource options on, so read them off the registration request. */
+function recordOptions(recorded: DeclaredResource[]): void {
+    const monitor = pulumi.runtime.getMonitor() as any;
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (request: any, callback: unknown) => {
+        const options = { protect: request.getProtect(), retainOnDelete: request.getRetainondelete() };
+        // The mock's newResource runs (and records) synchronously inside this call.
+        const pending = register(request, callback);
+        const match = recorded.find(r => r.name === request.getName() && r.type === request.getType());
+        if (match) match.options = options;
+        return pending;
+    };
+}
+
+function mocks(recorded: DeclaredResource[], account: MockAccount): pulumi.runtime.Mocks {
+    let serial = 0;
+    return {
+        newResource(args) {
+            serial++;
+            recorded.push({ type: args.type, name: args.name, inputs: args.inputs, options: {} });
+            const state: Record<string, any> = { ...args.inputs, name: args.inputs.name ?? `${args.name}-${serial}` };
+            state.arn = `arn:aws:mock:us-west-2:123456789012:${args.type}/${state.name}`;
+            if (args.type === "aws:ec2/eip:Eip") {
+                state.publicIp = `192.0.2.${serial}`;
+                state.allocationId = `eipalloc-${String(serial).padStart(17, "0")}`;
+            }
+            if (args.type === "aws:cloudwatch/logGroup:LogGroup") {
+                state.arn = `arn:aws:logs:us-west-2:123456789012:log-group:${state.name}`;
+            }
+            if (args.type === "aws:dynamodb/table:Table") {
+                state.arn = `arn:aws:dynamodb:us-west-2:123456789012:table/${state.name}`;
+            }
+            return { id: `${args.name}-id`, state };
+        },
+        call(args) {
+            switch (args.token) {
+                case "aws:route53/getZone:getZone":
+                    return { zoneId: ZONE_ID, name: args.inputs.name, id: ZONE_ID };
+                case "aws:ec2/getEips:getEips": {
+                    const wanted = Object.entries<string>(args.inputs.tags ?? {});
+                    const found = account.tagged.filter(a => wanted.every(([k, v]) => a.tags[k] === v));
+                    return { allocationIds: found.map(a => a.allocationId), publicIps: found.map(a => a.publicIp), id: "eips" };
+                }
+                case "aws:index/getPartition:getPartition":
+                    return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws" };
+                case "aws:index/getRegion:getRegion":
+                    return { region: "us-west-2", name: "us-west-2", id: "us-west-2" };
+                case "aws:index/getCallerIdentity:getCallerIdentity":
+                    return { accountId: "123456789012", arn: "arn:aws:iam::123456789012:user/ci", userId: "ci", id: "ci" };
+                default:
+                    throw new Error(`unmocked invoke ${args.token}`);
+            }
+        },
+    };
+}
+
+async function settle(value: unknown): Promise<unknown> {
+    if (pulumi.Output.isInstance(value)) {
+        return new Promise(resolve => (value as pulumi.Output<unknown>).apply(v => { resolve(v); return v; }));
+    }
+    return value;
+}
+
+/**
+ * Runs index.ts as `pulumi preview` would for `stack` (its YAML plus `overrides`),
+ * waits until every resource is registered, and returns what was declared.
+ */
+export async function runStack(stack: string, overrides: Record<string, unknown> = {}, account: MockAccount = { tagged: [] }): Promise<StackRun> {
+    const resources: DeclaredResource[] = [];
+    pulumi.runtime.setAllConfig(stackConfig(stack, overrides));
+    await pulumi.runtime.setMocks(mocks(resources, account), PROJECT, stack, false);
+    recordOptions(resources);
+    const entry = require.resolve(path.join(ROOT, "index.ts"));
+    delete require.cache[entry];
+    const program: () => Promise<Record<string, unknown>> = require(entry);
+    const raw = await program();
+    const outputs: Record<string, any> = {};
+    for (const [key, value] of Object.entries(raw)) outputs[key] = await settle(value);
+    await pulumi.runtime.disconnect();
+    const ofType = (type: string) => resources.filter(r => r.type === type);
+    return {
+        resources,
+        outputs,
+        ofType,
+        one(type) {
+            const found = ofType(type);
+            if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
+            return found[0];
+        },
+    };
+}
