@@ -1,0 +1,279 @@
+// The binder against EC2/Route53 stand-ins and dynalite: bursts, duplicates,
+// non-targets, releases, exhaustion and throttling, each ending with a check of
+// every invariant over the whole final state.
+import { expect } from "chai";
+import { createEventHandler, EventHandler } from "../binder";
+import { stateChange, World, WorldOptions } from "./support/world";
+
+async function deliver(handler: EventHandler, event: unknown): Promise<Error | undefined> {
+    try {
+        await handler(event, { awsRequestId: "test-request" });
+        return undefined;
+    } catch (err) {
+        return err as Error;
+    }
+}
+
+describe("binding and release", function () {
+    this.timeout(120_000);
+    let world: World;
+    let handler: EventHandler;
+
+    async function open(options: WorldOptions): Promise<void> {
+        world = await World.create(options);
+        world.useEnvironment();
+        handler = createEventHandler();
+    }
+
+    afterEach(async () => { await world?.close(); });
+
+    describe("per-address names", () => {
+        it("binds instances one after another, each to its own address, in five AWS calls each", async () => {
+            await open({ poolSize: 5 });
+            for (let i = 0; i < 5; i++) {
+                const instance = world.launch();
+                world.gateway.clearCalls();
+                expect(await deliver(handler, stateChange(instance.instanceId, "running"))).to.equal(undefined);
+                expect(world.gateway.calls.map(c => c.action)).to.deep.equal([
+                    "DescribeInstances", "DescribeAddresses", "PutItem", "AssociateAddress", "UpdateItem",
+                ]);
+                expect(world.addressesOf(instance.instanceId)).to.have.length(1);
+            }
+            expect((await world.checkInvariants()).bound).to.equal(5);
+            const rows = await world.servers();
+            for (const row of rows) {
+                expect(row.allocated).to.equal(false);
+                expect(row.DNS_Record).to.equal(`${row.EIP.replace(/\./g, "-")}.live.example.com`);
+                expect(row.BoundAt).to.match(/^\d{4}-\d\d-\d\dT/);
+            }
+            const bound = world.logs.filter(l => l.message === "bound");
+            expect(bound).to.have.length(5);
+            expect(bound[0]).to.include({ level: "INFO", outcome: "bound", action: "bind", requestId: "test-request" });
+            expect(bound[0]).to.have.keys(["timestamp", "level", "message", "requestId", "instanceId", "action", "outcome", "allocationId", "publicIp", "dnsName", "associationId"]);
+        });
+
+        it("binds 50 concurrent launches on a pool of 50, every one to a different address", async () => {
+            await open({ poolSize: 50 });
+            const instances = Array.from({ length: 50 }, () => world.launch());
+            const errors = await Promise.all(instances.map(i => deliver(handler, stateChange(i.instanceId, "running"))));
+            expect(errors.filter(Boolean)).to.deep.equal([]);
+            expect((await world.checkInvariants()).bound).to.equal(50);
+            for (const instance of instances) expect(world.addressesOf(instance.instanceId)).to.have.length(1);
+        });
+
+        it("on a burst larger than the pool binds as many as it can and fails the rest clearly, leaving nothing behind", async () => {
+            await open({ poolSize: 20 });
+            const instances = Array.from({ length: 30 }, () => world.launch());
+            const errors = await Promise.all(instances.map(i => deliver(handler, stateChange(i.instanceId, "running"))));
+            const failed = errors.filter((e): e is Error => e !== undefined);
+            expect(failed).to.have.length(10);
+            for (const err of failed) {
+                expect(err.name).to.equal("PoolExhaustedError");
+                expect(err.message).to.match(/^no free pool address for i-[0-9a-f]+: 0 of 20 addresses tagged team=live, pool=media are free$/);
+            }
+            expect((await world.checkInvariants()).bound).to.equal(20);
+            expect(world.logs.filter(l => l.level === "ERROR" && l.outcome === "failed")).to.have.length(10);
+        });
+
+        it("gives an instance one address however often its event is delivered, one after another or five at once", async () => {
+            await open({ poolSize: 10 });
+            const sequential = world.launch();
+            for (let i = 0; i < 3; i++) expect(await deliver(handler, stateChange(sequential.instanceId, "running"))).to.equal(undefined);
+            const concurrent = world.launch();
+            const errors = await Promise.all(Array.from({ length: 5 }, () => deliver(handler, stateChange(concurrent.instanceId, "running"))));
+            expect(errors.filter(Boolean)).to.deep.equal([]);
+            expect(world.addressesOf(sequential.instanceId)).to.have.length(1);
+            expect(world.addressesOf(concurrent.instanceId)).to.have.length(1);
+            expect((await world.checkInvariants()).bound).to.equal(2);
+            expect(world.logs.filter(l => l.outcome === "already-bound").length).to.be.at.least(2);
+        });
+
+        it("keeps the scheduler's allocated flag through a duplicate running event", async () => {
+            await open({ poolSize: 2 });
+            const instance = world.launch();
+            await deliver(handler, stateChange(instance.instanceId, "running"));
+            const [row] = await world.servers();
+            await world.allocate(row.EIP, row.DNS_Record);
+            expect(await deliver(handler, stateChange(instance.instanceId, "running"))).to.equal(undefined);
+            const [after] = await world.servers();
+            expect(after.allocated).to.equal(true);
+            expect(after.BoundAt).to.equal(row.BoundAt);
+            await world.checkInvariants();
+        });
+
+        it("spends one read on an instance that is not a target, for either event, and raises nothing", async () => {
+            await open({ poolSize: 2 });
+            const other = world.launch({ team: "web" });
+            world.gateway.clearCalls();
+            expect(await deliver(handler, stateChange(other.instanceId, "running"))).to.equal(undefined);
+            expect(world.gateway.calls.map(c => c.action)).to.deep.equal(["DescribeInstances"]);
+            world.gateway.clearCalls();
+            world.ec2.setState(other.instanceId, "shutting-down");
+            expect(await deliver(handler, stateChange(other.instanceId, "shutting-down"))).to.equal(undefined);
+            expect(world.gateway.calls.map(c => c.action)).to.deep.equal(["GetItem"]);
+            expect(world.logs.map(l => l.outcome)).to.deep.equal(["not-a-target", "nothing-bound"]);
+            expect((await world.checkInvariants()).bound).to.equal(0);
+        });
+
+        it("does nothing for an instance that terminated before its bind ran", async () => {
+            await open({ poolSize: 2 });
+            const instance = world.launch();
+            world.ec2.setState(instance.instanceId, "terminated");
+            expect(await deliver(handler, stateChange(instance.instanceId, "terminated"))).to.equal(undefined);
+            expect(await deliver(handler, stateChange(instance.instanceId, "running"))).to.equal(undefined);
+            expect((await world.checkInvariants()).bound).to.equal(0);
+            expect(world.ec2.addresses().every(a => !a.association)).to.equal(true);
+        });
+
+        it("releases on shutting-down and on terminated, and the address goes to the next worker", async () => {
+            await open({ poolSize: 1 });
+            const first = world.launch();
+            await deliver(handler, stateChange(first.instanceId, "running"));
+            world.ec2.setState(first.instanceId, "shutting-down");
+            expect(await deliver(handler, stateChange(first.instanceId, "shutting-down"))).to.equal(undefined);
+            expect(world.addressesOf(first.instanceId)).to.have.length(0);
+            world.ec2.setState(first.instanceId, "terminated");
+            expect(await deliver(handler, stateChange(first.instanceId, "terminated"))).to.equal(undefined);
+            expect(await world.servers()).to.deep.equal([]);
+
+            const second = world.launch();
+            expect(await deliver(handler, stateChange(second.instanceId, "running"))).to.equal(undefined);
+            expect(world.addressesOf(second.instanceId)).to.have.length(1);
+            // A late duplicate of the first worker's events must not touch the second's binding.
+            expect(await deliver(handler, stateChange(first.instanceId, "terminated"))).to.equal(undefined);
+            expect(await deliver(handler, stateChange(first.instanceId, "running"))).to.equal(undefined);
+            expect((await world.checkInvariants()).bound).to.equal(1);
+            expect(world.addressesOf(second.instanceId)).to.have.length(1);
+        });
+
+        it("releases after AWS has already disassociated a terminated instance", async () => {
+            await open({ poolSize: 1 });
+            const instance = world.launch();
+            await deliver(handler, stateChange(instance.instanceId, "running"));
+            world.ec2.setState(instance.instanceId, "terminated");
+            world.gateway.clearCalls();
+            expect(await deliver(handler, stateChange(instance.instanceId, "terminated"))).to.equal(undefined);
+            expect(world.gateway.calls.map(c => c.action)).to.deep.equal(["GetItem", "DescribeAddresses", "DeleteItem", "DeleteItem"]);
+            expect((await world.checkInvariants()).bound).to.equal(0);
+        });
+
+        it("skips an address someone associated out of band and takes the next", async () => {
+            await open({ poolSize: 3 });
+            const bystander = world.launch({ team: "web" });
+            const instance = world.launch();
+            let stolen = "";
+            world.gateway.inject({
+                service: "ec2",
+                action: "AssociateAddress",
+                // Just before the first association, an operator attaches that very address elsewhere.
+                match: call => {
+                    if (stolen !== "") return false;
+                    stolen = (call.input as Record<string, string>).AllocationId;
+                    world.ec2.associateOutOfBand(stolen, bystander.instanceId);
+                    return false;
+                },
+            });
+            expect(await deliver(handler, stateChange(instance.instanceId, "running"))).to.equal(undefined);
+            const [held] = world.addressesOf(instance.instanceId);
+            expect(held.allocationId).to.not.equal(stolen);
+            expect(world.logs.filter(l => l.conflict === true)).to.have.length(1);
+            // The bystander holds a pool address outside our bookkeeping; everything else holds.
+            world.ec2.setState(bystander.instanceId, "terminated");
+            await world.checkInvariants();
+        });
+
+        it("uses the primary interface even when EC2 lists another one first", async () => {
+            await open({ poolSize: 1 });
+            const instance = world.ec2.addInstance({ tags: { "team": "live", "karpenter.sh/nodepool": "media" }, secondaryInterfaceFirst: true });
+            await deliver(handler, stateChange(instance.instanceId, "running"));
+            const [held] = world.addressesOf(instance.instanceId);
+            const primary = instance.networkInterfaces.find(n => n.deviceIndex === 0)!;
+            expect(held.association).to.include({ networkInterfaceId: primary.networkInterfaceId, privateIpAddress: primary.privateIpAddress });
+        });
+
+        it("rides out EC2 and DynamoDB throttling with the SDK's retries", async () => {
+            let throttled = 0;
+            await open({ poolSize: 3, gateway: { throttle: (_service, action) => (action === "AssociateAddress" || action === "PutItem") && throttled++ % 2 === 0 } });
+            const instances = [world.launch(), world.launch(), world.launch()];
+            const errors = await Promise.all(instances.map(i => deliver(handler, stateChange(i.instanceId, "running"))));
+            expect(errors.filter(Boolean)).to.deep.equal([]);
+            expect(world.gateway.calls.filter(c => c.errorCode === "RequestLimitExceeded").length).to.be.at.least(1);
+            expect(world.gateway.calls.filter(c => c.errorCode === "ThrottlingException").length).to.be.at.least(1);
+            expect((await world.checkInvariants()).bound).to.equal(3);
+        });
+
+        it("logs and drops malformed events without a single AWS call", async () => {
+            await open({ poolSize: 1 });
+            const bad: [unknown, RegExp][] = [
+                [null, /not an object/],
+                [{ ...stateChange("i-0123456789abcdef0", "running"), source: "aws.s3" }, /source is "aws.s3"/],
+                [{ ...stateChange("i-0123456789abcdef0", "running"), "detail-type": "AWS API Call via CloudTrail" }, /detail-type/],
+                [{ ...stateChange("i-0123456789abcdef0", "running"), detail: undefined }, /no detail/],
+                [stateChange("not-an-instance", "running"), /instance-id is "not-an-instance"/],
+                [{ ...stateChange("i-0123456789abcdef0", "running"), detail: { "instance-id": "i-0123456789abcdef0" } }, /detail.state/],
+            ];
+            for (const [event] of bad) expect(await deliver(handler, event)).to.equal(undefined);
+            expect(world.gateway.calls).to.have.length(0);
+            const errors = world.logs.filter(l => l.level === "ERROR");
+            expect(errors).to.have.length(bad.length);
+            errors.forEach((line, i) => {
+                expect(line).to.include({ message: "malformed event dropped", outcome: "malformed" });
+                expect(line.reason).to.match(bad[i][1]);
+            });
+        });
+
+        it("ignores states it has no business with", async () => {
+            await open({ poolSize: 1 });
+            const instance = world.launch();
+            expect(await deliver(handler, stateChange(instance.instanceId, "stopping"))).to.equal(undefined);
+            expect(world.gateway.calls).to.have.length(0);
+            expect(world.logs[0]).to.include({ outcome: "ignored", state: "stopping" });
+        });
+    });
+
+    describe("per-binding names", () => {
+        it("points each instance's own name at its address before publishing the row, and removes it on release", async () => {
+            await open({ poolSize: 3, dnsRecords: "per-binding", dnsName: "{instance-id}.edge.{suffix}" });
+            world.route53.pollsUntilInSync = 2;
+            const instances = [world.launch(), world.launch(), world.launch()];
+            const errors = await Promise.all(instances.map(i => deliver(handler, stateChange(i.instanceId, "running"))));
+            expect(errors.filter(Boolean)).to.deep.equal([]);
+            expect((await world.checkInvariants()).bound).to.equal(3);
+            for (const instance of instances) {
+                const name = `${instance.instanceId}.edge.live.example.com.`;
+                const calls = world.gateway.calls.filter(c => JSON.stringify(c.input).includes(instance.instanceId) || JSON.stringify(c.input).includes(name));
+                const actions = calls.map(c => c.action);
+                expect(actions.indexOf("ChangeResourceRecordSets")).to.be.lessThan(actions.lastIndexOf("UpdateItem"));
+            }
+            expect(world.gateway.calls.filter(c => c.action === "GetChange").length).to.be.at.least(3);
+
+            world.ec2.setState(instances[0].instanceId, "terminated");
+            expect(await deliver(handler, stateChange(instances[0].instanceId, "terminated"))).to.equal(undefined);
+            expect(world.route53.records("A").map(r => r.name)).to.not.include(`${instances[0].instanceId}.edge.live.example.com.`);
+            expect((await world.checkInvariants()).bound).to.equal(2);
+        });
+
+        it("leaves an address's name alone once the address has moved on", async () => {
+            await open({ poolSize: 1, dnsRecords: "per-binding" });
+            const first = world.launch();
+            await deliver(handler, stateChange(first.instanceId, "running"));
+            world.ec2.setState(first.instanceId, "terminated");
+            const second = world.launch();
+            await deliver(handler, stateChange(second.instanceId, "running"));
+            // The first worker's release arrives late: the shared name now belongs to the second.
+            expect(await deliver(handler, stateChange(first.instanceId, "terminated"))).to.equal(undefined);
+            expect((await world.checkInvariants()).bound).to.equal(1);
+            expect(world.route53.records("A")).to.have.length(1);
+        });
+
+        it("retries Route53 throttling and PriorRequestNotComplete", async () => {
+            await open({ poolSize: 1, dnsRecords: "per-binding" });
+            world.gateway.inject({ service: "route53", action: "ChangeResourceRecordSets", code: "Throttling", status: 400 });
+            world.gateway.inject({ service: "route53", action: "ChangeResourceRecordSets", code: "PriorRequestNotComplete", status: 400 });
+            const instance = world.launch();
+            expect(await deliver(handler, stateChange(instance.instanceId, "running"))).to.equal(undefined);
+            expect(world.gateway.pendingFaults()).to.equal(0);
+            expect((await world.checkInvariants()).bound).to.equal(1);
+        });
+    });
+});

@@ -1,0 +1,239 @@
+// A whole world for the binder to run in: EC2 and Route53 stand-ins and dynalite
+// behind one recording gateway, the binder's tables, and checks of the invariants
+// from DESIGN.md over the final state.
+import { AttributeValue, CreateTableCommand, DynamoDBClient, ScanCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { expect } from "chai";
+import { BinderSettings, binderEnvironment, DnsRecordsMode } from "../../binder/config";
+import { renderName } from "../../binder/naming";
+import { CLAIM_KEY, SERVER_KEY } from "../../binder/schema";
+import { Ec2Model, InstanceState, ModelInstance } from "./aws/ec2";
+import { AwsGateway, GatewayOptions } from "./aws/gateway";
+import { Route53Model } from "./aws/route53";
+import { startDynalite } from "./aws/dynalite";
+
+export const INSTANCE_TAGS = { "team": "live", "karpenter.sh/nodepool": "media" };
+export const ADDRESS_TAGS = { team: "live", pool: "media" };
+export const ZONE = { id: "Z0TESTZONE", name: "live.example.com" };
+
+export interface WorldOptions {
+    poolSize: number;
+    dnsRecords?: DnsRecordsMode;
+    dnsName?: string;
+    gateway?: Pick<GatewayOptions, "latencyMs" | "throttle">;
+}
+
+export interface ServerItem {
+    EIP: string;
+    DNS_Record: string;
+    AssociationId: string;
+    InstanceId: string;
+    AllocationId: string;
+    allocated: boolean;
+    BoundAt: string;
+}
+
+export interface LogLine {
+    level: string;
+    message: string;
+    [field: string]: unknown;
+}
+
+let tableSerial = 0;
+
+const plain = (item: Record<string, AttributeValue>) =>
+    Object.fromEntries(Object.entries(item).map(([key, value]) => [key, value.S ?? value.BOOL ?? value.N]));
+
+/** An EventBridge EC2 state-change event, as AWS sends it. */
+export function stateChange(instanceId: string, state: string): Record<string, unknown> {
+    return {
+        "version": "0",
+        "id": `evt-${instanceId}-${state}`,
+        "detail-type": "EC2 Instance State-change Notification",
+        "source": "aws.ec2",
+        "account": "123456789012",
+        "time": new Date().toISOString(),
+        "region": "us-east-1",
+        "resources": [`arn:aws:ec2:us-east-1:123456789012:instance/${instanceId}`],
+        "detail": { "instance-id": instanceId, state },
+    };
+}
+
+export class World {
+    readonly logs: LogLine[] = [];
+    readonly settings: BinderSettings;
+    private restoreStdout = () => {};
+
+    private constructor(
+        readonly options: WorldOptions,
+        readonly ec2: Ec2Model,
+        readonly route53: Route53Model,
+        readonly gateway: AwsGateway,
+        readonly dynamodb: DynamoDBClient,
+        private readonly closeDynamo: () => Promise<void>,
+    ) {
+        tableSerial++;
+        this.settings = {
+            instanceTags: INSTANCE_TAGS,
+            addressTags: ADDRESS_TAGS,
+            hostedZone: ZONE.name,
+            hostedZoneId: ZONE.id,
+            suffix: ZONE.name,
+            dnsName: options.dnsName ?? "{ip-dashed}.{suffix}",
+            dnsTtl: 60,
+            dnsRecords: options.dnsRecords ?? "per-address",
+            serversTable: `servers-${tableSerial}`,
+            claimsTable: `claims-${tableSerial}`,
+        };
+    }
+
+    static async create(options: WorldOptions): Promise<World> {
+        const dynamo = await startDynalite();
+        const direct = new DynamoDBClient({ endpoint: dynamo.endpoint, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
+        const ec2 = new Ec2Model();
+        const route53 = new Route53Model(ZONE);
+        const gateway = await AwsGateway.start({ ec2, route53, dynamoEndpoint: dynamo.endpoint, ...options.gateway });
+        const world = new World(options, ec2, route53, gateway, direct, dynamo.close);
+        await world.createTables();
+        for (let i = 0; i < options.poolSize; i++) world.ec2.addAddress({ tags: ADDRESS_TAGS });
+        return world;
+    }
+
+    private async createTables(): Promise<void> {
+        const { serversTable, claimsTable } = this.settings;
+        await this.dynamodb.send(new CreateTableCommand({
+            TableName: serversTable,
+            BillingMode: "PAY_PER_REQUEST",
+            KeySchema: [{ AttributeName: SERVER_KEY.partition, KeyType: "HASH" }, { AttributeName: SERVER_KEY.sort, KeyType: "RANGE" }],
+            AttributeDefinitions: [{ AttributeName: SERVER_KEY.partition, AttributeType: "S" }, { AttributeName: SERVER_KEY.sort, AttributeType: "S" }],
+        }));
+        await this.dynamodb.send(new CreateTableCommand({
+            TableName: claimsTable,
+            BillingMode: "PAY_PER_REQUEST",
+            KeySchema: [{ AttributeName: CLAIM_KEY, KeyType: "HASH" }],
+            AttributeDefinitions: [{ AttributeName: CLAIM_KEY, AttributeType: "S" }],
+        }));
+    }
+
+    /** The environment the stack gives the Lambda, pointed at the gateway. */
+    environment(): Record<string, string> {
+        const s = this.settings;
+        return {
+            AWS_REGION: "us-east-1",
+            AWS_ACCESS_KEY_ID: "test",
+            AWS_SECRET_ACCESS_KEY: "test",
+            AWS_ENDPOINT_URL: this.gateway.endpoint,
+            ...binderEnvironment({
+                ...s,
+                instanceTags: JSON.stringify(s.instanceTags),
+                addressTags: JSON.stringify(s.addressTags),
+                dnsTtl: String(s.dnsTtl),
+            }),
+        };
+    }
+
+    /** Sets the environment for an in-process handler and captures its JSON log lines. */
+    useEnvironment(): void {
+        Object.assign(process.env, this.environment());
+        const write = process.stdout.write.bind(process.stdout);
+        process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+            const text = chunk.toString();
+            if (text.startsWith("{\"timestamp\"")) {
+                for (const line of text.trim().split("\n")) this.logs.push(JSON.parse(line));
+                return true;
+            }
+            return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
+        }) as typeof process.stdout.write;
+        this.restoreStdout = () => { process.stdout.write = write; };
+    }
+
+    /** A running instance that carries the instance tags (or `tags`). */
+    launch(tags: Record<string, string> = INSTANCE_TAGS, state: InstanceState = "running"): ModelInstance {
+        return this.ec2.addInstance({ tags, state });
+    }
+
+    async servers(): Promise<ServerItem[]> {
+        const out = await this.dynamodb.send(new ScanCommand({ TableName: this.settings.serversTable, ConsistentRead: true }));
+        return (out.Items ?? []).map(item => plain(item) as unknown as ServerItem);
+    }
+
+    async claims(): Promise<Record<string, string>[]> {
+        const out = await this.dynamodb.send(new ScanCommand({ TableName: this.settings.claimsTable, ConsistentRead: true }));
+        return (out.Items ?? []).map(item => plain(item) as Record<string, string>);
+    }
+
+    /** What the scheduler does when it hands a server to a stream. */
+    async allocate(publicIp: string, dnsName: string): Promise<void> {
+        await this.dynamodb.send(new UpdateItemCommand({
+            TableName: this.settings.serversTable,
+            Key: { EIP: { S: publicIp }, DNS_Record: { S: dnsName } },
+            UpdateExpression: "SET allocated = :true",
+            ExpressionAttributeValues: { ":true": { BOOL: true } },
+        }));
+    }
+
+    nameOf(publicIp: string, instanceId: string): string {
+        return renderName(this.settings.dnsName, { ip: publicIp, suffix: this.settings.suffix, instanceId });
+    }
+
+    isTarget(instance: ModelInstance): boolean {
+        return instance.state === "running" && Object.entries(INSTANCE_TAGS).every(([k, v]) => instance.tags[k] === v);
+    }
+
+    /** Pool addresses associated to `instanceId`. */
+    addressesOf(instanceId: string) {
+        return this.ec2.addresses().filter(a => a.association?.instanceId === instanceId);
+    }
+
+    /**
+     * The invariants over the whole final state: every pool address is free or bound to
+     * a running target (one each way), rows are exactly the bound servers, claims are
+     * exactly the bindings, and in per-binding mode records are exactly the bound names.
+     */
+    async checkInvariants(): Promise<{ bound: number }> {
+        const addresses = this.ec2.addresses();
+        const bound = addresses.filter(a => a.association);
+        for (const address of bound) {
+            const instance = this.ec2.instance(address.association!.instanceId)!;
+            expect(this.isTarget(instance), `${address.publicIp} is on ${instance.instanceId}, which is not a running target`).to.equal(true);
+        }
+        const holders = bound.map(a => a.association!.instanceId);
+        expect(new Set(holders).size, "an instance holds two pool addresses").to.equal(holders.length);
+
+        const expectedRows = bound.map(a => ({
+            EIP: a.publicIp,
+            DNS_Record: this.nameOf(a.publicIp, a.association!.instanceId),
+            AssociationId: a.association!.associationId,
+            InstanceId: a.association!.instanceId,
+            AllocationId: a.allocationId,
+        }));
+        const rows = (await this.servers()).map(({ EIP, DNS_Record, AssociationId, InstanceId, AllocationId }) => ({ EIP, DNS_Record, AssociationId, InstanceId, AllocationId }));
+        expect(rows, "server rows are not exactly the bound servers").to.have.deep.members(expectedRows);
+        expect(rows).to.have.length(expectedRows.length);
+
+        const claims = (await this.claims()).map(c => ({ InstanceId: c.InstanceId, AllocationId: c.AllocationId }));
+        expect(claims, "claims are not exactly the bindings").to.have.deep.members(
+            bound.map(a => ({ InstanceId: a.association!.instanceId, AllocationId: a.allocationId })));
+        expect(claims).to.have.length(bound.length);
+
+        if (this.settings.dnsRecords === "per-binding") {
+            const records = this.route53.records("A").map(r => ({ name: r.name, values: r.values }));
+            const expected = expectedRows.map(r => ({ name: `${r.DNS_Record}.`, values: [r.EIP] }));
+            if (this.options.dnsName?.includes("{instance-id}")) {
+                expect(records, "records are not exactly the bound names").to.have.deep.members(expected);
+                expect(records).to.have.length(expected.length);
+            } else {
+                expect(records, "a bound name does not resolve").to.deep.include.members(expected);
+            }
+        } else {
+            expect(this.gateway.calls.filter(c => c.service === "route53"), "per-address binding called Route53").to.have.length(0);
+        }
+        return { bound: bound.length };
+    }
+
+    async close(): Promise<void> {
+        this.restoreStdout();
+        await this.gateway.close();
+        this.dynamodb.destroy();
+        await this.closeDynamo();
+    }
+}
