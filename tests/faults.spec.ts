@@ -1,0 +1,96 @@
+// Fault injection: every AWS call a bind or a release makes is failed once, before
+// it takes effect and after (a lost response); the handler fails, the event is
+// delivered again, and the final state must be exactly right. The calls are taken
+// from a recorded clean run, so a new call is covered without touching this file.
+import { expect } from "chai";
+import { createEventHandler, EventHandler } from "../binder";
+import { Service } from "./support/aws/gateway";
+import { stateChange, World, WorldOptions } from "./support/world";
+
+interface Scenario {
+    name: string;
+    options: WorldOptions;
+    /** Prepares the world and returns the event under test. */
+    setup(world: World, handler: EventHandler): Promise<Record<string, unknown>>;
+    /** Pool addresses bound at the end. */
+    bound: number;
+}
+
+const launchAndBind = async (world: World, handler: EventHandler) => {
+    const instance = world.launch();
+    await handler(stateChange(instance.instanceId, "running"));
+    world.ec2.setState(instance.instanceId, "shutting-down");
+    return stateChange(instance.instanceId, "shutting-down");
+};
+
+const perBinding: WorldOptions = { poolSize: 3, dnsRecords: "per-binding", dnsName: "{instance-id}.{suffix}" };
+
+const scenarios: Scenario[] = [
+    { name: "bind, per-address", options: { poolSize: 3 }, bound: 1, setup: async world => stateChange(world.launch().instanceId, "running") },
+    { name: "bind, per-binding", options: perBinding, bound: 1, setup: async world => stateChange(world.launch().instanceId, "running") },
+    { name: "release, per-address", options: { poolSize: 3 }, bound: 0, setup: launchAndBind },
+    { name: "release, per-binding", options: perBinding, bound: 0, setup: launchAndBind },
+];
+
+async function withWorld<T>(options: WorldOptions, body: (world: World, handler: EventHandler) => Promise<T>): Promise<T> {
+    const world = await World.create(options);
+    try {
+        world.useEnvironment();
+        world.route53.pollsUntilInSync = 0;
+        return await body(world, createEventHandler());
+    } finally {
+        await world.close();
+    }
+}
+
+/** The calls a clean run of the scenario makes, in order. */
+function cleanRun(scenario: Scenario): Promise<{ service: Service; action: string }[]> {
+    return withWorld(scenario.options, async (world, handler) => {
+        const event = await scenario.setup(world, handler);
+        world.gateway.clearCalls();
+        await handler(event);
+        expect((await world.checkInvariants()).bound).to.equal(scenario.bound);
+        return world.gateway.calls.map(({ service, action }) => ({ service, action }));
+    });
+}
+
+describe("fault injection at every AWS call", function () {
+    this.timeout(600_000);
+    let cases = 0;
+
+    for (const scenario of scenarios) {
+        it(`${scenario.name}: every call failed once, before or after it takes effect, heals on redelivery`, async () => {
+            const calls = await cleanRun(scenario);
+            const absorbed = new Set<string>();
+            expect(calls.length).to.be.at.least(4);
+            for (const [index, call] of calls.entries()) {
+                const occurrence = calls.slice(0, index).filter(c => c.service === call.service && c.action === call.action).length;
+                for (const when of ["before", "after"] as const) {
+                    const label = `${call.service}:${call.action} #${occurrence + 1} failed ${when}`;
+                    await withWorld(scenario.options, async (world, handler) => {
+                        const event = await scenario.setup(world, handler);
+                        let seen = 0;
+                        world.gateway.inject({ service: call.service, action: call.action, when, match: () => seen++ === occurrence });
+                        let failure: unknown;
+                        try {
+                            await handler(event);
+                        } catch (err) {
+                            failure = err;
+                        }
+                        expect(world.gateway.pendingFaults(), `${label}: the call was never made`).to.equal(0);
+                        if (failure === undefined) absorbed.add(`${call.service}:${call.action}`);
+                        else expect((failure as Error).name, label).to.equal("InjectedFault");
+                        await handler(event);
+                        const { bound } = await world.checkInvariants();
+                        expect(bound, `${label}: wrong number of bindings after redelivery`).to.equal(scenario.bound);
+                    });
+                    cases++;
+                }
+            }
+            // Only the SDK's INSYNC waiter absorbs an error (it checks again); every other fault fails the handler.
+            expect([...absorbed]).to.deep.equal(scenario.name === "bind, per-binding" ? ["route53:GetChange"] : []);
+        });
+    }
+
+    after(() => console.log(`      ${cases} fault-injection cases`));
+});

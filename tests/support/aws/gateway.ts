@@ -1,0 +1,185 @@
+// One local HTTP endpoint standing in for EC2, Route53 and DynamoDB. It routes each request to its
+// service, records it, and can throttle it or fail it before or after it takes effect.
+import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { dynamoRequest } from "./dynamodb-proxy";
+import type { Ec2Model } from "./ec2";
+import { ec2Request } from "./ec2-query";
+import type { Route53Model } from "./route53";
+import { route53Request } from "./route53-rest";
+import { AwsError, type Reply, type Service, type ServiceRequest } from "./wire";
+
+export type { Service } from "./wire";
+
+export interface AwsCall {
+    /** Arrival number, from 1 since the gateway started (clearCalls does not reset it). */
+    seq: number;
+    service: Service;
+    action: string;
+    input: unknown;
+    outcome: "ok" | "error";
+    errorCode?: string;
+    injected?: "before" | "after";
+}
+
+export interface Fault {
+    service?: Service;
+    action: string;
+    /** "before" (default): the call is not applied. "after": it is applied, then its response is lost. */
+    when?: "before" | "after";
+    code?: string;
+    status?: number;
+    times?: number;
+    match?: (call: { service: Service; action: string; input: unknown }) => boolean;
+}
+
+export interface GatewayOptions {
+    ec2: Ec2Model;
+    route53: Route53Model;
+    dynamoEndpoint: string;
+    latencyMs?: number;
+    throttle?: (service: Service, action: string) => boolean;
+}
+
+// Each service's own throttling error; the SDK retries all three.
+const THROTTLING: Record<Service, () => AwsError> = {
+    ec2: () => new AwsError("RequestLimitExceeded", "Request limit exceeded.", 503),
+    route53: () => new AwsError("Throttling", "Rate exceeded", 400),
+    dynamodb: () => new AwsError("ThrottlingException", "Rate of requests exceeds the allowed throughput.", 400),
+};
+
+export class AwsGateway {
+    readonly calls: AwsCall[] = [];
+    private readonly faults: { fault: Fault; remaining: number }[] = [];
+    private readonly dynamoAgent = new Agent({ keepAlive: true });
+    private seq = 0;
+
+    static async start(options: GatewayOptions): Promise<AwsGateway> {
+        const server = createServer();
+        await new Promise<void>((resolve, reject) => {
+            server.once("error", reject);
+            server.listen(0, "127.0.0.1", () => resolve());
+        });
+        const { port } = server.address() as AddressInfo;
+        return new AwsGateway(options, server, `http://127.0.0.1:${port}`);
+    }
+
+    private constructor(
+        private readonly options: GatewayOptions,
+        private readonly server: Server,
+        readonly endpoint: string,
+    ) {
+        server.on("request", (req: IncomingMessage, res: ServerResponse) => void this.serve(req, res));
+    }
+
+    /** The next `times` (default 1) calls matching the fault fail with it. */
+    inject(fault: Fault): void {
+        const times = fault.times ?? 1;
+        if (!(times >= 1)) throw new Error(`fault.times must be at least 1, got ${times}`);
+        this.faults.push({ fault, remaining: times });
+    }
+
+    /** How many injected failures are still to happen. */
+    pendingFaults(): number {
+        return this.faults.reduce((sum, f) => sum + f.remaining, 0);
+    }
+
+    clearCalls(): void {
+        this.calls.length = 0;
+    }
+
+    async close(): Promise<void> {
+        const closed = new Promise<void>((resolve, reject) => this.server.close((err) => (err ? reject(err) : resolve())));
+        // Keep-alive sockets would otherwise hold the server (and mocha) open.
+        this.server.closeAllConnections();
+        this.dynamoAgent.destroy();
+        await closed;
+    }
+
+    private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+        const seq = ++this.seq;
+        try {
+            const body = await readBody(req);
+            const request = this.identify(req, body);
+            if (this.options.latencyMs) await new Promise((resolve) => setTimeout(resolve, this.options.latencyMs));
+            const { reply, injected } = await this.answer(request);
+            this.record({
+                seq,
+                service: request.service,
+                action: request.action,
+                input: request.input,
+                outcome: reply.status < 300 ? "ok" : "error",
+                ...(reply.errorCode !== undefined && { errorCode: reply.errorCode }),
+                ...(injected && { injected }),
+            });
+            res.writeHead(reply.status, { ...reply.headers, "content-length": Buffer.byteLength(reply.body) });
+            res.end(reply.body);
+        } catch (err) {
+            // A request the stand-in cannot even parse: fail loudly rather than hang the client.
+            if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" }).end(String(err));
+        }
+    }
+
+    private identify(req: IncomingMessage, body: Buffer): ServiceRequest {
+        const url = new URL(req.url ?? "/", this.endpoint);
+        if (req.headers["x-amz-target"]) {
+            return dynamoRequest(this.options.dynamoEndpoint, this.dynamoAgent, url.pathname + url.search, req.headers, body);
+        }
+        if (url.pathname.startsWith("/2013-04-01/")) {
+            return route53Request(this.options.route53, req.method ?? "GET", url, body.toString("utf8"));
+        }
+        return ec2Request(this.options.ec2, body.toString("utf8"));
+    }
+
+    private async answer(request: ServiceRequest): Promise<{ reply: Reply; injected?: "before" | "after" }> {
+        if (this.options.throttle?.(request.service, request.action)) {
+            return { reply: request.error(THROTTLING[request.service]()) };
+        }
+        const fault = this.takeFault(request);
+        if (fault && fault.when !== "after") return { reply: request.error(faultError(fault)), injected: "before" };
+        const reply = await applySafely(request);
+        if (fault) return { reply: request.error(faultError(fault)), injected: "after" };
+        return { reply };
+    }
+
+    private takeFault(call: { service: Service; action: string; input: unknown }): Fault | undefined {
+        const index = this.faults.findIndex(
+            ({ fault }) =>
+                (fault.service === undefined || fault.service === call.service) &&
+                fault.action === call.action &&
+                (fault.match === undefined || fault.match({ service: call.service, action: call.action, input: call.input })),
+        );
+        if (index < 0) return undefined;
+        const armed = this.faults[index];
+        if (--armed.remaining === 0) this.faults.splice(index, 1);
+        return armed.fault;
+    }
+
+    /** Keeps `calls` in arrival order even when a later request finishes first. */
+    private record(call: AwsCall): void {
+        let i = this.calls.length;
+        while (i > 0 && this.calls[i - 1].seq > call.seq) i--;
+        this.calls.splice(i, 0, call);
+    }
+}
+
+function faultError(fault: Fault): AwsError {
+    const code = fault.code ?? "InjectedFault";
+    const status = fault.status ?? (code === "RequestLimitExceeded" ? 503 : 400);
+    return new AwsError(code, `Injected fault (${code}) for ${fault.action}`, status);
+}
+
+/** A stand-in bug or an unreachable dynalite surfaces as a 500 InternalError rather than a hung request. */
+async function applySafely(request: ServiceRequest): Promise<Reply> {
+    try {
+        return await request.apply();
+    } catch (err) {
+        return request.error(err instanceof AwsError ? err : new AwsError("InternalError", String(err), 500));
+    }
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+}

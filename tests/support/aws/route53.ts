@@ -1,0 +1,124 @@
+// In-memory Route53 hosted zone: atomic change batches, exact-match DELETE,
+// change propagation (PENDING -> INSYNC) and listing order. Wire format lives in route53-rest.ts.
+import { AwsError } from "./wire";
+
+/** name: lower-case FQDN with trailing dot. */
+export interface RecordSet { name: string; type: string; ttl: number; values: string[] }
+export type ChangeAction = "CREATE" | "DELETE" | "UPSERT";
+export interface RecordChange { action: ChangeAction; record: RecordSet }
+export type ChangeStatus = "PENDING" | "INSYNC";
+export interface ChangeInfo { id: string; status: ChangeStatus; submittedAt: Date }
+export interface RecordPage { records: RecordSet[]; maxItems: number; next?: { name: string; type: string } }
+
+function normalizeName(name: string): string {
+    const lower = name.toLowerCase();
+    return lower.endsWith(".") ? lower : `${lower}.`;
+}
+
+const key = (name: string, type: string) => `${normalizeName(name)} ${type}`;
+const describe = (r: RecordSet) => `[name='${r.name}', type='${r.type}']`;
+
+/** Route53 order: names compared label by label from the right (com < example.com < a.example.com), then type. */
+function compareRecords(a: { name: string; type: string }, b: { name: string; type: string }): number {
+    const la = a.name.split(".").reverse();
+    const lb = b.name.split(".").reverse();
+    for (let i = 0; i < Math.min(la.length, lb.length); i++) {
+        if (la[i] !== lb[i]) return la[i] < lb[i] ? -1 : 1;
+    }
+    if (la.length !== lb.length) return la.length - lb.length;
+    return a.type === b.type ? 0 : a.type < b.type ? -1 : 1;
+}
+
+export class Route53Model {
+    readonly zoneId: string;
+    readonly zoneName: string;
+    /** How many GetChange answers say PENDING before a change reads INSYNC (0 = at once). */
+    pollsUntilInSync = 1;
+    private recordMap = new Map<string, RecordSet>();
+    private readonly changeLog = new Map<string, { submittedAt: Date; polls: number }>();
+
+    constructor(zone: { id: string; name: string }) {
+        this.zoneId = zone.id;
+        this.zoneName = normalizeName(zone.name);
+    }
+
+    // ---- seeding and inspection ----
+
+    records(type?: string): RecordSet[] {
+        return structuredClone([...this.recordMap.values()].filter((r) => type === undefined || r.type === type).sort(compareRecords));
+    }
+
+    put(record: RecordSet): void {
+        const name = normalizeName(record.name);
+        this.recordMap.set(key(name, record.type), { ...record, name, values: [...record.values] });
+    }
+
+    changes(): { id: string; status: ChangeStatus }[] {
+        return [...this.changeLog.entries()].map(([id, change]) => ({ id, status: this.status(change) }));
+    }
+
+    // ---- API semantics ----
+
+    changeResourceRecordSets(zoneId: string, changes: RecordChange[]): ChangeInfo {
+        this.requireZone(zoneId);
+        // Apply in order to a copy (DELETE then CREATE of one name is legal) and commit only if every change fits.
+        const next = new Map(this.recordMap);
+        const problems: string[] = [];
+        for (const { action, record: raw } of changes) {
+            const record = { ...raw, name: normalizeName(raw.name), values: [...raw.values] };
+            const k = key(record.name, record.type);
+            const current = next.get(k);
+            if (record.name !== this.zoneName && !record.name.endsWith(`.${this.zoneName}`)) {
+                problems.push(`RRSet with DNS name ${record.name} is not permitted in zone ${this.zoneName}`);
+            } else if (action === "CREATE" && current) {
+                problems.push(`Tried to create resource record set ${describe(record)} but it already exists`);
+            } else if (action === "DELETE" && !current) {
+                problems.push(`Tried to delete resource record set ${describe(record)} but it was not found`);
+            } else if (action === "DELETE" && current && !sameRecord(current, record)) {
+                problems.push(`Tried to delete resource record set ${describe(record)} but the values provided do not match the current values`);
+            } else if (action === "DELETE") {
+                next.delete(k);
+            } else {
+                next.set(k, record);
+            }
+        }
+        if (problems.length) throw new AwsError("InvalidChangeBatch", `[${problems.join(", ")}]`);
+        this.recordMap = next;
+        const id = `/change/C${(this.changeLog.size + 1).toString(16).toUpperCase().padStart(13, "0")}`;
+        const change = { submittedAt: new Date(), polls: 0 };
+        this.changeLog.set(id, change);
+        return { id, status: "PENDING", submittedAt: change.submittedAt };
+    }
+
+    /** Answers with the status as of this poll, then counts the poll. */
+    getChange(id: string): ChangeInfo {
+        const fullId = id.startsWith("/change/") ? id : `/change/${id}`;
+        const change = this.changeLog.get(fullId);
+        if (!change) throw new AwsError("NoSuchChange", `A change with the specified change ID does not exist: ${id}`, 404);
+        const status = this.status(change);
+        change.polls++;
+        return { id: fullId, status, submittedAt: change.submittedAt };
+    }
+
+    listResourceRecordSets(zoneId: string, start: { name?: string; type?: string; maxItems?: number }): RecordPage {
+        this.requireZone(zoneId);
+        const maxItems = start.maxItems ?? 300;
+        const from = start.name === undefined ? undefined : { name: normalizeName(start.name), type: start.type ?? "" };
+        const all = this.records().filter((r) => !from || compareRecords(r, from) >= 0);
+        const cut = all[maxItems];
+        return { records: all.slice(0, maxItems), maxItems, next: cut && { name: cut.name, type: cut.type } };
+    }
+
+    private status(change: { polls: number }): ChangeStatus {
+        return change.polls >= this.pollsUntilInSync ? "INSYNC" : "PENDING";
+    }
+
+    private requireZone(zoneId: string): void {
+        if (zoneId !== this.zoneId) throw new AwsError("NoSuchHostedZone", `No hosted zone found with ID: ${zoneId}`, 404);
+    }
+}
+
+function sameRecord(a: RecordSet, b: RecordSet): boolean {
+    const values = (r: RecordSet) => JSON.stringify([...r.values].sort());
+    return a.ttl === b.ttl && values(a) === values(b);
+}
