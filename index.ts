@@ -3,7 +3,8 @@
 // and takes all three back when the worker goes away. One stack per environment.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, parseSettings, PROJECT, Settings } from "./binder/config";
+import { parseSettings, PROJECT, Settings } from "./binder/config";
+import { isNamedError } from "./binder/errors";
 import { stateChangeRule } from "./infra/events";
 import { binderFunction } from "./infra/lambda";
 import { addressName, addressRecords, allocateAddresses, findExternalAddresses, PoolAddress } from "./infra/pool";
@@ -15,7 +16,7 @@ function loadSettings(): Settings {
     try {
         return parseSettings(key => config.get(key));
     } catch (err) {
-        throw err instanceof ConfigError ? new pulumi.RunError(err.message) : err;
+        throw isNamedError(err, "ConfigError") ? new pulumi.RunError(err.message) : err;
     }
 }
 

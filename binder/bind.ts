@@ -1,6 +1,7 @@
 import { candidateOrder } from "./candidates";
 import { claimFor, Context, describeTags, hasTags } from "./context";
 import { Address, Attachment, isAttachedTo } from "./ec2";
+import { namedError } from "./errors";
 import { Logger } from "./log";
 import { release } from "./release";
 import { Claim } from "./store";
@@ -8,22 +9,13 @@ import { Claim } from "./store";
 export type BindOutcome = "bound" | "already-bound" | "not-a-target" | "not-running" | "unknown-instance" | "released";
 
 /** No pool address could be had. Thrown, so the event is retried and finally dead-lettered. */
-export class PoolExhaustedError extends Error {
-    constructor(message: string) {
-        super(message);
-        this.name = "PoolExhaustedError";
-    }
-}
+const poolExhausted = (message: string) => namedError("PoolExhaustedError", message);
 
 /** Another invocation changed this instance's claim under us; a retry will see the new state. */
-export class ClaimRaceError extends Error {
-    constructor(instanceId: string) {
-        super(`the claim of ${instanceId} changed while it was being bound; retrying`);
-        this.name = "ClaimRaceError";
-    }
-}
+const claimRace = (instanceId: string) =>
+    namedError("ClaimRaceError", `the claim of ${instanceId} changed while it was being bound; retrying`);
 
-const GOING_AWAY = new Set(["shutting-down", "terminated"]);
+const GOING_AWAY = ["shutting-down", "terminated"];
 
 /**
  * Gives a running target instance one pool address, its name and its server row.
@@ -38,7 +30,7 @@ export async function bind(ctx: Context, instanceId: string): Promise<BindOutcom
         log.info("instance not found; nothing to bind", { outcome: "unknown-instance" });
         return "unknown-instance";
     }
-    if (GOING_AWAY.has(instance.state)) {
+    if (GOING_AWAY.includes(instance.state)) {
         log.info("instance is going away; releasing instead", { state: instance.state });
         await release(ctx, instanceId);
         return "released";
@@ -72,11 +64,11 @@ async function adoptHeld(ctx: Context, instanceId: string, held: Address): Promi
     if (await ctx.store.writeClaim(claim)) return claim;
     const existing = await ctx.store.claim(instanceId);
     if (existing?.allocationId === held.allocationId) return existing;
-    if (!existing) throw new ClaimRaceError(instanceId);
+    if (!existing) throw claimRace(instanceId);
     // The claim names another address, but EC2 says this one is on the instance (one
     // address per private IP): the other was replaced, so its row goes and the claim follows.
     await ctx.store.withdraw(existing.publicIp, existing.dnsName, instanceId);
-    if (!(await ctx.store.writeClaim(claim, existing.allocationId))) throw new ClaimRaceError(instanceId);
+    if (!(await ctx.store.writeClaim(claim, existing.allocationId))) throw claimRace(instanceId);
     return claim;
 }
 
@@ -91,7 +83,7 @@ async function claimAndAssociate(
 ): Promise<{ claim: Claim; associationId: string }> {
     const candidates = candidateOrder(instanceId, pool.filter(address => !address.association));
     const taken = new Set<string>();
-    const exhausted = () => new PoolExhaustedError(
+    const exhausted = () => poolExhausted(
         `no free pool address for ${instanceId}: ${candidates.length - taken.size} of ${pool.length} addresses tagged ${describeTags(ctx.settings.addressTags)} are free`);
 
     let claim = await firstClaim(ctx, instanceId, candidates);
@@ -114,7 +106,9 @@ async function claimAndAssociate(
             claim = moved;
         } else {
             // A concurrent invocation for this instance moved the claim first: follow it.
-            claim = (await ctx.store.claim(instanceId)) ?? throwRace(instanceId);
+            const current = await ctx.store.claim(instanceId);
+            if (!current) throw claimRace(instanceId);
+            claim = current;
         }
     }
 }
@@ -126,12 +120,8 @@ async function firstClaim(ctx: Context, instanceId: string, candidates: Address[
         if (await ctx.store.writeClaim(fresh)) return fresh;
     }
     const existing = await ctx.store.claim(instanceId);
-    if (!existing && candidates.length > 0) throw new ClaimRaceError(instanceId);
+    if (!existing && candidates.length > 0) throw claimRace(instanceId);
     return existing;
-}
-
-function throwRace(instanceId: string): never {
-    throw new ClaimRaceError(instanceId);
 }
 
 /** Makes the name resolve (per-binding) and then publishes the server row. */

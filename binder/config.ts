@@ -1,6 +1,7 @@
 // Stack settings: every config key, its default and its rules, in one place.
 // The stack validates `pulumi config` with it at preview; the Lambda reads the
 // subset it needs back from its environment with the same rules.
+import { namedError } from "./errors";
 import { PLACEHOLDERS, hostNameProblem, isWithin, normalizeDomain, placeholdersIn, renderName, usesInstance } from "./naming";
 
 export const PROJECT = "eip-dns-binder";
@@ -35,11 +36,10 @@ export const DEFAULTS = {
 export const LIMITS = { poolSize: 1000, dnsTtlMin: 1, dnsTtlMax: 86400 };
 
 /** Bad configuration: every problem found, each naming its key. */
-export class ConfigError extends Error {
-    constructor(readonly problems: string[]) {
-        super(`Invalid configuration:\n${problems.map(p => `  - ${p}`).join("\n")}`);
-        this.name = "ConfigError";
-    }
+export type ConfigError = Error & { problems: string[] };
+
+function configError(problems: string[]): ConfigError {
+    return namedError("ConfigError", `Invalid configuration:\n${problems.map(p => `  - ${p}`).join("\n")}`, { problems });
 }
 
 /** Reads a raw value by key: `pulumi config` values and environment variables are both strings. */
@@ -179,7 +179,7 @@ export function parseSettings(lookup: RawLookup): Settings {
         protectAddresses: r.boolean("protectAddresses", DEFAULTS.protectAddresses),
         deletionProtection: r.boolean("deletionProtection", DEFAULTS.deletionProtection),
     };
-    if (r.problems.length > 0) throw new ConfigError(r.problems);
+    if (r.problems.length > 0) throw configError(r.problems);
     return settings;
 }
 
@@ -230,7 +230,7 @@ export function binderSettingsFromEnv(env: Record<string, string | undefined>): 
     if (settings.hostedZone !== "") {
         checkTemplate(r, "dnsName", settings.dnsName, settings.suffix, settings.hostedZone, settings.dnsRecords);
     }
-    if (r.problems.length > 0) throw new ConfigError(r.problems);
+    if (r.problems.length > 0) throw configError(r.problems);
     return settings;
 }
 

@@ -4,7 +4,8 @@ import { binderSettingsFromEnv } from "./config";
 import { Context } from "./context";
 import { Dns } from "./dns";
 import { Ec2 } from "./ec2";
-import { MalformedEventError, readEvent } from "./events";
+import { isNamedError } from "./errors";
+import { MALFORMED, readEvent } from "./events";
 import { createLogger } from "./log";
 import { release } from "./release";
 import { Store } from "./store";
@@ -38,7 +39,7 @@ export function createEventHandler(): EventHandler {
         try {
             intent = readEvent(event);
         } catch (err) {
-            if (!(err instanceof MalformedEventError)) throw err;
+            if (!isNamedError(err, MALFORMED)) throw err;
             ctx.log.error("malformed event dropped", { outcome: "malformed", reason: err.message, event });
             return;
         }

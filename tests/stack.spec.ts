@@ -2,7 +2,7 @@
 import { expect } from "chai";
 import { EVENT_PATTERN } from "../infra/events";
 import { RUNTIME } from "../infra/lambda";
-import { runStack, StackRun, ZONE_ID } from "./support/stack";
+import { runStack, StackRun, ZONE_ID } from "../tools/mock-stack";
 
 const T = {
     eip: "aws:ec2/eip:Eip",

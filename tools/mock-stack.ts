@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
 
-const ROOT = path.join(__dirname, "..", "..");
+const ROOT = path.join(__dirname, "..");
 const PROJECT = "eip-dns-binder";
 
 export interface DeclaredResource {

@@ -1,0 +1,148 @@
+// The code that ships: the Lambda archive the stack serializes, unpacked and run
+// in a fresh Node process that sees only what the Lambda runtime provides.
+import * as pulumi from "@pulumi/pulumi";
+import { expect } from "chai";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ENV } from "../binder/config";
+import { RUNTIME } from "../infra/lambda";
+import { archiveProblems, captureArchive, LambdaArchive, writeArchive, zipArchive } from "../tools/archive";
+import { LambdaProcess, startLambda } from "../tools/lambda-process";
+import { createBrokenHandler } from "./fixtures/archive/captured-client";
+import { stateChange, World, WorldOptions } from "./support/world";
+
+const SIZE_LIMIT = 256 * 1024;
+
+function unpack(files: Record<string, string>): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lambda-task-"));
+    writeArchive({ files: new Map(Object.entries(files).map(([name, text]) => [name, Buffer.from(text)])) }, dir);
+    return dir;
+}
+
+describe("the shipped Lambda archive", function () {
+    this.timeout(180_000);
+    let archive: LambdaArchive;
+    let dir: string;
+
+    before(async () => {
+        archive = await captureArchive("dev");
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "lambda-task-"));
+        writeArchive(archive, dir);
+    });
+
+    describe("packaging", () => {
+        it("holds the serialized handler and nothing the runtime provides or only tooling needs", () => {
+            expect([...archive.files.keys()]).to.include("__index.js");
+            expect(archiveProblems(archive.files.keys())).to.deep.equal([]);
+            expect(archive.handler).to.equal("__index.handler");
+        });
+
+        it("flags an AWS SDK or a test tool that sneaks in", () => {
+            expect(archiveProblems(["__index.js", "node_modules/@aws-sdk/client-ec2/package.json", "node_modules/mocha/index.js", "node_modules/left-pad/index.js"])).to.deep.equal([
+                "node_modules/@aws-sdk/client-ec2 is provided by the Lambda runtime and must not be shipped",
+                "node_modules/mocha is tooling and must not be shipped",
+            ]);
+        });
+
+        it(`zips to at most ${SIZE_LIMIT / 1024} KiB`, () => {
+            expect(zipArchive(archive).length).to.be.at.most(SIZE_LIMIT);
+        });
+
+        it("runs on the Node.js major the function's runtime names", () => {
+            expect(RUNTIME).to.equal(archive.runtime);
+            expect(`nodejs${process.versions.node.split(".")[0]}.x`).to.equal(archive.runtime);
+        });
+
+        it("reads its settings from variables the stack sets", () => {
+            expect(Object.keys(archive.environment).sort()).to.deep.equal(Object.values(ENV).sort());
+        });
+    });
+
+    describe("loading", () => {
+        it("loads in a fresh process with only the AWS SDK outside the archive", async () => {
+            const world = await World.create({ poolSize: 0 });
+            try {
+                const lambda = await startLambda(dir, archive.handler, world.environment());
+                expect(lambda.readyMs).to.be.greaterThan(0);
+                await lambda.close();
+            } finally {
+                await world.close();
+            }
+        });
+
+        it("fails with the loader's message when the handler needs a module the runtime lacks", async () => {
+            const broken = unpack({ "__index.js": "require(\"js-yaml\");\nexports.handler = async () => {};\n" });
+            let failure: unknown;
+            await startLambda(broken, "__index.handler", {}).catch(err => { failure = err; });
+            expect(String(failure)).to.match(/the handler could not load: Error: Cannot find module 'js-yaml'/);
+        });
+
+        it("fails with the loader's message when the settings are missing", async () => {
+            let failure: unknown;
+            await startLambda(dir, archive.handler, {}).catch(err => { failure = err; });
+            expect(String(failure)).to.match(/the handler could not load: ConfigError: [\s\S]*BINDER_INSTANCE_TAGS/);
+        });
+
+        it("refuses to serialize a handler that captures an SDK client, naming the culprit, without hanging", async () => {
+            const attempt = pulumi.runtime.serializeFunction(createBrokenHandler, { isFactoryFunction: true });
+            const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error("serialization hung")), 60_000));
+            let failure: unknown;
+            await Promise.race([attempt, timeout]).catch(err => { failure = err; });
+            expect(String(failure)).to.match(/Error serializing function 'createBrokenHandler'[\s\S]*captured\s+variable 'client'/);
+        });
+    });
+
+    describe("binding through the archive", () => {
+        let world: World;
+        let lambda: LambdaProcess;
+
+        async function open(options: WorldOptions): Promise<void> {
+            world = await World.create(options);
+            lambda = await startLambda(dir, archive.handler, world.environment());
+        }
+
+        afterEach(async () => {
+            await lambda?.close();
+            await world?.close();
+        });
+
+        const logged = () => lambda.logs.map(line => JSON.parse(line));
+
+        it("binds, shrugs off a duplicate, ignores a non-target and releases", async () => {
+            await open({ poolSize: 2 });
+            const target = world.launch();
+            const other = world.launch({ team: "web" });
+            expect(await lambda.invoke(stateChange(target.instanceId, "running"))).to.deep.equal({});
+            expect(await lambda.invoke(stateChange(target.instanceId, "running"))).to.deep.equal({});
+            expect(await lambda.invoke(stateChange(other.instanceId, "running"))).to.deep.equal({});
+            expect((await world.checkInvariants()).bound).to.equal(1);
+            expect(logged().map(l => l.outcome)).to.deep.equal(["bound", "already-bound", "not-a-target"]);
+
+            world.ec2.setState(target.instanceId, "shutting-down");
+            expect(await lambda.invoke(stateChange(target.instanceId, "shutting-down"))).to.deep.equal({});
+            expect((await world.checkInvariants()).bound).to.equal(0);
+            expect(await world.servers()).to.deep.equal([]);
+        });
+
+        it("logs and drops a malformed event", async () => {
+            await open({ poolSize: 1 });
+            expect(await lambda.invoke({ source: "aws.ec2", "detail-type": "EC2 Instance State-change Notification" })).to.deep.equal({});
+            expect(world.gateway.calls).to.have.length(0);
+            expect(logged()[0]).to.include({ level: "ERROR", outcome: "malformed", reason: "the event has no detail" });
+        });
+
+        it("fails the invocation clearly when the pool is exhausted, leaving nothing behind", async () => {
+            await open({ poolSize: 1 });
+            const first = world.launch();
+            const second = world.launch();
+            await lambda.invoke(stateChange(first.instanceId, "running"));
+            const result = await lambda.invoke(stateChange(second.instanceId, "running"));
+            expect(result.error).to.deep.equal({
+                name: "PoolExhaustedError",
+                message: `no free pool address for ${second.instanceId}: 0 of 1 addresses tagged team=live, pool=media are free`,
+            });
+            expect((await world.checkInvariants()).bound).to.equal(1);
+        });
+    });
+});
