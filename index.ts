@@ -43,6 +43,7 @@ export = async () => {
     // The binder Lambda, serialized from binder/, with a least-privilege role.
     const binder = binderFunction({
         settings: {
+            stack,
             instanceTags: JSON.stringify(settings.instanceTags),
             addressTags: JSON.stringify(settings.addressTags),
             hostedZone: settings.hostedZone,

@@ -25,6 +25,7 @@ const GOING_AWAY = ["shutting-down", "terminated"];
  */
 export async function bind(ctx: Context, instanceId: string): Promise<BindOutcome> {
     const log = ctx.log.with({ instanceId, action: "bind" });
+    const started = ctx.now().getTime();
     const instance = await ctx.ec2.instance(instanceId);
     if (!instance) {
         log.info("instance not found; nothing to bind", { outcome: "unknown-instance" });
@@ -47,14 +48,18 @@ export async function bind(ctx: Context, instanceId: string): Promise<BindOutcom
     const target = instance.primary;
 
     const pool = await ctx.ec2.pool(ctx.settings.addressTags);
+    const free = pool.filter(address => !address.association).length;
     const held = pool.find(address => isAttachedTo(address, target));
     if (held?.association) {
         const claim = await adoptHeld(ctx, instanceId, held);
         await publish(ctx, claim, held.association.associationId, log, "already-bound");
+        ctx.metrics.pool(pool.length, free);
         return "already-bound";
     }
     const { claim, associationId } = await claimAndAssociate(ctx, instanceId, target, pool, log);
     await publish(ctx, claim, associationId, log, "bound");
+    ctx.metrics.pool(pool.length, free - 1);
+    ctx.metrics.bound(ctx.now().getTime() - started);
     return "bound";
 }
 

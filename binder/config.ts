@@ -185,6 +185,8 @@ export function parseSettings(lookup: RawLookup): Settings {
 
 /** What the Lambda needs at run time; the stack passes it as environment variables. */
 export interface BinderSettings {
+    /** The stack's name, the dimension of every metric. */
+    stack: string;
     instanceTags: Tags;
     addressTags: Tags;
     hostedZone: string;
@@ -199,6 +201,7 @@ export interface BinderSettings {
 
 /** The environment variable that carries each run-time setting. */
 export const ENV = {
+    stack: "BINDER_STACK",
     instanceTags: "BINDER_INSTANCE_TAGS",
     addressTags: "BINDER_ADDRESS_TAGS",
     hostedZone: "BINDER_HOSTED_ZONE",
@@ -216,6 +219,7 @@ export function binderSettingsFromEnv(env: Record<string, string | undefined>): 
     const name = (key: string) => ENV[key as keyof BinderSettings] ?? key;
     const r = new Reader(key => env[name(key)], key => `environment variable ${name(key)}`);
     const settings: BinderSettings = {
+        stack: r.string("stack"),
         instanceTags: r.tags("instanceTags", "an empty map would match every instance in the account"),
         addressTags: r.tags("addressTags", "they mark the addresses that form the pool"),
         hostedZone: normalizeDomain(r.string("hostedZone")),

@@ -2,6 +2,7 @@ import { BinderSettings, Tags } from "./config";
 import { Dns } from "./dns";
 import { Ec2 } from "./ec2";
 import { Logger } from "./log";
+import { Metrics } from "./metrics";
 import { renderName } from "./naming";
 import { Claim } from "./store";
 import { Store } from "./store";
@@ -13,6 +14,7 @@ export interface Context {
     store: Store;
     dns: Dns;
     log: Logger;
+    metrics: Metrics;
     now: () => Date;
 }
 

@@ -5,7 +5,9 @@ import {
     DescribeInstancesCommand,
     DisassociateAddressCommand,
     EC2Client,
+    Filter,
     Address as SdkAddress,
+    Instance as SdkInstance,
     Tag,
 } from "@aws-sdk/client-ec2";
 import { errorCode } from "./clients";
@@ -33,6 +35,19 @@ export interface Address {
 
 const toTags = (tags: Tag[] = []): Tags => Object.fromEntries(tags.map(tag => [tag.Key ?? "", tag.Value ?? ""]));
 
+const tagFilters = (tags: Tags): Filter[] => Object.entries(tags).map(([key, value]) => ({ Name: `tag:${key}`, Values: [value] }));
+
+function toInstance(found: SdkInstance): Instance {
+    const eni = found.NetworkInterfaces?.find(n => n.Attachment?.DeviceIndex === 0);
+    const privateIp = eni?.PrivateIpAddresses?.find(ip => ip.Primary)?.PrivateIpAddress ?? eni?.PrivateIpAddress;
+    return {
+        instanceId: found.InstanceId ?? "",
+        state: found.State?.Name ?? "unknown",
+        tags: toTags(found.Tags),
+        primary: eni?.NetworkInterfaceId && privateIp ? { networkInterfaceId: eni.NetworkInterfaceId, privateIpAddress: privateIp } : undefined,
+    };
+}
+
 function toAddress(address: SdkAddress): Address {
     const { AllocationId, PublicIp, AssociationId, NetworkInterfaceId, PrivateIpAddress, InstanceId } = address;
     return {
@@ -58,25 +73,41 @@ export class Ec2 {
         try {
             const out = await this.client.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
             const found = out.Reservations?.flatMap(r => r.Instances ?? []).find(i => i.InstanceId === instanceId);
-            if (!found) return undefined;
-            const eni = found.NetworkInterfaces?.find(n => n.Attachment?.DeviceIndex === 0);
-            const privateIp = eni?.PrivateIpAddresses?.find(ip => ip.Primary)?.PrivateIpAddress ?? eni?.PrivateIpAddress;
-            return {
-                instanceId,
-                state: found.State?.Name ?? "unknown",
-                tags: toTags(found.Tags),
-                primary: eni?.NetworkInterfaceId && privateIp ? { networkInterfaceId: eni.NetworkInterfaceId, privateIpAddress: privateIp } : undefined,
-            };
+            return found && toInstance(found);
         } catch (err) {
             if (errorCode(err) === "InvalidInstanceID.NotFound") return undefined;
             throw err;
         }
     }
 
+    /** Instances among `ids` that EC2 still knows (a filter, so unknown ids are simply absent). */
+    async instances(ids: string[]): Promise<Instance[]> {
+        const found: Instance[] = [];
+        for (let i = 0; i < ids.length; i += 100) {
+            found.push(...await this.describe([{ Name: "instance-id", Values: ids.slice(i, i + 100) }]));
+        }
+        return found;
+    }
+
+    /** Running instances carrying all of `tags`. */
+    async runningTargets(tags: Tags): Promise<Instance[]> {
+        return this.describe([{ Name: "instance-state-name", Values: ["running"] }, ...tagFilters(tags)]);
+    }
+
+    private async describe(Filters: Filter[]): Promise<Instance[]> {
+        const found: Instance[] = [];
+        let NextToken: string | undefined;
+        do {
+            const out = await this.client.send(new DescribeInstancesCommand({ Filters, NextToken }));
+            found.push(...(out.Reservations ?? []).flatMap(r => r.Instances ?? []).map(toInstance));
+            NextToken = out.NextToken;
+        } while (NextToken);
+        return found;
+    }
+
     /** Every address carrying all of `tags`, associated or not. */
     async pool(tags: Tags): Promise<Address[]> {
-        const Filters = Object.entries(tags).map(([key, value]) => ({ Name: `tag:${key}`, Values: [value] }));
-        const out = await this.client.send(new DescribeAddressesCommand({ Filters }));
+        const out = await this.client.send(new DescribeAddressesCommand({ Filters: tagFilters(tags) }));
         return (out.Addresses ?? []).map(toAddress);
     }
 

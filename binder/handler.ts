@@ -7,6 +7,7 @@ import { Ec2 } from "./ec2";
 import { isNamedError } from "./errors";
 import { MALFORMED, readEvent } from "./events";
 import { createLogger } from "./log";
+import { createMetrics } from "./metrics";
 import { release } from "./release";
 import { Store } from "./store";
 
@@ -25,7 +26,7 @@ export type EventHandler = (event: unknown, context?: InvocationContext) => Prom
 export function createEventHandler(): EventHandler {
     const settings = binderSettingsFromEnv(process.env);
     const clients = createClients();
-    const base: Context = {
+    const base: Omit<Context, "metrics"> = {
         settings,
         ec2: new Ec2(clients.ec2),
         store: new Store(clients.dynamodb, settings.serversTable, settings.claimsTable),
@@ -34,23 +35,33 @@ export function createEventHandler(): EventHandler {
         now: () => new Date(),
     };
     return async (event, context) => {
-        const ctx: Context = { ...base, log: base.log.with({ requestId: context?.awsRequestId }) };
-        let intent;
+        const ctx: Context = { ...base, log: base.log.with({ requestId: context?.awsRequestId }), metrics: createMetrics(settings.stack) };
         try {
-            intent = readEvent(event);
-        } catch (err) {
-            if (!isNamedError(err, MALFORMED)) throw err;
-            ctx.log.error("malformed event dropped", { outcome: "malformed", reason: err.message, event });
-            return;
-        }
-        const { action, instanceId, state } = intent;
-        try {
-            if (action === "bind") await bind(ctx, instanceId);
-            else if (action === "release") await release(ctx, instanceId);
-            else ctx.log.info("state needs no action", { instanceId, state, outcome: "ignored" });
-        } catch (err) {
-            ctx.log.error(`${action} failed; the event will be retried`, { instanceId, state, outcome: "failed", error: err });
-            throw err;
+            await handle(ctx, event);
+        } finally {
+            ctx.metrics.flush();
         }
     };
+}
+
+async function handle(ctx: Context, event: unknown): Promise<void> {
+    let intent;
+    try {
+        intent = readEvent(event);
+    } catch (err) {
+        if (!isNamedError(err, MALFORMED)) throw err;
+        ctx.log.error("malformed event dropped", { outcome: "malformed", reason: err.message, event });
+        ctx.metrics.failed(MALFORMED);
+        return;
+    }
+    const { action, instanceId, state } = intent;
+    try {
+        if (action === "bind") await bind(ctx, instanceId);
+        else if (action === "release") await release(ctx, instanceId);
+        else ctx.log.info("state needs no action", { instanceId, state, outcome: "ignored" });
+    } catch (err) {
+        ctx.log.error(`${action} failed; the event will be retried`, { instanceId, state, outcome: "failed", error: err });
+        ctx.metrics.failed(err instanceof Error ? err.name : "Error");
+        throw err;
+    }
 }

@@ -31,6 +31,7 @@ export async function release(ctx: Context, instanceId: string): Promise<Release
 
     if (association) await ctx.ec2.disassociate(association.associationId);
     await ctx.store.dropClaim(instanceId, allocationId);
+    ctx.metrics.released();
     log.info("released", { outcome: "released", allocationId, publicIp, dnsName, disassociated: association !== undefined });
     return "released";
 }

@@ -7,6 +7,7 @@ import {
     DynamoDBClient,
     GetItemCommand,
     PutItemCommand,
+    ScanCommand,
     UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { errorCode } from "./clients";
@@ -55,6 +56,34 @@ function claimItem(claim: Claim): Record<string, AttributeValue> {
     };
 }
 
+function toClaim(item: Record<string, AttributeValue>): Claim {
+    return {
+        instanceId: item[CLAIM_KEY]?.S ?? "",
+        allocationId: item.AllocationId?.S ?? "",
+        publicIp: item.PublicIp?.S ?? "",
+        dnsName: item.DnsName?.S ?? "",
+        claimedAt: item.ClaimedAt?.S ?? "",
+    };
+}
+
+/** A server row as stored, with the scheduler's fields. */
+export interface StoredServer extends ServerRow {
+    allocated: boolean;
+    boundAt: string;
+}
+
+function toServer(item: Record<string, AttributeValue>): StoredServer {
+    return {
+        publicIp: item[SERVER_KEY.partition]?.S ?? "",
+        dnsName: item[SERVER_KEY.sort]?.S ?? "",
+        associationId: item.AssociationId?.S ?? "",
+        instanceId: item.InstanceId?.S ?? "",
+        allocationId: item.AllocationId?.S ?? "",
+        allocated: item.allocated?.BOOL ?? false,
+        boundAt: item.BoundAt?.S ?? "",
+    };
+}
+
 export class Store {
     constructor(
         private readonly client: DynamoDBClient,
@@ -69,15 +98,28 @@ export class Store {
             Key: { [CLAIM_KEY]: S(instanceId) },
             ConsistentRead: true,
         }));
-        const item = out.Item;
-        if (!item) return undefined;
-        return {
-            instanceId,
-            allocationId: item.AllocationId?.S ?? "",
-            publicIp: item.PublicIp?.S ?? "",
-            dnsName: item.DnsName?.S ?? "",
-            claimedAt: item.ClaimedAt?.S ?? "",
-        };
+        return out.Item && toClaim(out.Item);
+    }
+
+    /** Every claim (the reconciler's view; small: one per bound or binding instance). */
+    async allClaims(): Promise<Claim[]> {
+        return (await this.scan(this.claimsTable)).map(toClaim);
+    }
+
+    /** Every server row. */
+    async allServers(): Promise<StoredServer[]> {
+        return (await this.scan(this.serversTable)).map(toServer);
+    }
+
+    private async scan(TableName: string): Promise<Record<string, AttributeValue>[]> {
+        const items: Record<string, AttributeValue>[] = [];
+        let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
+        do {
+            const out = await this.client.send(new ScanCommand({ TableName, ConsistentRead: true, ExclusiveStartKey }));
+            items.push(...(out.Items ?? []));
+            ExclusiveStartKey = out.LastEvaluatedKey;
+        } while (ExclusiveStartKey);
+        return items;
     }
 
     /** Writes a claim if the instance has none yet (false if it has), or replaces the claim on `replacing`. */
@@ -129,6 +171,16 @@ export class Store {
             TableName: this.serversTable,
             Item: { ...key, ...fields, allocated: { BOOL: false }, BoundAt: S(now) },
         }));
+    }
+
+    /** Removes a row whose association has ended, unless a bind has since rewritten it. */
+    async withdrawStale(row: ServerRow): Promise<void> {
+        await conditional(() => this.client.send(new DeleteItemCommand({
+            TableName: this.serversTable,
+            Key: { [SERVER_KEY.partition]: S(row.publicIp), [SERVER_KEY.sort]: S(row.dnsName) },
+            ConditionExpression: "AssociationId = :association",
+            ExpressionAttributeValues: { ":association": S(row.associationId) },
+        })));
     }
 
     /** Removes the server row if it still belongs to `instanceId`. */

@@ -46,6 +46,11 @@ describe("binding and release", function () {
                 expect(row.DNS_Record).to.equal(`${row.EIP.replace(/\./g, "-")}.live.example.com`);
                 expect(row.BoundAt).to.match(/^\d{4}-\d\d-\d\dT/);
             }
+            const binds = world.metrics.filter(m => m.Binds === 1);
+            expect(binds).to.have.length(5);
+            expect(binds[4]).to.include({ Stack: "test", PoolSize: 5, FreeAddresses: 0 });
+            expect(binds[4].BindLatency).to.be.a("number");
+            expect(binds[4]._aws.CloudWatchMetrics[0]).to.deep.include({ Namespace: "EipDnsBinder", Dimensions: [["Stack"]] });
             const bound = world.logs.filter(l => l.message === "bound");
             expect(bound).to.have.length(5);
             expect(bound[0]).to.include({ level: "INFO", outcome: "bound", action: "bind", requestId: "test-request" });
@@ -73,6 +78,10 @@ describe("binding and release", function () {
             }
             expect((await world.checkInvariants()).bound).to.equal(20);
             expect(world.logs.filter(l => l.level === "ERROR" && l.outcome === "failed")).to.have.length(10);
+            const failures = world.metrics.filter(m => m.Failures === 1);
+            expect(failures).to.have.length(10);
+            expect(failures[0]).to.include({ Stack: "test", Reason: "PoolExhaustedError" });
+            expect(failures[0]._aws.CloudWatchMetrics[0].Dimensions).to.deep.equal([["Stack"], ["Stack", "Reason"]]);
         });
 
         it("gives an instance one address however often its event is delivered, one after another or five at once", async () => {

@@ -102,6 +102,7 @@ describe("stack config", () => {
 
 describe("run-time settings", () => {
     const env = {
+        BINDER_STACK: "dev",
         BINDER_INSTANCE_TAGS: '{"team":"live"}',
         BINDER_ADDRESS_TAGS: '{"pool":"media"}',
         BINDER_HOSTED_ZONE: "live.example.com",

@@ -91,6 +91,7 @@ describe("the stack", function () {
 
         it("passes the run-time settings as environment variables", () => {
             expect(run.one(T.fn).inputs.environment.variables).to.deep.equal({
+                BINDER_STACK: "dev",
                 BINDER_INSTANCE_TAGS: JSON.stringify({ "team": "live", "karpenter.sh/nodepool": "media-dev" }),
                 BINDER_ADDRESS_TAGS: JSON.stringify({ team: "live", pool: "media-dev" }),
                 BINDER_HOSTED_ZONE: "live.example.com",

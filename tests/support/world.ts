@@ -60,6 +60,8 @@ export function stateChange(instanceId: string, state: string): Record<string, u
 
 export class World {
     readonly logs: LogLine[] = [];
+    /** Embedded-metric-format documents the function wrote. */
+    readonly metrics: Record<string, any>[] = [];
     readonly settings: BinderSettings;
     private restoreStdout = () => {};
 
@@ -73,6 +75,7 @@ export class World {
     ) {
         tableSerial++;
         this.settings = {
+            stack: "test",
             instanceTags: INSTANCE_TAGS,
             addressTags: ADDRESS_TAGS,
             hostedZone: ZONE.name,
@@ -137,8 +140,12 @@ export class World {
         const write = process.stdout.write.bind(process.stdout);
         process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
             const text = chunk.toString();
-            if (text.startsWith("{\"timestamp\"")) {
-                for (const line of text.trim().split("\n")) this.logs.push(JSON.parse(line));
+            if (text.startsWith("{")) {
+                for (const line of text.trim().split("\n")) {
+                    const entry = JSON.parse(line);
+                    if ("_aws" in entry) this.metrics.push(entry);
+                    else this.logs.push(entry);
+                }
                 return true;
             }
             return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
