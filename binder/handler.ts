@@ -4,10 +4,11 @@ import { binderSettingsFromEnv } from "./config";
 import { Context } from "./context";
 import { Dns } from "./dns";
 import { Ec2 } from "./ec2";
-import { isNamedError } from "./errors";
+import { isNamedError, namedError } from "./errors";
 import { MALFORMED, readEvent } from "./events";
-import { createLogger } from "./log";
+import { createLogger, Logger } from "./log";
 import { createMetrics } from "./metrics";
+import { reconcile, Reconciliation } from "./reconcile";
 import { release } from "./release";
 import { Store } from "./store";
 
@@ -17,27 +18,54 @@ export interface InvocationContext {
 }
 
 export type EventHandler = (event: unknown, context?: InvocationContext) => Promise<void>;
+export type ReconcileHandler = (event: unknown, context?: InvocationContext) => Promise<Reconciliation>;
 
 /**
- * Builds the Lambda handler once per cold start: settings from the environment,
- * SDK clients, logger. A malformed event is logged and dropped; any other failure
- * is thrown so that Lambda retries the event.
+ * Everything a handler needs, built once per cold start: settings from the
+ * environment, SDK clients, logger. `perInvocation` adds the request id to the
+ * logs and starts fresh metrics.
  */
-export function createEventHandler(): EventHandler {
+function coldStart(): (context?: InvocationContext) => Context {
     const settings = binderSettingsFromEnv(process.env);
     const clients = createClients();
-    const base: Omit<Context, "metrics"> = {
+    const log: Logger = createLogger();
+    const base = {
         settings,
         ec2: new Ec2(clients.ec2),
         store: new Store(clients.dynamodb, settings.serversTable, settings.claimsTable),
         dns: new Dns(clients.route53, settings.hostedZoneId, settings.dnsTtl),
-        log: createLogger(),
         now: () => new Date(),
     };
+    return context => ({ ...base, log: log.with({ requestId: context?.awsRequestId }), metrics: createMetrics(settings.stack) });
+}
+
+/**
+ * The EC2 state-change handler. A malformed event is logged and dropped; any
+ * other failure is thrown so that Lambda retries the event.
+ */
+export function createEventHandler(): EventHandler {
+    const perInvocation = coldStart();
     return async (event, context) => {
-        const ctx: Context = { ...base, log: base.log.with({ requestId: context?.awsRequestId }), metrics: createMetrics(settings.stack) };
+        const ctx = perInvocation(context);
         try {
             await handle(ctx, event);
+        } finally {
+            ctx.metrics.flush();
+        }
+    };
+}
+
+/** The scheduled reconciler; fails the invocation if any drift could not be fixed. */
+export function createReconcileHandler(): ReconcileHandler {
+    const perInvocation = coldStart();
+    return async (_event, context) => {
+        const ctx = perInvocation(context);
+        try {
+            const result = await reconcile(ctx, { dryRun: false });
+            if (result.failed.length > 0) {
+                throw namedError("ReconcileError", `${result.failed.length} drift(s) could not be fixed: ${result.failed.map(f => `${f.drift.kind} ${f.drift.instanceId ?? f.drift.allocationId}: ${f.error}`).join("; ")}`);
+            }
+            return result;
         } finally {
             ctx.metrics.flush();
         }

@@ -1,3 +1,3 @@
-// The code that runs inside the Lambda. The stack serializes createEventHandler
-// with everything it reaches; nothing here may import @pulumi/*.
-export { createEventHandler, EventHandler } from "./handler";
+// The code that runs inside the Lambdas. The stack serializes these factories
+// with everything they reach; nothing here may import @pulumi/*.
+export { createEventHandler, createReconcileHandler, EventHandler, ReconcileHandler } from "./handler";

@@ -71,6 +71,13 @@ export class Ec2Model {
         }
     }
 
+    /** What an operator retagging an instance does. */
+    setTags(instanceId: string, tags: Tags): void {
+        const instance = this.instanceMap.get(instanceId);
+        if (!instance) throw new Error(`no instance ${instanceId}`);
+        instance.tags = { ...tags };
+    }
+
     /** What an operator clicking "Associate" in the console does: reassociate onto the primary ENI. */
     associateOutOfBand(allocationId: string, instanceId: string): ModelAssociation {
         this.associateAddress({ allocationId, instanceId, allowReassociation: true });

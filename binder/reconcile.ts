@@ -1,0 +1,171 @@
+// The reconciler: compares what EC2 says with the binder's bookkeeping and heals
+// the difference with the same idempotent bind and release the events use, so it
+// is safe beside a burst of events and beside another run of itself.
+import { bind } from "./bind";
+import { Context, hasTags } from "./context";
+import { Address, Instance, isAttachedTo } from "./ec2";
+import { release } from "./release";
+import { Claim, ServerRow, StoredServer } from "./store";
+
+/** How long a claim may stay without its address before it counts as abandoned. */
+export const CLAIM_LEASE_MS = 15 * 60 * 1000;
+
+export type DriftKind =
+    | "unbound-target"       // a running target holds no pool address: bind it
+    | "abandoned-claim"      // a claim older than the lease never got its address: bind again
+    | "stale-binding"        // a claim whose instance is gone or no longer a target: release it
+    | "orphan-row"           // a row whose address is no longer associated as it says: remove the row
+    | "foreign-association"; // a pool address associated outside the bookkeeping: reported only
+
+export interface Drift {
+    kind: DriftKind;
+    detail: string;
+    instanceId?: string;
+    allocationId?: string;
+    publicIp?: string;
+    /** The row an orphan-row drift is about. */
+    row?: ServerRow;
+}
+
+/** One pool address as an operator wants to see it. */
+export interface PoolEntry {
+    allocationId: string;
+    publicIp: string;
+    dnsName?: string;
+    instanceId?: string;
+    state?: string;
+    allocated?: boolean;
+    boundAt?: string;
+}
+
+export interface Inspection {
+    pool: PoolEntry[];
+    free: number;
+    drift: Drift[];
+}
+
+export interface Reconciliation {
+    inspection: Inspection;
+    fixed: Drift[];
+    failed: { drift: Drift; error: string }[];
+}
+
+const GONE = ["shutting-down", "terminated"];
+
+/** Reads the pool, claims, rows and instances, and lists what is out of line. */
+export async function inspect(ctx: Context): Promise<Inspection> {
+    const { addressTags, instanceTags } = ctx.settings;
+    const [pool, claims, rows, targets] = await Promise.all([
+        ctx.ec2.pool(addressTags),
+        ctx.store.allClaims(),
+        ctx.store.allServers(),
+        ctx.ec2.runningTargets(instanceTags),
+    ]);
+    const known = new Map<string, Instance>(targets.map(i => [i.instanceId, i]));
+    const referenced = [...claims.map(c => c.instanceId), ...rows.map(r => r.instanceId), ...pool.flatMap(a => a.association?.instanceId ?? [])];
+    for (const instance of await ctx.ec2.instances([...new Set(referenced)].filter(id => !known.has(id)))) known.set(instance.instanceId, instance);
+
+    const claimOf = new Map<string, Claim>(claims.map(c => [c.instanceId, c]));
+    const isTarget = (i?: Instance) => i !== undefined && i.state === "running" && hasTags(i.tags, instanceTags);
+    const now = ctx.now().getTime();
+    const drift: Drift[] = [];
+
+    for (const instance of targets) {
+        if (!instance.primary || pool.some(a => isAttachedTo(a, instance.primary!))) continue;
+        const claim = claimOf.get(instance.instanceId);
+        const { instanceId } = instance;
+        if (!claim) drift.push({ kind: "unbound-target", instanceId, detail: "running target without a pool address" });
+        else if (rows.some(r => r.instanceId === instanceId)) {
+            // The bind had finished (it published a row), so nothing is in flight: the address was lost.
+            drift.push({ kind: "unbound-target", instanceId, allocationId: claim.allocationId, detail: "running target lost its pool address" });
+        } else if (now - Date.parse(claim.claimedAt) > CLAIM_LEASE_MS) {
+            drift.push({ kind: "abandoned-claim", instanceId, allocationId: claim.allocationId, detail: `claim from ${claim.claimedAt} never got its address` });
+        }
+    }
+    const stale = new Set<string>();
+    for (const claim of claims) {
+        const instance = known.get(claim.instanceId);
+        if (isTarget(instance) || (instance && !GONE.includes(instance.state) && instance.state !== "running")) continue;
+        stale.add(claim.instanceId);
+        const why = !instance ? "no longer exists" : GONE.includes(instance.state) ? `is ${instance.state}` : "no longer carries the instance tags";
+        drift.push({ kind: "stale-binding", instanceId: claim.instanceId, allocationId: claim.allocationId, publicIp: claim.publicIp, detail: `instance ${why}` });
+    }
+    for (const row of rows) {
+        if (stale.has(row.instanceId)) continue;
+        const association = pool.find(a => a.allocationId === row.allocationId)?.association;
+        if (association?.associationId === row.associationId && association.instanceId === row.instanceId) continue;
+        const { publicIp, dnsName, associationId, instanceId, allocationId } = row;
+        drift.push({
+            kind: "orphan-row", instanceId, allocationId, publicIp,
+            row: { publicIp, dnsName, associationId, instanceId, allocationId },
+            detail: `row for ${dnsName} outlived its association`,
+        });
+    }
+    for (const address of pool) {
+        const holder = address.association?.instanceId;
+        if (!address.association || claimOf.get(holder ?? "")?.allocationId === address.allocationId) continue;
+        drift.push({
+            kind: "foreign-association", allocationId: address.allocationId, publicIp: address.publicIp, instanceId: holder,
+            detail: `associated to ${holder ?? address.association.networkInterfaceId} without a claim; left alone`,
+        });
+    }
+    return { pool: describePool(pool, rows, known), free: pool.filter(a => !a.association).length, drift };
+}
+
+function describePool(pool: Address[], rows: StoredServer[], instances: Map<string, Instance>): PoolEntry[] {
+    return pool.map(address => {
+        const instanceId = address.association?.instanceId;
+        const row = rows.find(r => r.allocationId === address.allocationId && r.instanceId === instanceId);
+        return {
+            allocationId: address.allocationId,
+            publicIp: address.publicIp,
+            instanceId,
+            state: instanceId ? instances.get(instanceId)?.state : undefined,
+            dnsName: row?.dnsName,
+            allocated: row?.allocated,
+            boundAt: row?.boundAt,
+        };
+    });
+}
+
+/** Inspects, then (unless `dryRun`) fixes every drift it can; one failure does not stop the rest. */
+export async function reconcile(ctx: Context, options: { dryRun: boolean }): Promise<Reconciliation> {
+    const inspection = await inspect(ctx);
+    const result: Reconciliation = { inspection, fixed: [], failed: [] };
+    ctx.metrics.pool(inspection.pool.length, inspection.free);
+    ctx.metrics.drift(inspection.drift.filter(d => d.kind !== "foreign-association").length);
+    for (const drift of inspection.drift) {
+        ctx.log.info(options.dryRun ? "drift found (dry run)" : "drift found", { ...drift, action: "reconcile" });
+        if (options.dryRun || drift.kind === "foreign-association") continue;
+        try {
+            await fix(ctx, drift);
+            result.fixed.push(drift);
+        } catch (err) {
+            result.failed.push({ drift, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+        }
+    }
+    ctx.log.info("reconciled", { action: "reconcile", dryRun: options.dryRun, drift: inspection.drift.length, fixed: result.fixed.length, failed: result.failed.length });
+    return result;
+}
+
+async function fix(ctx: Context, drift: Drift): Promise<void> {
+    switch (drift.kind) {
+        case "unbound-target":
+        case "abandoned-claim":
+            await bind(ctx, drift.instanceId!);
+            return;
+        case "stale-binding":
+            await release(ctx, drift.instanceId!);
+            return;
+        case "orphan-row": {
+            // Look again (a bind may have associated since the inspection); the delete
+            // itself is conditional on the association id the row still carries.
+            const row = drift.row!;
+            const association = (await ctx.ec2.address(row.allocationId))?.association;
+            if (association?.associationId !== row.associationId) await ctx.store.withdrawStale(row);
+            return;
+        }
+        case "foreign-association":
+            return;
+    }
+}
