@@ -3,9 +3,12 @@
 // and takes all three back when the worker goes away. One stack per environment.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { parseSettings, PROJECT, Settings } from "./binder/config";
+import { createEventHandler, createReconcileHandler } from "./binder";
+import { binderEnvironment, parseSettings, PROJECT, Settings } from "./binder/config";
 import { isNamedError } from "./binder/errors";
-import { stateChangeRule } from "./infra/events";
+import { alarms } from "./infra/alarms";
+import { allowDeadLetters, failureQueues, retryToQueue } from "./infra/failures";
+import { reconcileSchedule, stateChangeRule } from "./infra/events";
 import { binderFunction } from "./infra/lambda";
 import { addressName, addressRecords, allocateAddresses, findExternalAddresses, PoolAddress } from "./infra/pool";
 import { tables } from "./infra/tables";
@@ -40,42 +43,73 @@ export = async () => {
     // In per-address mode every pool address gets its A record now, before any worker boots.
     addressRecords(settings, zone.zoneId, pool);
 
-    // The binder Lambda, serialized from binder/, with a least-privilege role.
-    const binder = binderFunction({
-        settings: {
-            stack,
-            instanceTags: JSON.stringify(settings.instanceTags),
-            addressTags: JSON.stringify(settings.addressTags),
-            hostedZone: settings.hostedZone,
-            hostedZoneId: zone.zoneId,
-            suffix: settings.suffix,
-            dnsName: settings.dnsName,
-            dnsTtl: String(settings.dnsTtl),
-            dnsRecords: settings.dnsRecords,
-            serversTable: servers.name,
-            claimsTable: claims.name,
-        },
-        policy: {
-            tableArns: pulumi.all([servers.arn, claims.arn]),
-            hostedZoneId: zone.zoneId,
-            addressTags: settings.addressTags,
-            instanceTags: settings.instanceTags,
-            dnsRecords: settings.dnsRecords,
-            dnsName: settings.dnsName,
-            suffix: settings.suffix,
-        },
+    // What both functions are told and allowed: this stack's tables, zone and pool.
+    const binderSettings = {
+        stack,
+        instanceTags: JSON.stringify(settings.instanceTags),
+        addressTags: JSON.stringify(settings.addressTags),
+        hostedZone: settings.hostedZone,
+        hostedZoneId: zone.zoneId,
+        suffix: settings.suffix,
+        dnsName: settings.dnsName,
+        dnsTtl: String(settings.dnsTtl),
+        dnsRecords: settings.dnsRecords,
+        serversTable: servers.name,
+        claimsTable: claims.name,
+    };
+    const scope = {
+        tableArns: pulumi.all([servers.arn, claims.arn]),
+        hostedZoneId: zone.zoneId,
+        addressTags: settings.addressTags,
+        instanceTags: settings.instanceTags,
+        dnsRecords: settings.dnsRecords,
+        dnsName: settings.dnsName,
+        suffix: settings.suffix,
+    };
+
+    // Events that fail every retry, or cannot be delivered, are kept in queues.
+    const queues = failureQueues();
+
+    // The binder Lambda handles EC2 state changes, serialized from binder/.
+    const binder = binderFunction("binder", {
+        description: "Binds pool Elastic IPs, DNS names and scheduler rows to EC2 instances as they start and stop.",
+        factory: createEventHandler,
+        timeout: 120,
+        settings: binderSettings,
+        policy: { ...scope, failureQueueArn: queues.handling.arn },
     });
+    retryToQueue(binder, queues.handling);
 
     // EC2 state changes (running, shutting-down, terminated) drive the binder.
-    stateChangeRule(binder);
+    const rule = stateChangeRule(binder, queues.delivery);
+    allowDeadLetters(queues.delivery, rule);
+
+    // The reconciler heals what lost or failed events left behind, on a schedule.
+    const reconciler = binderFunction("reconciler", {
+        description: "Reconciles eip-dns-binder's pool, claims and rows with EC2.",
+        factory: createReconcileHandler,
+        timeout: 300,
+        settings: binderSettings,
+        policy: { ...scope, scanTables: true },
+    });
+    reconcileSchedule(reconciler, settings.reconcileSchedule);
+
+    // Alarms: pool running dry, failing binds, events waiting in a failure queue.
+    const { topic } = alarms({ stack, minFreeAddresses: settings.minFreeAddresses, alarmEmail: settings.alarmEmail, queues });
 
     return {
         serversTable: servers.name,
         claimsTable: claims.name,
         functionName: binder.name,
+        reconcilerName: reconciler.name,
         zoneId: zone.zoneId,
+        failedEventsQueue: queues.handling.url,
+        undeliveredEventsQueue: queues.delivery.url,
+        alarmTopic: topic?.arn,
         pool: pulumi
             .all(pool.map(address => pulumi.all([address.publicIp, addressName(settings, address.publicIp)])))
             .apply(entries => Object.fromEntries(entries)),
+        // The functions' settings, so `pulumi stack output --json | npx eip-dns-binder status` needs nothing else.
+        binderSettings: pulumi.output(binderEnvironment<pulumi.Input<string>>(binderSettings)),
     };
 };

@@ -3,7 +3,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { captureArchive, writeArchive, zipArchive } from "../tools/archive";
+import { captureArchives, writeArchive, zipArchive } from "../tools/archive";
 import { startLambda } from "../tools/lambda-process";
 
 const RUNS = 15;
@@ -21,7 +21,7 @@ async function coldStarts(dir: string, env: Record<string, string>): Promise<num
 }
 
 async function main(): Promise<void> {
-    const archive = await captureArchive("dev");
+    const archive = (await captureArchives("dev")).binder;
     const shipped = fs.mkdtempSync(path.join(os.tmpdir(), "bench-archive-"));
     writeArchive(archive, shipped);
     const empty = { files: new Map([["__index.js", Buffer.from("exports.handler = async () => {};\n")]]) };

@@ -22,6 +22,9 @@ export interface Settings {
     dnsRecords: DnsRecordsMode;
     protectAddresses: boolean;
     deletionProtection: boolean;
+    reconcileSchedule: string;
+    minFreeAddresses: number;
+    alarmEmail?: string;
 }
 
 export const DEFAULTS = {
@@ -31,9 +34,14 @@ export const DEFAULTS = {
     dnsRecords: "per-address" as DnsRecordsMode,
     protectAddresses: false,
     deletionProtection: false,
+    reconcileSchedule: "rate(5 minutes)",
+    minFreeAddresses: 1,
 };
 
 export const LIMITS = { poolSize: 1000, dnsTtlMin: 1, dnsTtlMax: 86400 };
+
+const SCHEDULE = /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$/;
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
 /** Bad configuration: every problem found, each naming its key. */
 export type ConfigError = Error & { problems: string[] };
@@ -178,7 +186,16 @@ export function parseSettings(lookup: RawLookup): Settings {
         dnsRecords,
         protectAddresses: r.boolean("protectAddresses", DEFAULTS.protectAddresses),
         deletionProtection: r.boolean("deletionProtection", DEFAULTS.deletionProtection),
+        reconcileSchedule: r.raw("reconcileSchedule")?.trim() ?? DEFAULTS.reconcileSchedule,
+        minFreeAddresses: r.integer("minFreeAddresses", DEFAULTS.minFreeAddresses, 0, LIMITS.poolSize),
+        alarmEmail: r.raw("alarmEmail")?.trim(),
     };
+    if (!SCHEDULE.test(settings.reconcileSchedule)) {
+        r.fail("reconcileSchedule", `must be an EventBridge schedule such as 'rate(5 minutes)' or 'cron(0/5 * * * ? *)', not '${settings.reconcileSchedule}'`);
+    }
+    if (settings.alarmEmail !== undefined && !EMAIL.test(settings.alarmEmail)) {
+        r.fail("alarmEmail", `must be an email address, not '${settings.alarmEmail}'`);
+    }
     if (r.problems.length > 0) throw configError(r.problems);
     return settings;
 }

@@ -63,6 +63,7 @@ export function createReconcileHandler(): ReconcileHandler {
         try {
             const result = await reconcile(ctx, { dryRun: false });
             if (result.failed.length > 0) {
+                ctx.metrics.failed("ReconcileError");
                 throw namedError("ReconcileError", `${result.failed.length} drift(s) could not be fixed: ${result.failed.map(f => `${f.drift.kind} ${f.drift.instanceId ?? f.drift.allocationId}: ${f.error}`).join("; ")}`);
             }
             return result;

@@ -1,4 +1,5 @@
 import * as aws from "@pulumi/aws";
+import { MAX_EVENT_AGE } from "./failures";
 
 /** The EC2 lifecycle states the binder acts on: bind when running, release when going away. */
 export const STATES = ["running", "shutting-down", "terminated"];
@@ -10,7 +11,7 @@ export const EVENT_PATTERN = {
 };
 
 /** Routes every EC2 instance state change of interest in the account to the binder. */
-export function stateChangeRule(fn: aws.lambda.Function): aws.cloudwatch.EventRule {
+export function stateChangeRule(fn: aws.lambda.Function, deadLetters: aws.sqs.Queue): aws.cloudwatch.EventRule {
     // Events carry no tags, so the rule matches every instance and the binder filters by tag.
     const rule = new aws.cloudwatch.EventRule("instance-state", {
         description: "EC2 instances entering running, shutting-down or terminated, for eip-dns-binder.",
@@ -25,8 +26,35 @@ export function stateChangeRule(fn: aws.lambda.Function): aws.cloudwatch.EventRu
         sourceArn: rule.arn,
     });
 
-    // The target delivers each matching event to the binder.
-    new aws.cloudwatch.EventTarget("instance-state", { rule: rule.name, arn: fn.arn });
+    // The target delivers each matching event to the binder, retrying delivery and
+    // dead-lettering what it cannot deliver instead of dropping it.
+    new aws.cloudwatch.EventTarget("instance-state", {
+        rule: rule.name,
+        arn: fn.arn,
+        retryPolicy: { maximumEventAgeInSeconds: MAX_EVENT_AGE, maximumRetryAttempts: 10 },
+        deadLetterConfig: { arn: deadLetters.arn },
+    });
 
+    return rule;
+}
+
+/** Runs the reconciler on a schedule. */
+export function reconcileSchedule(fn: aws.lambda.Function, schedule: string): aws.cloudwatch.EventRule {
+    // The schedule heals whatever lost or failed events left behind.
+    const rule = new aws.cloudwatch.EventRule("reconcile", {
+        description: "Reconciles eip-dns-binder's pool, claims and rows with EC2.",
+        scheduleExpression: schedule,
+    });
+
+    // EventBridge may invoke the reconciler only for this schedule.
+    new aws.lambda.Permission("reconcile", {
+        action: "lambda:InvokeFunction",
+        function: fn.name,
+        principal: "events.amazonaws.com",
+        sourceArn: rule.arn,
+    });
+
+    // The schedule's target is the reconciler function.
+    new aws.cloudwatch.EventTarget("reconcile", { rule: rule.name, arn: fn.arn });
     return rule;
 }

@@ -2,7 +2,6 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
-import { createEventHandler } from "../binder";
 import { BinderSettings, binderEnvironment } from "../binder/config";
 import { binderPolicy, PolicyScope } from "./policy";
 
@@ -17,20 +16,24 @@ export function runtimeProvidedPackages(): string[] {
 
 type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 
-export interface BinderFunctionArgs {
+export interface FunctionArgs {
+    description: string;
+    /** Builds the handler at cold start; serialized from binder/ with everything it reaches. */
+    factory: () => (event: unknown, context?: any) => Promise<unknown>;
+    timeout: number;
     /** Run-time settings, already rendered as environment-variable strings. */
     settings: Record<keyof BinderSettings, pulumi.Input<string>>;
     policy: Inputs<Omit<PolicyScope, "partition" | "region" | "accountId" | "logGroupArn">>;
 }
 
-/** The binder Lambda with its own log group and a role that can do only what the binder does. */
-export function binderFunction(args: BinderFunctionArgs): aws.lambda.CallbackFunction<unknown, void> {
+/** A function of the binder's with its own log group and a role that can do only what it does. */
+export function binderFunction(name: string, args: FunctionArgs): aws.lambda.CallbackFunction<unknown, unknown> {
     // Logs go to a group the stack owns, so their retention is set and the role
     // needs no permission to create log groups.
-    const logs = new aws.cloudwatch.LogGroup("binder", { retentionInDays: 30 });
+    const logs = new aws.cloudwatch.LogGroup(name, { retentionInDays: 30 });
 
     // The role carries one inline policy instead of CallbackFunction's broad managed policies.
-    const role = new aws.iam.Role("binder", {
+    const role = new aws.iam.Role(name, {
         assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "lambda.amazonaws.com" }),
     });
 
@@ -38,7 +41,7 @@ export function binderFunction(args: BinderFunctionArgs): aws.lambda.CallbackFun
     const region = aws.getRegionOutput();
     const identity = aws.getCallerIdentityOutput();
     // The inline policy scopes every write to this stack's tables, zone and tagged pool addresses.
-    const policy = new aws.iam.RolePolicy("binder", {
+    const policy = new aws.iam.RolePolicy(name, {
         role: role.id,
         policy: pulumi
             .all([partition.partition, region.region, identity.accountId, logs.arn, pulumi.output(args.policy)])
@@ -48,16 +51,16 @@ export function binderFunction(args: BinderFunctionArgs): aws.lambda.CallbackFun
 
     // The handler is serialized from binder/ at deploy time; run-time settings travel as
     // environment variables, and the AWS SDK comes from the Lambda runtime, not the archive.
-    return new aws.lambda.CallbackFunction("binder", {
-        description: "Binds pool Elastic IPs, DNS names and scheduler rows to EC2 instances as they start and stop.",
+    return new aws.lambda.CallbackFunction(name, {
+        description: args.description,
         role,
         runtime: RUNTIME,
         architectures: ["arm64"],
         memorySize: 256,
-        timeout: 120,
+        timeout: args.timeout,
         environment: { variables: pulumi.output(binderEnvironment(args.settings)) },
         loggingConfig: { logFormat: "Text", logGroup: logs.name },
-        callbackFactory: createEventHandler,
+        callbackFactory: args.factory,
         codePathOptions: { extraExcludePackages: runtimeProvidedPackages() },
     }, { dependsOn: [policy] });
 }

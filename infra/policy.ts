@@ -28,6 +28,10 @@ export interface PolicyScope {
     dnsRecords: DnsRecordsMode;
     dnsName: string;
     suffix: string;
+    /** The reconciler reads whole tables. */
+    scanTables?: boolean;
+    /** Where Lambda sends events that failed every retry (the function's role sends them). */
+    failureQueueArn?: string;
 }
 
 const resourceTags = (tags: Tags) =>
@@ -80,6 +84,12 @@ export function binderPolicy(scope: PolicyScope): PolicyDocument {
             Resource: scope.tableArns,
         },
     ];
+    if (scope.scanTables) {
+        statements.push({ Sid: "ScanOwnTables", Effect: "Allow", Action: ["dynamodb:Scan"], Resource: scope.tableArns });
+    }
+    if (scope.failureQueueArn) {
+        statements.push({ Sid: "SendFailedEvents", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [scope.failureQueueArn] });
+    }
     if (scope.dnsRecords === "per-binding") {
         const zone = `arn:${scope.partition}:route53:::hostedzone/${scope.hostedZoneId}`;
         const names = renderName(scope.dnsName, { ip: "*", suffix: scope.suffix, instanceId: "*" }).replace(/\*+/g, "*");

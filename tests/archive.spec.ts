@@ -7,7 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import { ENV } from "../binder/config";
 import { RUNTIME } from "../infra/lambda";
-import { archiveProblems, captureArchive, LambdaArchive, writeArchive, zipArchive } from "../tools/archive";
+import { archiveProblems, captureArchives, FUNCTIONS, FunctionName, LambdaArchive, writeArchive, zipArchive } from "../tools/archive";
 import { LambdaProcess, startLambda } from "../tools/lambda-process";
 import { createBrokenHandler } from "./fixtures/archive/captured-client";
 import { stateChange, World, WorldOptions } from "./support/world";
@@ -22,31 +22,39 @@ function unpack(files: Record<string, string>): string {
 
 describe("the shipped Lambda archive", function () {
     this.timeout(180_000);
+    let archives: Record<FunctionName, LambdaArchive>;
+    const dirs = {} as Record<FunctionName, string>;
     let archive: LambdaArchive;
     let dir: string;
 
     before(async () => {
-        archive = await captureArchive("dev");
-        dir = fs.mkdtempSync(path.join(os.tmpdir(), "lambda-task-"));
-        writeArchive(archive, dir);
+        archives = await captureArchives("dev");
+        for (const name of FUNCTIONS) {
+            dirs[name] = fs.mkdtempSync(path.join(os.tmpdir(), "lambda-task-"));
+            writeArchive(archives[name], dirs[name]);
+        }
+        archive = archives.binder;
+        dir = dirs.binder;
     });
 
     describe("packaging", () => {
-        it("holds the serialized handler and nothing the runtime provides or only tooling needs", () => {
-            expect([...archive.files.keys()]).to.include("__index.js");
-            expect(archiveProblems(archive.files.keys())).to.deep.equal([]);
-            expect(archive.handler).to.equal("__index.handler");
-        });
+        for (const name of FUNCTIONS) {
+            it(`${name}: holds the serialized handler and nothing the runtime provides or only tooling needs`, () => {
+                expect([...archives[name].files.keys()]).to.deep.equal(["__index.js"]);
+                expect(archiveProblems(archives[name].files.keys())).to.deep.equal([]);
+                expect(archives[name].handler).to.equal("__index.handler");
+            });
+
+            it(`${name}: zips to at most ${SIZE_LIMIT / 1024} KiB`, () => {
+                expect(zipArchive(archives[name]).length).to.be.at.most(SIZE_LIMIT);
+            });
+        }
 
         it("flags an AWS SDK or a test tool that sneaks in", () => {
             expect(archiveProblems(["__index.js", "node_modules/@aws-sdk/client-ec2/package.json", "node_modules/mocha/index.js", "node_modules/left-pad/index.js"])).to.deep.equal([
                 "node_modules/@aws-sdk/client-ec2 is provided by the Lambda runtime and must not be shipped",
                 "node_modules/mocha is tooling and must not be shipped",
             ]);
-        });
-
-        it(`zips to at most ${SIZE_LIMIT / 1024} KiB`, () => {
-            expect(zipArchive(archive).length).to.be.at.most(SIZE_LIMIT);
         });
 
         it("runs on the Node.js major the function's runtime names", () => {
@@ -60,16 +68,18 @@ describe("the shipped Lambda archive", function () {
     });
 
     describe("loading", () => {
-        it("loads in a fresh process with only the AWS SDK outside the archive", async () => {
-            const world = await World.create({ poolSize: 0 });
-            try {
-                const lambda = await startLambda(dir, archive.handler, world.environment());
-                expect(lambda.readyMs).to.be.greaterThan(0);
-                await lambda.close();
-            } finally {
-                await world.close();
-            }
-        });
+        for (const name of FUNCTIONS) {
+            it(`${name}: loads in a fresh process with only the AWS SDK outside the archive`, async () => {
+                const world = await World.create({ poolSize: 0 });
+                try {
+                    const lambda = await startLambda(dirs[name], archives[name].handler, world.environment());
+                    expect(lambda.readyMs).to.be.greaterThan(0);
+                    await lambda.close();
+                } finally {
+                    await world.close();
+                }
+            });
+        }
 
         it("fails with the loader's message when the handler needs a module the runtime lacks", async () => {
             const broken = unpack({ "__index.js": "require(\"js-yaml\");\nexports.handler = async () => {};\n" });
@@ -97,9 +107,9 @@ describe("the shipped Lambda archive", function () {
         let world: World;
         let lambda: LambdaProcess;
 
-        async function open(options: WorldOptions): Promise<void> {
+        async function open(options: WorldOptions, fn: FunctionName = "binder"): Promise<void> {
             world = await World.create(options);
-            lambda = await startLambda(dir, archive.handler, world.environment());
+            lambda = await startLambda(dirs[fn], archives[fn].handler, world.environment());
         }
 
         afterEach(async () => {
@@ -143,6 +153,16 @@ describe("the shipped Lambda archive", function () {
                 message: `no free pool address for ${second.instanceId}: 0 of 1 addresses tagged team=live, pool=media are free`,
             });
             expect((await world.checkInvariants()).bound).to.equal(1);
+        });
+
+        it("reconciles: binds a worker whose event was lost", async () => {
+            await open({ poolSize: 1 }, "reconciler");
+            const lost = world.launch();
+            const result = await lambda.invoke({ "source": "aws.events", "detail-type": "Scheduled Event", "detail": {} });
+            expect(result).to.deep.equal({});
+            expect(world.addressesOf(lost.instanceId)).to.have.length(1);
+            expect((await world.checkInvariants()).bound).to.equal(1);
+            expect(logged().find(l => l.message === "reconciled")).to.include({ drift: 1, fixed: 1, failed: 0 });
         });
     });
 });

@@ -33,6 +33,9 @@ describe("stack config", () => {
             dnsRecords: "per-address",
             protectAddresses: false,
             deletionProtection: false,
+            reconcileSchedule: "rate(5 minutes)",
+            minFreeAddresses: 1,
+            alarmEmail: undefined,
         });
     });
 
@@ -71,6 +74,9 @@ describe("stack config", () => {
         ["a zero TTL", { dnsTtl: 0 }, /eip-dns-binder:dnsTtl must be a whole number from 1 to 86400, not '0'/],
         ["a TTL above a day", { dnsTtl: 90000 }, /eip-dns-binder:dnsTtl must be a whole number from 1 to 86400/],
         ["an unknown DNS mode", { dnsRecords: "wildcard" }, /eip-dns-binder:dnsRecords must be one of per-address, per-binding, not 'wildcard'/],
+        ["a schedule EventBridge cannot read", { reconcileSchedule: "every 5 minutes" }, /eip-dns-binder:reconcileSchedule must be an EventBridge schedule/],
+        ["a negative minFreeAddresses", { minFreeAddresses: -1 }, /eip-dns-binder:minFreeAddresses must be a whole number from 0 to 1000/],
+        ["an alarmEmail that is not an address", { alarmEmail: "ops" }, /eip-dns-binder:alarmEmail must be an email address, not 'ops'/],
         ["a protectAddresses that is not a boolean", { protectAddresses: "yes" }, /eip-dns-binder:protectAddresses must be true or false, not 'yes'/],
     ];
     for (const [what, overrides, message] of rejected) {

@@ -16,10 +16,23 @@ const T = {
     target: "aws:cloudwatch/eventTarget:EventTarget",
     permission: "aws:lambda/permission:Permission",
     logGroup: "aws:cloudwatch/logGroup:LogGroup",
+    queue: "aws:sqs/queue:Queue",
+    queuePolicy: "aws:sqs/queuePolicy:QueuePolicy",
+    invokeConfig: "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+    alarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
+    topic: "aws:sns/topic:Topic",
+    subscription: "aws:sns/topicSubscription:TopicSubscription",
 };
 
-const statements = (run: StackRun) => JSON.parse(run.one(T.policy).inputs.policy).Statement as any[];
-const statement = (run: StackRun, sid: string) => statements(run).find(s => s.Sid === sid);
+/** The resource of `type` named `name`. */
+const named = (run: StackRun, type: string, name: string) => {
+    const found = run.ofType(type).find(r => r.name === name);
+    if (!found) throw new Error(`no ${type} named ${name}`);
+    return found;
+};
+const statements = (run: StackRun, role = "binder") => JSON.parse(named(run, T.policy, role).inputs.policy).Statement as any[];
+const statement = (run: StackRun, sid: string, role = "binder") => statements(run, role).find(s => s.Sid === sid);
+const arnOf = (type: string, name: string) => new RegExp(`${type.replace(/[/:]/g, "\\$&")}/${name}-\\d+$`);
 
 describe("the stack", function () {
     this.timeout(120_000);
@@ -32,8 +45,9 @@ describe("the stack", function () {
             const counts: Record<string, number> = {};
             for (const r of run.resources) counts[r.type] = (counts[r.type] ?? 0) + 1;
             expect(counts).to.deep.equal({
-                [T.eip]: 4, [T.record]: 4, [T.table]: 2, [T.fn]: 1, [T.role]: 1, [T.policy]: 1,
-                [T.rule]: 1, [T.target]: 1, [T.permission]: 1, [T.logGroup]: 1,
+                [T.eip]: 4, [T.record]: 4, [T.table]: 2, [T.fn]: 2, [T.role]: 2, [T.policy]: 2,
+                [T.rule]: 2, [T.target]: 2, [T.permission]: 2, [T.logGroup]: 2,
+                [T.queue]: 2, [T.queuePolicy]: 1, [T.invokeConfig]: 1, [T.alarm]: 4,
             });
         });
 
@@ -69,20 +83,62 @@ describe("the stack", function () {
         });
 
         it("routes running, shutting-down and terminated EC2 state changes to the function", () => {
-            const rule = run.one(T.rule).inputs;
+            const rule = named(run, T.rule, "instance-state").inputs;
             expect(JSON.parse(rule.eventPattern)).to.deep.equal({
                 "source": ["aws.ec2"],
                 "detail-type": ["EC2 Instance State-change Notification"],
                 "detail": { state: ["running", "shutting-down", "terminated"] },
             });
             expect(EVENT_PATTERN.detail.state).to.deep.equal(["running", "shutting-down", "terminated"]);
-            expect(run.one(T.target).inputs.arn).to.match(/lambda\/function:Function\/binder/);
-            expect(run.one(T.permission).inputs).to.include({ action: "lambda:InvokeFunction", principal: "events.amazonaws.com" });
-            expect(run.one(T.permission).inputs.sourceArn).to.match(/eventRule:EventRule\/instance-state/);
+            const target = named(run, T.target, "instance-state").inputs;
+            expect(target.arn).to.match(arnOf(T.fn, "binder"));
+            expect(target.retryPolicy).to.deep.equal({ maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 10 });
+            expect(target.deadLetterConfig.arn).to.match(arnOf(T.queue, "undelivered-events"));
+            const permission = named(run, T.permission, "instance-state").inputs;
+            expect(permission).to.include({ action: "lambda:InvokeFunction", principal: "events.amazonaws.com" });
+            expect(permission.sourceArn).to.match(arnOf(T.rule, "instance-state"));
+        });
+
+        it("runs the reconciler on the default schedule", () => {
+            expect(named(run, T.rule, "reconcile").inputs.scheduleExpression).to.equal("rate(5 minutes)");
+            expect(named(run, T.target, "reconcile").inputs.arn).to.match(arnOf(T.fn, "reconciler"));
+            expect(named(run, T.permission, "reconcile").inputs.sourceArn).to.match(arnOf(T.rule, "reconcile"));
+            expect(named(run, T.fn, "reconciler").inputs).to.include({ runtime: RUNTIME, timeout: 300 });
+            expect(named(run, T.fn, "reconciler").inputs.environment.variables).to.deep.equal(named(run, T.fn, "binder").inputs.environment.variables);
+        });
+
+        it("keeps events that fail every retry, or cannot be delivered, in encrypted queues for two weeks", () => {
+            for (const queue of run.ofType(T.queue)) {
+                expect(queue.inputs).to.include({ sqsManagedSseEnabled: true, messageRetentionSeconds: 1209600 });
+            }
+            const config = run.one(T.invokeConfig).inputs;
+            expect(config).to.include({ maximumRetryAttempts: 2, maximumEventAgeInSeconds: 3600 });
+            expect(config.functionName).to.equal(run.outputs.functionName);
+            expect(config.destinationConfig.onFailure.destination).to.match(arnOf(T.queue, "failed-events"));
+            const policy = JSON.parse(run.one(T.queuePolicy).inputs.policy);
+            expect(policy.Statement).to.have.length(1);
+            expect(policy.Statement[0]).to.deep.include({ Effect: "Allow", Principal: { Service: "events.amazonaws.com" }, Action: "sqs:SendMessage" });
+            expect(policy.Statement[0].Resource).to.match(arnOf(T.queue, "undelivered-events"));
+            expect(policy.Statement[0].Condition.ArnEquals["aws:SourceArn"]).to.match(arnOf(T.rule, "instance-state"));
+        });
+
+        it("alarms on a dry pool, on failures and on waiting events, with no topic unless an email is set", () => {
+            const free = named(run, T.alarm, "free-addresses").inputs;
+            expect(free).to.include({ namespace: "EipDnsBinder", metricName: "FreeAddresses", statistic: "Minimum", comparisonOperator: "LessThanThreshold", threshold: 1 });
+            expect(free.dimensions).to.deep.equal({ Stack: "dev" });
+            const failures = named(run, T.alarm, "failures").inputs;
+            expect(failures).to.include({ namespace: "EipDnsBinder", metricName: "Failures", statistic: "Sum", comparisonOperator: "GreaterThanThreshold", threshold: 0 });
+            for (const kind of ["handling", "delivery"]) {
+                const alarm = named(run, T.alarm, `${kind}-queue`).inputs;
+                expect(alarm).to.include({ namespace: "AWS/SQS", metricName: "ApproximateNumberOfMessagesVisible", threshold: 0 });
+            }
+            expect(run.ofType(T.topic)).to.have.length(0);
+            for (const alarm of run.ofType(T.alarm)) expect(alarm.inputs.alarmActions).to.deep.equal([]);
+            expect(run.outputs.alarmTopic).to.equal(undefined);
         });
 
         it("deploys the handler with an explicit runtime, memory, timeout and its own log group", () => {
-            const fn = run.one(T.fn).inputs;
+            const fn = named(run, T.fn, "binder").inputs;
             expect(fn).to.include({ runtime: RUNTIME, handler: "__index.handler", memorySize: 256, timeout: 120 });
             expect(RUNTIME).to.match(/^nodejs(2[2-9]|[3-9]\d)\.x$/);
             expect(fn.loggingConfig.logGroup).to.match(/^binder-/);
@@ -90,7 +146,8 @@ describe("the stack", function () {
         });
 
         it("passes the run-time settings as environment variables", () => {
-            expect(run.one(T.fn).inputs.environment.variables).to.deep.equal({
+            expect(run.outputs.binderSettings).to.deep.equal(named(run, T.fn, "binder").inputs.environment.variables);
+            expect(named(run, T.fn, "binder").inputs.environment.variables).to.deep.equal({
                 BINDER_STACK: "dev",
                 BINDER_INSTANCE_TAGS: JSON.stringify({ "team": "live", "karpenter.sh/nodepool": "media-dev" }),
                 BINDER_ADDRESS_TAGS: JSON.stringify({ team: "live", pool: "media-dev" }),
@@ -105,23 +162,30 @@ describe("the stack", function () {
             });
         });
 
-        it("gives the function one inline least-privilege policy and no managed policies", () => {
+        it("gives each function one inline least-privilege policy and no managed policies", () => {
             expect(run.ofType(T.attachment)).to.have.length(0);
-            expect(run.one(T.role).inputs.assumeRolePolicy.Statement[0].Principal).to.deep.equal({ Service: "lambda.amazonaws.com" });
-            const all = statements(run);
-            expect(all.map(s => s.Sid)).to.deep.equal([
-                "WriteOwnLogs", "ReadInstancesAndAddresses", "MovePoolAddressesOnly",
-                "AttachToTargetInstancesOnly", "AttachToNetworkInterfaces", "ReadWriteOwnTables",
-            ]);
-            for (const s of all) {
+            for (const role of run.ofType(T.role)) expect(role.inputs.assumeRolePolicy.Statement[0].Principal).to.deep.equal({ Service: "lambda.amazonaws.com" });
+            const common = ["WriteOwnLogs", "ReadInstancesAndAddresses", "MovePoolAddressesOnly", "AttachToTargetInstancesOnly", "AttachToNetworkInterfaces", "ReadWriteOwnTables"];
+            expect(statements(run, "binder").map(s => s.Sid)).to.deep.equal([...common, "SendFailedEvents"]);
+            expect(statements(run, "reconciler").map(s => s.Sid)).to.deep.equal([...common, "ScanOwnTables"]);
+            for (const s of [...statements(run, "binder"), ...statements(run, "reconciler")]) {
                 expect(s.Effect).to.equal("Allow");
                 expect(s.Action).to.not.include("*");
                 for (const action of s.Action) expect(action).to.not.match(/:\*$/);
             }
         });
 
+        it("gives each function only the extra access it needs", () => {
+            expect(statement(run, "SendFailedEvents", "binder")).to.deep.include({ Action: ["sqs:SendMessage"] });
+            expect(statement(run, "SendFailedEvents", "binder").Resource[0]).to.match(arnOf(T.queue, "failed-events"));
+            expect(statement(run, "ScanOwnTables", "reconciler")).to.deep.equal({
+                Sid: "ScanOwnTables", Effect: "Allow", Action: ["dynamodb:Scan"], Resource: statement(run, "ReadWriteOwnTables", "reconciler").Resource,
+            });
+        });
+
         it("scopes each statement to this stack's resources", () => {
             const logs = statement(run, "WriteOwnLogs");
+            expect(statement(run, "WriteOwnLogs", "reconciler").Resource[0]).to.match(/log-group:reconciler-\d+:\*$/);
             expect(logs.Action).to.deep.equal(["logs:CreateLogStream", "logs:PutLogEvents"]);
             expect(logs.Resource).to.have.length(1);
             expect(logs.Resource[0]).to.match(/^arn:aws:logs:us-west-2:123456789012:log-group:binder-\d+:\*$/);
@@ -148,6 +212,8 @@ describe("the stack", function () {
         it("exports the table, function, zone and the pool's names", () => {
             expect(run.outputs.zoneId).to.equal(ZONE_ID);
             expect(run.outputs.functionName).to.match(/^binder-/);
+            expect(run.outputs.reconcilerName).to.match(/^reconciler-/);
+            expect(run.outputs.failedEventsQueue).to.be.a("string");
             expect(run.outputs.serversTable).to.match(/^servers-/);
             expect(run.outputs.pool).to.deep.equal({
                 "192.0.2.1": "192-0-2-1.dev.live.example.com",
@@ -184,7 +250,17 @@ describe("the stack", function () {
             expect(run.ofType(T.eip)).to.have.length(0);
             expect(run.ofType(T.record)).to.have.length(0);
             expect(run.outputs.pool).to.deep.equal({});
-            expect(run.ofType(T.fn)).to.have.length(1);
+            expect(run.ofType(T.fn)).to.have.length(2);
+        });
+
+        it("sends alarms to an email topic when alarmEmail is set, at the configured threshold", async () => {
+            const run = await runStack("dev", { alarmEmail: "oncall@example.com", minFreeAddresses: 3, reconcileSchedule: "cron(0/10 * * * ? *)" });
+            expect(run.one(T.subscription).inputs).to.include({ protocol: "email", endpoint: "oncall@example.com" });
+            const topicArn = run.outputs.alarmTopic;
+            expect(topicArn).to.match(arnOf(T.topic, "alarms"));
+            for (const alarm of run.ofType(T.alarm)) expect(alarm.inputs.alarmActions).to.deep.equal([topicArn]);
+            expect(named(run, T.alarm, "free-addresses").inputs.threshold).to.equal(3);
+            expect(named(run, T.rule, "reconcile").inputs.scheduleExpression).to.equal("cron(0/10 * * * ? *)");
         });
 
         it("in per-binding mode drops the records and allows changes to this zone's own A records only", async () => {

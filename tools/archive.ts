@@ -23,10 +23,23 @@ function addDirectory(files: Map<string, Buffer>, prefix: string, dir: string): 
     }
 }
 
-/** Runs the stack under mocks and returns the archive its Lambda would ship. */
-export async function captureArchive(stack: string, overrides: Record<string, unknown> = {}): Promise<LambdaArchive> {
+/** The stack's functions, by resource name. */
+export const FUNCTIONS = ["binder", "reconciler"] as const;
+export type FunctionName = (typeof FUNCTIONS)[number];
+
+/** Runs the stack under mocks and returns the archive each of its Lambdas would ship. */
+export async function captureArchives(stack: string, overrides: Record<string, unknown> = {}): Promise<Record<FunctionName, LambdaArchive>> {
     const run = await runStack(stack, overrides);
-    const fn = run.one("aws:lambda/function:Function").inputs;
+    const archives: Partial<Record<FunctionName, LambdaArchive>> = {};
+    for (const name of FUNCTIONS) {
+        const fn = run.ofType("aws:lambda/function:Function").find(r => r.name === name);
+        if (!fn) throw new Error(`the stack declares no function named ${name}`);
+        archives[name] = await expand(fn.inputs);
+    }
+    return archives as Record<FunctionName, LambdaArchive>;
+}
+
+async function expand(fn: Record<string, any>): Promise<LambdaArchive> {
     const assets: Record<string, any> = await fn.code.assets;
     const files = new Map<string, Buffer>();
     for (const [name, asset] of Object.entries(assets)) {

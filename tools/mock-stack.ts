@@ -79,6 +79,9 @@ function mocks(recorded: DeclaredResource[], account: MockAccount): pulumi.runti
             if (args.type === "aws:cloudwatch/logGroup:LogGroup") {
                 state.arn = `arn:aws:logs:us-west-2:123456789012:log-group:${state.name}`;
             }
+            if (args.type === "aws:sqs/queue:Queue") {
+                state.url = `https://sqs.us-west-2.amazonaws.com/123456789012/${state.name}`;
+            }
             if (args.type === "aws:dynamodb/table:Table") {
                 state.arn = `arn:aws:dynamodb:us-west-2:123456789012:table/${state.name}`;
             }

@@ -2,7 +2,7 @@
 // would upload to dist/, so it can be inspected before `pulumi up`.
 import * as fs from "fs";
 import * as path from "path";
-import { archiveProblems, captureArchive, zipArchive } from "./archive";
+import { archiveProblems, captureArchives, zipArchive } from "./archive";
 
 function option(name: string, fallback: string): string {
     const at = process.argv.indexOf(`--${name}`);
@@ -15,14 +15,15 @@ async function main(): Promise<void> {
     if (!fs.existsSync(path.join(__dirname, "..", `Pulumi.${stack}.yaml`))) {
         throw new Error(`no Pulumi.${stack}.yaml: name a stack of this project with --stack`);
     }
-    const archive = await captureArchive(stack);
-    const problems = archiveProblems(archive.files.keys());
-    if (problems.length > 0) throw new Error(`the archive is not fit to ship:\n  ${problems.join("\n  ")}`);
-    const zip = zipArchive(archive);
     fs.mkdirSync(out, { recursive: true });
-    const file = path.join(out, `eip-dns-binder-${stack}.zip`);
-    fs.writeFileSync(file, zip);
-    console.log(`${path.relative(process.cwd(), file)}: ${archive.files.size} file(s), ${(zip.length / 1024).toFixed(1)} KiB zipped, runtime ${archive.runtime}, handler ${archive.handler}`);
+    for (const [name, archive] of Object.entries(await captureArchives(stack))) {
+        const problems = archiveProblems(archive.files.keys());
+        if (problems.length > 0) throw new Error(`the ${name} archive is not fit to ship:\n  ${problems.join("\n  ")}`);
+        const zip = zipArchive(archive);
+        const file = path.join(out, `eip-dns-binder-${stack}-${name}.zip`);
+        fs.writeFileSync(file, zip);
+        console.log(`${path.relative(process.cwd(), file)}: ${archive.files.size} file(s), ${(zip.length / 1024).toFixed(1)} KiB zipped, runtime ${archive.runtime}, handler ${archive.handler}`);
+    }
 }
 
 main().catch(err => {
