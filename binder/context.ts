@@ -4,8 +4,7 @@ import { Ec2 } from "./ec2";
 import { Logger } from "./log";
 import { Metrics } from "./metrics";
 import { renderName } from "./naming";
-import { Claim } from "./store";
-import { Store } from "./store";
+import { Claim, Store } from "./store";
 
 /** What bind and release work with: settings, the AWS layer, a logger and a clock. */
 export interface Context {
