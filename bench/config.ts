@@ -1,0 +1,42 @@
+// Bench settings, each overridable by an environment variable for a quicker or
+// different run (e.g. BENCH_ONLY=per-address-50 npm run bench).
+import { RunSettings } from "./scenario";
+
+export interface BenchConfig extends RunSettings {
+    /** Lambda concurrency for most scenarios, and the lower one some scenarios repeat at. */
+    concurrency: number;
+    lowConcurrency: number;
+    /** Share of calls failed in the transient-fault and failing-invocation scenarios. */
+    transientRate: number;
+    failingRate: number;
+    /** Scenarios run at once, each in its own worker thread with its own stand-ins and buckets. */
+    parallel: number;
+    /** Only scenarios whose name matches this regular expression. */
+    only?: RegExp;
+}
+
+function numberFrom(name: string, fallback: number): number {
+    const raw = process.env[name];
+    if (raw === undefined || raw === "") return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number, not '${raw}'`);
+    return value;
+}
+
+export function benchConfig(): BenchConfig {
+    const delays = process.env.BENCH_RETRY_DELAYS_MS;
+    return {
+        latencyMs: numberFrom("BENCH_LATENCY_MS", 30),
+        concurrency: numberFrom("BENCH_CONCURRENCY", 50),
+        lowConcurrency: numberFrom("BENCH_LOW_CONCURRENCY", 10),
+        // Lambda's async defaults: two retries, after one minute and then two.
+        retryDelaysMs: delays ? delays.split(",").map(Number) : [60_000, 120_000],
+        // The stack's function timeout (infra/lambda.ts).
+        timeoutMs: numberFrom("BENCH_TIMEOUT_MS", 120_000),
+        transientRate: numberFrom("BENCH_TRANSIENT_RATE", 0.05),
+        failingRate: numberFrom("BENCH_FAILING_RATE", 0.01),
+        seed: numberFrom("BENCH_SEED", 1),
+        parallel: Math.max(1, numberFrom("BENCH_PARALLEL", 4)),
+        only: process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined,
+    };
+}

@@ -1,0 +1,125 @@
+// One binder's figures in one scenario, from the Lambda's invocations, the
+// gateway's call record, the throttling buckets, the log lines and the audit.
+import { Audit, duplicatesOf, leaksOf } from "./audit";
+import { faultCodes, FaultKind } from "./faults";
+import { Invocation } from "./lambda";
+import { LogLine } from "./logs";
+import { BenchWorld } from "./world";
+
+export interface Figures {
+    /** Seconds from the burst until the last target that ends bound was bound. */
+    timeToLastBound: number;
+    /** Whether every target that could have an address ended bound. */
+    allBound: boolean;
+    bound: number;
+    /** Targets whose handler reported success but that end without an address (silently lost). */
+    lost: number;
+    /** Seconds from the burst until each target that ends bound was bound, sorted (the chart's data). */
+    boundAt: number[];
+    /** Handler duration (start to done) of the invocation that bound, in seconds. */
+    bindLatency: { p50: number; p99: number; max: number };
+    /** Seconds from the burst (the event's arrival) until bound, queueing and redeliveries included. */
+    launchToBound: { p50: number; p99: number };
+    /** Answered (not throttled) AWS calls per bound target, by API, and in total. */
+    callsPerBind: Record<string, number>;
+    callsPerBindTotal: number;
+    throttled: Record<string, number>;
+    throttledTotal: number;
+    /** Ours: log lines with conflict: true. Naive: associations that took an address off another instance. */
+    conflicts: number;
+    conflictsPerBind: number;
+    /** AssociateAddress calls answered Resource.AlreadyAssociated. */
+    alreadyAssociated: number;
+    /** Naive: associations that pushed an address off the instance's own private IP. */
+    displaced: number;
+    invocations: { total: number; failed: number; timedOut: number; deadLettered: number; coldStarts: number; errors: Record<string, number> };
+    /** Embedded-metric documents the handler wrote (ours only). */
+    metricDocuments: number;
+    faults: { injected: number; surfaced: number };
+    audit: Audit;
+    duplicates: number;
+    leaks: number;
+    /** Bench health: CPU this scenario's thread used (share of one core) and its event-loop delay, so a slow harness shows. */
+    harness: { seconds: number; skippedSeconds: number; cpuShare: number; loopDelayP99Ms: number };
+}
+
+export interface Observed {
+    world: BenchWorld;
+    invocations: Invocation[];
+    coldStarts: number;
+    logs: LogLine[];
+    metricDocuments: number;
+    audit: Audit;
+    faults: FaultKind;
+    harness: Figures["harness"];
+}
+
+const THROTTLING = new Set(["RequestLimitExceeded", "Throttling", "ThrottlingException"]);
+
+function percentile(sorted: number[], p: number): number {
+    if (sorted.length === 0) return 0;
+    return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+const perBind = (count: number, bound: number) => (bound === 0 ? 0 : count / bound);
+
+export function figures(o: Observed): Figures {
+    const { world, invocations, audit } = o;
+    const boundIds = new Set(world.ec2.addresses().flatMap(a => (a.association ? [a.association.instanceId] : [])));
+    // The first successful invocation of each target that ends bound is when it was bound.
+    const binding = new Map<number, Invocation>();
+    for (const inv of [...invocations].sort((a, b) => a.end - b.end)) {
+        if (inv.ok && !binding.has(inv.event) && boundIds.has(world.instanceIds[inv.event])) binding.set(inv.event, inv);
+    }
+    const boundAt = [...binding.values()].map(inv => inv.end / 1000).sort((a, b) => a - b);
+    const latencies = [...binding.values()].map(inv => (inv.end - inv.start) / 1000).sort((a, b) => a - b);
+
+    const calls = world.gateway.calls;
+    const answered = calls.filter(c => !(c.errorCode && THROTTLING.has(c.errorCode)));
+    const callsPerBind: Record<string, number> = {};
+    for (const call of answered) callsPerBind[call.action] = (callsPerBind[call.action] ?? 0) + 1;
+    for (const action of Object.keys(callsPerBind)) callsPerBind[action] = perBind(callsPerBind[action], audit.bound);
+    const throttled = Object.fromEntries(world.throttler.throttled);
+    const throttledTotal = Object.values(throttled).reduce((a, b) => a + b, 0);
+
+    const loggedConflicts = o.logs.filter(l => l.conflict === true).length;
+    const conflicts = loggedConflicts + world.ec2.steals;
+    const failed = invocations.filter(i => !i.ok);
+    const errors: Record<string, number> = {};
+    for (const inv of failed) errors[inv.error ?? "?"] = (errors[inv.error ?? "?"] ?? 0) + 1;
+    const finalAttempts = new Map<number, Invocation>();
+    for (const inv of invocations) if ((finalAttempts.get(inv.event)?.attempt ?? 0) < inv.attempt) finalAttempts.set(inv.event, inv);
+    const codes = new Set(faultCodes(o.faults));
+
+    return {
+        timeToLastBound: boundAt.length ? boundAt[boundAt.length - 1] : 0,
+        allBound: audit.bound === Math.min(audit.targets, world.spec.pool),
+        bound: audit.bound,
+        lost: new Set(invocations.filter(i => i.ok && !boundIds.has(world.instanceIds[i.event])).map(i => i.event)).size,
+        boundAt,
+        bindLatency: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1] ?? 0 },
+        launchToBound: { p50: percentile(boundAt, 50), p99: percentile(boundAt, 99) },
+        callsPerBind,
+        callsPerBindTotal: perBind(answered.length, audit.bound),
+        throttled,
+        throttledTotal,
+        conflicts,
+        conflictsPerBind: perBind(conflicts, audit.bound),
+        alreadyAssociated: calls.filter(c => c.action === "AssociateAddress" && c.errorCode === "Resource.AlreadyAssociated").length,
+        displaced: world.ec2.displaced,
+        invocations: {
+            total: invocations.length,
+            failed: failed.length,
+            timedOut: invocations.filter(i => i.timedOut).length,
+            deadLettered: [...finalAttempts.values()].filter(i => !i.ok).length,
+            coldStarts: o.coldStarts,
+            errors,
+        },
+        metricDocuments: o.metricDocuments,
+        faults: { injected: calls.filter(c => c.injected).length, surfaced: failed.filter(i => codes.has((i.error ?? "").split(" ")[0])).length },
+        audit,
+        duplicates: duplicatesOf(audit),
+        leaks: leaksOf(audit),
+        harness: o.harness,
+    };
+}

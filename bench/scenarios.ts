@@ -1,0 +1,37 @@
+// The scenario matrix. per-binding stops at 200 launches: Route53's 5 requests/s
+// for the account makes each bind cost ≥ 0.6 s of it (UPSERT and two GetChange),
+// so 500 would take minutes of Route53 alone.
+import { BenchConfig } from "./config";
+import { Scenario } from "./scenario";
+
+export function scenarios(config: BenchConfig): Scenario[] {
+    const both = ["ours", "naive"] as Scenario["binders"];
+    const base = { dnsRecords: "per-address", faults: "none", faultRate: 0, concurrency: config.concurrency, binders: both } as const;
+    const burst = (launches: number, share: number) => ({ launches, pool: Math.round(launches * share) });
+    const list: Scenario[] = [];
+    for (const launches of [50, 200, 500]) {
+        for (const share of [1, 0.9]) {
+            const tag = share === 1 ? "" : "-pool90";
+            list.push({ ...base, name: `per-address-${launches}${tag}`, ...burst(launches, share) });
+        }
+    }
+    for (const launches of [200, 500]) {
+        list.push({ ...base, name: `per-address-${launches}-c${config.lowConcurrency}`, ...burst(launches, 1), concurrency: config.lowConcurrency });
+    }
+    for (const launches of [50, 200]) {
+        list.push({ ...base, name: `per-binding-${launches}`, ...burst(launches, 1), dnsRecords: "per-binding" });
+    }
+    list.push({ ...base, name: "per-binding-50-pool90", ...burst(50, 0.9), dnsRecords: "per-binding" });
+    for (const launches of [50, 200, 500]) {
+        list.push({
+            ...base,
+            name: `per-address-${launches}-transient`,
+            ...burst(launches, 1),
+            faults: "transient",
+            faultRate: config.transientRate,
+            binders: launches === 500 ? ["ours"] : both,
+        });
+    }
+    list.push({ ...base, name: "per-address-200-failing", ...burst(200, 1), faults: "failing", faultRate: config.failingRate });
+    return list.filter(s => !config.only || config.only.test(s.name));
+}

@@ -1,0 +1,131 @@
+// One scenario's AWS: the EC2 and Route53 stand-ins and dynalite behind the
+// recording gateway (as tests/support/world.ts builds it), with AWS's throttling
+// as the gateway's throttle hook, the binder's tables, the pool and the launches.
+import { AttributeValue, CreateTableCommand, DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { binderEnvironment, BinderSettings, DnsRecordsMode } from "../binder/config";
+import { renderName } from "../binder/naming";
+import { CLAIM_KEY, SERVER_KEY } from "../binder/schema";
+import { startDynalite } from "../tests/support/aws/dynalite";
+import { AwsGateway } from "../tests/support/aws/gateway";
+import { Route53Model } from "../tests/support/aws/route53";
+import { ADDRESS_TAGS, INSTANCE_TAGS, ZONE } from "../tests/support/world";
+import { Throttler } from "./buckets";
+import { Clock } from "./clock";
+import { CountingEc2Model } from "./ec2";
+
+export interface WorldSpec {
+    launches: number;
+    pool: number;
+    dnsRecords: DnsRecordsMode;
+    latencyMs: number;
+}
+
+type Item = Record<string, string | boolean | undefined>;
+
+export class BenchWorld {
+    readonly clock = new Clock();
+    readonly throttler = new Throttler(this.clock);
+    readonly ec2 = new CountingEc2Model();
+    readonly route53 = new Route53Model(ZONE);
+    readonly settings: BinderSettings;
+    readonly instanceIds: string[] = [];
+    private gatewayRef?: AwsGateway;
+    private dynamo?: { client: DynamoDBClient; close(): Promise<void> };
+
+    constructor(readonly spec: WorldSpec) {
+        this.settings = {
+            stack: "bench",
+            instanceTags: INSTANCE_TAGS,
+            addressTags: ADDRESS_TAGS,
+            hostedZone: ZONE.name,
+            hostedZoneId: ZONE.id,
+            suffix: ZONE.name,
+            dnsName: "{ip-dashed}.{suffix}",
+            dnsTtl: 60,
+            dnsRecords: spec.dnsRecords,
+            serversTable: "servers",
+            claimsTable: "claims",
+        };
+        // The INSYNC waiter polls once more after a PENDING answer (and sleeps ≥ 1 s first).
+        this.route53.pollsUntilInSync = 1;
+    }
+
+    get gateway(): AwsGateway {
+        if (!this.gatewayRef) throw new Error("the world is not open");
+        return this.gatewayRef;
+    }
+
+    async open(): Promise<void> {
+        const dynalite = await startDynalite();
+        const client = new DynamoDBClient({ endpoint: dynalite.endpoint, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
+        this.dynamo = { client, close: dynalite.close };
+        this.gatewayRef = await AwsGateway.start({
+            ec2: this.ec2,
+            route53: this.route53,
+            dynamoEndpoint: dynalite.endpoint,
+            latencyMs: this.spec.latencyMs,
+            throttle: this.throttler.throttle,
+        });
+        await this.createTables(client);
+        for (let i = 0; i < this.spec.pool; i++) {
+            const address = this.ec2.addAddress({ tags: ADDRESS_TAGS });
+            // per-address: the stack made every name at deploy time.
+            if (this.spec.dnsRecords === "per-address") {
+                this.route53.put({ name: this.nameOf(address.publicIp), type: "A", ttl: 60, values: [address.publicIp] });
+            }
+        }
+        for (let i = 0; i < this.spec.launches; i++) this.instanceIds.push(this.ec2.addInstance({ tags: INSTANCE_TAGS }).instanceId);
+    }
+
+    private async createTables(client: DynamoDBClient): Promise<void> {
+        const { serversTable, claimsTable } = this.settings;
+        await client.send(new CreateTableCommand({
+            TableName: serversTable,
+            BillingMode: "PAY_PER_REQUEST",
+            KeySchema: [{ AttributeName: SERVER_KEY.partition, KeyType: "HASH" }, { AttributeName: SERVER_KEY.sort, KeyType: "RANGE" }],
+            AttributeDefinitions: [{ AttributeName: SERVER_KEY.partition, AttributeType: "S" }, { AttributeName: SERVER_KEY.sort, AttributeType: "S" }],
+        }));
+        await client.send(new CreateTableCommand({
+            TableName: claimsTable,
+            BillingMode: "PAY_PER_REQUEST",
+            KeySchema: [{ AttributeName: CLAIM_KEY, KeyType: "HASH" }],
+            AttributeDefinitions: [{ AttributeName: CLAIM_KEY, AttributeType: "S" }],
+        }));
+    }
+
+    /** The Lambda's environment, pointed at this world's gateway. */
+    environment(): Record<string, string> {
+        const s = this.settings;
+        return {
+            AWS_REGION: "us-east-1",
+            AWS_ACCESS_KEY_ID: "test",
+            AWS_SECRET_ACCESS_KEY: "test",
+            AWS_ENDPOINT_URL: this.gateway.endpoint,
+            ...binderEnvironment({ ...s, instanceTags: JSON.stringify(s.instanceTags), addressTags: JSON.stringify(s.addressTags), dnsTtl: String(s.dnsTtl) }),
+        };
+    }
+
+    nameOf(publicIp: string): string {
+        return renderName(this.settings.dnsName, { ip: publicIp, suffix: this.settings.suffix });
+    }
+
+    /** Every item of a table, read straight from dynalite (not through the gateway, so it is not counted). */
+    async scan(table: string): Promise<Item[]> {
+        const items: Item[] = [];
+        let start: Record<string, AttributeValue> | undefined;
+        do {
+            const out = await this.dynamo!.client.send(new ScanCommand({ TableName: table, ConsistentRead: true, ExclusiveStartKey: start }));
+            for (const item of out.Items ?? []) {
+                items.push(Object.fromEntries(Object.entries(item).map(([k, v]) => [k, v.S ?? v.BOOL])));
+            }
+            start = out.LastEvaluatedKey;
+        } while (start);
+        return items;
+    }
+
+    async close(): Promise<void> {
+        await this.gatewayRef?.close();
+        this.dynamo?.client.destroy();
+        await this.dynamo?.close();
+    }
+}
