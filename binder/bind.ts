@@ -19,8 +19,8 @@ const GOING_AWAY = ["shutting-down", "terminated"];
 
 /**
  * Gives a running target instance one pool address, its name and its server row.
- * Claim (DynamoDB, one per instance) → associate (EC2, fails if the address is
- * taken) → name (per-binding only) → row. Every step is safe to repeat, so a retry
+ * Claim (DynamoDB, one per instance) → lock (DynamoDB, one per address) →
+ * associate (EC2, fails if the address is taken) → name (per-binding only) → row. Every step is safe to repeat, so a retry
  * after a failure anywhere finishes the same binding.
  */
 export async function bind(ctx: Context, instanceId: string): Promise<BindOutcome> {
@@ -63,8 +63,10 @@ export async function bind(ctx: Context, instanceId: string): Promise<BindOutcom
     return "bound";
 }
 
-/** Makes sure the instance's claim names the address it already holds. */
+/** Makes sure the instance's claim and the address's lock name the address it already holds. */
 async function adoptHeld(ctx: Context, instanceId: string, held: Address): Promise<Claim> {
+    const now = ctx.now().toISOString();
+    if (!(await ctx.store.lock(held.allocationId, instanceId, now))) await ctx.store.takeLock(held.allocationId, instanceId, now);
     const claim = claimFor(ctx, instanceId, held);
     if (await ctx.store.writeClaim(claim)) return claim;
     const existing = await ctx.store.claim(instanceId);
@@ -78,36 +80,42 @@ async function adoptHeld(ctx: Context, instanceId: string, held: Address): Promi
 }
 
 /**
- * Claims a free address and associates it. Candidates are tried in the instance's
- * hash order; an address that turns out to be taken moves the claim to the next
- * one. Duplicate invocations for one instance share the claim, so they associate
- * the same address.
+ * Claims a free address, locks it and associates it. Candidates are tried in the
+ * instance's own order; an address another instance has locked (a DynamoDB write,
+ * cheap) or has been given by hand (an EC2 call) moves the claim to the next one.
+ * Duplicate invocations for one instance share the claim and the lock, so they
+ * associate the same address.
  */
 async function claimAndAssociate(
     ctx: Context, instanceId: string, target: Attachment, pool: Address[], log: Logger,
 ): Promise<{ claim: Claim; associationId: string }> {
     const candidates = candidateOrder(instanceId, pool.filter(address => !address.association));
-    const taken = new Set<string>();
+    const skipped = new Set<string>();
     const exhausted = () => poolExhausted(
-        `no free pool address for ${instanceId}: ${candidates.length - taken.size} of ${pool.length} addresses tagged ${describeTags(ctx.settings.addressTags)} are free`);
+        `no free pool address for ${instanceId}: ${candidates.length - skipped.size} of ${pool.length} addresses tagged ${describeTags(ctx.settings.addressTags)} are free`);
 
     let claim = await firstClaim(ctx, instanceId, candidates);
     if (!claim) throw exhausted();
     for (;;) {
-        const associationId = await ctx.ec2.associate(claim.allocationId, target);
-        if (associationId !== "taken") return { claim, associationId };
-        const now = await ctx.ec2.address(claim.allocationId);
-        if (isAttachedTo(now, target) && now?.association) return { claim, associationId: now.association.associationId };
-
-        taken.add(claim.allocationId);
-        log.info("address already associated elsewhere; trying the next", { allocationId: claim.allocationId, conflict: true });
-        const next = candidates.find(address => !taken.has(address.allocationId));
+        const { allocationId } = claim;
+        if (await ctx.store.lock(allocationId, instanceId, ctx.now().toISOString())) {
+            const associationId = await ctx.ec2.associate(allocationId, target);
+            if (associationId !== "taken") return { claim, associationId };
+            const now = await ctx.ec2.address(allocationId);
+            if (isAttachedTo(now, target) && now?.association) return { claim, associationId: now.association.associationId };
+            await ctx.store.unlock(allocationId, instanceId);
+            log.info("address associated outside the binder; trying the next", { allocationId, conflict: true });
+        } else {
+            log.info("address locked by another instance; trying the next", { allocationId, conflict: true });
+        }
+        skipped.add(allocationId);
+        const next = candidates.find(address => !skipped.has(address.allocationId));
         if (!next) {
-            await ctx.store.dropClaim(instanceId, claim.allocationId);
+            await ctx.store.dropClaim(instanceId, allocationId);
             throw exhausted();
         }
         const moved = claimFor(ctx, instanceId, next);
-        if (await ctx.store.writeClaim(moved, claim.allocationId)) {
+        if (await ctx.store.writeClaim(moved, allocationId)) {
             claim = moved;
         } else {
             // A concurrent invocation for this instance moved the claim first: follow it.

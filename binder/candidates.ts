@@ -1,6 +1,8 @@
-// Which free address an instance tries first. Spreading instances over the pool
-// by a hash of their id keeps a burst of launches from all racing for the first
-// free address, and keeps the choice the same for every retry of one instance.
+// The order in which an instance tries the free addresses. Each instance ranks
+// every address by a hash of (instance, address): a burst of launches spreads
+// over the pool instead of racing for the first free address, an instance that
+// loses one address moves to an independent next choice rather than to the
+// neighbour its rivals also want, and every retry of one instance agrees.
 
 /** 32-bit FNV-1a: small, fast and stable across runtimes. */
 export function fnv1a(text: string): number {
@@ -12,10 +14,11 @@ export function fnv1a(text: string): number {
     return hash;
 }
 
-/** The free addresses in the order `instanceId` should try them: sorted, then rotated by its hash. */
+/** The free addresses in the order `instanceId` should try them (rendezvous hashing). */
 export function candidateOrder<T extends { allocationId: string }>(instanceId: string, free: T[]): T[] {
-    const sorted = [...free].sort((a, b) => (a.allocationId < b.allocationId ? -1 : a.allocationId > b.allocationId ? 1 : 0));
-    if (sorted.length === 0) return sorted;
-    const start = fnv1a(instanceId) % sorted.length;
-    return [...sorted.slice(start), ...sorted.slice(0, start)];
+    const rank = (address: T) => fnv1a(`${instanceId}/${address.allocationId}`);
+    return free
+        .map(address => ({ address, rank: rank(address) }))
+        .sort((a, b) => a.rank - b.rank || (a.address.allocationId < b.address.allocationId ? -1 : 1))
+        .map(({ address }) => address);
 }

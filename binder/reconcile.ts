@@ -15,6 +15,7 @@ export type DriftKind =
     | "abandoned-claim"      // a claim older than the lease never got its address: bind again
     | "stale-binding"        // a claim whose instance is gone or no longer a target: release it
     | "orphan-row"           // a row whose address is no longer associated as it says: remove the row
+    | "stale-lock"           // a lock older than the lease that no claim or association backs: unlock
     | "foreign-association"; // a pool address associated outside the bookkeeping: reported only
 
 export interface Drift {
@@ -55,9 +56,9 @@ const GONE = ["shutting-down", "terminated"];
 /** Reads the pool, claims, rows and instances, and lists what is out of line. */
 export async function inspect(ctx: Context): Promise<Inspection> {
     const { addressTags, instanceTags } = ctx.settings;
-    const [pool, claims, rows, targets] = await Promise.all([
+    const [pool, { claims, locks }, rows, targets] = await Promise.all([
         ctx.ec2.pool(addressTags),
-        ctx.store.allClaims(),
+        ctx.store.bookkeeping(),
         ctx.store.allServers(),
         ctx.ec2.runningTargets(instanceTags),
     ]);
@@ -100,6 +101,14 @@ export async function inspect(ctx: Context): Promise<Inspection> {
             row: { publicIp, dnsName, associationId, instanceId, allocationId },
             detail: `row for ${dnsName} outlived its association`,
         });
+    }
+    for (const lock of locks) {
+        const { allocationId, instanceId } = lock;
+        if (stale.has(instanceId) || claimOf.get(instanceId)?.allocationId === allocationId) continue;
+        if (pool.find(a => a.allocationId === allocationId)?.association?.instanceId === instanceId) continue;
+        // A young lock may belong to a bind that is just moving on from it.
+        if (now - Date.parse(lock.lockedAt) <= CLAIM_LEASE_MS) continue;
+        drift.push({ kind: "stale-lock", instanceId, allocationId, detail: `lock from ${lock.lockedAt} backed by no claim or association` });
     }
     for (const address of pool) {
         const holder = address.association?.instanceId;
@@ -165,6 +174,9 @@ async function fix(ctx: Context, drift: Drift): Promise<void> {
             if (association?.associationId !== row.associationId) await ctx.store.withdrawStale(row);
             return;
         }
+        case "stale-lock":
+            await ctx.store.unlock(drift.allocationId!, drift.instanceId!);
+            return;
         case "foreign-association":
             return;
     }

@@ -1,10 +1,9 @@
 import { Context } from "./context";
-import { usesInstance } from "./naming";
 
 export type ReleaseOutcome = "released" | "nothing-bound";
 
 /**
- * Undoes an instance's binding: row, then name, then association, then claim.
+ * Undoes an instance's binding: row, then name, then association, then lock, then claim.
  * The claim goes last, so a failure at any step leaves it for the retry to find;
  * every step checks that the instance still owns what it removes.
  */
@@ -22,14 +21,12 @@ export async function release(ctx: Context, instanceId: string): Promise<Release
     // The scheduler must stop handing out the server before anything else goes.
     await ctx.store.withdraw(publicIp, dnsName, instanceId);
 
-    // A name only this instance can have is always ours to delete; a name that belongs
-    // to the address is deleted only while the address is still ours, because after
-    // that the next instance bound to it may already be using the same name.
-    if (ctx.settings.dnsRecords === "per-binding" && (association || usesInstance(ctx.settings.dnsName))) {
-        await ctx.dns.remove(dnsName, publicIp);
-    }
+    // The address stays locked to this instance until the end of the release, so no
+    // other binding can be using its name yet.
+    if (ctx.settings.dnsRecords === "per-binding") await ctx.dns.remove(dnsName, publicIp);
 
     if (association) await ctx.ec2.disassociate(association.associationId);
+    await ctx.store.unlock(allocationId, instanceId);
     await ctx.store.dropClaim(instanceId, allocationId);
     ctx.metrics.released();
     log.info("released", { outcome: "released", allocationId, publicIp, dnsName, disassociated: association !== undefined });

@@ -22,6 +22,13 @@ export interface Claim {
     claimedAt: string;
 }
 
+/** An address's lock: the instance that may associate it. */
+export interface Lock {
+    allocationId: string;
+    instanceId: string;
+    lockedAt: string;
+}
+
 /** A bound server as the scheduler sees it. */
 export interface ServerRow {
     publicIp: string;
@@ -101,9 +108,47 @@ export class Store {
         return out.Item && toClaim(out.Item);
     }
 
-    /** Every claim (the reconciler's view; small: one per bound or binding instance). */
-    async allClaims(): Promise<Claim[]> {
-        return (await this.scan(this.claimsTable)).map(toClaim);
+    /** Every claim and lock (the reconciler's view; small: about two items per bound instance). */
+    async bookkeeping(): Promise<{ claims: Claim[]; locks: Lock[] }> {
+        const items = await this.scan(this.claimsTable);
+        const isLock = (item: Record<string, AttributeValue>) => item.InstanceId !== undefined;
+        return {
+            claims: items.filter(item => !isLock(item)).map(toClaim),
+            locks: items.filter(isLock).map(item => ({
+                allocationId: item[CLAIM_KEY]?.S ?? "",
+                instanceId: item.InstanceId?.S ?? "",
+                lockedAt: item.LockedAt?.S ?? "",
+            })),
+        };
+    }
+
+    /** Locks an address for `instanceId`; false if another instance holds the lock. */
+    async lock(allocationId: string, instanceId: string, now: string): Promise<boolean> {
+        return conditional(() => this.client.send(new PutItemCommand({
+            TableName: this.claimsTable,
+            Item: { [CLAIM_KEY]: S(allocationId), InstanceId: S(instanceId), LockedAt: S(now) },
+            ConditionExpression: "attribute_not_exists(#key) OR InstanceId = :instance",
+            ExpressionAttributeNames: { "#key": CLAIM_KEY },
+            ExpressionAttributeValues: { ":instance": S(instanceId) },
+        })));
+    }
+
+    /** Takes an address's lock for `instanceId`, whoever held it: EC2 says the instance has the address. */
+    async takeLock(allocationId: string, instanceId: string, now: string): Promise<void> {
+        await this.client.send(new PutItemCommand({
+            TableName: this.claimsTable,
+            Item: { [CLAIM_KEY]: S(allocationId), InstanceId: S(instanceId), LockedAt: S(now) },
+        }));
+    }
+
+    /** Unlocks an address if `instanceId` still holds it. */
+    async unlock(allocationId: string, instanceId: string): Promise<void> {
+        await conditional(() => this.client.send(new DeleteItemCommand({
+            TableName: this.claimsTable,
+            Key: { [CLAIM_KEY]: S(allocationId) },
+            ConditionExpression: "InstanceId = :instance",
+            ExpressionAttributeValues: { ":instance": S(instanceId) },
+        })));
     }
 
     /** Every server row. */

@@ -28,14 +28,14 @@ describe("binding and release", function () {
     afterEach(async () => { await world?.close(); });
 
     describe("per-address names", () => {
-        it("binds instances one after another, each to its own address, in five AWS calls each", async () => {
+        it("binds instances one after another, each to its own address, in six AWS calls each", async () => {
             await open({ poolSize: 5 });
             for (let i = 0; i < 5; i++) {
                 const instance = world.launch();
                 world.gateway.clearCalls();
                 expect(await deliver(handler, stateChange(instance.instanceId, "running"))).to.equal(undefined);
                 expect(world.gateway.calls.map(c => c.action)).to.deep.equal([
-                    "DescribeInstances", "DescribeAddresses", "PutItem", "AssociateAddress", "UpdateItem",
+                    "DescribeInstances", "DescribeAddresses", "PutItem", "PutItem", "AssociateAddress", "UpdateItem",
                 ]);
                 expect(world.addressesOf(instance.instanceId)).to.have.length(1);
             }
@@ -162,7 +162,7 @@ describe("binding and release", function () {
             world.ec2.setState(instance.instanceId, "terminated");
             world.gateway.clearCalls();
             expect(await deliver(handler, stateChange(instance.instanceId, "terminated"))).to.equal(undefined);
-            expect(world.gateway.calls.map(c => c.action)).to.deep.equal(["GetItem", "DescribeAddresses", "DeleteItem", "DeleteItem"]);
+            expect(world.gateway.calls.map(c => c.action)).to.deep.equal(["GetItem", "DescribeAddresses", "DeleteItem", "DeleteItem", "DeleteItem"]);
             expect((await world.checkInvariants()).bound).to.equal(0);
         });
 
@@ -262,15 +262,20 @@ describe("binding and release", function () {
             expect((await world.checkInvariants()).bound).to.equal(2);
         });
 
-        it("leaves an address's name alone once the address has moved on", async () => {
+        it("hands an address to the next worker only once the last one's release is done, name included", async () => {
             await open({ poolSize: 1, dnsRecords: "per-binding" });
             const first = world.launch();
             await deliver(handler, stateChange(first.instanceId, "running"));
+            // AWS disassociates on termination, but the release event has not arrived yet.
             world.ec2.setState(first.instanceId, "terminated");
             const second = world.launch();
-            await deliver(handler, stateChange(second.instanceId, "running"));
-            // The first worker's release arrives late: the shared name now belongs to the second.
+            const early = await deliver(handler, stateChange(second.instanceId, "running"));
+            expect(early?.name).to.equal("PoolExhaustedError");
+            expect(world.addressesOf(second.instanceId)).to.have.length(0);
+
             expect(await deliver(handler, stateChange(first.instanceId, "terminated"))).to.equal(undefined);
+            expect(world.route53.records("A")).to.have.length(0);
+            expect(await deliver(handler, stateChange(second.instanceId, "running"))).to.equal(undefined);
             expect((await world.checkInvariants()).bound).to.equal(1);
             expect(world.route53.records("A")).to.have.length(1);
         });

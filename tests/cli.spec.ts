@@ -188,14 +188,14 @@ describe("the operator CLI", function () {
                 stdout: [
                     "ADDRESS       NAME                           INSTANCE             STATE    ALLOCATED  AGE",
                     "198.51.100.1  -                              -                    -        -          -",
-                    `198.51.100.2  198-51-100-2.live.example.com  ${busy}  running  yes        2h`,
-                    `198.51.100.3  198-51-100-3.live.example.com  ${fresh}  running  no         3m`,
-                    "198.51.100.4  -                              -                    -        -          -",
-                    "198.51.100.5  -                              -                    -        -          -",
+                    "198.51.100.2  -                              -                    -        -          -",
+                    "198.51.100.3  -                              -                    -        -          -",
+                    `198.51.100.4  198-51-100-4.live.example.com  ${busy}  running  yes        2h`,
+                    `198.51.100.5  198-51-100-5.live.example.com  ${fresh}  running  no         3m`,
                     "",
                     "KIND            INSTANCE             ADDRESS       DETAIL",
                     `unbound-target  ${lost}  -             running target without a pool address`,
-                    `stale-binding   ${gone}  198.51.100.1  instance is terminated`,
+                    `stale-binding   ${gone}  198.51.100.3  instance is terminated`,
                     "",
                     "5 addresses, 3 free, 2 drift",
                     "",
@@ -234,7 +234,7 @@ describe("the operator CLI", function () {
                 stdout: [
                     "RESULT     KIND            INSTANCE             ADDRESS       DETAIL",
                     `would fix  unbound-target  ${lost}  -             running target without a pool address`,
-                    `would fix  stale-binding   ${gone}  198.51.100.1  instance is terminated`,
+                    `would fix  stale-binding   ${gone}  198.51.100.3  instance is terminated`,
                     "",
                     "2 drift: dry run, nothing changed",
                     "",
@@ -246,7 +246,7 @@ describe("the operator CLI", function () {
             expect(fixed.code).to.equal(0);
             expect(fixed.stdout.split("\n").slice(1)).to.deep.equal([
                 `fixed   unbound-target  ${lost}  -             running target without a pool address`,
-                `fixed   stale-binding   ${gone}  198.51.100.1  instance is terminated`,
+                `fixed   stale-binding   ${gone}  198.51.100.3  instance is terminated`,
                 "",
                 "2 drift: 2 fixed, 0 failed",
                 "",
@@ -284,10 +284,10 @@ describe("the operator CLI", function () {
             const { w, gone, lost } = await knownState();
             expect(await cli(["release", gone], stackOutput(w))).to.deep.equal({
                 code: 0,
-                stdout: `released 198.51.100.1 (198-51-100-1.live.example.com) from ${gone}\n`,
+                stdout: `released 198.51.100.3 (198-51-100-3.live.example.com) from ${gone}\n`,
                 stderr: "",
             });
-            expect((await w.claims()).map(c => c.InstanceId)).not.to.include(gone);
+            expect((await w.claims()).map(c => c.Id)).not.to.include(gone);
             expect((await w.servers()).map(r => r.InstanceId)).not.to.include(gone);
             expect((await w.checkInvariants()).bound).to.equal(2);
             for (const id of [gone, lost, "i-0123456789abcdef0"]) {

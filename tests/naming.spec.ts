@@ -37,13 +37,18 @@ describe("naming", () => {
 describe("candidate order", () => {
     const pool = ["eipalloc-c", "eipalloc-a", "eipalloc-d", "eipalloc-b"].map(allocationId => ({ allocationId }));
 
-    it("is a rotation of the sorted pool, the same every time for one instance", () => {
+    it("ranks every address by a hash of instance and address, the same every time for one instance", () => {
         const order = candidateOrder("i-0123456789abcdef0", pool).map(a => a.allocationId);
         expect(order).to.have.members(pool.map(a => a.allocationId));
         expect(candidateOrder("i-0123456789abcdef0", [...pool].reverse()).map(a => a.allocationId)).to.deep.equal(order);
-        const sorted = ["eipalloc-a", "eipalloc-b", "eipalloc-c", "eipalloc-d"];
-        const start = sorted.indexOf(order[0]);
-        expect(order).to.deep.equal([...sorted.slice(start), ...sorted.slice(0, start)]);
+        const ranks = order.map(id => fnv1a(`i-0123456789abcdef0/${id}`));
+        expect(ranks).to.deep.equal([...ranks].sort((a, b) => a - b));
+    });
+
+    it("keeps an instance's order among the addresses that remain when one is taken", () => {
+        const order = candidateOrder("i-0123456789abcdef0", pool).map(a => a.allocationId);
+        const rest = candidateOrder("i-0123456789abcdef0", pool.filter(a => a.allocationId !== order[0])).map(a => a.allocationId);
+        expect(rest).to.deep.equal(order.slice(1));
     });
 
     it("spreads instances over the pool", () => {

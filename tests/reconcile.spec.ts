@@ -90,7 +90,7 @@ describe("the reconciler", function () {
 
         await world.dynamodb.send(new UpdateItemCommand({
             TableName: world.settings.claimsTable,
-            Key: { InstanceId: { S: instance.instanceId } },
+            Key: { Id: { S: instance.instanceId } },
             UpdateExpression: "SET ClaimedAt = :old",
             ExpressionAttributeValues: { ":old": { S: new Date(Date.now() - 60 * 60 * 1000).toISOString() } },
         }));

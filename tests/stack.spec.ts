@@ -78,7 +78,7 @@ describe("the stack", function () {
             expect(servers.attributes).to.deep.equal([{ name: "EIP", type: "S" }, { name: "DNS_Record", type: "S" }]);
             expect(servers.pointInTimeRecovery).to.deep.equal({ enabled: true });
             const claims = run.ofType(T.table).find(t => t.name === "claims")!.inputs;
-            expect(claims).to.include({ hashKey: "InstanceId", billingMode: "PAY_PER_REQUEST" });
+            expect(claims).to.include({ hashKey: "Id", billingMode: "PAY_PER_REQUEST" });
             expect(claims.rangeKey).to.equal(undefined);
         });
 

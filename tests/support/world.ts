@@ -163,7 +163,17 @@ export class World {
         return (out.Items ?? []).map(item => plain(item) as unknown as ServerItem);
     }
 
+    /** Instances' claims: {Id: instance id, AllocationId, …}. */
     async claims(): Promise<Record<string, string>[]> {
+        return (await this.bookkeeping()).filter(item => item.InstanceId === undefined);
+    }
+
+    /** Addresses' locks: {Id: allocation id, InstanceId, LockedAt}. */
+    async locks(): Promise<Record<string, string>[]> {
+        return (await this.bookkeeping()).filter(item => item.InstanceId !== undefined);
+    }
+
+    private async bookkeeping(): Promise<Record<string, string>[]> {
         const out = await this.dynamodb.send(new ScanCommand({ TableName: this.settings.claimsTable, ConsistentRead: true }));
         return (out.Items ?? []).map(item => plain(item) as Record<string, string>);
     }
@@ -217,10 +227,13 @@ export class World {
         expect(rows, "server rows are not exactly the bound servers").to.have.deep.members(expectedRows);
         expect(rows).to.have.length(expectedRows.length);
 
-        const claims = (await this.claims()).map(c => ({ InstanceId: c.InstanceId, AllocationId: c.AllocationId }));
-        expect(claims, "claims are not exactly the bindings").to.have.deep.members(
-            bound.map(a => ({ InstanceId: a.association!.instanceId, AllocationId: a.allocationId })));
+        const bindings = bound.map(a => ({ instanceId: a.association!.instanceId, allocationId: a.allocationId }));
+        const claims = (await this.claims()).map(c => ({ instanceId: c.Id, allocationId: c.AllocationId }));
+        expect(claims, "claims are not exactly the bindings").to.have.deep.members(bindings);
         expect(claims).to.have.length(bound.length);
+        const locks = (await this.locks()).map(l => ({ instanceId: l.InstanceId, allocationId: l.Id }));
+        expect(locks, "locks are not exactly the bindings").to.have.deep.members(bindings);
+        expect(locks).to.have.length(bound.length);
 
         if (this.settings.dnsRecords === "per-binding") {
             const records = this.route53.records("A").map(r => ({ name: r.name, values: r.values }));
