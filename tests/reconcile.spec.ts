@@ -99,6 +99,24 @@ describe("the reconciler", function () {
         expect((await world.checkInvariants()).bound).to.equal(1);
     });
 
+    it("unlocks an address whose lock no claim or association backs, once the lease is over", async () => {
+        await open({ poolSize: 1 });
+        const [address] = world.ec2.addresses();
+        const lock = (at: Date) => world.dynamodb.send(new PutItemCommand({
+            TableName: world.settings.claimsTable,
+            Item: { Id: { S: address.allocationId }, InstanceId: { S: "i-0000000000000dead" }, LockedAt: { S: at.toISOString() } },
+        }));
+        await lock(new Date());
+        expect((await reconcile({})).inspection.drift).to.deep.equal([]);
+        await lock(new Date(Date.now() - 60 * 60 * 1000));
+        const result = await reconcile({});
+        expect(kinds(result.fixed)).to.deep.equal(["stale-lock"]);
+        expect(await world.locks()).to.deep.equal([]);
+        const instance = world.launch();
+        await handler(stateChange(instance.instanceId, "running"));
+        expect((await world.checkInvariants()).bound).to.equal(1);
+    });
+
     it("reports an address associated outside the bookkeeping and leaves it alone", async () => {
         await open({ poolSize: 2 });
         const bystander = world.launch({ team: "web" });
