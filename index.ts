@@ -76,7 +76,7 @@ export = async () => {
         factory: createEventHandler,
         timeout: 120,
         settings: binderSettings,
-        policy: { ...scope, failureQueueArn: queues.handling.arn },
+        policy: { ...scope, scanTables: true, failureQueueArn: queues.handling.arn },
     });
     retryToQueue(binder, queues.handling);
 

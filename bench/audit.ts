@@ -23,7 +23,7 @@ export interface Audit {
         onNonTarget: number;
         /** Pool addresses associated without a matching server row. */
         associatedWithoutRow: number;
-        /** Claims (ours) on an address the instance does not hold. */
+        /** Claims or locks (ours) on an address the instance does not hold. */
         claimWithoutBinding: number;
         /** Unbound instances that still hold a claim (ours). */
         unboundWithClaim: number;
@@ -47,7 +47,12 @@ export async function audit(world: BenchWorld): Promise<Audit> {
     const addresses = world.ec2.addresses();
     const associated = addresses.filter(a => a.association);
     const rows = await world.scan(world.settings.serversTable);
-    const claims = await world.scan(world.settings.claimsTable);
+    // The claims table holds instances' claims (Id = instance id) and addresses' locks
+    // (Id = allocation id, with InstanceId); both must match a binding.
+    const bookkeeping = await world.scan(world.settings.claimsTable);
+    const claims = bookkeeping.map(item => item.InstanceId === undefined
+        ? { InstanceId: item.Id, AllocationId: item.AllocationId }
+        : { InstanceId: item.InstanceId, AllocationId: item.Id });
     const holderOf = new Map(associated.map(a => [a.allocationId, a.association!.instanceId]));
 
     const held = countBy(associated.map(a => a.association!.instanceId));

@@ -92,10 +92,11 @@ async function claimAndAssociate(
     const candidates = candidateOrder(instanceId, pool.filter(address => !address.association));
     const skipped = new Set<string>();
     const exhausted = () => poolExhausted(
-        `no free pool address for ${instanceId}: ${candidates.length - skipped.size} of ${pool.length} addresses tagged ${describeTags(ctx.settings.addressTags)} are free`);
+        `no free pool address for ${instanceId}: 0 of ${pool.length} addresses tagged ${describeTags(ctx.settings.addressTags)} are free`);
 
     let claim = await firstClaim(ctx, instanceId, candidates);
     if (!claim) throw exhausted();
+    let lockedByOthers = new Set<string>();
     for (;;) {
         const { allocationId } = claim;
         if (await ctx.store.lock(allocationId, instanceId, ctx.now().toISOString())) {
@@ -107,9 +108,13 @@ async function claimAndAssociate(
             log.info("address associated outside the binder; trying the next", { allocationId, conflict: true });
         } else {
             log.info("address locked by another instance; trying the next", { allocationId, conflict: true });
+            // Locks do not show in EC2's view of the pool: read them, so that the next
+            // choice is not locked too (and an exhausted pool is known at once).
+            const { locks } = await ctx.store.bookkeeping();
+            lockedByOthers = new Set(locks.filter(l => l.instanceId !== instanceId).map(l => l.allocationId));
         }
         skipped.add(allocationId);
-        const next = candidates.find(address => !skipped.has(address.allocationId));
+        const next = candidates.find(address => !skipped.has(address.allocationId) && !lockedByOthers.has(address.allocationId));
         if (!next) {
             await ctx.store.dropClaim(instanceId, allocationId);
             throw exhausted();

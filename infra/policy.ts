@@ -28,7 +28,7 @@ export interface PolicyScope {
     dnsRecords: DnsRecordsMode;
     dnsName: string;
     suffix: string;
-    /** The reconciler reads whole tables. */
+    /** The reconciler reads whole tables; the binder reads the locks after a collision. */
     scanTables?: boolean;
     /** Where Lambda sends events that failed every retry (the function's role sends them). */
     failureQueueArn?: string;

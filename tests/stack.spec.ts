@@ -166,7 +166,7 @@ describe("the stack", function () {
             expect(run.ofType(T.attachment)).to.have.length(0);
             for (const role of run.ofType(T.role)) expect(role.inputs.assumeRolePolicy.Statement[0].Principal).to.deep.equal({ Service: "lambda.amazonaws.com" });
             const common = ["WriteOwnLogs", "ReadInstancesAndAddresses", "MovePoolAddressesOnly", "AttachToTargetInstancesOnly", "AttachToNetworkInterfaces", "ReadWriteOwnTables"];
-            expect(statements(run, "binder").map(s => s.Sid)).to.deep.equal([...common, "SendFailedEvents"]);
+            expect(statements(run, "binder").map(s => s.Sid)).to.deep.equal([...common, "ScanOwnTables", "SendFailedEvents"]);
             expect(statements(run, "reconciler").map(s => s.Sid)).to.deep.equal([...common, "ScanOwnTables"]);
             for (const s of [...statements(run, "binder"), ...statements(run, "reconciler")]) {
                 expect(s.Effect).to.equal("Allow");
