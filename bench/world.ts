@@ -1,14 +1,13 @@
 // One scenario's AWS: the EC2 and Route53 stand-ins and dynalite behind the
 // recording gateway (as tests/support/world.ts builds it), with AWS's throttling
 // as the gateway's throttle hook, the binder's tables, the pool and the launches.
-import { AttributeValue, CreateTableCommand, DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
-import { binderEnvironment, BinderSettings, DnsRecordsMode } from "../binder/config";
+import { AttributeValue, DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { BinderSettings, DnsRecordsMode } from "../binder/config";
 import { renderName } from "../binder/naming";
-import { CLAIM_KEY, SERVER_KEY } from "../binder/schema";
 import { startDynalite } from "../tests/support/aws/dynalite";
 import { AwsGateway } from "../tests/support/aws/gateway";
 import { Route53Model } from "../tests/support/aws/route53";
-import { ADDRESS_TAGS, INSTANCE_TAGS, ZONE } from "../tests/support/world";
+import { ADDRESS_TAGS, createBinderTables, INSTANCE_TAGS, lambdaEnvironment, ZONE } from "../tests/support/world";
 import { Throttler } from "./buckets";
 import { Clock } from "./clock";
 import { CountingEc2Model } from "./ec2";
@@ -66,7 +65,7 @@ export class BenchWorld {
             latencyMs: this.spec.latencyMs,
             throttle: this.throttler.throttle,
         });
-        await this.createTables(client);
+        await createBinderTables(client, this.settings);
         for (let i = 0; i < this.spec.pool; i++) {
             const address = this.ec2.addAddress({ tags: ADDRESS_TAGS });
             // per-address: the stack made every name at deploy time.
@@ -77,32 +76,9 @@ export class BenchWorld {
         for (let i = 0; i < this.spec.launches; i++) this.instanceIds.push(this.ec2.addInstance({ tags: INSTANCE_TAGS }).instanceId);
     }
 
-    private async createTables(client: DynamoDBClient): Promise<void> {
-        const { serversTable, claimsTable } = this.settings;
-        await client.send(new CreateTableCommand({
-            TableName: serversTable,
-            BillingMode: "PAY_PER_REQUEST",
-            KeySchema: [{ AttributeName: SERVER_KEY.partition, KeyType: "HASH" }, { AttributeName: SERVER_KEY.sort, KeyType: "RANGE" }],
-            AttributeDefinitions: [{ AttributeName: SERVER_KEY.partition, AttributeType: "S" }, { AttributeName: SERVER_KEY.sort, AttributeType: "S" }],
-        }));
-        await client.send(new CreateTableCommand({
-            TableName: claimsTable,
-            BillingMode: "PAY_PER_REQUEST",
-            KeySchema: [{ AttributeName: CLAIM_KEY, KeyType: "HASH" }],
-            AttributeDefinitions: [{ AttributeName: CLAIM_KEY, AttributeType: "S" }],
-        }));
-    }
-
     /** The Lambda's environment, pointed at this world's gateway. */
     environment(): Record<string, string> {
-        const s = this.settings;
-        return {
-            AWS_REGION: "us-east-1",
-            AWS_ACCESS_KEY_ID: "test",
-            AWS_SECRET_ACCESS_KEY: "test",
-            AWS_ENDPOINT_URL: this.gateway.endpoint,
-            ...binderEnvironment({ ...s, instanceTags: JSON.stringify(s.instanceTags), addressTags: JSON.stringify(s.addressTags), dnsTtl: String(s.dnsTtl) }),
-        };
+        return lambdaEnvironment(this.settings, this.gateway.endpoint);
     }
 
     nameOf(publicIp: string): string {

@@ -58,6 +58,33 @@ export function stateChange(instanceId: string, state: string): Record<string, u
     };
 }
 
+/** Creates the binder's two tables with the key schema the stack gives them. */
+export async function createBinderTables(client: DynamoDBClient, settings: Pick<BinderSettings, "serversTable" | "claimsTable">): Promise<void> {
+    await client.send(new CreateTableCommand({
+        TableName: settings.serversTable,
+        BillingMode: "PAY_PER_REQUEST",
+        KeySchema: [{ AttributeName: SERVER_KEY.partition, KeyType: "HASH" }, { AttributeName: SERVER_KEY.sort, KeyType: "RANGE" }],
+        AttributeDefinitions: [{ AttributeName: SERVER_KEY.partition, AttributeType: "S" }, { AttributeName: SERVER_KEY.sort, AttributeType: "S" }],
+    }));
+    await client.send(new CreateTableCommand({
+        TableName: settings.claimsTable,
+        BillingMode: "PAY_PER_REQUEST",
+        KeySchema: [{ AttributeName: CLAIM_KEY, KeyType: "HASH" }],
+        AttributeDefinitions: [{ AttributeName: CLAIM_KEY, AttributeType: "S" }],
+    }));
+}
+
+/** The environment the stack gives the Lambda, with every AWS endpoint at `endpoint`. */
+export function lambdaEnvironment(s: BinderSettings, endpoint: string): Record<string, string> {
+    return {
+        AWS_REGION: "us-east-1",
+        AWS_ACCESS_KEY_ID: "test",
+        AWS_SECRET_ACCESS_KEY: "test",
+        AWS_ENDPOINT_URL: endpoint,
+        ...binderEnvironment({ ...s, instanceTags: JSON.stringify(s.instanceTags), addressTags: JSON.stringify(s.addressTags), dnsTtl: String(s.dnsTtl) }),
+    };
+}
+
 export class World {
     readonly logs: LogLine[] = [];
     /** Embedded-metric-format documents the function wrote. */
@@ -96,42 +123,14 @@ export class World {
         const route53 = new Route53Model(ZONE);
         const gateway = await AwsGateway.start({ ec2, route53, dynamoEndpoint: dynamo.endpoint, ...options.gateway });
         const world = new World(options, ec2, route53, gateway, direct, dynamo.close);
-        await world.createTables();
+        await createBinderTables(direct, world.settings);
         for (let i = 0; i < options.poolSize; i++) world.ec2.addAddress({ tags: ADDRESS_TAGS });
         return world;
     }
 
-    private async createTables(): Promise<void> {
-        const { serversTable, claimsTable } = this.settings;
-        await this.dynamodb.send(new CreateTableCommand({
-            TableName: serversTable,
-            BillingMode: "PAY_PER_REQUEST",
-            KeySchema: [{ AttributeName: SERVER_KEY.partition, KeyType: "HASH" }, { AttributeName: SERVER_KEY.sort, KeyType: "RANGE" }],
-            AttributeDefinitions: [{ AttributeName: SERVER_KEY.partition, AttributeType: "S" }, { AttributeName: SERVER_KEY.sort, AttributeType: "S" }],
-        }));
-        await this.dynamodb.send(new CreateTableCommand({
-            TableName: claimsTable,
-            BillingMode: "PAY_PER_REQUEST",
-            KeySchema: [{ AttributeName: CLAIM_KEY, KeyType: "HASH" }],
-            AttributeDefinitions: [{ AttributeName: CLAIM_KEY, AttributeType: "S" }],
-        }));
-    }
-
     /** The environment the stack gives the Lambda, pointed at the gateway. */
     environment(): Record<string, string> {
-        const s = this.settings;
-        return {
-            AWS_REGION: "us-east-1",
-            AWS_ACCESS_KEY_ID: "test",
-            AWS_SECRET_ACCESS_KEY: "test",
-            AWS_ENDPOINT_URL: this.gateway.endpoint,
-            ...binderEnvironment({
-                ...s,
-                instanceTags: JSON.stringify(s.instanceTags),
-                addressTags: JSON.stringify(s.addressTags),
-                dnsTtl: String(s.dnsTtl),
-            }),
-        };
+        return lambdaEnvironment(this.settings, this.gateway.endpoint);
     }
 
     /** Sets the environment for an in-process handler and captures its JSON log lines. */
