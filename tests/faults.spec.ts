@@ -2,7 +2,9 @@
 // it takes effect and after (a lost response); the handler fails, the event is
 // delivered again, and the final state must be exactly right. The calls are taken
 // from a recorded clean run, so a new call is covered without touching this file.
+import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { expect } from "chai";
+import { candidateOrder } from "../binder/candidates";
 import { createEventHandler, EventHandler } from "../binder";
 import { Service } from "./support/aws/gateway";
 import { stateChange, World, WorldOptions } from "./support/world";
@@ -91,6 +93,34 @@ describe("fault injection at every AWS call", function () {
             expect([...absorbed]).to.deep.equal(scenario.name === "bind, per-binding" ? ["route53:GetChange"] : []);
         });
     }
+
+    it("a collision's extra calls (the lock read, the claim move) failed once also heal on redelivery", async () => {
+        for (const action of ["Scan", "PutItem"]) {
+            await withWorld({ poolSize: 2 }, async (world, handler) => {
+                const rival = world.launch();
+                const instance = world.launch();
+                // The rival is mid-bind on the instance's first choice: claimed and locked, not yet associated.
+                const first = candidateOrder(instance.instanceId, world.ec2.addresses())[0];
+                await world.dynamodb.send(new PutItemCommand({ TableName: world.settings.claimsTable, Item: {
+                    Id: { S: rival.instanceId }, AllocationId: { S: first.allocationId }, PublicIp: { S: first.publicIp },
+                    DnsName: { S: world.nameOf(first.publicIp, rival.instanceId) }, ClaimedAt: { S: new Date().toISOString() },
+                } }));
+                await world.dynamodb.send(new PutItemCommand({ TableName: world.settings.claimsTable, Item: {
+                    Id: { S: first.allocationId }, InstanceId: { S: rival.instanceId }, LockedAt: { S: new Date().toISOString() },
+                } }));
+                // PutItem #1 is the instance's claim, #2 its failed lock, #3 the claim's move after the collision.
+                let seen = 0;
+                world.gateway.inject({ service: "dynamodb", action, match: () => ++seen === (action === "Scan" ? 1 : 3) });
+                const failure = await handler(stateChange(instance.instanceId, "running")).then(() => undefined, (err: Error) => err);
+                expect(failure?.name, action).to.equal("InjectedFault");
+                await handler(stateChange(rival.instanceId, "running"));
+                await handler(stateChange(instance.instanceId, "running"));
+                expect((await world.checkInvariants()).bound, action).to.equal(2);
+                expect(world.addressesOf(rival.instanceId)[0].allocationId).to.equal(first.allocationId);
+            });
+            cases++;
+        }
+    });
 
     after(() => console.log(`      ${cases} fault-injection cases`));
 });
