@@ -40,6 +40,8 @@ export interface ServerRow {
 
 const S = (value: string): AttributeValue => ({ S: value });
 
+const serverKey = (publicIp: string, dnsName: string) => ({ [SERVER_KEY.partition]: S(publicIp), [SERVER_KEY.sort]: S(dnsName) });
+
 const isConflict = (err: unknown) => errorCode(err) === "ConditionalCheckFailedException";
 
 /** Runs a conditional write; false when its condition did not hold. */
@@ -143,12 +145,7 @@ export class Store {
 
     /** Unlocks an address if `instanceId` still holds it. */
     async unlock(allocationId: string, instanceId: string): Promise<void> {
-        await conditional(() => this.client.send(new DeleteItemCommand({
-            TableName: this.claimsTable,
-            Key: { [CLAIM_KEY]: S(allocationId) },
-            ConditionExpression: "InstanceId = :instance",
-            ExpressionAttributeValues: { ":instance": S(instanceId) },
-        })));
+        await this.deleteIf(this.claimsTable, { [CLAIM_KEY]: S(allocationId) }, "InstanceId", instanceId);
     }
 
     /** Every server row. */
@@ -180,12 +177,7 @@ export class Store {
 
     /** Deletes the instance's claim if it is still on `allocationId`. */
     async dropClaim(instanceId: string, allocationId: string): Promise<void> {
-        await conditional(() => this.client.send(new DeleteItemCommand({
-            TableName: this.claimsTable,
-            Key: { [CLAIM_KEY]: S(instanceId) },
-            ConditionExpression: "AllocationId = :allocation",
-            ExpressionAttributeValues: { ":allocation": S(allocationId) },
-        })));
+        await this.deleteIf(this.claimsTable, { [CLAIM_KEY]: S(instanceId) }, "AllocationId", allocationId);
     }
 
     /**
@@ -194,7 +186,7 @@ export class Store {
      * by another instance on the same address and name is replaced outright.
      */
     async publish(row: ServerRow, now: string): Promise<void> {
-        const key = { [SERVER_KEY.partition]: S(row.publicIp), [SERVER_KEY.sort]: S(row.dnsName) };
+        const key = serverKey(row.publicIp, row.dnsName);
         const fields = { AssociationId: S(row.associationId), InstanceId: S(row.instanceId), AllocationId: S(row.allocationId) };
         const updated = await conditional(() => this.client.send(new UpdateItemCommand({
             TableName: this.serversTable,
@@ -220,21 +212,22 @@ export class Store {
 
     /** Removes a row whose association has ended, unless a bind has since rewritten it. */
     async withdrawStale(row: ServerRow): Promise<void> {
-        await conditional(() => this.client.send(new DeleteItemCommand({
-            TableName: this.serversTable,
-            Key: { [SERVER_KEY.partition]: S(row.publicIp), [SERVER_KEY.sort]: S(row.dnsName) },
-            ConditionExpression: "AssociationId = :association",
-            ExpressionAttributeValues: { ":association": S(row.associationId) },
-        })));
+        await this.deleteIf(this.serversTable, serverKey(row.publicIp, row.dnsName), "AssociationId", row.associationId);
     }
 
     /** Removes the server row if it still belongs to `instanceId`. */
     async withdraw(publicIp: string, dnsName: string, instanceId: string): Promise<void> {
+        await this.deleteIf(this.serversTable, serverKey(publicIp, dnsName), "InstanceId", instanceId);
+    }
+
+    /** Deletes an item only while `attribute` still equals `value`: the owner check of every removal. */
+    private async deleteIf(TableName: string, Key: Record<string, AttributeValue>, attribute: string, value: string): Promise<void> {
         await conditional(() => this.client.send(new DeleteItemCommand({
-            TableName: this.serversTable,
-            Key: { [SERVER_KEY.partition]: S(publicIp), [SERVER_KEY.sort]: S(dnsName) },
-            ConditionExpression: "InstanceId = :instance",
-            ExpressionAttributeValues: { ":instance": S(instanceId) },
+            TableName,
+            Key,
+            ConditionExpression: "#owner = :owner",
+            ExpressionAttributeNames: { "#owner": attribute },
+            ExpressionAttributeValues: { ":owner": S(value) },
         })));
     }
 }

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
 import { BinderSettings, binderEnvironment } from "../binder/config";
+import { InvocationContext } from "../binder/handler";
 import { binderPolicy, PolicyScope } from "./policy";
 
 /** The Lambda runtime this stack deploys; the tests run the archive on the same Node major. */
@@ -19,7 +20,7 @@ type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 export interface FunctionArgs {
     description: string;
     /** Builds the handler at cold start; serialized from binder/ with everything it reaches. */
-    factory: () => (event: unknown, context?: any) => Promise<unknown>;
+    factory: () => (event: unknown, context?: InvocationContext) => Promise<unknown>;
     timeout: number;
     /** Run-time settings, already rendered as environment-variable strings. */
     settings: Record<keyof BinderSettings, pulumi.Input<string>>;
