@@ -1,6 +1,6 @@
 import { candidateOrder } from "./candidates";
 import { claimFor, Context, describeTags, hasTags } from "./context";
-import { Address, Attachment, isAttachedTo } from "./ec2";
+import { Address, Attachment, Instance, isAttachedTo } from "./ec2";
 import { namedError } from "./errors";
 import { Logger } from "./log";
 import { release } from "./release";
@@ -17,16 +17,57 @@ const claimRace = (instanceId: string) =>
 
 const GOING_AWAY = ["shutting-down", "terminated"];
 
+/** How binding one instance of a batch ended: its outcome, or the error that fails its events. */
+export type BindResult = { instanceId: string; outcome: BindOutcome } | { instanceId: string; error: unknown };
+
 /**
- * Gives a running target instance one pool address, its name and its server row.
- * Claim (DynamoDB, one per instance) → lock (DynamoDB, one per address) →
- * associate (EC2, fails if the address is taken) → name (per-binding only) → row. Every step is safe to repeat, so a retry
- * after a failure anywhere finishes the same binding.
+ * What a batch knows of the pool: read from EC2 once, when the first instance
+ * needs it, then kept current with the batch's own associations and with the
+ * locks a collision showed, so that later instances do not pick those.
  */
+interface PoolView {
+    addresses?: Address[];
+    /** Lock owners by allocation id, as of the last read of the locks. */
+    locks: Map<string, string>;
+}
+
+/**
+ * Gives each running target instance in `instanceIds` one pool address, its name
+ * and its server row, one instance after another. The instances are read in one
+ * call and the pool in at most one, which is what makes a batch cheaper than its
+ * events one by one. One instance's failure does not stop the others.
+ */
+export async function bindAll(ctx: Context, instanceIds: string[]): Promise<BindResult[]> {
+    const instances = await ctx.ec2.instances(instanceIds);
+    const view: PoolView = { locks: new Map() };
+    const results: BindResult[] = [];
+    for (const instanceId of instanceIds) {
+        try {
+            const instance = instances.find(i => i.instanceId === instanceId);
+            results.push({ instanceId, outcome: await bindInstance(ctx, instanceId, instance, view) });
+        } catch (error) {
+            results.push({ instanceId, error });
+        }
+    }
+    return results;
+}
+
+/** Binds one instance; what the reconciler uses for a target it found unbound. */
 export async function bind(ctx: Context, instanceId: string): Promise<BindOutcome> {
+    const [result] = await bindAll(ctx, [instanceId]);
+    if ("error" in result) throw result.error;
+    return result.outcome;
+}
+
+/**
+ * Claim (DynamoDB, one per instance) → lock (DynamoDB, one per address) →
+ * associate (EC2, fails if the address is taken) → name (per-binding only) → row.
+ * Every step is safe to repeat, so a retry after a failure anywhere finishes the
+ * same binding.
+ */
+async function bindInstance(ctx: Context, instanceId: string, instance: Instance | undefined, view: PoolView): Promise<BindOutcome> {
     const log = ctx.log.with({ instanceId, action: "bind" });
     const started = ctx.now().getTime();
-    const instance = await ctx.ec2.instance(instanceId);
     if (!instance) {
         log.info("instance not found; nothing to bind", { outcome: "unknown-instance" });
         return "unknown-instance";
@@ -47,7 +88,7 @@ export async function bind(ctx: Context, instanceId: string): Promise<BindOutcom
     if (!instance.primary) throw new Error(`running instance ${instanceId} has no primary network interface`);
     const target = instance.primary;
 
-    const pool = await ctx.ec2.pool(ctx.settings.addressTags);
+    const pool = view.addresses ??= await ctx.ec2.pool(ctx.settings.addressTags);
     const free = pool.filter(address => !address.association).length;
     const held = pool.find(address => isAttachedTo(address, target));
     if (held?.association) {
@@ -56,7 +97,10 @@ export async function bind(ctx: Context, instanceId: string): Promise<BindOutcom
         ctx.metrics.pool(pool.length, free);
         return "already-bound";
     }
-    const { claim, associationId } = await claimAndAssociate(ctx, instanceId, target, pool, log);
+    const { claim, associationId } = await claimAndAssociate(ctx, instanceId, target, pool, view, log);
+    view.addresses = pool.map(address => address.allocationId === claim.allocationId
+        ? { ...address, association: { ...target, associationId, instanceId } }
+        : address);
     await publish(ctx, claim, associationId, log, "bound");
     ctx.metrics.pool(pool.length, free - 1);
     ctx.metrics.bound(ctx.now().getTime() - started);
@@ -87,16 +131,19 @@ async function adoptHeld(ctx: Context, instanceId: string, held: Address): Promi
  * associate the same address.
  */
 async function claimAndAssociate(
-    ctx: Context, instanceId: string, target: Attachment, pool: Address[], log: Logger,
+    ctx: Context, instanceId: string, target: Attachment, pool: Address[], view: PoolView, log: Logger,
 ): Promise<{ claim: Claim; associationId: string }> {
-    const candidates = candidateOrder(instanceId, pool.filter(address => !address.association));
+    const lockedByOthers = (address: Address) => {
+        const owner = view.locks.get(address.allocationId);
+        return owner !== undefined && owner !== instanceId;
+    };
+    const candidates = candidateOrder(instanceId, pool.filter(address => !address.association && !lockedByOthers(address)));
     const skipped = new Set<string>();
     const exhausted = () => poolExhausted(
         `no free pool address for ${instanceId}: 0 of ${pool.length} addresses tagged ${describeTags(ctx.settings.addressTags)} are free`);
 
     let claim = await firstClaim(ctx, instanceId, candidates);
     if (!claim) throw exhausted();
-    let lockedByOthers = new Set<string>();
     for (;;) {
         const { allocationId } = claim;
         if (await ctx.store.lock(allocationId, instanceId, ctx.now().toISOString())) {
@@ -111,10 +158,10 @@ async function claimAndAssociate(
             // Locks do not show in EC2's view of the pool: read them, so that the next
             // choice is not locked too (and an exhausted pool is known at once).
             const { locks } = await ctx.store.bookkeeping();
-            lockedByOthers = new Set(locks.filter(l => l.instanceId !== instanceId).map(l => l.allocationId));
+            view.locks = new Map(locks.map(lock => [lock.allocationId, lock.instanceId]));
         }
         skipped.add(allocationId);
-        const next = candidates.find(address => !skipped.has(address.allocationId) && !lockedByOthers.has(address.allocationId));
+        const next = candidates.find(address => !skipped.has(address.allocationId) && !lockedByOthers(address));
         if (!next) {
             await ctx.store.dropClaim(instanceId, allocationId);
             throw exhausted();

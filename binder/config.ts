@@ -24,6 +24,7 @@ export interface Settings {
     deletionProtection: boolean;
     reconcileSchedule: string;
     minFreeAddresses: number;
+    binderConcurrency: number;
     alarmEmail?: string;
 }
 
@@ -36,9 +37,11 @@ export const DEFAULTS = {
     deletionProtection: false,
     reconcileSchedule: "rate(5 minutes)",
     minFreeAddresses: 1,
+    binderConcurrency: 10,
 };
 
-export const LIMITS = { poolSize: 1000, dnsTtlMin: 1, dnsTtlMax: 86400 };
+// Lambda's SQS event source mapping takes a maximum concurrency of 2 to 1000.
+export const LIMITS = { poolSize: 1000, dnsTtlMin: 1, dnsTtlMax: 86400, concurrencyMin: 2, concurrencyMax: 1000 };
 
 const SCHEDULE = /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$/;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
@@ -188,6 +191,7 @@ export function parseSettings(lookup: RawLookup): Settings {
         deletionProtection: r.boolean("deletionProtection", DEFAULTS.deletionProtection),
         reconcileSchedule: r.raw("reconcileSchedule")?.trim() ?? DEFAULTS.reconcileSchedule,
         minFreeAddresses: r.integer("minFreeAddresses", DEFAULTS.minFreeAddresses, 0, LIMITS.poolSize),
+        binderConcurrency: r.integer("binderConcurrency", DEFAULTS.binderConcurrency, LIMITS.concurrencyMin, LIMITS.concurrencyMax),
         alarmEmail: r.raw("alarmEmail")?.trim(),
     };
     if (!SCHEDULE.test(settings.reconcileSchedule)) {

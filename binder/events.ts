@@ -8,7 +8,7 @@ import { namedError } from "./errors";
 
 /** An event that is not a well-formed EC2 state change: logged and dropped, never retried. */
 export const MALFORMED = "MalformedEventError";
-const malformed = (reason: string) => namedError(MALFORMED, reason);
+export const malformed = (reason: string) => namedError(MALFORMED, reason);
 
 const SOURCE = "aws.ec2";
 const DETAIL_TYPE = "EC2 Instance State-change Notification";

@@ -1,11 +1,12 @@
-import { bind } from "./bind";
+import { BatchWork, Dropped, readBatch, Work } from "./batch";
+import { bindAll } from "./bind";
 import { createClients } from "./clients";
 import { binderSettingsFromEnv } from "./config";
 import { Context } from "./context";
 import { Dns } from "./dns";
 import { Ec2 } from "./ec2";
 import { isNamedError, namedError } from "./errors";
-import { MALFORMED, readEvent } from "./events";
+import { MALFORMED } from "./events";
 import { createLogger, Logger } from "./log";
 import { createMetrics } from "./metrics";
 import { reconcile, Reconciliation } from "./reconcile";
@@ -17,7 +18,12 @@ export interface InvocationContext {
     awsRequestId?: string;
 }
 
-export type EventHandler = (event: unknown, context?: InvocationContext) => Promise<void>;
+/** The partial batch response: the messages SQS must deliver again (ReportBatchItemFailures). */
+export interface BatchResponse {
+    batchItemFailures: { itemIdentifier: string }[];
+}
+
+export type EventHandler = (event: unknown, context?: InvocationContext) => Promise<BatchResponse>;
 export type ReconcileHandler = (event: unknown, context?: InvocationContext) => Promise<Reconciliation>;
 
 /**
@@ -40,15 +46,16 @@ function coldStart(): (context?: InvocationContext) => Context {
 }
 
 /**
- * The EC2 state-change handler. A malformed event is logged and dropped; any
- * other failure is thrown so that Lambda retries the event.
+ * The EC2 state-change handler, fed batches by the event queue. A malformed
+ * message is logged and dropped; the messages of an instance whose binding or
+ * release failed are reported back, so that SQS delivers them again.
  */
 export function createEventHandler(): EventHandler {
     const perInvocation = coldStart();
     return async (event, context) => {
         const ctx = perInvocation(context);
         try {
-            await handle(ctx, event);
+            return await handle(ctx, event);
         } finally {
             ctx.metrics.flush();
         }
@@ -73,24 +80,37 @@ export function createReconcileHandler(): ReconcileHandler {
     };
 }
 
-async function handle(ctx: Context, event: unknown): Promise<void> {
-    let intent;
+async function handle(ctx: Context, event: unknown): Promise<BatchResponse> {
+    let batch: BatchWork;
     try {
-        intent = readEvent(event);
+        batch = readBatch(event);
     } catch (err) {
         if (!isNamedError(err, MALFORMED)) throw err;
-        ctx.log.error("malformed event dropped", { outcome: "malformed", reason: err.message, event });
-        ctx.metrics.failed(MALFORMED);
-        return;
+        drop(ctx, { reason: err.message, body: event });
+        return { batchItemFailures: [] };
     }
-    const { action, instanceId, state } = intent;
-    try {
-        if (action === "bind") await bind(ctx, instanceId);
-        else if (action === "release") await release(ctx, instanceId);
-        else ctx.log.info("state needs no action", { instanceId, state, outcome: "ignored" });
-    } catch (err) {
-        ctx.log.error(`${action} failed; the event will be retried`, { instanceId, state, outcome: "failed", error: err });
+    batch.dropped.forEach(dropped => drop(ctx, dropped));
+    for (const { instanceId, states } of batch.ignored) ctx.log.info("state needs no action", { instanceId, states, outcome: "ignored" });
+
+    const failed: string[] = [];
+    const fail = (work: Work, action: string, err: unknown) => {
+        ctx.log.error(`${action} failed; its events will be delivered again`, { instanceId: work.instanceId, states: work.states, outcome: "failed", error: err });
         ctx.metrics.failed(err instanceof Error ? err.name : "Error");
-        throw err;
+        failed.push(...work.messageIds);
+    };
+    // Releases first: an address freed in this batch can go to a launch in it.
+    for (const work of batch.releases) {
+        await release(ctx, work.instanceId).catch(err => fail(work, "release", err));
     }
+    if (batch.binds.length > 0) {
+        const results = await bindAll(ctx, batch.binds.map(work => work.instanceId))
+            .catch(err => batch.binds.map(({ instanceId }) => ({ instanceId, error: err as unknown })));
+        results.forEach((result, i) => { if ("error" in result) fail(batch.binds[i], "bind", result.error); });
+    }
+    return { batchItemFailures: failed.map(itemIdentifier => ({ itemIdentifier })) };
+}
+
+function drop(ctx: Context, { messageId, reason, body }: Dropped): void {
+    ctx.log.error("malformed event dropped", { outcome: "malformed", reason, messageId, event: body });
+    ctx.metrics.failed(MALFORMED);
 }

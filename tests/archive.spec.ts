@@ -10,7 +10,7 @@ import { RUNTIME } from "../infra/lambda";
 import { archiveProblems, captureArchives, FUNCTIONS, FunctionName, LambdaArchive, writeArchive, zipArchive } from "../tools/archive";
 import { LambdaProcess, startLambda } from "../tools/lambda-process";
 import { createBrokenHandler } from "./fixtures/archive/captured-client";
-import { stateChange, World, WorldOptions } from "./support/world";
+import { queueBatch, stateChange, World, WorldOptions } from "./support/world";
 
 const SIZE_LIMIT = 256 * 1024;
 
@@ -119,38 +119,60 @@ describe("the shipped Lambda archive", function () {
 
         const logged = () => lambda.logs.map(line => JSON.parse(line)).filter(entry => !("_aws" in entry));
 
+        const handled = { value: { batchItemFailures: [] } };
+
         it("binds, shrugs off a duplicate, ignores a non-target and releases", async () => {
             await open({ poolSize: 2 });
             const target = world.launch();
             const other = world.launch({ team: "web" });
-            expect(await lambda.invoke(stateChange(target.instanceId, "running"))).to.deep.equal({});
-            expect(await lambda.invoke(stateChange(target.instanceId, "running"))).to.deep.equal({});
-            expect(await lambda.invoke(stateChange(other.instanceId, "running"))).to.deep.equal({});
+            expect(await lambda.invoke(queueBatch(stateChange(target.instanceId, "running")))).to.deep.equal(handled);
+            expect(await lambda.invoke(queueBatch(stateChange(target.instanceId, "running")))).to.deep.equal(handled);
+            expect(await lambda.invoke(queueBatch(stateChange(other.instanceId, "running")))).to.deep.equal(handled);
             expect((await world.checkInvariants()).bound).to.equal(1);
             expect(logged().map(l => l.outcome)).to.deep.equal(["bound", "already-bound", "not-a-target"]);
 
             world.ec2.setState(target.instanceId, "shutting-down");
-            expect(await lambda.invoke(stateChange(target.instanceId, "shutting-down"))).to.deep.equal({});
+            expect(await lambda.invoke(queueBatch(stateChange(target.instanceId, "shutting-down")))).to.deep.equal(handled);
             expect((await world.checkInvariants()).bound).to.equal(0);
             expect(await world.servers()).to.deep.equal([]);
         });
 
-        it("logs and drops a malformed event", async () => {
-            await open({ poolSize: 1 });
-            expect(await lambda.invoke({ source: "aws.ec2", "detail-type": "EC2 Instance State-change Notification" })).to.deep.equal({});
-            expect(world.gateway.calls).to.have.length(0);
-            expect(logged()[0]).to.include({ level: "ERROR", outcome: "malformed", reason: "the event has no detail" });
+        it("binds a whole batch with one read of the instances and one of the pool", async () => {
+            await open({ poolSize: 4 });
+            const targets = [world.launch(), world.launch(), world.launch()];
+            const other = world.launch({ team: "web" });
+            const events = [...targets, other, targets[0]].map(i => stateChange(i.instanceId, "running"));
+            expect(await lambda.invoke(queueBatch(...events))).to.deep.equal(handled);
+            expect((await world.checkInvariants()).bound).to.equal(3);
+            const reads = world.gateway.calls.filter(c => c.action.startsWith("Describe")).map(c => c.action);
+            expect(reads).to.deep.equal(["DescribeInstances", "DescribeAddresses"]);
+            expect(logged().map(l => l.outcome)).to.deep.equal(["bound", "bound", "bound", "not-a-target"]);
         });
 
-        it("fails the invocation clearly when the pool is exhausted, leaving nothing behind", async () => {
+        it("logs and drops malformed messages, and a payload that is not a batch", async () => {
+            await open({ poolSize: 1 });
+            const batch = queueBatch({ source: "aws.ec2", "detail-type": "EC2 Instance State-change Notification" });
+            batch.Records.push({ ...batch.Records[0], messageId: "not-json", body: "{" });
+            expect(await lambda.invoke(batch)).to.deep.equal(handled);
+            expect(await lambda.invoke(stateChange("i-0123456789abcdef0", "running"))).to.deep.equal(handled);
+            expect(world.gateway.calls).to.have.length(0);
+            expect(logged().map(({ level, outcome, reason, messageId }) => ({ level, outcome, reason, messageId }))).to.deep.equal([
+                { level: "ERROR", outcome: "malformed", reason: "the event has no detail", messageId: batch.Records[0].messageId },
+                { level: "ERROR", outcome: "malformed", reason: "the message body is not JSON", messageId: "not-json" },
+                { level: "ERROR", outcome: "malformed", reason: "the event is not an SQS batch (it has no Records list)", messageId: undefined },
+            ]);
+        });
+
+        it("reports a message failed, clearly, when the pool is exhausted, leaving nothing behind", async () => {
             await open({ poolSize: 1 });
             const first = world.launch();
             const second = world.launch();
-            await lambda.invoke(stateChange(first.instanceId, "running"));
-            const result = await lambda.invoke(stateChange(second.instanceId, "running"));
-            expect(result.error).to.deep.equal({
-                name: "PoolExhaustedError",
-                message: `no free pool address for ${second.instanceId}: 0 of 1 addresses tagged team=live, pool=media are free`,
+            const batch = queueBatch(stateChange(first.instanceId, "running"), stateChange(second.instanceId, "running"));
+            const result = await lambda.invoke(batch);
+            expect(result).to.deep.equal({ value: { batchItemFailures: [{ itemIdentifier: batch.Records[1].messageId }] } });
+            expect(logged().find(l => l.outcome === "failed")).to.deep.include({
+                instanceId: second.instanceId,
+                error: { name: "PoolExhaustedError", message: `no free pool address for ${second.instanceId}: 0 of 1 addresses tagged team=live, pool=media are free` },
             });
             expect((await world.checkInvariants()).bound).to.equal(1);
         });
@@ -159,7 +181,7 @@ describe("the shipped Lambda archive", function () {
             await open({ poolSize: 1 }, "reconciler");
             const lost = world.launch();
             const result = await lambda.invoke({ "source": "aws.events", "detail-type": "Scheduled Event", "detail": {} });
-            expect(result).to.deep.equal({});
+            expect(result.error).to.equal(undefined);
             expect(world.addressesOf(lost.instanceId)).to.have.length(1);
             expect((await world.checkInvariants()).bound).to.equal(1);
             expect(logged().find(l => l.message === "reconciled")).to.include({ drift: 1, fixed: 1, failed: 0 });

@@ -3,11 +3,11 @@
 // every invariant over the whole final state.
 import { expect } from "chai";
 import { createEventHandler, EventHandler } from "../binder";
-import { stateChange, World, WorldOptions } from "./support/world";
+import { queueBatch, stateChange, World, WorldOptions } from "./support/world";
 
-async function deliver(handler: EventHandler, event: unknown): Promise<Error | undefined> {
+async function deliver(world: World, handler: EventHandler, event: unknown): Promise<Error | undefined> {
     try {
-        await handler(event, { awsRequestId: "test-request" });
+        await world.handle(handler, event);
         return undefined;
     } catch (err) {
         return err as Error;
@@ -33,7 +33,7 @@ describe("binding and release", function () {
             for (let i = 0; i < 5; i++) {
                 const instance = world.launch();
                 world.gateway.clearCalls();
-                expect(await deliver(handler, stateChange(instance.instanceId, "running"))).to.equal(undefined);
+                expect(await deliver(world, handler, stateChange(instance.instanceId, "running"))).to.equal(undefined);
                 expect(world.gateway.calls.map(c => c.action)).to.deep.equal([
                     "DescribeInstances", "DescribeAddresses", "PutItem", "PutItem", "AssociateAddress", "UpdateItem",
                 ]);
@@ -60,7 +60,7 @@ describe("binding and release", function () {
         it("binds 50 concurrent launches on a pool of 50, every one to a different address", async () => {
             await open({ poolSize: 50 });
             const instances = Array.from({ length: 50 }, () => world.launch());
-            const errors = await Promise.all(instances.map(i => deliver(handler, stateChange(i.instanceId, "running"))));
+            const errors = await Promise.all(instances.map(i => deliver(world, handler, stateChange(i.instanceId, "running"))));
             expect(errors.filter(Boolean)).to.deep.equal([]);
             expect((await world.checkInvariants()).bound).to.equal(50);
             for (const instance of instances) expect(world.addressesOf(instance.instanceId)).to.have.length(1);
@@ -69,7 +69,7 @@ describe("binding and release", function () {
         it("on a burst larger than the pool binds as many as it can and fails the rest clearly, leaving nothing behind", async () => {
             await open({ poolSize: 20 });
             const instances = Array.from({ length: 30 }, () => world.launch());
-            const errors = await Promise.all(instances.map(i => deliver(handler, stateChange(i.instanceId, "running"))));
+            const errors = await Promise.all(instances.map(i => deliver(world, handler, stateChange(i.instanceId, "running"))));
             const failed = errors.filter((e): e is Error => e !== undefined);
             expect(failed).to.have.length(10);
             for (const err of failed) {
@@ -87,9 +87,9 @@ describe("binding and release", function () {
         it("gives an instance one address however often its event is delivered, one after another or five at once", async () => {
             await open({ poolSize: 10 });
             const sequential = world.launch();
-            for (let i = 0; i < 3; i++) expect(await deliver(handler, stateChange(sequential.instanceId, "running"))).to.equal(undefined);
+            for (let i = 0; i < 3; i++) expect(await deliver(world, handler, stateChange(sequential.instanceId, "running"))).to.equal(undefined);
             const concurrent = world.launch();
-            const errors = await Promise.all(Array.from({ length: 5 }, () => deliver(handler, stateChange(concurrent.instanceId, "running"))));
+            const errors = await Promise.all(Array.from({ length: 5 }, () => deliver(world, handler, stateChange(concurrent.instanceId, "running"))));
             expect(errors.filter(Boolean)).to.deep.equal([]);
             expect(world.addressesOf(sequential.instanceId)).to.have.length(1);
             expect(world.addressesOf(concurrent.instanceId)).to.have.length(1);
@@ -100,10 +100,10 @@ describe("binding and release", function () {
         it("keeps the scheduler's allocated flag through a duplicate running event", async () => {
             await open({ poolSize: 2 });
             const instance = world.launch();
-            await deliver(handler, stateChange(instance.instanceId, "running"));
+            await deliver(world, handler, stateChange(instance.instanceId, "running"));
             const [row] = await world.servers();
             await world.allocate(row.EIP, row.DNS_Record);
-            expect(await deliver(handler, stateChange(instance.instanceId, "running"))).to.equal(undefined);
+            expect(await deliver(world, handler, stateChange(instance.instanceId, "running"))).to.equal(undefined);
             const [after] = await world.servers();
             expect(after.allocated).to.equal(true);
             expect(after.BoundAt).to.equal(row.BoundAt);
@@ -114,11 +114,11 @@ describe("binding and release", function () {
             await open({ poolSize: 2 });
             const other = world.launch({ team: "web" });
             world.gateway.clearCalls();
-            expect(await deliver(handler, stateChange(other.instanceId, "running"))).to.equal(undefined);
+            expect(await deliver(world, handler, stateChange(other.instanceId, "running"))).to.equal(undefined);
             expect(world.gateway.calls.map(c => c.action)).to.deep.equal(["DescribeInstances"]);
             world.gateway.clearCalls();
             world.ec2.setState(other.instanceId, "shutting-down");
-            expect(await deliver(handler, stateChange(other.instanceId, "shutting-down"))).to.equal(undefined);
+            expect(await deliver(world, handler, stateChange(other.instanceId, "shutting-down"))).to.equal(undefined);
             expect(world.gateway.calls.map(c => c.action)).to.deep.equal(["GetItem"]);
             expect(world.logs.map(l => l.outcome)).to.deep.equal(["not-a-target", "nothing-bound"]);
             expect((await world.checkInvariants()).bound).to.equal(0);
@@ -128,8 +128,8 @@ describe("binding and release", function () {
             await open({ poolSize: 2 });
             const instance = world.launch();
             world.ec2.setState(instance.instanceId, "terminated");
-            expect(await deliver(handler, stateChange(instance.instanceId, "terminated"))).to.equal(undefined);
-            expect(await deliver(handler, stateChange(instance.instanceId, "running"))).to.equal(undefined);
+            expect(await deliver(world, handler, stateChange(instance.instanceId, "terminated"))).to.equal(undefined);
+            expect(await deliver(world, handler, stateChange(instance.instanceId, "running"))).to.equal(undefined);
             expect((await world.checkInvariants()).bound).to.equal(0);
             expect(world.ec2.addresses().every(a => !a.association)).to.equal(true);
         });
@@ -137,20 +137,20 @@ describe("binding and release", function () {
         it("releases on shutting-down and on terminated, and the address goes to the next worker", async () => {
             await open({ poolSize: 1 });
             const first = world.launch();
-            await deliver(handler, stateChange(first.instanceId, "running"));
+            await deliver(world, handler, stateChange(first.instanceId, "running"));
             world.ec2.setState(first.instanceId, "shutting-down");
-            expect(await deliver(handler, stateChange(first.instanceId, "shutting-down"))).to.equal(undefined);
+            expect(await deliver(world, handler, stateChange(first.instanceId, "shutting-down"))).to.equal(undefined);
             expect(world.addressesOf(first.instanceId)).to.have.length(0);
             world.ec2.setState(first.instanceId, "terminated");
-            expect(await deliver(handler, stateChange(first.instanceId, "terminated"))).to.equal(undefined);
+            expect(await deliver(world, handler, stateChange(first.instanceId, "terminated"))).to.equal(undefined);
             expect(await world.servers()).to.deep.equal([]);
 
             const second = world.launch();
-            expect(await deliver(handler, stateChange(second.instanceId, "running"))).to.equal(undefined);
+            expect(await deliver(world, handler, stateChange(second.instanceId, "running"))).to.equal(undefined);
             expect(world.addressesOf(second.instanceId)).to.have.length(1);
             // A late duplicate of the first worker's events must not touch the second's binding.
-            expect(await deliver(handler, stateChange(first.instanceId, "terminated"))).to.equal(undefined);
-            expect(await deliver(handler, stateChange(first.instanceId, "running"))).to.equal(undefined);
+            expect(await deliver(world, handler, stateChange(first.instanceId, "terminated"))).to.equal(undefined);
+            expect(await deliver(world, handler, stateChange(first.instanceId, "running"))).to.equal(undefined);
             expect((await world.checkInvariants()).bound).to.equal(1);
             expect(world.addressesOf(second.instanceId)).to.have.length(1);
         });
@@ -158,10 +158,10 @@ describe("binding and release", function () {
         it("releases after AWS has already disassociated a terminated instance", async () => {
             await open({ poolSize: 1 });
             const instance = world.launch();
-            await deliver(handler, stateChange(instance.instanceId, "running"));
+            await deliver(world, handler, stateChange(instance.instanceId, "running"));
             world.ec2.setState(instance.instanceId, "terminated");
             world.gateway.clearCalls();
-            expect(await deliver(handler, stateChange(instance.instanceId, "terminated"))).to.equal(undefined);
+            expect(await deliver(world, handler, stateChange(instance.instanceId, "terminated"))).to.equal(undefined);
             expect(world.gateway.calls.map(c => c.action)).to.deep.equal(["GetItem", "DescribeAddresses", "DeleteItem", "DeleteItem", "DeleteItem"]);
             expect((await world.checkInvariants()).bound).to.equal(0);
         });
@@ -182,7 +182,7 @@ describe("binding and release", function () {
                     return false;
                 },
             });
-            expect(await deliver(handler, stateChange(instance.instanceId, "running"))).to.equal(undefined);
+            expect(await deliver(world, handler, stateChange(instance.instanceId, "running"))).to.equal(undefined);
             const [held] = world.addressesOf(instance.instanceId);
             expect(held.allocationId).to.not.equal(stolen);
             expect(world.logs.filter(l => l.conflict === true)).to.have.length(1);
@@ -194,7 +194,7 @@ describe("binding and release", function () {
         it("uses the primary interface even when EC2 lists another one first", async () => {
             await open({ poolSize: 1 });
             const instance = world.ec2.addInstance({ tags: { "team": "live", "karpenter.sh/nodepool": "media" }, secondaryInterfaceFirst: true });
-            await deliver(handler, stateChange(instance.instanceId, "running"));
+            await deliver(world, handler, stateChange(instance.instanceId, "running"));
             const [held] = world.addressesOf(instance.instanceId);
             const primary = instance.networkInterfaces.find(n => n.deviceIndex === 0)!;
             expect(held.association).to.include({ networkInterfaceId: primary.networkInterfaceId, privateIpAddress: primary.privateIpAddress });
@@ -204,7 +204,7 @@ describe("binding and release", function () {
             let throttled = 0;
             await open({ poolSize: 3, gateway: { throttle: (_service, action) => (action === "AssociateAddress" || action === "PutItem") && throttled++ % 2 === 0 } });
             const instances = [world.launch(), world.launch(), world.launch()];
-            const errors = await Promise.all(instances.map(i => deliver(handler, stateChange(i.instanceId, "running"))));
+            const errors = await Promise.all(instances.map(i => deliver(world, handler, stateChange(i.instanceId, "running"))));
             expect(errors.filter(Boolean)).to.deep.equal([]);
             expect(world.gateway.calls.filter(c => c.errorCode === "RequestLimitExceeded").length).to.be.at.least(1);
             expect(world.gateway.calls.filter(c => c.errorCode === "ThrottlingException").length).to.be.at.least(1);
@@ -221,7 +221,7 @@ describe("binding and release", function () {
                 [stateChange("not-an-instance", "running"), /instance-id is "not-an-instance"/],
                 [{ ...stateChange("i-0123456789abcdef0", "running"), detail: { "instance-id": "i-0123456789abcdef0" } }, /detail.state/],
             ];
-            for (const [event] of bad) expect(await deliver(handler, event)).to.equal(undefined);
+            for (const [event] of bad) expect(await deliver(world, handler, event)).to.equal(undefined);
             expect(world.gateway.calls).to.have.length(0);
             const errors = world.logs.filter(l => l.level === "ERROR");
             expect(errors).to.have.length(bad.length);
@@ -234,9 +234,47 @@ describe("binding and release", function () {
         it("ignores states it has no business with", async () => {
             await open({ poolSize: 1 });
             const instance = world.launch();
-            expect(await deliver(handler, stateChange(instance.instanceId, "stopping"))).to.equal(undefined);
+            expect(await deliver(world, handler, stateChange(instance.instanceId, "stopping"))).to.equal(undefined);
             expect(world.gateway.calls).to.have.length(0);
-            expect(world.logs[0]).to.include({ outcome: "ignored", state: "stopping" });
+            expect(world.logs[0]).to.deep.include({ outcome: "ignored", states: ["stopping"] });
+        });
+    });
+
+    describe("batches from the event queue", () => {
+        it("reads the instances once and the pool once, then makes four calls per bind", async () => {
+            await open({ poolSize: 6 });
+            const instances = Array.from({ length: 5 }, () => world.launch());
+            await world.handle(handler, ...instances.map(i => stateChange(i.instanceId, "running")));
+            expect((await world.checkInvariants()).bound).to.equal(5);
+            const count = (action: string) => world.gateway.calls.filter(c => c.action === action).length;
+            expect({ DescribeInstances: count("DescribeInstances"), DescribeAddresses: count("DescribeAddresses"), PutItem: count("PutItem"), AssociateAddress: count("AssociateAddress"), UpdateItem: count("UpdateItem") })
+                .to.deep.equal({ DescribeInstances: 1, DescribeAddresses: 1, PutItem: 10, AssociateAddress: 5, UpdateItem: 5 });
+            expect(world.gateway.calls).to.have.length(22);
+        });
+
+        it("reports only the failed instance's messages, and binds the rest", async () => {
+            await open({ poolSize: 2 });
+            const instances = [world.launch(), world.launch(), world.launch()];
+            const batch = queueBatch(...instances.map(i => stateChange(i.instanceId, "running")), stateChange(instances[2].instanceId, "running"));
+            const { batchItemFailures } = await handler(batch);
+            expect(batchItemFailures).to.deep.equal([batch.Records[2], batch.Records[3]].map(r => ({ itemIdentifier: r.messageId })));
+            expect((await world.checkInvariants()).bound).to.equal(2);
+            expect(world.logs.filter(l => l.outcome === "failed")).to.have.length(1);
+        });
+
+        it("releases, rather than binds, an instance that started and went away within one batch", async () => {
+            await open({ poolSize: 2 });
+            const bound = world.launch();
+            await world.handle(handler, stateChange(bound.instanceId, "running"));
+            world.ec2.setState(bound.instanceId, "terminated");
+            const brief = world.launch();
+            world.ec2.setState(brief.instanceId, "terminated");
+            const next = world.launch();
+            await world.handle(handler, stateChange(bound.instanceId, "terminated"), stateChange(brief.instanceId, "running"),
+                stateChange(brief.instanceId, "terminated"), stateChange(next.instanceId, "running"));
+            expect(world.addressesOf(next.instanceId)).to.have.length(1);
+            expect((await world.checkInvariants()).bound).to.equal(1);
+            expect(world.logs.filter(l => l.outcome === "released").map(l => l.instanceId)).to.deep.equal([bound.instanceId]);
         });
     });
 
@@ -245,7 +283,7 @@ describe("binding and release", function () {
             await open({ poolSize: 3, dnsRecords: "per-binding", dnsName: "{instance-id}.edge.{suffix}" });
             world.route53.pollsUntilInSync = 2;
             const instances = [world.launch(), world.launch(), world.launch()];
-            const errors = await Promise.all(instances.map(i => deliver(handler, stateChange(i.instanceId, "running"))));
+            const errors = await Promise.all(instances.map(i => deliver(world, handler, stateChange(i.instanceId, "running"))));
             expect(errors.filter(Boolean)).to.deep.equal([]);
             expect((await world.checkInvariants()).bound).to.equal(3);
             for (const instance of instances) {
@@ -257,7 +295,7 @@ describe("binding and release", function () {
             expect(world.gateway.calls.filter(c => c.action === "GetChange").length).to.be.at.least(3);
 
             world.ec2.setState(instances[0].instanceId, "terminated");
-            expect(await deliver(handler, stateChange(instances[0].instanceId, "terminated"))).to.equal(undefined);
+            expect(await deliver(world, handler, stateChange(instances[0].instanceId, "terminated"))).to.equal(undefined);
             expect(world.route53.records("A").map(r => r.name)).to.not.include(`${instances[0].instanceId}.edge.live.example.com.`);
             expect((await world.checkInvariants()).bound).to.equal(2);
         });
@@ -265,17 +303,17 @@ describe("binding and release", function () {
         it("hands an address to the next worker only once the last one's release is done, name included", async () => {
             await open({ poolSize: 1, dnsRecords: "per-binding" });
             const first = world.launch();
-            await deliver(handler, stateChange(first.instanceId, "running"));
+            await deliver(world, handler, stateChange(first.instanceId, "running"));
             // AWS disassociates on termination, but the release event has not arrived yet.
             world.ec2.setState(first.instanceId, "terminated");
             const second = world.launch();
-            const early = await deliver(handler, stateChange(second.instanceId, "running"));
+            const early = await deliver(world, handler, stateChange(second.instanceId, "running"));
             expect(early?.name).to.equal("PoolExhaustedError");
             expect(world.addressesOf(second.instanceId)).to.have.length(0);
 
-            expect(await deliver(handler, stateChange(first.instanceId, "terminated"))).to.equal(undefined);
+            expect(await deliver(world, handler, stateChange(first.instanceId, "terminated"))).to.equal(undefined);
             expect(world.route53.records("A")).to.have.length(0);
-            expect(await deliver(handler, stateChange(second.instanceId, "running"))).to.equal(undefined);
+            expect(await deliver(world, handler, stateChange(second.instanceId, "running"))).to.equal(undefined);
             expect((await world.checkInvariants()).bound).to.equal(1);
             expect(world.route53.records("A")).to.have.length(1);
         });
@@ -285,7 +323,7 @@ describe("binding and release", function () {
             world.gateway.inject({ service: "route53", action: "ChangeResourceRecordSets", code: "Throttling", status: 400 });
             world.gateway.inject({ service: "route53", action: "ChangeResourceRecordSets", code: "PriorRequestNotComplete", status: 400 });
             const instance = world.launch();
-            expect(await deliver(handler, stateChange(instance.instanceId, "running"))).to.equal(undefined);
+            expect(await deliver(world, handler, stateChange(instance.instanceId, "running"))).to.equal(undefined);
             expect(world.gateway.pendingFaults()).to.equal(0);
             expect((await world.checkInvariants()).bound).to.equal(1);
         });

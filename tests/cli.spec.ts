@@ -139,7 +139,7 @@ describe("the operator CLI", function () {
 
         async function bind(w: World): Promise<string> {
             const { instanceId } = w.launch();
-            await handler(stateChange(instanceId, "running"));
+            await w.handle(handler, stateChange(instanceId, "running"));
             return instanceId;
         }
 

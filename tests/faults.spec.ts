@@ -1,6 +1,6 @@
 // Fault injection: every AWS call a bind or a release makes is failed once, before
-// it takes effect and after (a lost response); the handler fails, the event is
-// delivered again, and the final state must be exactly right. The calls are taken
+// it takes effect and after (a lost response); the handler reports the message
+// failed, the batch is delivered again, and the final state must be exactly right. The calls are taken
 // from a recorded clean run, so a new call is covered without touching this file.
 import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { expect } from "chai";
@@ -12,24 +12,30 @@ import { stateChange, World, WorldOptions } from "./support/world";
 interface Scenario {
     name: string;
     options: WorldOptions;
-    /** Prepares the world and returns the event under test. */
-    setup(world: World, handler: EventHandler): Promise<Record<string, unknown>>;
+    /** Prepares the world and returns the events under test, delivered as one batch. */
+    setup(world: World, handler: EventHandler): Promise<Record<string, unknown>[]>;
     /** Pool addresses bound at the end. */
     bound: number;
 }
 
 const launchAndBind = async (world: World, handler: EventHandler) => {
     const instance = world.launch();
-    await handler(stateChange(instance.instanceId, "running"));
+    await world.handle(handler, stateChange(instance.instanceId, "running"));
     world.ec2.setState(instance.instanceId, "shutting-down");
-    return stateChange(instance.instanceId, "shutting-down");
+    return [stateChange(instance.instanceId, "shutting-down")];
 };
 
 const perBinding: WorldOptions = { poolSize: 3, dnsRecords: "per-binding", dnsName: "{instance-id}.{suffix}" };
 
 const scenarios: Scenario[] = [
-    { name: "bind, per-address", options: { poolSize: 3 }, bound: 1, setup: async world => stateChange(world.launch().instanceId, "running") },
-    { name: "bind, per-binding", options: perBinding, bound: 1, setup: async world => stateChange(world.launch().instanceId, "running") },
+    { name: "bind, per-address", options: { poolSize: 3 }, bound: 1, setup: async world => [stateChange(world.launch().instanceId, "running")] },
+    { name: "bind, per-binding", options: perBinding, bound: 1, setup: async world => [stateChange(world.launch().instanceId, "running")] },
+    {
+        name: "bind, a batch of three launches",
+        options: { poolSize: 4 },
+        bound: 3,
+        setup: async world => [world.launch(), world.launch(), world.launch()].map(i => stateChange(i.instanceId, "running")),
+    },
     { name: "release, per-address", options: { poolSize: 3 }, bound: 0, setup: launchAndBind },
     { name: "release, per-binding", options: perBinding, bound: 0, setup: launchAndBind },
 ];
@@ -48,9 +54,9 @@ async function withWorld<T>(options: WorldOptions, body: (world: World, handler:
 /** The calls a clean run of the scenario makes, in order. */
 function cleanRun(scenario: Scenario): Promise<{ service: Service; action: string }[]> {
     return withWorld(scenario.options, async (world, handler) => {
-        const event = await scenario.setup(world, handler);
+        const events = await scenario.setup(world, handler);
         world.gateway.clearCalls();
-        await handler(event);
+        await world.handle(handler, ...events);
         expect((await world.checkInvariants()).bound).to.equal(scenario.bound);
         return world.gateway.calls.map(({ service, action }) => ({ service, action }));
     });
@@ -70,19 +76,19 @@ describe("fault injection at every AWS call", function () {
                 for (const when of ["before", "after"] as const) {
                     const label = `${call.service}:${call.action} #${occurrence + 1} failed ${when}`;
                     await withWorld(scenario.options, async (world, handler) => {
-                        const event = await scenario.setup(world, handler);
+                        const events = await scenario.setup(world, handler);
                         let seen = 0;
                         world.gateway.inject({ service: call.service, action: call.action, when, match: () => seen++ === occurrence });
                         let failure: unknown;
                         try {
-                            await handler(event);
+                            await world.handle(handler, ...events);
                         } catch (err) {
                             failure = err;
                         }
                         expect(world.gateway.pendingFaults(), `${label}: the call was never made`).to.equal(0);
                         if (failure === undefined) absorbed.add(`${call.service}:${call.action}`);
                         else expect((failure as Error).name, label).to.equal("InjectedFault");
-                        await handler(event);
+                        await world.handle(handler, ...events);
                         const { bound } = await world.checkInvariants();
                         expect(bound, `${label}: wrong number of bindings after redelivery`).to.equal(scenario.bound);
                     });
@@ -111,10 +117,10 @@ describe("fault injection at every AWS call", function () {
                 // PutItem #1 is the instance's claim, #2 its failed lock, #3 the claim's move after the collision.
                 let seen = 0;
                 world.gateway.inject({ service: "dynamodb", action, match: () => ++seen === (action === "Scan" ? 1 : 3) });
-                const failure = await handler(stateChange(instance.instanceId, "running")).then(() => undefined, (err: Error) => err);
+                const failure = await world.handle(handler, stateChange(instance.instanceId, "running")).then(() => undefined, (err: Error) => err);
                 expect(failure?.name, action).to.equal("InjectedFault");
-                await handler(stateChange(rival.instanceId, "running"));
-                await handler(stateChange(instance.instanceId, "running"));
+                await world.handle(handler, stateChange(rival.instanceId, "running"));
+                await world.handle(handler, stateChange(instance.instanceId, "running"));
                 expect((await world.checkInvariants()).bound, action).to.equal(2);
                 expect(world.addressesOf(rival.instanceId)[0].allocationId).to.equal(first.allocationId);
             });

@@ -24,7 +24,7 @@ describe("the reconciler", function () {
 
     async function bindOne(): Promise<string> {
         const instance = world.launch();
-        await handler(stateChange(instance.instanceId, "running"));
+        await world.handle(handler, stateChange(instance.instanceId, "running"));
         return instance.instanceId;
     }
 
@@ -84,7 +84,7 @@ describe("the reconciler", function () {
         await open({ poolSize: 2 });
         const instance = world.launch();
         world.gateway.inject({ service: "ec2", action: "AssociateAddress" });
-        await handler(stateChange(instance.instanceId, "running")).catch(() => undefined);
+        await world.handle(handler, stateChange(instance.instanceId, "running")).catch(() => undefined);
         expect(await world.claims()).to.have.length(1);
         expect((await reconcile({})).inspection.drift).to.deep.equal([]);
 
@@ -113,7 +113,7 @@ describe("the reconciler", function () {
         expect(kinds(result.fixed)).to.deep.equal(["stale-lock"]);
         expect(await world.locks()).to.deep.equal([]);
         const instance = world.launch();
-        await handler(stateChange(instance.instanceId, "running"));
+        await world.handle(handler, stateChange(instance.instanceId, "running"));
         expect((await world.checkInvariants()).bound).to.equal(1);
     });
 
@@ -141,7 +141,7 @@ describe("the reconciler", function () {
     it("keeps every invariant when it runs twice during a burst of events", async () => {
         await open({ poolSize: 30 });
         const instances = Array.from({ length: 30 }, () => world.launch());
-        const events = instances.map(i => handler(stateChange(i.instanceId, "running")));
+        const events = instances.map(i => world.handle(handler, stateChange(i.instanceId, "running")));
         const runs = [reconcile({}), reconcile({})];
         const outcomes = await Promise.allSettled([...events, ...runs]);
         expect(outcomes.filter(o => o.status === "rejected")).to.deep.equal([]);

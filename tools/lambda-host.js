@@ -19,8 +19,8 @@ try {
 
 process.on("message", async ({ id, event }) => {
     try {
-        await handler(event, { awsRequestId: id });
-        await reply({ type: "result", id });
+        const value = await handler(event, { awsRequestId: id });
+        await reply({ type: "result", id, value });
     } catch (err) {
         await reply({ type: "result", id, error: describe(err) });
     }

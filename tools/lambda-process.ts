@@ -10,6 +10,8 @@ const HOST = path.join(__dirname, "lambda-host.js");
 const PROJECT_MODULES = path.join(__dirname, "..", "node_modules");
 
 export interface InvokeResult {
+    /** What the handler returned, when it did not throw. */
+    value?: unknown;
     error?: { name: string; message: string };
 }
 
@@ -83,7 +85,7 @@ export function startLambda(dir: string, handler: string, env: Record<string, st
                     },
                 });
             } else if (message.type === "result") {
-                pending.get(message.id)?.(message.error ? { error: message.error } : {});
+                pending.get(message.id)?.(message.error ? { error: message.error } : message.value === undefined ? {} : { value: message.value });
                 pending.delete(message.id);
             }
         });

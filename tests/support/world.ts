@@ -3,6 +3,8 @@
 // from DESIGN.md over the final state.
 import { AttributeValue, CreateTableCommand, DynamoDBClient, ScanCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { expect } from "chai";
+import { EventHandler } from "../../binder";
+import { QueueBatch } from "../../binder/batch";
 import { BinderSettings, binderEnvironment, DnsRecordsMode } from "../../binder/config";
 import { renderName } from "../../binder/naming";
 import { CLAIM_KEY, SERVER_KEY } from "../../binder/schema";
@@ -55,6 +57,27 @@ export function stateChange(instanceId: string, state: string): Record<string, u
         "region": "us-east-1",
         "resources": [`arn:aws:ec2:us-east-1:123456789012:instance/${instanceId}`],
         "detail": { "instance-id": instanceId, state },
+    };
+}
+
+let messageSerial = 0;
+
+/** An SQS batch of `events`, as the event queue's mapping hands them to the binder. */
+export function queueBatch(...events: unknown[]): QueueBatch & { Records: Record<string, unknown>[] } {
+    return {
+        Records: events.map(event => {
+            const messageId = `00000000-0000-4000-8000-${String(++messageSerial).padStart(12, "0")}`;
+            return {
+                messageId,
+                receiptHandle: `handle-${messageId}`,
+                body: JSON.stringify(event),
+                attributes: { ApproximateReceiveCount: "1", SentTimestamp: String(Date.now()) },
+                messageAttributes: {},
+                eventSource: "aws:sqs",
+                eventSourceARN: "arn:aws:sqs:us-east-1:123456789012:instance-events",
+                awsRegion: "us-east-1",
+            };
+        }),
     };
 }
 
@@ -247,6 +270,19 @@ export class World {
             expect(this.gateway.calls.filter(c => c.service === "route53"), "per-address binding called Route53").to.have.length(0);
         }
         return { bound: bound.length };
+    }
+
+    /**
+     * Hands `events` to the binder as one SQS batch, as the event queue does. Rejects
+     * when the binder reports a message failed, with the error it logged for it.
+     */
+    async handle(handler: EventHandler, ...events: unknown[]): Promise<void> {
+        const seen = this.logs.length;
+        const { batchItemFailures } = await handler(queueBatch(...events), { awsRequestId: "test-request" });
+        if (batchItemFailures.length === 0) return;
+        const ids = events.map(event => (event as { detail?: Record<string, unknown> }).detail?.["instance-id"]);
+        const logged = this.logs.slice(seen).find(line => line.outcome === "failed" && ids.includes(line.instanceId))?.error as { name?: string; message?: string } | undefined;
+        throw Object.assign(new Error(logged?.message ?? `${batchItemFailures.length} message(s) failed`), { name: logged?.name ?? "Error" });
     }
 
     async close(): Promise<void> {

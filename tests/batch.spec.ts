@@ -1,0 +1,58 @@
+// Reading an SQS batch into work per instance (a pure helper, tested on its own).
+import { expect } from "chai";
+import { readBatch } from "../binder/batch";
+import { queueBatch, stateChange } from "./support/world";
+
+const A = "i-0aaaaaaaaaaaaaaa1";
+const B = "i-0bbbbbbbbbbbbbbb2";
+const C = "i-0ccccccccccccccc3";
+
+describe("reading a batch", () => {
+    it("gives each instance one piece of work, carrying every message of its events", () => {
+        const batch = queueBatch(stateChange(A, "running"), stateChange(B, "running"), stateChange(A, "running"));
+        const ids = batch.Records.map(r => r.messageId as string);
+        expect(readBatch(batch)).to.deep.equal({
+            releases: [],
+            binds: [
+                { instanceId: A, states: ["running", "running"], messageIds: [ids[0], ids[2]] },
+                { instanceId: B, states: ["running"], messageIds: [ids[1]] },
+            ],
+            ignored: [],
+            dropped: [],
+        });
+    });
+
+    it("releases an instance that has any going-away event, whatever the order", () => {
+        for (const order of [["running", "terminated"], ["shutting-down", "running"]]) {
+            const work = readBatch(queueBatch(...order.map(state => stateChange(A, state))));
+            expect(work.releases.map(w => w.instanceId), order.join(",")).to.deep.equal([A]);
+            expect(work.binds, order.join(",")).to.deep.equal([]);
+        }
+    });
+
+    it("sets states that need nothing aside, unless the instance has other work", () => {
+        const work = readBatch(queueBatch(stateChange(A, "stopping"), stateChange(B, "stopped"), stateChange(B, "running"), stateChange(C, "terminated")));
+        expect(work.ignored.map(w => w.instanceId)).to.deep.equal([A]);
+        expect(work.binds.map(w => w.instanceId)).to.deep.equal([B]);
+        expect(work.releases.map(w => w.instanceId)).to.deep.equal([C]);
+    });
+
+    it("drops malformed messages with the reason, and keeps the rest", () => {
+        const batch = queueBatch(stateChange(A, "running"), stateChange("i-nope", "running"));
+        batch.Records.push({ messageId: "m-text", body: "not json" }, { body: "{}" }, { messageId: "m-number", body: 42 });
+        const work = readBatch(batch);
+        expect(work.binds.map(w => w.instanceId)).to.deep.equal([A]);
+        expect(work.dropped.map(({ messageId, reason }) => ({ messageId, reason }))).to.deep.equal([
+            { messageId: batch.Records[1].messageId, reason: 'detail.instance-id is "i-nope", not an instance id' },
+            { messageId: "m-text", reason: "the message body is not JSON" },
+            { messageId: undefined, reason: "the record has no messageId" },
+            { messageId: "m-number", reason: "the message body is not a string" },
+        ]);
+    });
+
+    it("refuses a payload that is not an SQS batch", () => {
+        for (const event of [null, {}, stateChange(A, "running"), { Records: "x" }]) {
+            expect(() => readBatch(event), JSON.stringify(event)).to.throw("the event is not an SQS batch (it has no Records list)");
+        }
+    });
+});
