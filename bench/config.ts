@@ -3,9 +3,8 @@
 import { RunSettings } from "./scenario";
 
 export interface BenchConfig extends RunSettings {
-    /** Lambda concurrency for most scenarios, and the lower one some scenarios repeat at. */
-    concurrency: number;
-    lowConcurrency: number;
+    /** Our binder's maximum concurrency (the stack's binderConcurrency) in most scenarios; the -cN ones run it at `concurrency`. */
+    binderConcurrency: number;
     /** Share of calls failed in the transient-fault and failing-invocation scenarios. */
     transientRate: number;
     failingRate: number;
@@ -25,14 +24,21 @@ function numberFrom(name: string, fallback: number): number {
 
 export function benchConfig(): BenchConfig {
     const delays = process.env.BENCH_RETRY_DELAYS_MS;
+    // The stack's function timeout (infra/lambda.ts).
+    const timeoutMs = numberFrom("BENCH_TIMEOUT_MS", 120_000);
     return {
         latencyMs: numberFrom("BENCH_LATENCY_MS", 30),
+        // The original sample's reserved concurrency.
         concurrency: numberFrom("BENCH_CONCURRENCY", 50),
-        lowConcurrency: numberFrom("BENCH_LOW_CONCURRENCY", 10),
         // Lambda's async defaults: two retries, after one minute and then two.
         retryDelaysMs: delays ? delays.split(",").map(Number) : [60_000, 120_000],
-        // The stack's function timeout (infra/lambda.ts).
-        timeoutMs: numberFrom("BENCH_TIMEOUT_MS", 120_000),
+        timeoutMs,
+        // The event queue and its mapping as the stack deploys them: binderConcurrency's default,
+        // ten messages a batch, a visibility timeout of six function timeouts, five receives before the DLQ.
+        binderConcurrency: numberFrom("BENCH_BINDER_CONCURRENCY", 10),
+        batchSize: numberFrom("BENCH_BATCH_SIZE", 10),
+        visibilityTimeoutMs: numberFrom("BENCH_VISIBILITY_TIMEOUT_MS", 6 * timeoutMs),
+        maxReceives: numberFrom("BENCH_MAX_RECEIVES", 5),
         transientRate: numberFrom("BENCH_TRANSIENT_RATE", 0.05),
         failingRate: numberFrom("BENCH_FAILING_RATE", 0.01),
         seed: numberFrom("BENCH_SEED", 1),

@@ -1,20 +1,24 @@
-// Lambda's asynchronous invocation as EventBridge uses it: a queue of events, at
-// most `concurrency` running at once, one handler per container (made at its cold
-// start, reused while warm), a function timeout (the timed-out invocation is
-// frozen, see freeze.ts), and a failed event run up to two more times after one
-// and then two minutes (Lambda's defaults for async invokes).
+// Lambda running a binder, fed one of two ways: "async", EventBridge invoking the
+// function once per event with Lambda's retries (async.ts, the naive binder), or
+// "queue", an SQS queue's event source mapping handing it batches (queue.ts, ours).
+// Lambda's own part is the same for both: at most so many invocations at once,
+// one handler per container (made at its cold start, reused while warm), and a
+// function timeout (the timed-out invocation is frozen, see freeze.ts).
 import { randomUUID } from "node:crypto";
-import { EventHandler } from "../binder";
+import { AsyncOptions, AsyncSource } from "./async";
 import { Clock } from "./clock";
 import { Freezer } from "./freeze";
+import { QueueOptions, QueueSource } from "./queue";
 
-export interface LambdaOptions {
-    concurrency: number;
-    /** Waits before each redelivery of a failed event; its length is the number of retries. */
-    retryDelaysMs: number[];
-    timeoutMs: number;
-}
+/** Any handler: the event (or batch) in, what it returns is the source's business. */
+export type Handler = (payload: unknown, context: { awsRequestId: string }) => Promise<unknown>;
 
+export type LambdaOptions = { timeoutMs: number } & (
+    | ({ mode: "async"; concurrency: number } & AsyncOptions)
+    | ({ mode: "queue"; maxConcurrency: number } & QueueOptions)
+);
+
+/** One event's part in one invocation: a batch of ten events makes ten, sharing start and end. */
 export interface Invocation {
     event: number;
     attempt: number;
@@ -27,23 +31,35 @@ export interface Invocation {
     timedOut?: boolean;
 }
 
-interface Pending {
-    event: number;
-    attempt: number;
-    due: number;
+/** One invocation's input: what the handler gets, and the events in it with their attempt numbers. */
+export interface Delivery {
+    payload: unknown;
+    items: { event: number; attempt: number }[];
+}
+
+/** How an invocation ended: it returned a value, or it threw or timed out. */
+export type Outcome = { ok: true; value: unknown } | { ok: false; error: string; timedOut: boolean };
+
+/** Where invocations come from, and what their outcome means for each event in them. */
+export interface Source {
+    /** The next invocation's input, if one is ready at `now`. */
+    take(now: number): Delivery | undefined;
+    /** When the next input is (or becomes) ready; undefined once nothing is left. */
+    nextDue(): number | undefined;
+    /** Each of the delivery's events' result, in order; the failed ones are scheduled again or given up. */
+    settle(delivery: Delivery, outcome: Outcome, now: number): ({ ok: true } | { ok: false; error: string })[];
 }
 
 interface Container {
     id: number;
-    handler: EventHandler;
+    handler: Handler;
 }
-
-const TIMED_OUT = Symbol("timed out");
 
 export class LambdaSim {
     readonly invocations: Invocation[] = [];
-    private readonly queue: Pending[] = [];
     private readonly warm: Container[] = [];
+    private readonly concurrency: number;
+    private source?: Source;
     private containers = 0;
     private running = 0;
     private started = 0;
@@ -52,10 +68,16 @@ export class LambdaSim {
 
     constructor(
         private readonly clock: Clock,
-        private readonly coldStart: () => EventHandler,
+        private readonly coldStart: () => Handler,
         private readonly options: LambdaOptions,
         private readonly freezer: Freezer,
-    ) {}
+    ) {
+        this.concurrency = options.mode === "queue" ? options.maxConcurrency : options.concurrency;
+        // CreateEventSourceMapping refuses a queue whose visibility timeout is shorter than the function's.
+        if (options.mode === "queue" && options.visibilityTimeoutMs < options.timeoutMs) {
+            throw new Error(`visibility timeout ${options.visibilityTimeoutMs} ms is shorter than the function timeout ${options.timeoutMs} ms`);
+        }
+    }
 
     /** Containers started (cold starts) so far. */
     get coldStarts(): number {
@@ -67,29 +89,32 @@ export class LambdaSim {
         return new Promise(resolve => {
             this.finish = () => resolve(this.invocations);
             this.started = this.clock.now();
-            events.forEach((_, event) => this.queue.push({ event, attempt: 1, due: this.started }));
-            this.pump(events);
+            this.source = this.options.mode === "queue"
+                ? new QueueSource(events, this.started, this.options)
+                : new AsyncSource(events, this.started, this.options);
+            this.pump();
         });
     }
 
-    private pump(events: unknown[]): void {
+    private pump(): void {
+        const source = this.source!;
         clearTimeout(this.timer);
         let now = this.clock.now();
-        if (this.running === 0 && this.queue.length > 0 && this.queue.every(p => p.due > now)) {
-            // Nothing runs and nothing is due: skip the idle wait.
-            this.clock.skipTo(Math.min(...this.queue.map(p => p.due)));
+        const due = source.nextDue();
+        if (this.running === 0 && due !== undefined && due > now) {
+            // Nothing runs and nothing is ready: skip the idle wait.
+            this.clock.skipTo(due);
             now = this.clock.now();
         }
-        while (this.running < this.options.concurrency) {
-            const index = this.queue.findIndex(p => p.due <= now);
-            if (index < 0) break;
-            const [pending] = this.queue.splice(index, 1);
-            void this.invoke(pending, events);
+        while (this.running < this.concurrency) {
+            const delivery = source.take(now);
+            if (!delivery) break;
+            void this.invoke(delivery);
         }
-        if (this.running === 0 && this.queue.length === 0) return this.finish();
-        if (this.queue.length > 0 && this.running < this.options.concurrency) {
-            const next = Math.min(...this.queue.map(p => p.due));
-            this.timer = setTimeout(() => this.pump(events), Math.max(0, next - now));
+        const next = source.nextDue();
+        if (this.running === 0 && next === undefined) return this.finish();
+        if (next !== undefined && this.running < this.concurrency) {
+            this.timer = setTimeout(() => this.pump(), Math.max(0, next - now));
         }
     }
 
@@ -103,35 +128,38 @@ export class LambdaSim {
         }
     }
 
-    private async invoke(pending: Pending, events: unknown[]): Promise<void> {
+    private async invoke(delivery: Delivery): Promise<void> {
         this.running++;
         const container = this.warm.pop() ?? this.coldContainer();
         const start = this.clock.now();
         let timeout: NodeJS.Timeout | undefined;
-        const run = this.freezer.run(async () => container.handler(events[pending.event], { awsRequestId: randomUUID() }));
-        const outcome = await Promise.race([
-            run.done.then(() => undefined, (err: unknown) => err ?? new Error("rejected")),
-            new Promise<typeof TIMED_OUT>(resolve => { timeout = setTimeout(() => resolve(TIMED_OUT), this.options.timeoutMs); }),
+        const run = this.freezer.run(async () => container.handler(delivery.payload, { awsRequestId: randomUUID() }));
+        const outcome = await Promise.race<Outcome>([
+            run.done.then(value => ({ ok: true, value }), (err: unknown) => ({ ok: false, error: errorName(err ?? new Error("rejected")), timedOut: false })),
+            new Promise(resolve => { timeout = setTimeout(() => resolve({ ok: false, error: "Timeout", timedOut: true }), this.options.timeoutMs); }),
         ]);
         clearTimeout(timeout);
-        if (outcome === TIMED_OUT) run.freeze();
-        const ok = outcome === undefined;
-        this.invocations.push({
-            event: pending.event,
-            attempt: pending.attempt,
-            container: container.id,
-            start: start - this.started,
-            end: this.clock.now() - this.started,
-            ok,
-            ...(!ok && { error: outcome === TIMED_OUT ? "Timeout" : errorName(outcome) }),
-            ...(outcome === TIMED_OUT && { timedOut: true }),
+        const timedOut = !outcome.ok && outcome.timedOut;
+        if (timedOut) run.freeze();
+        const end = this.clock.now();
+        const results = this.source!.settle(delivery, outcome, end);
+        delivery.items.forEach(({ event, attempt }, i) => {
+            const result = results[i];
+            this.invocations.push({
+                event,
+                attempt,
+                container: container.id,
+                start: start - this.started,
+                end: end - this.started,
+                ok: result.ok,
+                ...(!result.ok && { error: result.error }),
+                ...(timedOut && { timedOut: true }),
+            });
         });
         // Lambda replaces the runtime of an invocation that timed out.
-        if (outcome !== TIMED_OUT) this.warm.push(container);
-        const delay = this.options.retryDelaysMs[pending.attempt - 1];
-        if (!ok && delay !== undefined) this.queue.push({ event: pending.event, attempt: pending.attempt + 1, due: this.clock.now() + delay });
+        if (!timedOut) this.warm.push(container);
         this.running--;
-        this.pump(events);
+        this.pump();
     }
 }
 

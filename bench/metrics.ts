@@ -35,6 +35,7 @@ export interface Figures {
     invocations: { total: number; failed: number; timedOut: number; deadLettered: number; coldStarts: number; errors: Record<string, number> };
     /** Embedded-metric documents the handler wrote (ours only). */
     metricDocuments: number;
+    /** Injected faults, and the deliveries failed by one (ours: also the instances its log says one failed). */
     faults: { injected: number; surfaced: number };
     audit: Audit;
     duplicates: number;
@@ -90,6 +91,8 @@ export function figures(o: Observed): Figures {
     const finalAttempts = new Map<number, Invocation>();
     for (const inv of invocations) if ((finalAttempts.get(inv.event)?.attempt ?? 0) < inv.attempt) finalAttempts.set(inv.event, inv);
     const codes = new Set(faultCodes(o.faults));
+    // A message ours reports failed carries no error (ReportedFailed); its "failed" log line names it.
+    const reportedFaults = o.logs.filter(l => l.outcome === "failed" && codes.has(String((l.error as { name?: unknown } | undefined)?.name))).length;
 
     return {
         timeToLastBound: boundAt.length ? boundAt[boundAt.length - 1] : 0,
@@ -116,7 +119,7 @@ export function figures(o: Observed): Figures {
             errors,
         },
         metricDocuments: o.metricDocuments,
-        faults: { injected: calls.filter(c => c.injected).length, surfaced: failed.filter(i => codes.has((i.error ?? "").split(" ")[0])).length },
+        faults: { injected: calls.filter(c => c.injected).length, surfaced: failed.filter(i => codes.has((i.error ?? "").split(" ")[0])).length + reportedFaults },
         audit,
         duplicates: duplicatesOf(audit),
         leaks: leaksOf(audit),

@@ -6,7 +6,6 @@
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { AssociateAddressCommand, DescribeAddressesCommand, DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { ChangeResourceRecordSetsCommand, Route53Client } from "@aws-sdk/client-route-53";
-import { EventHandler } from "../binder";
 import { RETRY } from "../binder/clients";
 import { binderSettingsFromEnv } from "../binder/config";
 import { renderName } from "../binder/naming";
@@ -22,7 +21,10 @@ interface StateChange {
     detail?: { "instance-id"?: string; state?: string };
 }
 
-export function createNaiveHandler(): EventHandler {
+/** The sample's handler: one EventBridge event per asynchronous invocation; it throws to fail. */
+export type AsyncHandler = (event: unknown) => Promise<void>;
+
+export function createNaiveHandler(): AsyncHandler {
     const settings = binderSettingsFromEnv(process.env);
     const ec2 = new EC2Client(RETRY);
     const route53 = new Route53Client(RETRY);

@@ -17,7 +17,8 @@ async function main(): Promise<void> {
     const list = scenarios(config);
     const jobs: Job[] = list.flatMap(scenario => scenario.binders.map(binder => ({ scenario, binder })));
     const elapsed = () => ((performance.now() - began) / 1000).toFixed(0);
-    console.error(`bench: binder ${binder.commit.slice(0, 7)}${binder.binderModified ? `+modified (${binder.binderDigest})` : ""}; ${jobs.length} runs of ${list.length} scenarios, ${config.parallel} at a time; latency ${config.latencyMs} ms, concurrency ${config.concurrency}`);
+    console.error(`bench: binder ${binder.commit.slice(0, 7)}${binder.binderModified ? `+modified (${binder.binderDigest})` : ""}; ${jobs.length} runs of ${list.length} scenarios, ${config.parallel} at a time; latency ${config.latencyMs} ms; `
+        + `ours: queue, max concurrency ${config.binderConcurrency}, batches of ${config.batchSize}; naive: async, concurrency ${config.concurrency}`);
 
     const done = await runJobs(jobs, config, config.parallel, r => {
         const x = r.figures;

@@ -1,12 +1,12 @@
 // Runs one binder through one scenario in a fresh world and measures it.
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
-import { createEventHandler, EventHandler } from "../binder";
+import { createEventHandler } from "../binder";
 import { DnsRecordsMode } from "../binder/config";
 import { stateChange } from "../tests/support/world";
 import { audit } from "./audit";
 import { FaultKind, injectFaults, seeded } from "./faults";
 import { Freezer } from "./freeze";
-import { Invocation, LambdaSim } from "./lambda";
+import { Handler, Invocation, LambdaOptions, LambdaSim } from "./lambda";
 import { Captured, captureLogs } from "./logs";
 import { Figures, figures } from "./metrics";
 import { createNaiveHandler } from "./naive";
@@ -22,18 +22,33 @@ export interface Scenario {
     faults: FaultKind;
     /** Share of calls that fail, when faults are on. */
     faultRate: number;
+    /** Our binder's maximum concurrency (the naive one runs at RunSettings.concurrency). */
     concurrency: number;
     binders: Binder[];
 }
 
 export interface RunSettings {
     latencyMs: number;
-    retryDelaysMs: number[];
     timeoutMs: number;
     seed: number;
+    /** The naive binder: Lambda concurrency, and the waits before async redeliveries. */
+    concurrency: number;
+    retryDelaysMs: number[];
+    /** Ours: the event queue's mapping and redrive policy. */
+    batchSize: number;
+    visibilityTimeoutMs: number;
+    maxReceives: number;
 }
 
-const HANDLERS: Record<Binder, () => EventHandler> = { ours: createEventHandler, naive: createNaiveHandler };
+const HANDLERS: Record<Binder, () => Handler> = { ours: createEventHandler, naive: createNaiveHandler };
+
+/** Ours is fed by the event queue; the naive binder is invoked once per event, as in the original sample. */
+function lambdaOptions(scenario: Scenario, binder: Binder, run: RunSettings): LambdaOptions {
+    const { timeoutMs } = run;
+    return binder === "ours"
+        ? { mode: "queue", maxConcurrency: scenario.concurrency, batchSize: run.batchSize, visibilityTimeoutMs: run.visibilityTimeoutMs, maxReceives: run.maxReceives, timeoutMs }
+        : { mode: "async", concurrency: run.concurrency, retryDelaysMs: run.retryDelaysMs, timeoutMs };
+}
 
 export async function runScenario(scenario: Scenario, binder: Binder, run: RunSettings): Promise<Figures> {
     const world = new BenchWorld({ launches: scenario.launches, pool: scenario.pool, dnsRecords: scenario.dnsRecords, latencyMs: run.latencyMs });
@@ -45,11 +60,7 @@ export async function runScenario(scenario: Scenario, binder: Binder, run: RunSe
         // Handlers read their settings and endpoint from the environment at cold start, as in Lambda.
         Object.assign(process.env, world.environment());
         const events = world.instanceIds.map(id => stateChange(id, "running"));
-        const lambda = new LambdaSim(world.clock, HANDLERS[binder], {
-            concurrency: scenario.concurrency,
-            retryDelaysMs: run.retryDelaysMs,
-            timeoutMs: run.timeoutMs,
-        }, freezer);
+        const lambda = new LambdaSim(world.clock, HANDLERS[binder], lambdaOptions(scenario, binder, run), freezer);
 
         const loop = monitorEventLoopDelay({ resolution: 10 });
         const cpu = process.threadCpuUsage();

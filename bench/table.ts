@@ -92,7 +92,8 @@ export const LEGEND = [
     "conflicts/bind: ours, 'address already associated' log lines; naive, associations that took an address off another instance",
     "dup: instances with two addresses or in two rows, addresses in two rows; leaks: addresses on non-targets or without their row, claims not matching a binding",
     "stale: rows naming an address their instance does not hold; lost: handler reported success, worker ends without an address",
-    "invocations/failed/dead: Lambda invocations incl. redeliveries, failed ones, events dead-lettered after 3 attempts; faults/surfaced: injected, and invocations failed by one",
+    "invocations/failed/dead: deliveries of an event to the handler (an SQS batch of 10 counts 10) incl. redeliveries, failed ones,",
+    "  events dead-lettered (ours after its max receives, naive after 3 attempts); faults/surfaced: injected, and deliveries failed by one",
     "cpu, lag p99: the scenario thread's CPU share and event-loop delay (harness health)",
 ].join("\n");
 

@@ -1,0 +1,107 @@
+// An SQS standard queue and Lambda's event source mapping, as the stack deploys
+// them for our binder: every event is one message; a poller takes up to
+// `batchSize` visible messages for one invocation (no batching window), which
+// hides them for the visibility timeout. The handler's partial batch response
+// (ReportBatchItemFailures) names the messages that failed; the others are
+// deleted. A failed message, or every message of an invocation that threw or
+// timed out, reappears when its visibility timeout ends (counted from the
+// receive, as in SQS); one that fails on its `maxReceives`th receive goes to the
+// dead-letter queue instead.
+import { randomUUID } from "node:crypto";
+import type { Delivery, Outcome, Source } from "./lambda";
+
+export interface QueueOptions {
+    batchSize: number;
+    visibilityTimeoutMs: number;
+    /** The redrive policy's maxReceiveCount. */
+    maxReceives: number;
+}
+
+interface Message {
+    id: string;
+    event: number;
+    body: string;
+    sentAt: number;
+    receives: number;
+    visibleAt: number;
+}
+
+const ARN = "arn:aws:sqs:us-east-1:123456789012:bench-instance-events";
+
+export class QueueSource implements Source {
+    /** The queue, in the order sent; a message leaves it when deleted or dead-lettered. */
+    private readonly messages = new Map<string, Message>();
+    /** The messages each running invocation received. */
+    private readonly received = new Map<Delivery, Message[]>();
+
+    constructor(events: unknown[], now: number, private readonly options: QueueOptions) {
+        const sentAt = Date.now();
+        events.forEach((event, index) => {
+            const id = randomUUID();
+            this.messages.set(id, { id, event: index, body: JSON.stringify(event), sentAt, receives: 0, visibleAt: now });
+        });
+    }
+
+    take(now: number): Delivery | undefined {
+        const batch = [...this.messages.values()].filter(m => m.visibleAt <= now).slice(0, this.options.batchSize);
+        if (batch.length === 0) return undefined;
+        for (const message of batch) {
+            message.receives++;
+            message.visibleAt = now + this.options.visibilityTimeoutMs;
+        }
+        const delivery = { payload: { Records: batch.map(record) }, items: batch.map(m => ({ event: m.event, attempt: m.receives })) };
+        this.received.set(delivery, batch);
+        return delivery;
+    }
+
+    nextDue(): number | undefined {
+        return this.messages.size > 0 ? Math.min(...[...this.messages.values()].map(m => m.visibleAt)) : undefined;
+    }
+
+    settle(delivery: Delivery, outcome: Outcome) {
+        const batch = this.received.get(delivery)!;
+        this.received.delete(delivery);
+        const errors = failures(batch, outcome);
+        return batch.map((message, i) => {
+            const error = errors[i];
+            if (error === undefined || message.receives >= this.options.maxReceives) this.messages.delete(message.id);
+            return error === undefined ? { ok: true } as const : { ok: false, error } as const;
+        });
+    }
+}
+
+/** An SQS record as the mapping hands it to the function. */
+function record(m: Message) {
+    return {
+        messageId: m.id,
+        receiptHandle: `${m.id}/${m.receives}`,
+        body: m.body,
+        attributes: { ApproximateReceiveCount: String(m.receives), SentTimestamp: String(m.sentAt) },
+        messageAttributes: {},
+        eventSource: "aws:sqs",
+        eventSourceARN: ARN,
+        awsRegion: "us-east-1",
+    };
+}
+
+/** Each message's error, undefined for the ones that succeeded. */
+function failures(batch: Message[], outcome: Outcome): (string | undefined)[] {
+    if (!outcome.ok) return batch.map(() => outcome.error);
+    const reported = reportedIds(outcome.value, batch);
+    if (!reported) return batch.map(() => "InvalidBatchResponse");
+    return batch.map(m => (reported.has(m.id) ? "ReportedFailed" : undefined));
+}
+
+/**
+ * The message ids a partial batch response names. No response, or no or an empty
+ * list, fails none; an identifier that is empty, missing or not in the batch makes
+ * Lambda fail the whole batch (undefined here).
+ */
+function reportedIds(value: unknown, batch: Message[]): Set<string> | undefined {
+    const list = (value as { batchItemFailures?: unknown } | null | undefined)?.batchItemFailures;
+    if (list === undefined || list === null) return new Set();
+    if (!Array.isArray(list)) return undefined;
+    const inBatch = new Set(batch.map(m => m.id));
+    const ids = list.map(item => (item as { itemIdentifier?: unknown } | null)?.itemIdentifier);
+    return ids.every(id => typeof id === "string" && inBatch.has(id)) ? new Set(ids as string[]) : undefined;
+}
