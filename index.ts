@@ -7,9 +7,10 @@ import { createEventHandler, createReconcileHandler } from "./binder";
 import { binderEnvironment, parseSettings, PROJECT, Settings } from "./binder/config";
 import { isNamedError } from "./binder/errors";
 import { alarms } from "./infra/alarms";
-import { allowDeadLetters, failureQueues, retryToQueue } from "./infra/failures";
+import { failureQueues } from "./infra/failures";
 import { reconcileSchedule, stateChangeRule } from "./infra/events";
 import { binderFunction } from "./infra/lambda";
+import { eventQueue, feedFromQueue } from "./infra/queue";
 import { addressName, addressRecords, allocateAddresses, findExternalAddresses, PoolAddress } from "./infra/pool";
 import { tables } from "./infra/tables";
 
@@ -67,22 +68,25 @@ export = async () => {
         suffix: settings.suffix,
     };
 
-    // Events that fail every retry, or cannot be delivered, are kept in queues.
+    // Events that fail every delivery, or cannot be delivered, are kept in queues.
     const queues = failureQueues();
+
+    // EC2 state changes wait in a queue, so a burst is handled at the pace EC2 allows.
+    const binderTimeout = 120;
+    const events = eventQueue(queues.handling, binderTimeout);
 
     // The binder Lambda handles EC2 state changes, serialized from binder/.
     const binder = binderFunction("binder", {
         description: "Binds pool Elastic IPs, DNS names and scheduler rows to EC2 instances as they start and stop.",
         factory: createEventHandler,
-        timeout: 120,
+        timeout: binderTimeout,
         settings: binderSettings,
-        policy: { ...scope, scanTables: true, failureQueueArn: queues.handling.arn },
+        policy: { ...scope, scanTables: true, eventQueueArn: events.arn },
     });
-    retryToQueue(binder, queues.handling);
+    feedFromQueue(binder, events, settings.binderConcurrency);
 
-    // EC2 state changes (running, shutting-down, terminated) drive the binder.
-    const rule = stateChangeRule(binder, queues.delivery);
-    allowDeadLetters(queues.delivery, rule);
+    // EC2 state changes (running, shutting-down, terminated) go to the queue.
+    stateChangeRule(events, queues.delivery);
 
     // The reconciler heals what lost or failed events left behind, on a schedule.
     const reconciler = binderFunction("reconciler", {
@@ -94,8 +98,8 @@ export = async () => {
     });
     reconcileSchedule(reconciler, settings.reconcileSchedule);
 
-    // Alarms: pool running dry, failing binds, events waiting in a failure queue.
-    const { topic } = alarms({ stack, minFreeAddresses: settings.minFreeAddresses, alarmEmail: settings.alarmEmail, queues });
+    // Alarms: pool running dry, failing binds, a stalled event queue, events in a failure queue.
+    const { topic } = alarms({ stack, minFreeAddresses: settings.minFreeAddresses, alarmEmail: settings.alarmEmail, queues, events });
 
     return {
         serversTable: servers.name,
@@ -103,6 +107,7 @@ export = async () => {
         functionName: binder.name,
         reconcilerName: reconciler.name,
         zoneId: zone.zoneId,
+        eventQueue: events.url,
         failedEventsQueue: queues.handling.url,
         undeliveredEventsQueue: queues.delivery.url,
         alarmTopic: topic?.arn,

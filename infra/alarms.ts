@@ -8,9 +8,14 @@ export interface AlarmArgs {
     minFreeAddresses: number;
     alarmEmail?: string;
     queues: FailureQueues;
+    /** The queue the binder reads; its oldest message's age shows a stalled binder. */
+    events: aws.sqs.Queue;
 }
 
-/** Alarms on a pool running dry, on failing binds and on events that ended up in a queue. */
+/** Longer than a failed message's wait for redelivery (the queue's visibility timeout, 12 minutes). */
+const STALLED_AFTER = 900;
+
+/** Alarms on a pool running dry, on failing binds, on a stalled event queue and on events set aside in a failure queue. */
 export function alarms(args: AlarmArgs): { topic?: aws.sns.Topic; alarms: aws.cloudwatch.MetricAlarm[] } {
     let topic: aws.sns.Topic | undefined;
     if (args.alarmEmail) {
@@ -43,6 +48,20 @@ export function alarms(args: AlarmArgs): { topic?: aws.sns.Topic; alarms: aws.cl
             statistic: "Sum",
             comparisonOperator: "GreaterThanThreshold",
             threshold: 0,
+            treatMissingData: "notBreaching",
+            alarmActions: actions,
+        }),
+        // Events are waiting too long to be handled: the binder is failing, throttled or disabled.
+        new aws.cloudwatch.MetricAlarm("event-backlog", {
+            alarmDescription: pulumi.interpolate`Events in ${args.events.name} have waited over ${STALLED_AFTER / 60} minutes: check the binder's logs and its event source mapping.`,
+            namespace: "AWS/SQS",
+            metricName: "ApproximateAgeOfOldestMessage",
+            dimensions: { QueueName: args.events.name },
+            statistic: "Maximum",
+            period: 300,
+            evaluationPeriods: 1,
+            comparisonOperator: "GreaterThanThreshold",
+            threshold: STALLED_AFTER,
             treatMissingData: "notBreaching",
             alarmActions: actions,
         }),

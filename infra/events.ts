@@ -1,4 +1,5 @@
 import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
 import { MAX_EVENT_AGE } from "./failures";
 
 /** The EC2 lifecycle states the binder acts on: bind when running, release when going away. */
@@ -10,32 +11,44 @@ export const EVENT_PATTERN = {
     "detail": { state: STATES },
 };
 
-/** Routes every EC2 instance state change of interest in the account to the binder. */
-export function stateChangeRule(fn: aws.lambda.Function, deadLetters: aws.sqs.Queue): aws.cloudwatch.EventRule {
+/** Routes every EC2 instance state change of interest in the account to the event queue. */
+export function stateChangeRule(events: aws.sqs.Queue, deadLetters: aws.sqs.Queue): aws.cloudwatch.EventRule {
     // Events carry no tags, so the rule matches every instance and the binder filters by tag.
     const rule = new aws.cloudwatch.EventRule("instance-state", {
         description: "EC2 instances entering running, shutting-down or terminated, for eip-dns-binder.",
         eventPattern: JSON.stringify(EVENT_PATTERN),
     });
 
-    // EventBridge may invoke the function only for this rule.
-    new aws.lambda.Permission("instance-state", {
-        action: "lambda:InvokeFunction",
-        function: fn.name,
-        principal: "events.amazonaws.com",
-        sourceArn: rule.arn,
-    });
-
-    // The target delivers each matching event to the binder, retrying delivery and
+    // The target puts each matching event in the queue, retrying delivery and
     // dead-lettering what it cannot deliver instead of dropping it.
     new aws.cloudwatch.EventTarget("instance-state", {
         rule: rule.name,
-        arn: fn.arn,
+        arn: events.arn,
         retryPolicy: { maximumEventAgeInSeconds: MAX_EVENT_AGE, maximumRetryAttempts: 10 },
         deadLetterConfig: { arn: deadLetters.arn },
     });
 
+    // EventBridge may send to both queues, and only for this rule.
+    allowRuleToSend("instance-events", events, rule);
+    allowRuleToSend("undelivered-events", deadLetters, rule);
     return rule;
+}
+
+function allowRuleToSend(name: string, queue: aws.sqs.Queue, rule: aws.cloudwatch.EventRule): aws.sqs.QueuePolicy {
+    return new aws.sqs.QueuePolicy(name, {
+        queueUrl: queue.url,
+        policy: pulumi.jsonStringify({
+            Version: "2012-10-17",
+            Statement: [{
+                Sid: "EventsFromTheRule",
+                Effect: "Allow",
+                Principal: { Service: "events.amazonaws.com" },
+                Action: "sqs:SendMessage",
+                Resource: queue.arn,
+                Condition: { ArnEquals: { "aws:SourceArn": rule.arn } },
+            }],
+        }),
+    });
 }
 
 /** Runs the reconciler on a schedule. */

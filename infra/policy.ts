@@ -30,8 +30,8 @@ export interface PolicyScope {
     suffix: string;
     /** The reconciler reads whole tables; the binder reads the locks after a collision. */
     scanTables?: boolean;
-    /** Where Lambda sends events that failed every retry (the function's role sends them). */
-    failureQueueArn?: string;
+    /** The queue the binder's event source mapping reads (with the function's role). */
+    eventQueueArn?: string;
 }
 
 const resourceTags = (tags: Tags) =>
@@ -87,8 +87,13 @@ export function binderPolicy(scope: PolicyScope): PolicyDocument {
     if (scope.scanTables) {
         statements.push({ Sid: "ScanOwnTables", Effect: "Allow", Action: ["dynamodb:Scan"], Resource: scope.tableArns });
     }
-    if (scope.failureQueueArn) {
-        statements.push({ Sid: "SendFailedEvents", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [scope.failureQueueArn] });
+    if (scope.eventQueueArn) {
+        statements.push({
+            Sid: "ReadOwnEventQueue",
+            Effect: "Allow",
+            Action: ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+            Resource: [scope.eventQueueArn],
+        });
     }
     if (scope.dnsRecords === "per-binding") {
         const zone = `arn:${scope.partition}:route53:::hostedzone/${scope.hostedZoneId}`;

@@ -35,6 +35,7 @@ describe("stack config", () => {
             deletionProtection: false,
             reconcileSchedule: "rate(5 minutes)",
             minFreeAddresses: 1,
+            binderConcurrency: 10,
             alarmEmail: undefined,
         });
     });
@@ -76,6 +77,7 @@ describe("stack config", () => {
         ["an unknown DNS mode", { dnsRecords: "wildcard" }, /eip-dns-binder:dnsRecords must be one of per-address, per-binding, not 'wildcard'/],
         ["a schedule EventBridge cannot read", { reconcileSchedule: "every 5 minutes" }, /eip-dns-binder:reconcileSchedule must be an EventBridge schedule/],
         ["a negative minFreeAddresses", { minFreeAddresses: -1 }, /eip-dns-binder:minFreeAddresses must be a whole number from 0 to 1000/],
+        ["a binderConcurrency below the event source mapping's minimum", { binderConcurrency: 1 }, /eip-dns-binder:binderConcurrency must be a whole number from 2 to 1000, not '1'/],
         ["an alarmEmail that is not an address", { alarmEmail: "ops" }, /eip-dns-binder:alarmEmail must be an email address, not 'ops'/],
         ["a protectAddresses that is not a boolean", { protectAddresses: "yes" }, /eip-dns-binder:protectAddresses must be true or false, not 'yes'/],
     ];

@@ -18,7 +18,7 @@ const T = {
     logGroup: "aws:cloudwatch/logGroup:LogGroup",
     queue: "aws:sqs/queue:Queue",
     queuePolicy: "aws:sqs/queuePolicy:QueuePolicy",
-    invokeConfig: "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+    mapping: "aws:lambda/eventSourceMapping:EventSourceMapping",
     alarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
     topic: "aws:sns/topic:Topic",
     subscription: "aws:sns/topicSubscription:TopicSubscription",
@@ -46,8 +46,8 @@ describe("the stack", function () {
             for (const r of run.resources) counts[r.type] = (counts[r.type] ?? 0) + 1;
             expect(counts).to.deep.equal({
                 [T.eip]: 4, [T.record]: 4, [T.table]: 2, [T.fn]: 2, [T.role]: 2, [T.policy]: 2,
-                [T.rule]: 2, [T.target]: 2, [T.permission]: 2, [T.logGroup]: 2,
-                [T.queue]: 2, [T.queuePolicy]: 1, [T.invokeConfig]: 1, [T.alarm]: 4,
+                [T.rule]: 2, [T.target]: 2, [T.permission]: 1, [T.logGroup]: 2,
+                [T.queue]: 3, [T.queuePolicy]: 2, [T.mapping]: 1, [T.alarm]: 5,
             });
         });
 
@@ -82,7 +82,7 @@ describe("the stack", function () {
             expect(claims.rangeKey).to.equal(undefined);
         });
 
-        it("routes running, shutting-down and terminated EC2 state changes to the function", () => {
+        it("routes running, shutting-down and terminated EC2 state changes to the event queue, and only this rule may send", () => {
             const rule = named(run, T.rule, "instance-state").inputs;
             expect(JSON.parse(rule.eventPattern)).to.deep.equal({
                 "source": ["aws.ec2"],
@@ -91,12 +91,26 @@ describe("the stack", function () {
             });
             expect(EVENT_PATTERN.detail.state).to.deep.equal(["running", "shutting-down", "terminated"]);
             const target = named(run, T.target, "instance-state").inputs;
-            expect(target.arn).to.match(arnOf(T.fn, "binder"));
+            expect(target.arn).to.match(arnOf(T.queue, "instance-events"));
             expect(target.retryPolicy).to.deep.equal({ maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 10 });
             expect(target.deadLetterConfig.arn).to.match(arnOf(T.queue, "undelivered-events"));
-            const permission = named(run, T.permission, "instance-state").inputs;
-            expect(permission).to.include({ action: "lambda:InvokeFunction", principal: "events.amazonaws.com" });
-            expect(permission.sourceArn).to.match(arnOf(T.rule, "instance-state"));
+            for (const queue of ["instance-events", "undelivered-events"]) {
+                const policy = JSON.parse(named(run, T.queuePolicy, queue).inputs.policy);
+                expect(policy.Statement, queue).to.have.length(1);
+                expect(policy.Statement[0], queue).to.deep.include({ Effect: "Allow", Principal: { Service: "events.amazonaws.com" }, Action: "sqs:SendMessage" });
+                expect(policy.Statement[0].Resource, queue).to.match(arnOf(T.queue, queue));
+                expect(policy.Statement[0].Condition.ArnEquals["aws:SourceArn"], queue).to.match(arnOf(T.rule, "instance-state"));
+            }
+            expect(run.ofType(T.permission).map(p => p.name), "nothing invokes the binder but its queue").to.deep.equal(["reconcile"]);
+        });
+
+        it("feeds the binder from the queue in batches of 10, at most 10 at once, reporting failed messages", () => {
+            const mapping = run.one(T.mapping).inputs;
+            expect(mapping.eventSourceArn).to.match(arnOf(T.queue, "instance-events"));
+            expect(mapping.functionName).to.match(arnOf(T.fn, "binder"));
+            expect(mapping).to.include({ batchSize: 10 });
+            expect(mapping.scalingConfig).to.deep.equal({ maximumConcurrency: 10 });
+            expect(mapping.functionResponseTypes).to.deep.equal(["ReportBatchItemFailures"]);
         });
 
         it("runs the reconciler on the default schedule", () => {
@@ -107,19 +121,17 @@ describe("the stack", function () {
             expect(named(run, T.fn, "reconciler").inputs.environment.variables).to.deep.equal(named(run, T.fn, "binder").inputs.environment.variables);
         });
 
-        it("keeps events that fail every retry, or cannot be delivered, in encrypted queues for two weeks", () => {
-            for (const queue of run.ofType(T.queue)) {
-                expect(queue.inputs).to.include({ sqsManagedSseEnabled: true, messageRetentionSeconds: 1209600 });
+        it("redelivers a failed event after six function timeouts, five times, then keeps it two weeks; all queues encrypted", () => {
+            const events = named(run, T.queue, "instance-events").inputs;
+            const binderTimeout = named(run, T.fn, "binder").inputs.timeout;
+            expect(events).to.include({ sqsManagedSseEnabled: true, messageRetentionSeconds: 345600, visibilityTimeoutSeconds: 6 * binderTimeout });
+            const redrive = JSON.parse(events.redrivePolicy);
+            expect(redrive.maxReceiveCount).to.equal(5);
+            expect(redrive.deadLetterTargetArn).to.match(arnOf(T.queue, "failed-events"));
+            for (const name of ["failed-events", "undelivered-events"]) {
+                expect(named(run, T.queue, name).inputs, name).to.include({ sqsManagedSseEnabled: true, messageRetentionSeconds: 1209600 });
             }
-            const config = run.one(T.invokeConfig).inputs;
-            expect(config).to.include({ maximumRetryAttempts: 2, maximumEventAgeInSeconds: 3600 });
-            expect(config.functionName).to.equal(run.outputs.functionName);
-            expect(config.destinationConfig.onFailure.destination).to.match(arnOf(T.queue, "failed-events"));
-            const policy = JSON.parse(run.one(T.queuePolicy).inputs.policy);
-            expect(policy.Statement).to.have.length(1);
-            expect(policy.Statement[0]).to.deep.include({ Effect: "Allow", Principal: { Service: "events.amazonaws.com" }, Action: "sqs:SendMessage" });
-            expect(policy.Statement[0].Resource).to.match(arnOf(T.queue, "undelivered-events"));
-            expect(policy.Statement[0].Condition.ArnEquals["aws:SourceArn"]).to.match(arnOf(T.rule, "instance-state"));
+            expect(run.outputs.eventQueue).to.match(/instance-events/);
         });
 
         it("alarms on a dry pool, on failures and on waiting events, with no topic unless an email is set", () => {
@@ -132,6 +144,9 @@ describe("the stack", function () {
                 const alarm = named(run, T.alarm, `${kind}-queue`).inputs;
                 expect(alarm).to.include({ namespace: "AWS/SQS", metricName: "ApproximateNumberOfMessagesVisible", threshold: 0 });
             }
+            const backlog = named(run, T.alarm, "event-backlog").inputs;
+            expect(backlog).to.include({ namespace: "AWS/SQS", metricName: "ApproximateAgeOfOldestMessage", statistic: "Maximum", threshold: 900 });
+            expect(backlog.threshold).to.be.above(named(run, T.queue, "instance-events").inputs.visibilityTimeoutSeconds);
             expect(run.ofType(T.topic)).to.have.length(0);
             for (const alarm of run.ofType(T.alarm)) expect(alarm.inputs.alarmActions).to.deep.equal([]);
             expect(run.outputs.alarmTopic).to.equal(undefined);
@@ -166,7 +181,7 @@ describe("the stack", function () {
             expect(run.ofType(T.attachment)).to.have.length(0);
             for (const role of run.ofType(T.role)) expect(role.inputs.assumeRolePolicy.Statement[0].Principal).to.deep.equal({ Service: "lambda.amazonaws.com" });
             const common = ["WriteOwnLogs", "ReadInstancesAndAddresses", "MovePoolAddressesOnly", "AttachToTargetInstancesOnly", "AttachToNetworkInterfaces", "ReadWriteOwnTables"];
-            expect(statements(run, "binder").map(s => s.Sid)).to.deep.equal([...common, "ScanOwnTables", "SendFailedEvents"]);
+            expect(statements(run, "binder").map(s => s.Sid)).to.deep.equal([...common, "ScanOwnTables", "ReadOwnEventQueue"]);
             expect(statements(run, "reconciler").map(s => s.Sid)).to.deep.equal([...common, "ScanOwnTables"]);
             for (const s of [...statements(run, "binder"), ...statements(run, "reconciler")]) {
                 expect(s.Effect).to.equal("Allow");
@@ -176,8 +191,9 @@ describe("the stack", function () {
         });
 
         it("gives each function only the extra access it needs", () => {
-            expect(statement(run, "SendFailedEvents", "binder")).to.deep.include({ Action: ["sqs:SendMessage"] });
-            expect(statement(run, "SendFailedEvents", "binder").Resource[0]).to.match(arnOf(T.queue, "failed-events"));
+            expect(statement(run, "ReadOwnEventQueue", "binder")).to.deep.include({ Action: ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"] });
+            expect(statement(run, "ReadOwnEventQueue", "binder").Resource).to.have.length(1);
+            expect(statement(run, "ReadOwnEventQueue", "binder").Resource[0]).to.match(arnOf(T.queue, "instance-events"));
             expect(statement(run, "ScanOwnTables", "reconciler")).to.deep.equal({
                 Sid: "ScanOwnTables", Effect: "Allow", Action: ["dynamodb:Scan"], Resource: statement(run, "ReadWriteOwnTables", "reconciler").Resource,
             });
@@ -261,6 +277,11 @@ describe("the stack", function () {
             for (const alarm of run.ofType(T.alarm)) expect(alarm.inputs.alarmActions).to.deep.equal([topicArn]);
             expect(named(run, T.alarm, "free-addresses").inputs.threshold).to.equal(3);
             expect(named(run, T.rule, "reconcile").inputs.scheduleExpression).to.equal("cron(0/10 * * * ? *)");
+        });
+
+        it("caps the binder's concurrency at binderConcurrency", async () => {
+            const run = await runStack("dev", { binderConcurrency: 25 });
+            expect(run.one(T.mapping).inputs.scalingConfig).to.deep.equal({ maximumConcurrency: 25 });
         });
 
         it("in per-binding mode drops the records and allows changes to this zone's own A records only", async () => {
