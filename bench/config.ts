@@ -5,6 +5,8 @@ import { RunSettings } from "./scenario";
 export interface BenchConfig extends RunSettings {
     /** Our binder's maximum concurrency (the stack's binderConcurrency) in most scenarios; the -cN ones run it at `concurrency`. */
     binderConcurrency: number;
+    /** How often the reconciler runs in the -reconciling scenario (ms, real time). */
+    reconcileEveryMs: number;
     /** Share of calls failed in the transient-fault and failing-invocation scenarios. */
     transientRate: number;
     failingRate: number;
@@ -39,6 +41,8 @@ export function benchConfig(): BenchConfig {
         batchSize: numberFrom("BENCH_BATCH_SIZE", 10),
         visibilityTimeoutMs: numberFrom("BENCH_VISIBILITY_TIMEOUT_MS", 6 * timeoutMs),
         maxReceives: numberFrom("BENCH_MAX_RECEIVES", 5),
+        // Far more often than the stack's schedule, so that runs land in the burst.
+        reconcileEveryMs: numberFrom("BENCH_RECONCILE_EVERY_MS", 5_000),
         transientRate: numberFrom("BENCH_TRANSIENT_RATE", 0.05),
         failingRate: numberFrom("BENCH_FAILING_RATE", 0.01),
         seed: numberFrom("BENCH_SEED", 1),

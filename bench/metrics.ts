@@ -4,6 +4,7 @@ import { Audit, duplicatesOf, leaksOf } from "./audit";
 import { faultCodes, FaultKind } from "./faults";
 import { Invocation } from "./lambda";
 import { LogLine } from "./logs";
+import { ReconcilerRuns } from "./reconciler";
 import { BenchWorld } from "./world";
 
 export interface Figures {
@@ -33,6 +34,8 @@ export interface Figures {
     /** Naive: associations that pushed an address off the instance's own private IP. */
     displaced: number;
     invocations: { total: number; failed: number; timedOut: number; deadLettered: number; coldStarts: number; errors: Record<string, number> };
+    /** Ours, when the scenario runs it: the reconciler's runs beside the burst. */
+    reconciler?: ReconcilerRuns;
     /** Embedded-metric documents the handler wrote (ours only). */
     metricDocuments: number;
     /** Injected faults, and the deliveries failed by one (ours: also the instances its log says one failed). */
@@ -52,6 +55,7 @@ export interface Observed {
     metricDocuments: number;
     audit: Audit;
     faults: FaultKind;
+    reconciler?: ReconcilerRuns;
     harness: Figures["harness"];
 }
 
@@ -118,6 +122,7 @@ export function figures(o: Observed): Figures {
             coldStarts: o.coldStarts,
             errors,
         },
+        reconciler: o.reconciler,
         metricDocuments: o.metricDocuments,
         faults: { injected: calls.filter(c => c.injected).length, surfaced: failed.filter(i => codes.has((i.error ?? "").split(" ")[0])).length + reportedFaults },
         audit,

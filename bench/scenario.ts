@@ -10,6 +10,7 @@ import { Handler, Invocation, LambdaOptions, LambdaSim } from "./lambda";
 import { Captured, captureLogs } from "./logs";
 import { Figures, figures } from "./metrics";
 import { createNaiveHandler } from "./naive";
+import { reconcileAlongside, ReconcilerRuns } from "./reconciler";
 import { BenchWorld } from "./world";
 
 export type Binder = "ours" | "naive";
@@ -25,6 +26,8 @@ export interface Scenario {
     /** Our binder's maximum concurrency (the naive one runs at RunSettings.concurrency). */
     concurrency: number;
     binders: Binder[];
+    /** Ours: run the reconciler this often (ms) during the burst; 0 for never. */
+    reconcileEveryMs: number;
 }
 
 export interface RunSettings {
@@ -70,8 +73,11 @@ export async function runScenario(scenario: Scenario, binder: Binder, run: RunSe
         const stopCapture = captureLogs();
         let invocations: Invocation[];
         let captured: Captured;
+        let reconciler: ReconcilerRuns | undefined;
         try {
+            const reconciling = binder === "ours" && scenario.reconcileEveryMs > 0 ? reconcileAlongside(scenario.reconcileEveryMs) : undefined;
             invocations = await lambda.run(events);
+            reconciler = await reconciling?.stop();
         } finally {
             captured = stopCapture();
             loop.disable();
@@ -86,6 +92,7 @@ export async function runScenario(scenario: Scenario, binder: Binder, run: RunSe
             metricDocuments: captured.metricDocuments,
             audit: await audit(world),
             faults: scenario.faults,
+            reconciler,
             harness: {
                 seconds,
                 skippedSeconds: (world.clock.skippedMs - skippedBefore) / 1000,

@@ -9,7 +9,7 @@ import { Scenario } from "./scenario";
 
 export function scenarios(config: BenchConfig): Scenario[] {
     const both = ["ours", "naive"] as Scenario["binders"];
-    const base = { dnsRecords: "per-address", faults: "none", faultRate: 0, concurrency: config.binderConcurrency, binders: both } as const;
+    const base = { dnsRecords: "per-address", faults: "none", faultRate: 0, concurrency: config.binderConcurrency, binders: both, reconcileEveryMs: 0 } as const;
     const burst = (launches: number, share: number) => ({ launches, pool: Math.round(launches * share) });
     const list: Scenario[] = [];
     for (const launches of [50, 200, 500]) {
@@ -36,6 +36,8 @@ export function scenarios(config: BenchConfig): Scenario[] {
             binders: launches === 500 ? ["ours"] : both,
         });
     }
+    // The reconciler racing the burst: its binds and releases against the binder's.
+    list.push({ ...base, name: "per-address-200-reconciling", ...burst(200, 1), binders: ["ours"], reconcileEveryMs: config.reconcileEveryMs });
     list.push({ ...base, name: "per-address-200-failing", ...burst(200, 1), faults: "failing", faultRate: config.failingRate });
     return list.filter(s => !config.only || config.only.test(s.name));
 }
