@@ -35,10 +35,16 @@ interface PoolView {
  * Gives each running target instance in `instanceIds` one pool address, its name
  * and its server row, one instance after another. The instances are read in one
  * call and the pool in at most one, which is what makes a batch cheaper than its
- * events one by one. One instance's failure does not stop the others.
+ * events one by one. One instance's failure does not stop the others; it never
+ * throws, a failure is in the instance's result.
  */
 export async function bindAll(ctx: Context, instanceIds: string[]): Promise<BindResult[]> {
-    const instances = await ctx.ec2.instances(instanceIds);
+    let instances: Instance[];
+    try {
+        instances = await ctx.ec2.instances(instanceIds);
+    } catch (error) {
+        return instanceIds.map(instanceId => ({ instanceId, error }));
+    }
     const view: PoolView = { locks: new Map() };
     const results: BindResult[] = [];
     for (const instanceId of instanceIds) {
@@ -50,13 +56,6 @@ export async function bindAll(ctx: Context, instanceIds: string[]): Promise<Bind
         }
     }
     return results;
-}
-
-/** Binds one instance; what the reconciler uses for a target it found unbound. */
-export async function bind(ctx: Context, instanceId: string): Promise<BindOutcome> {
-    const [result] = await bindAll(ctx, [instanceId]);
-    if ("error" in result) throw result.error;
-    return result.outcome;
 }
 
 /**

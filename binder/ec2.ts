@@ -68,18 +68,6 @@ export function isAttachedTo(address: Address | undefined, target: Attachment): 
 export class Ec2 {
     constructor(private readonly client: EC2Client) {}
 
-    /** The instance, or undefined when EC2 no longer knows it. */
-    async instance(instanceId: string): Promise<Instance | undefined> {
-        try {
-            const out = await this.client.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
-            const found = out.Reservations?.flatMap(r => r.Instances ?? []).find(i => i.InstanceId === instanceId);
-            return found && toInstance(found);
-        } catch (err) {
-            if (errorCode(err) === "InvalidInstanceID.NotFound") return undefined;
-            throw err;
-        }
-    }
-
     /** Instances among `ids` that EC2 still knows (a filter, so unknown ids are simply absent). */
     async instances(ids: string[]): Promise<Instance[]> {
         const found: Instance[] = [];

@@ -103,8 +103,7 @@ async function handle(ctx: Context, event: unknown): Promise<BatchResponse> {
         await release(ctx, work.instanceId).catch(err => fail(work, "release", err));
     }
     if (batch.binds.length > 0) {
-        const results = await bindAll(ctx, batch.binds.map(work => work.instanceId))
-            .catch(err => batch.binds.map(({ instanceId }) => ({ instanceId, error: err as unknown })));
+        const results = await bindAll(ctx, batch.binds.map(work => work.instanceId));
         results.forEach((result, i) => { if ("error" in result) fail(batch.binds[i], "bind", result.error); });
     }
     return { batchItemFailures: failed.map(itemIdentifier => ({ itemIdentifier })) };

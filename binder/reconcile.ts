@@ -1,7 +1,7 @@
 // The reconciler: compares what EC2 says with the binder's bookkeeping and heals
 // the difference with the same idempotent bind and release the events use, so it
 // is safe beside a burst of events and beside another run of itself.
-import { bind } from "./bind";
+import { bindAll } from "./bind";
 import { Context, hasTags } from "./context";
 import { Address, Instance, isAttachedTo } from "./ec2";
 import { release } from "./release";
@@ -143,26 +143,31 @@ export async function reconcile(ctx: Context, options: { dryRun: boolean }): Pro
     const result: Reconciliation = { inspection, fixed: [], failed: [] };
     ctx.metrics.pool(inspection.pool.length, inspection.free);
     ctx.metrics.drift(inspection.drift.filter(d => d.kind !== "foreign-association").length);
+    const toBind: Drift[] = [];
+    const failed = (drift: Drift, error: unknown) =>
+        result.failed.push({ drift, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
     for (const drift of inspection.drift) {
         ctx.log.info(options.dryRun ? "drift found (dry run)" : "drift found", { ...drift, action: "reconcile" });
         if (options.dryRun || drift.kind === "foreign-association") continue;
-        try {
-            await fix(ctx, drift);
-            result.fixed.push(drift);
-        } catch (err) {
-            result.failed.push({ drift, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+        if (drift.kind === "unbound-target" || drift.kind === "abandoned-claim") {
+            toBind.push(drift);
+            continue;
         }
+        await fix(ctx, drift).then(() => result.fixed.push(drift), err => failed(drift, err));
+    }
+    // Targets are bound last, as one batch (one read of their instances and of the
+    // pool), so that addresses the releases above freed can go to them.
+    if (toBind.length > 0) {
+        const results = await bindAll(ctx, toBind.map(drift => drift.instanceId!));
+        results.forEach((bound, i) => ("error" in bound ? failed(toBind[i], bound.error) : result.fixed.push(toBind[i])));
     }
     ctx.log.info("reconciled", { action: "reconcile", dryRun: options.dryRun, drift: inspection.drift.length, fixed: result.fixed.length, failed: result.failed.length });
     return result;
 }
 
+/** Fixes one drift other than an unbound target (those are bound together, in one batch). */
 async function fix(ctx: Context, drift: Drift): Promise<void> {
     switch (drift.kind) {
-        case "unbound-target":
-        case "abandoned-claim":
-            await bind(ctx, drift.instanceId!);
-            return;
         case "stale-binding":
             await release(ctx, drift.instanceId!);
             return;
