@@ -141,15 +141,20 @@ async function claimAndAssociate(
     const exhausted = () => poolExhausted(
         `no free pool address for ${instanceId}: 0 of ${pool.length} addresses tagged ${describeTags(ctx.settings.addressTags)} are free`);
 
-    let claim = await firstClaim(ctx, instanceId, candidates);
-    if (!claim) throw exhausted();
+    const first = await firstClaim(ctx, instanceId, candidates);
+    if (!first) throw exhausted();
+    let { claim, adopted } = first;
     for (;;) {
         const { allocationId } = claim;
         if (await ctx.store.lock(allocationId, instanceId, ctx.now().toISOString())) {
+            // A claim another invocation made may be bound already (this view of the
+            // pool can be older than its association): look before spending a mutating call.
+            const done = adopted ? associationOn(await ctx.ec2.address(allocationId), target) : undefined;
+            if (done) return { claim, associationId: done };
             const associationId = await ctx.ec2.associate(allocationId, target);
             if (associationId !== "taken") return { claim, associationId };
-            const now = await ctx.ec2.address(allocationId);
-            if (isAttachedTo(now, target) && now?.association) return { claim, associationId: now.association.associationId };
+            const ours = associationOn(await ctx.ec2.address(allocationId), target);
+            if (ours) return { claim, associationId: ours };
             await ctx.store.unlock(allocationId, instanceId);
             log.info("address associated outside the binder; trying the next", { allocationId, conflict: true });
         } else {
@@ -168,24 +173,31 @@ async function claimAndAssociate(
         const moved = claimFor(ctx, instanceId, next);
         if (await ctx.store.writeClaim(moved, allocationId)) {
             claim = moved;
+            adopted = false;
         } else {
             // A concurrent invocation for this instance moved the claim first: follow it.
             const current = await ctx.store.claim(instanceId);
             if (!current) throw claimRace(instanceId);
             claim = current;
+            adopted = true;
         }
     }
 }
 
 /** Claims the first candidate, or adopts the claim this instance already has. */
-async function firstClaim(ctx: Context, instanceId: string, candidates: Address[]): Promise<Claim | undefined> {
+async function firstClaim(ctx: Context, instanceId: string, candidates: Address[]): Promise<{ claim: Claim; adopted: boolean } | undefined> {
     if (candidates.length > 0) {
         const fresh = claimFor(ctx, instanceId, candidates[0]);
-        if (await ctx.store.writeClaim(fresh)) return fresh;
+        if (await ctx.store.writeClaim(fresh)) return { claim: fresh, adopted: false };
     }
     const existing = await ctx.store.claim(instanceId);
     if (!existing && candidates.length > 0) throw claimRace(instanceId);
-    return existing;
+    return existing && { claim: existing, adopted: true };
+}
+
+/** The association id when `address` sits on `target`, else undefined. */
+function associationOn(address: Address | undefined, target: Attachment): string | undefined {
+    return isAttachedTo(address, target) ? address?.association?.associationId : undefined;
 }
 
 /** Makes the name resolve (per-binding) and then publishes the server row. */

@@ -262,6 +262,23 @@ describe("binding and release", function () {
             expect(world.logs.filter(l => l.outcome === "failed")).to.have.length(1);
         });
 
+        it("does not associate again an address another invocation bound after the batch read the pool", async () => {
+            await open({ poolSize: 3 });
+            const [other, instance] = [world.launch(), world.launch()];
+            const address = world.ec2.addresses()[0];
+            // Another invocation for the instance has claimed and locked the address ...
+            await world.claimAndLock(instance.instanceId, address);
+            // ... and associates it while this batch binds its first instance, after its read of the pool.
+            world.gateway.inject({ action: "AssociateAddress", match: () => {
+                if (!world.ec2.address(address.allocationId)?.association) world.ec2.associateOutOfBand(address.allocationId, instance.instanceId);
+                return false;
+            } });
+            await world.handle(handler, stateChange(other.instanceId, "running"), stateChange(instance.instanceId, "running"));
+            expect(world.addressesOf(instance.instanceId).map(a => a.allocationId)).to.deep.equal([address.allocationId]);
+            expect((await world.checkInvariants()).bound).to.equal(2);
+            expect(world.gateway.calls.filter(c => c.action === "AssociateAddress")).to.have.length(1);
+        });
+
         it("releases, rather than binds, an instance that started and went away within one batch", async () => {
             await open({ poolSize: 2 });
             const bound = world.launch();

@@ -2,7 +2,6 @@
 // it takes effect and after (a lost response); the handler reports the message
 // failed, the batch is delivered again, and the final state must be exactly right. The calls are taken
 // from a recorded clean run, so a new call is covered without touching this file.
-import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { expect } from "chai";
 import { candidateOrder } from "../binder/candidates";
 import { createEventHandler, EventHandler } from "../binder";
@@ -107,13 +106,7 @@ describe("fault injection at every AWS call", function () {
                 const instance = world.launch();
                 // The rival is mid-bind on the instance's first choice: claimed and locked, not yet associated.
                 const first = candidateOrder(instance.instanceId, world.ec2.addresses())[0];
-                await world.dynamodb.send(new PutItemCommand({ TableName: world.settings.claimsTable, Item: {
-                    Id: { S: rival.instanceId }, AllocationId: { S: first.allocationId }, PublicIp: { S: first.publicIp },
-                    DnsName: { S: world.nameOf(first.publicIp, rival.instanceId) }, ClaimedAt: { S: new Date().toISOString() },
-                } }));
-                await world.dynamodb.send(new PutItemCommand({ TableName: world.settings.claimsTable, Item: {
-                    Id: { S: first.allocationId }, InstanceId: { S: rival.instanceId }, LockedAt: { S: new Date().toISOString() },
-                } }));
+                await world.claimAndLock(rival.instanceId, first);
                 // PutItem #1 is the instance's claim, #2 its failed lock, #3 the claim's move after the collision.
                 let seen = 0;
                 world.gateway.inject({ service: "dynamodb", action, match: () => ++seen === (action === "Scan" ? 1 : 3) });

@@ -1,7 +1,7 @@
 // A whole world for the binder to run in: EC2 and Route53 stand-ins and dynalite
 // behind one recording gateway, the binder's tables, and checks of the invariants
 // from DESIGN.md over the final state.
-import { AttributeValue, CreateTableCommand, DynamoDBClient, ScanCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { AttributeValue, CreateTableCommand, DynamoDBClient, PutItemCommand, ScanCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { expect } from "chai";
 import { EventHandler } from "../../binder";
 import { QueueBatch } from "../../binder/batch";
@@ -198,6 +198,18 @@ export class World {
     private async bookkeeping(): Promise<Record<string, string>[]> {
         const out = await this.dynamodb.send(new ScanCommand({ TableName: this.settings.claimsTable, ConsistentRead: true }));
         return (out.Items ?? []).map(item => plain(item) as Record<string, string>);
+    }
+
+    /** What another invocation binding `instanceId` to `address` has written before it associates: the claim and the lock. */
+    async claimAndLock(instanceId: string, address: { allocationId: string; publicIp: string }): Promise<void> {
+        const now = new Date().toISOString();
+        await this.dynamodb.send(new PutItemCommand({ TableName: this.settings.claimsTable, Item: {
+            Id: { S: instanceId }, AllocationId: { S: address.allocationId }, PublicIp: { S: address.publicIp },
+            DnsName: { S: this.nameOf(address.publicIp, instanceId) }, ClaimedAt: { S: now },
+        } }));
+        await this.dynamodb.send(new PutItemCommand({ TableName: this.settings.claimsTable, Item: {
+            Id: { S: address.allocationId }, InstanceId: { S: instanceId }, LockedAt: { S: now },
+        } }));
     }
 
     /** What the scheduler does when it hands a server to a stream. */
