@@ -40,6 +40,8 @@ export interface Figures {
     metricDocuments: number;
     /** Injected faults, and the deliveries failed by one (ours: also the instances its log says one failed). */
     faults: { injected: number; surfaced: number };
+    /** Ours: why binds and releases failed, from the handler's "failed" log lines (name and the SDK's attempts). */
+    failureReasons: Record<string, number>;
     audit: Audit;
     duplicates: number;
     leaks: number;
@@ -124,10 +126,21 @@ export function figures(o: Observed): Figures {
         },
         reconciler: o.reconciler,
         metricDocuments: o.metricDocuments,
+        failureReasons: reasonsOf(o.logs),
         faults: { injected: calls.filter(c => c.injected).length, surfaced: failed.filter(i => codes.has((i.error ?? "").split(" ")[0])).length + reportedFaults },
         audit,
         duplicates: duplicatesOf(audit),
         leaks: leaksOf(audit),
         harness: o.harness,
     };
+}
+
+function reasonsOf(logs: LogLine[]): Record<string, number> {
+    const reasons: Record<string, number> = {};
+    for (const line of logs.filter(l => l.outcome === "failed")) {
+        const { name, attempts } = (line.error ?? {}) as { name?: string; attempts?: number };
+        const reason = `${name ?? "?"}${attempts && attempts > 1 ? ` after ${attempts} attempts` : ""}`;
+        reasons[reason] = (reasons[reason] ?? 0) + 1;
+    }
+    return reasons;
 }

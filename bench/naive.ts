@@ -6,7 +6,7 @@
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { AssociateAddressCommand, DescribeAddressesCommand, DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { ChangeResourceRecordSetsCommand, Route53Client } from "@aws-sdk/client-route-53";
-import { RETRY } from "../binder/clients";
+import { EC2_RETRY, RETRY } from "../binder/clients";
 import { binderSettingsFromEnv } from "../binder/config";
 import { renderName } from "../binder/naming";
 
@@ -26,7 +26,7 @@ export type AsyncHandler = (event: unknown) => Promise<void>;
 
 export function createNaiveHandler(): AsyncHandler {
     const settings = binderSettingsFromEnv(process.env);
-    const ec2 = new EC2Client(RETRY);
+    const ec2 = new EC2Client(EC2_RETRY);
     const route53 = new Route53Client(RETRY);
     const dynamodb = new DynamoDBClient(RETRY);
     const Filters = Object.entries(settings.addressTags).map(([key, value]) => ({ Name: `tag:${key}`, Values: [value] }));

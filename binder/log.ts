@@ -13,10 +13,11 @@ export interface Logger {
     with(fields: Fields): Logger;
 }
 
-/** Plain-object form of an error for a log line. */
+/** Plain-object form of an error for a log line; an AWS error says how many attempts the SDK made. */
 export function describeError(err: unknown): Fields {
-    if (err instanceof Error) return { name: err.name, message: err.message };
-    return { message: String(err) };
+    if (!(err instanceof Error)) return { message: String(err) };
+    const attempts = (err as { $metadata?: { attempts?: number } }).$metadata?.attempts;
+    return { name: err.name, message: err.message, ...(attempts !== undefined && { attempts }) };
 }
 
 export function createLogger(write: (line: string) => void = line => process.stdout.write(`${line}\n`), base: Fields = {}): Logger {
