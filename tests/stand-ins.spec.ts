@@ -17,8 +17,8 @@ import {
     type Change,
     type RRType,
 } from "@aws-sdk/client-route-53";
-import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
-import { startDynalite } from "./support/aws/dynalite";
+import { DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { createTable as createDynaliteTable, startDynalite } from "./support/aws/dynalite";
 import { Ec2Model } from "./support/aws/ec2";
 import { AwsGateway, type GatewayOptions, type Service } from "./support/aws/gateway";
 import { Route53Model } from "./support/aws/route53";
@@ -78,21 +78,19 @@ describe("AWS stand-ins", function () {
     const changeBatch = (...Changes: Change[]) =>
         clients.route53.send(new ChangeResourceRecordSetsCommand({ HostedZoneId: ZONE.id, ChangeBatch: { Changes } }));
 
-    async function createTable(): Promise<string> {
+    async function createTable(client = clients.dynamodb): Promise<string> {
         const TableName = `bindings-${++tables}`;
-        await clients.dynamodb.send(
-            new CreateTableCommand({
-                TableName,
-                KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
-                AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
-                BillingMode: "PAY_PER_REQUEST",
-            }),
-        );
+        await createDynaliteTable(client, {
+            TableName,
+            KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
+            AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
+            BillingMode: "PAY_PER_REQUEST",
+        });
         return TableName;
     }
 
-    const putOnce = (TableName: string, pk: string) =>
-        clients.dynamodb.send(new PutItemCommand({ TableName, Item: { pk: { S: pk } }, ConditionExpression: "attribute_not_exists(pk)" }));
+    const putOnce = (TableName: string, pk: string, client = clients.dynamodb) =>
+        client.send(new PutItemCommand({ TableName, Item: { pk: { S: pk } }, ConditionExpression: "attribute_not_exists(pk)" }));
 
     before(async () => {
         dynalite = await startDynalite();
@@ -377,13 +375,24 @@ describe("AWS stand-ins", function () {
             const { Item } = await clients.dynamodb.send(new GetItemCommand({ TableName: table, Key: { pk: { S: "node-1" } } }));
             expect(Item).to.deep.equal({ pk: { S: "node-1" } });
 
-            expect(gateway.calls.map(({ service, action, outcome, errorCode }) => ({ service, action, outcome, errorCode }))).to.deep.equal([
+            // createTable polls DescribeTable until the table is ACTIVE; how often varies.
+            const calls = gateway.calls.filter((c) => c.action !== "DescribeTable");
+            expect(calls.map(({ service, action, outcome, errorCode }) => ({ service, action, outcome, errorCode }))).to.deep.equal([
                 { service: "dynamodb", action: "CreateTable", outcome: "ok", errorCode: undefined },
                 { service: "dynamodb", action: "PutItem", outcome: "ok", errorCode: undefined },
                 { service: "dynamodb", action: "PutItem", outcome: "error", errorCode: "ConditionalCheckFailedException" },
                 { service: "dynamodb", action: "GetItem", outcome: "ok", errorCode: undefined },
             ]);
-            expect(gateway.calls[1].input).to.deep.include({ TableName: table, Item: { pk: { S: "node-1" } } });
+            expect(calls[1].input).to.deep.include({ TableName: table, Item: { pk: { S: "node-1" } } });
+        });
+
+        it("createTable returns once the table takes writes", async () => {
+            // Straight to dynalite: without the wait, about half of these writes were ResourceNotFound.
+            const direct = sdkClients(dynalite.endpoint).dynamodb;
+            for (let i = 0; i < 20; i++) {
+                const table = await createTable(direct);
+                await putOnce(table, "node-1", direct);
+            }
         });
     });
 

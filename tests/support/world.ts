@@ -1,7 +1,7 @@
 // A whole world for the binder to run in: EC2 and Route53 stand-ins and dynalite
 // behind one recording gateway, the binder's tables, and checks of the invariants
 // from DESIGN.md over the final state.
-import { AttributeValue, CreateTableCommand, DynamoDBClient, PutItemCommand, ScanCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { AttributeValue, DynamoDBClient, PutItemCommand, ScanCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { expect } from "chai";
 import { EventHandler } from "../../binder";
 import { QueueBatch } from "../../binder/batch";
@@ -11,7 +11,7 @@ import { CLAIM_KEY, SERVER_KEY } from "../../binder/schema";
 import { Ec2Model, InstanceState, ModelInstance } from "./aws/ec2";
 import { AwsGateway, GatewayOptions } from "./aws/gateway";
 import { Route53Model } from "./aws/route53";
-import { startDynalite } from "./aws/dynalite";
+import { createTable, startDynalite } from "./aws/dynalite";
 
 export const INSTANCE_TAGS = { "team": "live", "karpenter.sh/nodepool": "media" };
 export const ADDRESS_TAGS = { team: "live", pool: "media" };
@@ -83,18 +83,18 @@ export function queueBatch(...events: unknown[]): QueueBatch & { Records: Record
 
 /** Creates the binder's two tables with the key schema the stack gives them. */
 export async function createBinderTables(client: DynamoDBClient, settings: Pick<BinderSettings, "serversTable" | "claimsTable">): Promise<void> {
-    await client.send(new CreateTableCommand({
+    await createTable(client, {
         TableName: settings.serversTable,
         BillingMode: "PAY_PER_REQUEST",
         KeySchema: [{ AttributeName: SERVER_KEY.partition, KeyType: "HASH" }, { AttributeName: SERVER_KEY.sort, KeyType: "RANGE" }],
         AttributeDefinitions: [{ AttributeName: SERVER_KEY.partition, AttributeType: "S" }, { AttributeName: SERVER_KEY.sort, AttributeType: "S" }],
-    }));
-    await client.send(new CreateTableCommand({
+    });
+    await createTable(client, {
         TableName: settings.claimsTable,
         BillingMode: "PAY_PER_REQUEST",
         KeySchema: [{ AttributeName: CLAIM_KEY, KeyType: "HASH" }],
         AttributeDefinitions: [{ AttributeName: CLAIM_KEY, AttributeType: "S" }],
-    }));
+    });
 }
 
 /** The environment the stack gives the Lambda, with every AWS endpoint at `endpoint`. */

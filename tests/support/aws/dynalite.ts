@@ -1,4 +1,5 @@
 // An in-memory dynalite (DynamoDB look-alike) on a free loopback port.
+import { CreateTableCommand, CreateTableCommandInput, DynamoDBClient, waitUntilTableExists } from "@aws-sdk/client-dynamodb";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -7,7 +8,7 @@ type DynaliteFactory = (options: { createTableMs: number; deleteTableMs: number;
 const dynalite: DynaliteFactory = require("dynalite");
 
 export async function startDynalite(): Promise<{ endpoint: string; close(): Promise<void> }> {
-    // No `path` option: the store is in memory. Zero delays: tables are ACTIVE at once.
+    // No `path` option: the store is in memory. Zero delays: tables turn ACTIVE on the next tick.
     const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
     await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
@@ -22,4 +23,13 @@ export async function startDynalite(): Promise<{ endpoint: string; close(): Prom
                 server.closeAllConnections(); // keep-alive sockets would hold close() open
             }),
     };
+}
+
+/**
+ * Creates a table and waits until it is ACTIVE. dynalite answers CreateTable with the table
+ * still CREATING and marks it ACTIVE a moment later; a write in between is ResourceNotFound.
+ */
+export async function createTable(client: DynamoDBClient, input: CreateTableCommandInput): Promise<void> {
+    await client.send(new CreateTableCommand(input));
+    await waitUntilTableExists({ client, maxWaitTime: 10, minDelay: 0.01, maxDelay: 0.1 }, { TableName: input.TableName });
 }
