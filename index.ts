@@ -4,7 +4,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { createEventHandler, createReconcileHandler } from "./binder";
-import { binderEnvironment, parseSettings, PROJECT, Settings } from "./binder/config";
+import { binderEnvironment, EVENT_QUEUE_URL_ENV, parseSettings, PROJECT, Settings } from "./binder/config";
 import { isNamedError } from "./binder/errors";
 import { alarms } from "./infra/alarms";
 import { failureQueues } from "./infra/failures";
@@ -81,6 +81,8 @@ export = async () => {
         factory: createEventHandler,
         timeout: binderTimeout,
         settings: binderSettings,
+        // It hands failed messages back to its queue to come again soon.
+        environment: { [EVENT_QUEUE_URL_ENV]: events.url },
         policy: { ...scope, scanTables: true, eventQueueArn: events.arn },
     });
     feedFromQueue(binder, events, settings.binderConcurrency);

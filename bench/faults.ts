@@ -10,6 +10,7 @@ const ACTIONS: Record<Service, string[]> = {
     ec2: ["DescribeInstances", "DescribeAddresses", "AssociateAddress", "DisassociateAddress"],
     route53: ["ChangeResourceRecordSets", "GetChange", "ListResourceRecordSets"],
     dynamodb: ["GetItem", "PutItem", "UpdateItem", "DeleteItem"],
+    sqs: ["ChangeMessageVisibilityBatch"],
 };
 
 // Each service's own words for "try again".
@@ -17,6 +18,7 @@ const TRANSIENT: Record<Service, { code: string; status: number }[]> = {
     ec2: [{ code: "InternalError", status: 500 }, { code: "Unavailable", status: 503 }],
     route53: [{ code: "InternalFailure", status: 500 }, { code: "ServiceUnavailable", status: 503 }],
     dynamodb: [{ code: "InternalServerError", status: 500 }, { code: "ServiceUnavailable", status: 503 }],
+    sqs: [{ code: "InternalError", status: 500 }, { code: "ServiceUnavailable", status: 503 }],
 };
 
 export const FAILING_CODE = "InjectedFault";

@@ -84,6 +84,11 @@ export class LambdaSim {
         return this.containers;
     }
 
+    /** The SQS stand-in's hook for ChangeMessageVisibility, which only the queue-fed binder calls. */
+    changeVisibility(receiptHandle: string, seconds: number): boolean {
+        return this.source instanceof QueueSource && this.source.changeVisibility(receiptHandle, seconds, this.clock.now());
+    }
+
     /** Delivers every event at once and resolves when each has succeeded or run out of attempts. */
     run(events: unknown[]): Promise<Invocation[]> {
         return new Promise(resolve => {

@@ -5,8 +5,9 @@
 // (ReportBatchItemFailures) names the messages that failed; the others are
 // deleted. A failed message, or every message of an invocation that threw or
 // timed out, reappears when its visibility timeout ends (counted from the
-// receive, as in SQS); one that fails on its `maxReceives`th receive goes to the
-// dead-letter queue instead.
+// receive, as in SQS) or, if the handler changed its visibility, that many
+// seconds after the change; one that fails on its `maxReceives`th receive goes
+// to the dead-letter queue instead.
 import { randomUUID } from "node:crypto";
 import type { Delivery, Outcome, Source } from "./lambda";
 
@@ -52,6 +53,18 @@ export class QueueSource implements Source {
         const delivery = { payload: { Records: batch.map(record) }, items: batch.map(m => ({ event: m.event, attempt: m.receives })) };
         this.received.set(delivery, batch);
         return delivery;
+    }
+
+    /**
+     * ChangeMessageVisibility: the message becomes visible `seconds` from `now`. Only
+     * the latest receive's handle of a message still in the queue works.
+     */
+    changeVisibility(receiptHandle: string, seconds: number, now: number): boolean {
+        const [id, receives] = receiptHandle.split("/");
+        const message = this.messages.get(id);
+        if (!message || String(message.receives) !== receives) return false;
+        message.visibleAt = now + seconds * 1000;
+        return true;
     }
 
     nextDue(): number | undefined {

@@ -4,7 +4,13 @@ import { MALFORMED, malformed, readEvent } from "./events";
 
 /** The batch Lambda's SQS event source mapping hands the function. */
 export interface QueueBatch {
-    Records: { messageId: string; body: string }[];
+    Records: { messageId: string; body: string; receiptHandle?: string; attributes?: { ApproximateReceiveCount?: string } }[];
+}
+
+/** How to hand a received message back to the queue, and how often it has been delivered. */
+export interface Receipt {
+    receiptHandle: string;
+    receiveCount: number;
 }
 
 /** One instance's events in a batch, and the one thing to do about them. */
@@ -29,6 +35,8 @@ export interface BatchWork {
     /** Instances whose only events are states that need nothing (the rule does not send these). */
     ignored: Work[];
     dropped: Dropped[];
+    /** Each message's receipt, by message id (a record without a receipt handle has none). */
+    receipts: Map<string, Receipt>;
 }
 
 /**
@@ -41,11 +49,15 @@ export function readBatch(event: unknown): BatchWork {
     if (!Array.isArray(records)) throw malformed("the event is not an SQS batch (it has no Records list)");
     const byInstance = new Map<string, Work & { action: "bind" | "release" | "ignore" }>();
     const dropped: Dropped[] = [];
+    const receipts = new Map<string, Receipt>();
     for (const record of records as unknown[]) {
-        const { messageId, body } = (record ?? {}) as Record<string, unknown>;
+        const { messageId, body, receiptHandle, attributes } = (record ?? {}) as Record<string, unknown>;
         if (typeof messageId !== "string" || messageId === "") {
             dropped.push({ reason: "the record has no messageId", body: record });
             continue;
+        }
+        if (typeof receiptHandle === "string" && receiptHandle !== "") {
+            receipts.set(messageId, { receiptHandle, receiveCount: receiveCountOf(attributes) });
         }
         let intent;
         try {
@@ -63,7 +75,13 @@ export function readBatch(event: unknown): BatchWork {
     }
     const all = [...byInstance.values()];
     const of = (action: string) => all.filter(w => w.action === action).map(({ instanceId, states, messageIds }) => ({ instanceId, states, messageIds }));
-    return { releases: of("release"), binds: of("bind"), ignored: of("ignore"), dropped };
+    return { releases: of("release"), binds: of("bind"), ignored: of("ignore"), dropped, receipts };
+}
+
+/** SQS's ApproximateReceiveCount, a string; 1 when it is missing or not a count. */
+function receiveCountOf(attributes: unknown): number {
+    const count = Number((attributes as { ApproximateReceiveCount?: unknown } | null | undefined)?.ApproximateReceiveCount);
+    return Number.isInteger(count) && count >= 1 ? count : 1;
 }
 
 const RANK = { ignore: 0, bind: 1, release: 2 };

@@ -1,6 +1,7 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { Route53Client } from "@aws-sdk/client-route-53";
+import { SQSClient } from "@aws-sdk/client-sqs";
 
 export interface Clients {
     ec2: EC2Client;
@@ -30,6 +31,11 @@ export function createClients(): Clients {
         route53: new Route53Client(RETRY),
         dynamodb: new DynamoDBClient(RETRY),
     };
+}
+
+/** The binder's client for its event queue; the reconciler does not make one. */
+export function createQueueClient(): SQSClient {
+    return new SQSClient(RETRY);
 }
 
 /** The error code of an AWS SDK error (its name), or undefined for anything else. */

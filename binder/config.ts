@@ -259,6 +259,16 @@ export function binderSettingsFromEnv(env: Record<string, string | undefined>): 
     return settings;
 }
 
+/** The binder function's own event queue; the reconciler and the CLI have none. */
+export const EVENT_QUEUE_URL_ENV = "BINDER_EVENT_QUEUE_URL";
+
+/** Reads the event queue's URL from the binder's environment; throws ConfigError when it is missing. */
+export function eventQueueUrlFromEnv(env: Record<string, string | undefined>): string {
+    const url = env[EVENT_QUEUE_URL_ENV]?.trim();
+    if (!url) throw configError([`environment variable ${EVENT_QUEUE_URL_ENV} is required`]);
+    return url;
+}
+
 /** Names each run-time value after its environment variable, for the stack's Lambda. */
 export function binderEnvironment<V>(values: Record<keyof BinderSettings, V>): Record<string, V> {
     return Object.fromEntries(Object.entries(values).map(([key, value]) => [ENV[key as keyof BinderSettings], value]));

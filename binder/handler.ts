@@ -1,7 +1,7 @@
 import { BatchWork, Dropped, readBatch, Work } from "./batch";
 import { bindAll } from "./bind";
-import { createClients } from "./clients";
-import { binderSettingsFromEnv } from "./config";
+import { createClients, createQueueClient } from "./clients";
+import { binderSettingsFromEnv, eventQueueUrlFromEnv } from "./config";
 import { Context } from "./context";
 import { Dns } from "./dns";
 import { Ec2 } from "./ec2";
@@ -9,7 +9,9 @@ import { isNamedError, namedError } from "./errors";
 import { MALFORMED } from "./events";
 import { createLogger, Logger } from "./log";
 import { createMetrics } from "./metrics";
+import { EventQueue } from "./queue";
 import { reconcile, Reconciliation } from "./reconcile";
+import { redeliveryDelay } from "./redelivery";
 import { release } from "./release";
 import { Store } from "./store";
 
@@ -48,14 +50,16 @@ function coldStart(): (context?: InvocationContext) => Context {
 /**
  * The EC2 state-change handler, fed batches by the event queue. A malformed
  * message is logged and dropped; the messages of an instance whose binding or
- * release failed are reported back, so that SQS delivers them again.
+ * release failed are reported back, so that SQS delivers them again, and handed
+ * back to the queue to come back soon rather than after its visibility timeout.
  */
 export function createEventHandler(): EventHandler {
     const perInvocation = coldStart();
+    const queue = new EventQueue(createQueueClient(), eventQueueUrlFromEnv(process.env));
     return async (event, context) => {
         const ctx = perInvocation(context);
         try {
-            return await handle(ctx, event);
+            return await handle(ctx, queue, event);
         } finally {
             ctx.metrics.flush();
         }
@@ -80,7 +84,7 @@ export function createReconcileHandler(): ReconcileHandler {
     };
 }
 
-async function handle(ctx: Context, event: unknown): Promise<BatchResponse> {
+async function handle(ctx: Context, queue: EventQueue, event: unknown): Promise<BatchResponse> {
     let batch: BatchWork;
     try {
         batch = readBatch(event);
@@ -106,7 +110,30 @@ async function handle(ctx: Context, event: unknown): Promise<BatchResponse> {
         const results = await bindAll(ctx, batch.binds.map(work => work.instanceId));
         results.forEach((result, i) => { if ("error" in result) fail(batch.binds[i], "bind", result.error); });
     }
+    if (failed.length > 0) await redeliverSoon(ctx, queue, failed, batch);
     return { batchItemFailures: failed.map(itemIdentifier => ({ itemIdentifier })) };
+}
+
+/**
+ * Hands the failed messages back to the queue with a short, growing delay. If
+ * that fails too, nothing is lost: they come back when their visibility timeout ends.
+ */
+async function redeliverSoon(ctx: Context, queue: EventQueue, messageIds: string[], batch: BatchWork): Promise<void> {
+    const messages = messageIds.flatMap(messageId => {
+        const receipt = batch.receipts.get(messageId);
+        return receipt ? [{ messageId, receiptHandle: receipt.receiptHandle, delaySeconds: redeliveryDelay(receipt.receiveCount) }] : [];
+    });
+    const late = "they will be delivered again when their visibility timeout ends";
+    try {
+        const refused = new Map((await queue.redeliver(messages)).map(r => [r.receiptHandle, r]));
+        for (const { messageId, receiptHandle, delaySeconds } of messages) {
+            const refusal = refused.get(receiptHandle);
+            if (refusal) ctx.log.warn(`the queue refused an early redelivery; ${late}`, { messageId, code: refusal.code, reason: refusal.message });
+            else ctx.log.info("failed message will be delivered again", { messageId, delaySeconds });
+        }
+    } catch (err) {
+        ctx.log.warn(`could not hand failed messages back early; ${late}`, { messageIds, error: err });
+    }
 }
 
 function drop(ctx: Context, { messageId, reason, body }: Dropped): void {

@@ -24,6 +24,8 @@ export interface FunctionArgs {
     timeout: number;
     /** Run-time settings, already rendered as environment-variable strings. */
     settings: Record<keyof BinderSettings, pulumi.Input<string>>;
+    /** Variables only this function gets, by name. */
+    environment?: Record<string, pulumi.Input<string>>;
     policy: Inputs<Omit<PolicyScope, "partition" | "region" | "accountId" | "logGroupArn">>;
 }
 
@@ -59,7 +61,7 @@ export function binderFunction(name: string, args: FunctionArgs): aws.lambda.Cal
         architectures: ["arm64"],
         memorySize: 256,
         timeout: args.timeout,
-        environment: { variables: pulumi.output(binderEnvironment(args.settings)) },
+        environment: { variables: pulumi.output({ ...binderEnvironment(args.settings), ...args.environment }) },
         loggingConfig: { logFormat: "Text", logGroup: logs.name },
         callbackFactory: args.factory,
         codePathOptions: { extraExcludePackages: runtimeProvidedPackages() },

@@ -30,7 +30,7 @@ export interface PolicyScope {
     suffix: string;
     /** The reconciler reads whole tables; the binder reads the locks after a collision. */
     scanTables?: boolean;
-    /** The queue the binder's event source mapping reads (with the function's role). */
+    /** The queue the binder's event source mapping reads (with the function's role) and the binder hands failed messages back to. */
     eventQueueArn?: string;
 }
 
@@ -89,9 +89,9 @@ export function binderPolicy(scope: PolicyScope): PolicyDocument {
     }
     if (scope.eventQueueArn) {
         statements.push({
-            Sid: "ReadOwnEventQueue",
+            Sid: "ConsumeOwnEventQueue",
             Effect: "Allow",
-            Action: ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+            Action: ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
             Resource: [scope.eventQueueArn],
         });
     }

@@ -5,7 +5,7 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ENV } from "../binder/config";
+import { ENV, EVENT_QUEUE_URL_ENV } from "../binder/config";
 import { RUNTIME } from "../infra/lambda";
 import { archiveProblems, captureArchives, FUNCTIONS, FunctionName, LambdaArchive, writeArchive, zipArchive } from "../tools/archive";
 import { LambdaProcess, startLambda } from "../tools/lambda-process";
@@ -62,8 +62,9 @@ describe("the shipped Lambda archive", function () {
             expect(`nodejs${process.versions.node.split(".")[0]}.x`).to.equal(archive.runtime);
         });
 
-        it("reads its settings from variables the stack sets", () => {
-            expect(Object.keys(archive.environment).sort()).to.deep.equal(Object.values(ENV).sort());
+        it("reads its settings from variables the stack sets; the binder also its event queue", () => {
+            expect(Object.keys(archives.binder.environment).sort()).to.deep.equal([...Object.values(ENV), EVENT_QUEUE_URL_ENV].sort());
+            expect(Object.keys(archives.reconciler.environment).sort()).to.deep.equal(Object.values(ENV).sort());
         });
     });
 
@@ -163,7 +164,7 @@ describe("the shipped Lambda archive", function () {
             ]);
         });
 
-        it("reports a message failed, clearly, when the pool is exhausted, leaving nothing behind", async () => {
+        it("reports a message failed, clearly, when the pool is exhausted, leaving nothing behind, and hands it back to come again soon", async () => {
             await open({ poolSize: 1 });
             const first = world.launch();
             const second = world.launch();
@@ -175,6 +176,9 @@ describe("the shipped Lambda archive", function () {
                 error: { name: "PoolExhaustedError", message: `no free pool address for ${second.instanceId}: 0 of 1 addresses tagged team=live, pool=media are free` },
             });
             expect((await world.checkInvariants()).bound).to.equal(1);
+            expect(world.sqs.changes).to.have.length(1);
+            expect(world.sqs.changes[0].receiptHandle).to.equal(batch.Records[1].receiptHandle);
+            expect(world.sqs.changes[0].visibilityTimeout).to.be.within(15, 30);
         });
 
         it("reconciles: binds a worker whose event was lost", async () => {

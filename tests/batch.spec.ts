@@ -19,7 +19,23 @@ describe("reading a batch", () => {
             ],
             ignored: [],
             dropped: [],
+            receipts: new Map(ids.map(id => [id, { receiptHandle: `handle-${id}`, receiveCount: 1 }])),
         });
+    });
+
+    it("keeps each message's receipt handle and receive count, for handing it back early", () => {
+        const batch = queueBatch(stateChange(A, "running"), stateChange(B, "running"), stateChange(C, "running"), stateChange(A, "terminated"));
+        const [a, b, c, dropped] = batch.Records;
+        a.attributes = { ApproximateReceiveCount: "3" };
+        b.attributes = { ApproximateReceiveCount: "soon" };
+        delete c.receiptHandle;
+        dropped.body = "not json";
+        const { receipts } = readBatch(batch);
+        expect([...receipts]).to.deep.equal([
+            [a.messageId, { receiptHandle: a.receiptHandle, receiveCount: 3 }],
+            [b.messageId, { receiptHandle: b.receiptHandle, receiveCount: 1 }],
+            [dropped.messageId, { receiptHandle: dropped.receiptHandle, receiveCount: 1 }],
+        ]);
     });
 
     it("releases an instance that has any going-away event, whatever the order", () => {

@@ -260,6 +260,48 @@ describe("binding and release", function () {
             expect(batchItemFailures).to.deep.equal([batch.Records[2], batch.Records[3]].map(r => ({ itemIdentifier: r.messageId })));
             expect((await world.checkInvariants()).bound).to.equal(2);
             expect(world.logs.filter(l => l.outcome === "failed")).to.have.length(1);
+            expect(world.sqs.changes.map(c => c.receiptHandle)).to.deep.equal([batch.Records[2], batch.Records[3]].map(r => r.receiptHandle));
+        });
+
+        it("hands a failed message back to the queue to come again soon, backing off by its receive count", async () => {
+            await open({ poolSize: 1 });
+            const [bound, unlucky] = [world.launch(), world.launch()];
+            const batch = queueBatch(stateChange(bound.instanceId, "running"), stateChange(unlucky.instanceId, "running"));
+            batch.Records[1].attributes = { ApproximateReceiveCount: "3" };
+            const { batchItemFailures } = await handler(batch);
+            expect(batchItemFailures).to.deep.equal([{ itemIdentifier: batch.Records[1].messageId }]);
+            // The third delivery failed: back in 60 to 120 s, not when the 12-minute visibility timeout ends.
+            expect(world.sqs.changes).to.have.length(1);
+            expect(world.sqs.changes[0].receiptHandle).to.equal(batch.Records[1].receiptHandle);
+            expect(world.sqs.changes[0].visibilityTimeout).to.be.within(60, 120);
+            expect(world.gateway.calls.filter(c => c.service === "sqs").map(c => c.action)).to.deep.equal(["ChangeMessageVisibilityBatch"]);
+            expect(world.logs.find(l => l.message === "failed message will be delivered again")).to.include({
+                messageId: batch.Records[1].messageId, delaySeconds: world.sqs.changes[0].visibilityTimeout,
+            });
+        });
+
+        it("still reports a failed message when the queue refuses it back early, or cannot be reached", async () => {
+            await open({ poolSize: 0 });
+            const launches = [world.launch(), world.launch()];
+            const refused = queueBatch(stateChange(launches[0].instanceId, "running"));
+            world.sqs.expire(refused.Records[0].receiptHandle as string);
+            expect((await handler(refused)).batchItemFailures).to.deep.equal([{ itemIdentifier: refused.Records[0].messageId }]);
+            expect(world.logs.find(l => l.level === "WARN")).to.include({
+                message: "the queue refused an early redelivery; they will be delivered again when their visibility timeout ends",
+                messageId: refused.Records[0].messageId,
+                code: "ReceiptHandleIsInvalid",
+            });
+
+            world.gateway.inject({ service: "sqs", action: "ChangeMessageVisibilityBatch" });
+            const unreachable = queueBatch(stateChange(launches[1].instanceId, "running"));
+            expect((await handler(unreachable)).batchItemFailures).to.deep.equal([{ itemIdentifier: unreachable.Records[0].messageId }]);
+            expect(world.logs.filter(l => l.level === "WARN").at(-1)).to.deep.include({
+                message: "could not hand failed messages back early; they will be delivered again when their visibility timeout ends",
+                messageIds: [unreachable.Records[0].messageId],
+                error: { name: "InjectedFault", message: "Injected fault (InjectedFault) for ChangeMessageVisibilityBatch", attempts: 1 },
+            });
+            expect(world.sqs.changes).to.deep.equal([]);
+            await world.checkInvariants();
         });
 
         it("does not associate again an address another invocation bound after the batch read the pool", async () => {

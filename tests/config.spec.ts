@@ -3,7 +3,7 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
-import { binderSettingsFromEnv, ConfigError, DEFAULTS, parseSettings } from "../binder/config";
+import { binderSettingsFromEnv, ConfigError, DEFAULTS, eventQueueUrlFromEnv, parseSettings } from "../binder/config";
 import { isNamedError } from "../binder/errors";
 import { runStack, stackConfig } from "../tools/mock-stack";
 
@@ -130,5 +130,14 @@ describe("run-time settings", () => {
     it("names the variable that is wrong", () => {
         expect(() => binderSettingsFromEnv({ ...env, BINDER_INSTANCE_TAGS: "{}", BINDER_CLAIMS_TABLE: undefined }))
             .to.throw(/environment variable BINDER_INSTANCE_TAGS must be a non-empty map[\s\S]*environment variable BINDER_CLAIMS_TABLE is required/);
+    });
+
+    it("reads the binder's event queue, and names the variable when it is missing", () => {
+        const url = "https://sqs.us-east-1.amazonaws.com/123456789012/instance-events";
+        expect(eventQueueUrlFromEnv({ ...env, BINDER_EVENT_QUEUE_URL: url })).to.equal(url);
+        for (const missing of [undefined, " "]) {
+            expect(() => eventQueueUrlFromEnv({ ...env, BINDER_EVENT_QUEUE_URL: missing }))
+                .to.throw("Invalid configuration:\n  - environment variable BINDER_EVENT_QUEUE_URL is required");
+        }
     });
 });

@@ -118,7 +118,7 @@ describe("the stack", function () {
             expect(named(run, T.target, "reconcile").inputs.arn).to.match(arnOf(T.fn, "reconciler"));
             expect(named(run, T.permission, "reconcile").inputs.sourceArn).to.match(arnOf(T.rule, "reconcile"));
             expect(named(run, T.fn, "reconciler").inputs).to.include({ runtime: RUNTIME, timeout: 300 });
-            expect(named(run, T.fn, "reconciler").inputs.environment.variables).to.deep.equal(named(run, T.fn, "binder").inputs.environment.variables);
+            expect(named(run, T.fn, "reconciler").inputs.environment.variables).to.deep.equal(run.outputs.binderSettings);
         });
 
         it("redelivers a failed event after six function timeouts, five times, then keeps it two weeks; all queues encrypted", () => {
@@ -160,9 +160,11 @@ describe("the stack", function () {
             expect(fn.role).to.match(/iam\/role:Role\/binder/);
         });
 
-        it("passes the run-time settings as environment variables", () => {
-            expect(run.outputs.binderSettings).to.deep.equal(named(run, T.fn, "binder").inputs.environment.variables);
-            expect(named(run, T.fn, "binder").inputs.environment.variables).to.deep.equal({
+        it("passes the run-time settings as environment variables, and the binder its event queue", () => {
+            const { BINDER_EVENT_QUEUE_URL, ...settings } = named(run, T.fn, "binder").inputs.environment.variables;
+            expect(BINDER_EVENT_QUEUE_URL).to.equal(run.outputs.eventQueue);
+            expect(run.outputs.binderSettings).to.deep.equal(settings);
+            expect(settings).to.deep.equal({
                 BINDER_STACK: "dev",
                 BINDER_INSTANCE_TAGS: JSON.stringify({ "team": "live", "karpenter.sh/nodepool": "media-dev" }),
                 BINDER_ADDRESS_TAGS: JSON.stringify({ team: "live", pool: "media-dev" }),
@@ -181,7 +183,7 @@ describe("the stack", function () {
             expect(run.ofType(T.attachment)).to.have.length(0);
             for (const role of run.ofType(T.role)) expect(role.inputs.assumeRolePolicy.Statement[0].Principal).to.deep.equal({ Service: "lambda.amazonaws.com" });
             const common = ["WriteOwnLogs", "ReadInstancesAndAddresses", "MovePoolAddressesOnly", "AttachToTargetInstancesOnly", "AttachToNetworkInterfaces", "ReadWriteOwnTables"];
-            expect(statements(run, "binder").map(s => s.Sid)).to.deep.equal([...common, "ScanOwnTables", "ReadOwnEventQueue"]);
+            expect(statements(run, "binder").map(s => s.Sid)).to.deep.equal([...common, "ScanOwnTables", "ConsumeOwnEventQueue"]);
             expect(statements(run, "reconciler").map(s => s.Sid)).to.deep.equal([...common, "ScanOwnTables"]);
             for (const s of [...statements(run, "binder"), ...statements(run, "reconciler")]) {
                 expect(s.Effect).to.equal("Allow");
@@ -191,9 +193,11 @@ describe("the stack", function () {
         });
 
         it("gives each function only the extra access it needs", () => {
-            expect(statement(run, "ReadOwnEventQueue", "binder")).to.deep.include({ Action: ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"] });
-            expect(statement(run, "ReadOwnEventQueue", "binder").Resource).to.have.length(1);
-            expect(statement(run, "ReadOwnEventQueue", "binder").Resource[0]).to.match(arnOf(T.queue, "instance-events"));
+            expect(statement(run, "ConsumeOwnEventQueue", "binder")).to.deep.include({
+                Action: ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+            });
+            expect(statement(run, "ConsumeOwnEventQueue", "binder").Resource).to.have.length(1);
+            expect(statement(run, "ConsumeOwnEventQueue", "binder").Resource[0]).to.match(arnOf(T.queue, "instance-events"));
             expect(statement(run, "ScanOwnTables", "reconciler")).to.deep.equal({
                 Sid: "ScanOwnTables", Effect: "Allow", Action: ["dynamodb:Scan"], Resource: statement(run, "ReadWriteOwnTables", "reconciler").Resource,
             });

@@ -18,11 +18,13 @@ import {
     type RRType,
 } from "@aws-sdk/client-route-53";
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { ChangeMessageVisibilityBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { createTable as createDynaliteTable, startDynalite } from "./support/aws/dynalite";
 import { Ec2Model } from "./support/aws/ec2";
 import { AwsGateway, type GatewayOptions, type Service } from "./support/aws/gateway";
 import { Route53Model } from "./support/aws/route53";
 import type { ChangeResourceRecordSetsInput } from "./support/aws/route53-rest";
+import { QUEUE_PATH, SqsModel } from "./support/aws/sqs";
 
 const ZONE = { id: "Z0123456789EXAMPLE", name: "live.example.com" };
 const ACCOUNT = "123456789012";
@@ -43,7 +45,7 @@ async function rejection(promise: Promise<unknown>): Promise<SdkError> {
 
 function sdkClients(endpoint: string) {
     const config = { endpoint, region: "us-east-1", credentials: { accessKeyId: "AKIDLOCAL", secretAccessKey: "local" } };
-    return { ec2: new EC2Client(config), route53: new Route53Client(config), dynamodb: new DynamoDBClient(config) };
+    return { ec2: new EC2Client(config), route53: new Route53Client(config), dynamodb: new DynamoDBClient(config), sqs: new SQSClient(config) };
 }
 
 const change = (Action: Change["Action"], Name: string, values: string[], TTL = 60, Type: RRType = "A"): Change => ({
@@ -55,6 +57,7 @@ describe("AWS stand-ins", function () {
     let dynalite: Awaited<ReturnType<typeof startDynalite>>;
     let model: Ec2Model;
     let zone: Route53Model;
+    let queue: SqsModel;
     let gateway: AwsGateway;
     let clients: ReturnType<typeof sdkClients>;
     // Swapped by individual tests; the gateway consults it on every call.
@@ -64,6 +67,7 @@ describe("AWS stand-ins", function () {
     const gatewayOptions = (extra: Partial<GatewayOptions> = {}): GatewayOptions => ({
         ec2: model,
         route53: zone,
+        sqs: queue,
         dynamoEndpoint: dynalite.endpoint,
         throttle: (service, action) => throttle(service, action),
         ...extra,
@@ -103,6 +107,7 @@ describe("AWS stand-ins", function () {
     beforeEach(async () => {
         model = new Ec2Model();
         zone = new Route53Model(ZONE);
+        queue = new SqsModel();
         throttle = () => false;
         gateway = await AwsGateway.start(gatewayOptions());
         clients = sdkClients(gateway.endpoint);
@@ -396,6 +401,47 @@ describe("AWS stand-ins", function () {
         });
     });
 
+    describe("SQS", () => {
+        const changeVisibility = (Entries: { Id: string; ReceiptHandle: string; VisibilityTimeout: number }[], QueueUrl = `${gateway.endpoint}${QUEUE_PATH}`) =>
+            clients.sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl, Entries }));
+
+        it("changes the visibility of received messages, entry by entry, refusing a stale receipt handle or a bad timeout", async () => {
+            queue.expire("handle-stale");
+            const out = await changeVisibility([
+                { Id: "a", ReceiptHandle: "handle-a", VisibilityTimeout: 30 },
+                { Id: "stale", ReceiptHandle: "handle-stale", VisibilityTimeout: 30 },
+                { Id: "long", ReceiptHandle: "handle-b", VisibilityTimeout: 43_201 },
+            ]);
+            expect(out.Successful).to.deep.equal([{ Id: "a" }]);
+            expect(out.Failed!.map(f => [f.Id, f.Code, f.SenderFault])).to.deep.equal([["stale", "ReceiptHandleIsInvalid", true], ["long", "InvalidParameterValue", true]]);
+            expect(queue.changes).to.deep.equal([{ receiptHandle: "handle-a", visibilityTimeout: 30 }]);
+            expect(gateway.calls.map(c => [c.service, c.action, c.outcome])).to.deep.equal([["sqs", "ChangeMessageVisibilityBatch", "ok"]]);
+        });
+
+        it("asks its queue model whether a receipt handle still works", async () => {
+            const asked: [string, number][] = [];
+            const bench = new SqsModel(QUEUE_PATH, (handle, seconds) => { asked.push([handle, seconds]); return handle === "current"; });
+            const result = bench.changeVisibilityBatch(`http://127.0.0.1:1${QUEUE_PATH}`, [
+                { Id: "0", ReceiptHandle: "current", VisibilityTimeout: 15 },
+                { Id: "1", ReceiptHandle: "superseded", VisibilityTimeout: 15 },
+            ]);
+            expect(asked).to.deep.equal([["current", 15], ["superseded", 15]]);
+            expect(result.Failed.map(f => f.Code)).to.deep.equal(["ReceiptHandleIsInvalid"]);
+        });
+
+        it("refuses another queue, an empty batch, more than ten entries and repeated ids, as SQS does", async () => {
+            const entry = (Id: string) => ({ Id, ReceiptHandle: "handle", VisibilityTimeout: 0 });
+            const codes = [
+                await rejection(changeVisibility([entry("0")], `${gateway.endpoint}/123456789012/other-queue`)),
+                await rejection(changeVisibility([])),
+                await rejection(changeVisibility(Array.from({ length: 11 }, (_, i) => entry(String(i))))),
+                await rejection(changeVisibility([entry("0"), entry("0")])),
+            ].map(err => err.name);
+            expect(codes).to.deep.equal(["QueueDoesNotExist", "EmptyBatchRequest", "TooManyEntriesInBatchRequest", "BatchEntryIdsNotDistinct"]);
+            expect(queue.changes).to.deep.equal([]);
+        });
+    });
+
     describe("gateway", () => {
         it("records every call with its parsed input, in order, until cleared", async () => {
             const eip = model.addAddress({ tags: { pool: "edge" } });
@@ -488,14 +534,18 @@ describe("AWS stand-ins", function () {
             gateway.inject({ action: "ListResourceRecordSets", code: "Throttling" });
             gateway.inject({ action: "GetItem", code: "ThrottlingException" });
             gateway.inject({ action: "DescribeInstances", code: "RequestLimitExceeded" });
+            gateway.inject({ action: "ChangeMessageVisibilityBatch", code: "RequestThrottled" });
             const table = await createTable();
             const results = [
                 await changeBatch(change("CREATE", "a.live.example.com", ["198.51.100.1"])),
                 await clients.route53.send(new ListResourceRecordSetsCommand({ HostedZoneId: ZONE.id })),
                 await clients.dynamodb.send(new GetItemCommand({ TableName: table, Key: { pk: { S: "x" } } })),
                 await clients.ec2.send(new DescribeInstancesCommand({})),
+                await clients.sqs.send(new ChangeMessageVisibilityBatchCommand({
+                    QueueUrl: `${gateway.endpoint}${QUEUE_PATH}`, Entries: [{ Id: "0", ReceiptHandle: "handle", VisibilityTimeout: 0 }],
+                })),
             ];
-            expect(results.map((r) => r.$metadata.attempts)).to.deep.equal([2, 2, 2, 2]);
+            expect(results.map((r) => r.$metadata.attempts)).to.deep.equal([2, 2, 2, 2, 2]);
             expect(zone.changes()).to.have.length(1);
             expect(gateway.pendingFaults()).to.equal(0);
         });

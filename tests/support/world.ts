@@ -5,12 +5,13 @@ import { AttributeValue, DynamoDBClient, PutItemCommand, ScanCommand, UpdateItem
 import { expect } from "chai";
 import { EventHandler } from "../../binder";
 import { QueueBatch } from "../../binder/batch";
-import { BinderSettings, binderEnvironment, DnsRecordsMode } from "../../binder/config";
+import { BinderSettings, binderEnvironment, DnsRecordsMode, EVENT_QUEUE_URL_ENV } from "../../binder/config";
 import { renderName } from "../../binder/naming";
 import { CLAIM_KEY, SERVER_KEY } from "../../binder/schema";
 import { Ec2Model, InstanceState, ModelInstance } from "./aws/ec2";
 import { AwsGateway, GatewayOptions } from "./aws/gateway";
 import { Route53Model } from "./aws/route53";
+import { QUEUE_PATH, SqsModel } from "./aws/sqs";
 import { createTable, startDynalite } from "./aws/dynalite";
 
 export const INSTANCE_TAGS = { "team": "live", "karpenter.sh/nodepool": "media" };
@@ -97,13 +98,14 @@ export async function createBinderTables(client: DynamoDBClient, settings: Pick<
     });
 }
 
-/** The environment the stack gives the Lambda, with every AWS endpoint at `endpoint`. */
+/** The environment the stack gives the binder Lambda, with every AWS endpoint (its event queue's too) at `endpoint`. */
 export function lambdaEnvironment(s: BinderSettings, endpoint: string): Record<string, string> {
     return {
         AWS_REGION: "us-east-1",
         AWS_ACCESS_KEY_ID: "test",
         AWS_SECRET_ACCESS_KEY: "test",
         AWS_ENDPOINT_URL: endpoint,
+        [EVENT_QUEUE_URL_ENV]: `${endpoint}${QUEUE_PATH}`,
         ...binderEnvironment({ ...s, instanceTags: JSON.stringify(s.instanceTags), addressTags: JSON.stringify(s.addressTags), dnsTtl: String(s.dnsTtl) }),
     };
 }
@@ -119,6 +121,7 @@ export class World {
         readonly options: WorldOptions,
         readonly ec2: Ec2Model,
         readonly route53: Route53Model,
+        readonly sqs: SqsModel,
         readonly gateway: AwsGateway,
         readonly dynamodb: DynamoDBClient,
         private readonly closeDynamo: () => Promise<void>,
@@ -144,8 +147,9 @@ export class World {
         const direct = new DynamoDBClient({ endpoint: dynamo.endpoint, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
         const ec2 = new Ec2Model();
         const route53 = new Route53Model(ZONE);
-        const gateway = await AwsGateway.start({ ec2, route53, dynamoEndpoint: dynamo.endpoint, ...options.gateway });
-        const world = new World(options, ec2, route53, gateway, direct, dynamo.close);
+        const sqs = new SqsModel();
+        const gateway = await AwsGateway.start({ ec2, route53, sqs, dynamoEndpoint: dynamo.endpoint, ...options.gateway });
+        const world = new World(options, ec2, route53, sqs, gateway, direct, dynamo.close);
         await createBinderTables(direct, world.settings);
         for (let i = 0; i < options.poolSize; i++) world.ec2.addAddress({ tags: ADDRESS_TAGS });
         return world;

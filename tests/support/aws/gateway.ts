@@ -1,4 +1,4 @@
-// One local HTTP endpoint standing in for EC2, Route53 and DynamoDB. It routes each request to its
+// One local HTTP endpoint standing in for EC2, Route53, DynamoDB and SQS. It routes each request to its
 // service, records it, and can throttle it or fail it before or after it takes effect.
 import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -7,6 +7,8 @@ import type { Ec2Model } from "./ec2";
 import { ec2Request } from "./ec2-query";
 import type { Route53Model } from "./route53";
 import { route53Request } from "./route53-rest";
+import type { SqsModel } from "./sqs";
+import { sqsRequest } from "./sqs-json";
 import { AwsError, type Reply, type Service, type ServiceRequest } from "./wire";
 
 export type { Service } from "./wire";
@@ -36,16 +38,18 @@ export interface Fault {
 export interface GatewayOptions {
     ec2: Ec2Model;
     route53: Route53Model;
+    sqs: SqsModel;
     dynamoEndpoint: string;
     latencyMs?: number;
     throttle?: (service: Service, action: string) => boolean;
 }
 
-// Each service's own throttling error; the SDK retries all three.
+// Each service's own throttling error; the SDK retries them all.
 const THROTTLING: Record<Service, () => AwsError> = {
     ec2: () => new AwsError("RequestLimitExceeded", "Request limit exceeded.", 503),
     route53: () => new AwsError("Throttling", "Rate exceeded", 400),
     dynamodb: () => new AwsError("ThrottlingException", "Rate of requests exceeds the allowed throughput.", 400),
+    sqs: () => new AwsError("RequestThrottled", "Request is throttled.", 400),
 };
 
 export class AwsGateway {
@@ -122,7 +126,11 @@ export class AwsGateway {
 
     private identify(req: IncomingMessage, body: Buffer): ServiceRequest {
         const url = new URL(req.url ?? "/", this.endpoint);
-        if (req.headers["x-amz-target"]) {
+        const target = req.headers["x-amz-target"];
+        if (typeof target === "string" && target.startsWith("AmazonSQS.")) {
+            return sqsRequest(this.options.sqs, target, body.toString("utf8"));
+        }
+        if (target) {
             return dynamoRequest(this.options.dynamoEndpoint, this.dynamoAgent, url.pathname + url.search, req.headers, body);
         }
         if (url.pathname.startsWith("/2013-04-01/")) {

@@ -1,7 +1,7 @@
 // Shared wire-level types of the stand-ins: one parsed request, one reply, one AWS error.
 import type { OutgoingHttpHeaders } from "node:http";
 
-export type Service = "ec2" | "route53" | "dynamodb";
+export type Service = "ec2" | "route53" | "dynamodb" | "sqs";
 
 /** An error in AWS terms; each protocol renders it in its own wire format. */
 export class AwsError extends Error {
