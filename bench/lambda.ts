@@ -11,7 +11,7 @@ import { Freezer } from "./freeze";
 import { QueueOptions, QueueSource } from "./queue";
 
 /** Any handler: the event (or batch) in, what it returns is the source's business. */
-export type Handler = (payload: unknown, context: { awsRequestId: string }) => Promise<unknown>;
+export type Handler = (payload: unknown, context: { awsRequestId: string; getRemainingTimeInMillis(): number }) => Promise<unknown>;
 
 export type LambdaOptions = { timeoutMs: number } & (
     | ({ mode: "async"; concurrency: number } & AsyncOptions)
@@ -138,7 +138,8 @@ export class LambdaSim {
         const container = this.warm.pop() ?? this.coldContainer();
         const start = this.clock.now();
         let timeout: NodeJS.Timeout | undefined;
-        const run = this.freezer.run(async () => container.handler(delivery.payload, { awsRequestId: randomUUID() }));
+        const context = { awsRequestId: randomUUID(), getRemainingTimeInMillis: () => start + this.options.timeoutMs - this.clock.now() };
+        const run = this.freezer.run(async () => container.handler(delivery.payload, context));
         const outcome = await Promise.race<Outcome>([
             run.done.then(value => ({ ok: true, value }), (err: unknown) => ({ ok: false, error: errorName(err ?? new Error("rejected")), timedOut: false })),
             new Promise(resolve => { timeout = setTimeout(() => resolve({ ok: false, error: "Timeout", timedOut: true }), this.options.timeoutMs); }),

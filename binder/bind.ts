@@ -1,5 +1,5 @@
 import { candidateOrder } from "./candidates";
-import { claimFor, Context, describeTags, hasTags } from "./context";
+import { claimFor, Context, describeTags, hasTags, hasTimeToStart } from "./context";
 import { Address, Attachment, Instance, isAttachedTo } from "./ec2";
 import { namedError } from "./errors";
 import { Logger } from "./log";
@@ -36,7 +36,8 @@ interface PoolView {
  * and its server row, one instance after another. The instances are read in one
  * call and the pool in at most one, which is what makes a batch cheaper than its
  * events one by one. One instance's failure does not stop the others; it never
- * throws, a failure is in the instance's result.
+ * throws, a failure is in the instance's result. Near the invocation's timeout it
+ * stops starting binds: the instances it did not get to have no result.
  */
 export async function bindAll(ctx: Context, instanceIds: string[]): Promise<BindResult[]> {
     let instances: Instance[];
@@ -48,6 +49,7 @@ export async function bindAll(ctx: Context, instanceIds: string[]): Promise<Bind
     const view: PoolView = { locks: new Map() };
     const results: BindResult[] = [];
     for (const instanceId of instanceIds) {
+        if (!hasTimeToStart(ctx)) break;
         try {
             const instance = instances.find(i => i.instanceId === instanceId);
             results.push({ instanceId, outcome: await bindInstance(ctx, instanceId, instance, view) });

@@ -6,7 +6,7 @@ import { Metrics } from "./metrics";
 import { renderName } from "./naming";
 import { Claim, Store } from "./store";
 
-/** What bind and release work with: settings, the AWS layer, a logger and a clock. */
+/** What bind and release work with: settings, the AWS layer, a logger and clocks. */
 export interface Context {
     settings: BinderSettings;
     ec2: Ec2;
@@ -15,6 +15,19 @@ export interface Context {
     log: Logger;
     metrics: Metrics;
     now: () => Date;
+    /** Milliseconds until the invocation times out (Infinity outside Lambda). */
+    timeLeft: () => number;
+}
+
+/**
+ * A bind or release is not started with less time left than this: under Route53
+ * throttling one can take half a minute. Work not started is handed back to come
+ * again soon; work cut off by the timeout would wait out the queue's visibility timeout.
+ */
+export const TIME_TO_START_MS = 40_000;
+
+export function hasTimeToStart(ctx: Context): boolean {
+    return ctx.timeLeft() >= TIME_TO_START_MS;
 }
 
 /** Whether `tags` carries every one of `required`, with the same value. */

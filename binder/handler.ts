@@ -2,7 +2,7 @@ import { BatchWork, Dropped, readBatch, Work } from "./batch";
 import { bindAll } from "./bind";
 import { createClients, createQueueClient } from "./clients";
 import { binderSettingsFromEnv, eventQueueUrlFromEnv } from "./config";
-import { Context } from "./context";
+import { Context, hasTimeToStart } from "./context";
 import { Dns } from "./dns";
 import { Ec2 } from "./ec2";
 import { isNamedError, namedError } from "./errors";
@@ -18,6 +18,7 @@ import { Store } from "./store";
 /** The part of the Lambda context the handler reads. */
 export interface InvocationContext {
     awsRequestId?: string;
+    getRemainingTimeInMillis?: () => number;
 }
 
 /** The partial batch response: the messages SQS must deliver again (ReportBatchItemFailures). */
@@ -31,7 +32,7 @@ export type ReconcileHandler = (event: unknown, context?: InvocationContext) => 
 /**
  * Everything a handler needs, built once per cold start: settings from the
  * environment, SDK clients, logger. `perInvocation` adds the request id to the
- * logs and starts fresh metrics.
+ * logs, starts fresh metrics and reads the time left from the Lambda context.
  */
 function coldStart(): (context?: InvocationContext) => Context {
     const settings = binderSettingsFromEnv(process.env);
@@ -44,14 +45,20 @@ function coldStart(): (context?: InvocationContext) => Context {
         dns: new Dns(clients.route53, settings.hostedZoneId, settings.dnsTtl),
         now: () => new Date(),
     };
-    return context => ({ ...base, log: log.with({ requestId: context?.awsRequestId }), metrics: createMetrics(settings.stack) });
+    return context => ({
+        ...base,
+        log: log.with({ requestId: context?.awsRequestId }),
+        metrics: createMetrics(settings.stack),
+        timeLeft: () => context?.getRemainingTimeInMillis?.() ?? Infinity,
+    });
 }
 
 /**
  * The EC2 state-change handler, fed batches by the event queue. A malformed
  * message is logged and dropped; the messages of an instance whose binding or
- * release failed are reported back, so that SQS delivers them again, and handed
- * back to the queue to come back soon rather than after its visibility timeout.
+ * release failed, or that it had no time left to start, are reported back, so that
+ * SQS delivers them again, and handed back to the queue to come back soon rather
+ * than after its visibility timeout.
  */
 export function createEventHandler(): EventHandler {
     const perInvocation = coldStart();
@@ -96,27 +103,41 @@ async function handle(ctx: Context, queue: EventQueue, event: unknown): Promise<
     batch.dropped.forEach(dropped => drop(ctx, dropped));
     for (const { instanceId, states } of batch.ignored) ctx.log.info("state needs no action", { instanceId, states, outcome: "ignored" });
 
-    const failed: string[] = [];
+    // The messages SQS must deliver again: of work that failed, or that was not started.
+    const again: string[] = [];
     const fail = (work: Work, action: string, err: unknown) => {
         ctx.log.error(`${action} failed; its events will be delivered again`, { instanceId: work.instanceId, states: work.states, outcome: "failed", error: err });
         ctx.metrics.failed(err instanceof Error ? err.name : "Error");
-        failed.push(...work.messageIds);
+        again.push(...work.messageIds);
+    };
+    const postpone = (work: Work[]) => {
+        if (work.length === 0) return;
+        ctx.log.warn("the invocation is nearly out of time; these events will be delivered again", {
+            instanceIds: work.map(w => w.instanceId), outcome: "postponed", timeLeftMs: ctx.timeLeft(),
+        });
+        again.push(...work.flatMap(w => w.messageIds));
     };
     // Releases first: an address freed in this batch can go to a launch in it.
-    for (const work of batch.releases) {
+    const releases = [...batch.releases];
+    while (releases.length > 0 && hasTimeToStart(ctx)) {
+        const work = releases.shift()!;
         await release(ctx, work.instanceId).catch(err => fail(work, "release", err));
     }
-    if (batch.binds.length > 0) {
+    postpone(releases);
+    if (batch.binds.length > 0 && hasTimeToStart(ctx)) {
         const results = await bindAll(ctx, batch.binds.map(work => work.instanceId));
         results.forEach((result, i) => { if ("error" in result) fail(batch.binds[i], "bind", result.error); });
+        postpone(batch.binds.slice(results.length));
+    } else {
+        postpone(batch.binds);
     }
-    if (failed.length > 0) await redeliverSoon(ctx, queue, failed, batch);
-    return { batchItemFailures: failed.map(itemIdentifier => ({ itemIdentifier })) };
+    if (again.length > 0) await redeliverSoon(ctx, queue, again, batch);
+    return { batchItemFailures: again.map(itemIdentifier => ({ itemIdentifier })) };
 }
 
 /**
- * Hands the failed messages back to the queue with a short, growing delay. If
- * that fails too, nothing is lost: they come back when their visibility timeout ends.
+ * Hands messages back to the queue with a short, growing delay. If that fails
+ * too, nothing is lost: they come back when their visibility timeout ends.
  */
 async function redeliverSoon(ctx: Context, queue: EventQueue, messageIds: string[], batch: BatchWork): Promise<void> {
     const messages = messageIds.flatMap(messageId => {
@@ -129,7 +150,7 @@ async function redeliverSoon(ctx: Context, queue: EventQueue, messageIds: string
         for (const { messageId, receiptHandle, delaySeconds } of messages) {
             const refusal = refused.get(receiptHandle);
             if (refusal) ctx.log.warn(`the queue refused an early redelivery; ${late}`, { messageId, code: refusal.code, reason: refusal.message });
-            else ctx.log.info("failed message will be delivered again", { messageId, delaySeconds });
+            else ctx.log.info("message will be delivered again", { messageId, delaySeconds });
         }
     } catch (err) {
         ctx.log.warn(`could not hand failed messages back early; ${late}`, { messageIds, error: err });

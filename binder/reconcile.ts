@@ -2,7 +2,7 @@
 // the difference with the same idempotent bind and release the events use, so it
 // is safe beside a burst of events and beside another run of itself.
 import { bindAll } from "./bind";
-import { Context, hasTags } from "./context";
+import { Context, hasTags, hasTimeToStart } from "./context";
 import { Address, Instance, isAttachedTo } from "./ec2";
 import { release } from "./release";
 import { Claim, ServerRow, StoredServer } from "./store";
@@ -49,6 +49,8 @@ export interface Reconciliation {
     inspection: Inspection;
     fixed: Drift[];
     failed: { drift: Drift; error: string }[];
+    /** Drift not fixed this run for lack of time; the next run finds it again. */
+    postponed: Drift[];
 }
 
 const GONE = ["shutting-down", "terminated"];
@@ -140,7 +142,7 @@ function describePool(pool: Address[], rows: StoredServer[], instances: Map<stri
 /** Inspects, then (unless `dryRun`) fixes every drift it can; one failure does not stop the rest. */
 export async function reconcile(ctx: Context, options: { dryRun: boolean }): Promise<Reconciliation> {
     const inspection = await inspect(ctx);
-    const result: Reconciliation = { inspection, fixed: [], failed: [] };
+    const result: Reconciliation = { inspection, fixed: [], failed: [], postponed: [] };
     ctx.metrics.pool(inspection.pool.length, inspection.free);
     ctx.metrics.drift(inspection.drift.filter(d => d.kind !== "foreign-association").length);
     const toBind: Drift[] = [];
@@ -153,15 +155,27 @@ export async function reconcile(ctx: Context, options: { dryRun: boolean }): Pro
             toBind.push(drift);
             continue;
         }
+        if (!hasTimeToStart(ctx)) {
+            result.postponed.push(drift);
+            continue;
+        }
         await fix(ctx, drift).then(() => result.fixed.push(drift), err => failed(drift, err));
     }
     // Targets are bound last, as one batch (one read of their instances and of the
     // pool), so that addresses the releases above freed can go to them.
-    if (toBind.length > 0) {
+    if (toBind.length > 0 && hasTimeToStart(ctx)) {
         const results = await bindAll(ctx, toBind.map(drift => drift.instanceId!));
         results.forEach((bound, i) => ("error" in bound ? failed(toBind[i], bound.error) : result.fixed.push(toBind[i])));
+        result.postponed.push(...toBind.slice(results.length));
+    } else {
+        result.postponed.push(...toBind);
     }
-    ctx.log.info("reconciled", { action: "reconcile", dryRun: options.dryRun, drift: inspection.drift.length, fixed: result.fixed.length, failed: result.failed.length });
+    if (result.postponed.length > 0) {
+        ctx.log.warn("the invocation is nearly out of time; the rest is left for the next run", { action: "reconcile", postponed: result.postponed.length, timeLeftMs: ctx.timeLeft() });
+    }
+    ctx.log.info("reconciled", {
+        action: "reconcile", dryRun: options.dryRun, drift: inspection.drift.length, fixed: result.fixed.length, failed: result.failed.length, postponed: result.postponed.length,
+    });
     return result;
 }
 

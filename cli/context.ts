@@ -29,6 +29,7 @@ export function cliContext(settings: BinderSettings, options: ContextOptions): {
             log: createLogger(write),
             metrics: createMetrics(settings.stack, () => {}),
             now: options.now,
+            timeLeft: () => Infinity,
         },
         close: () => {
             clients.ec2.destroy();

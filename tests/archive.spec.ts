@@ -181,6 +181,15 @@ describe("the shipped Lambda archive", function () {
             expect(world.sqs.changes[0].visibilityTimeout).to.be.within(15, 30);
         });
 
+        it("reads the time left from Lambda's context: with too little, it hands the batch back untouched", async () => {
+            await open({ poolSize: 1 });
+            const batch = queueBatch(stateChange(world.launch().instanceId, "running"));
+            const result = await lambda.invoke(batch, 10_000);
+            expect(result).to.deep.equal({ value: { batchItemFailures: [{ itemIdentifier: batch.Records[0].messageId }] } });
+            expect(world.gateway.calls.map(c => c.action)).to.deep.equal(["ChangeMessageVisibilityBatch"]);
+            expect(logged().find(l => l.outcome === "postponed")?.timeLeftMs).to.be.within(9_000, 10_000);
+        });
+
         it("reconciles: binds a worker whose event was lost", async () => {
             await open({ poolSize: 1 }, "reconciler");
             const lost = world.launch();

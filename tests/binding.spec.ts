@@ -275,7 +275,7 @@ describe("binding and release", function () {
             expect(world.sqs.changes[0].receiptHandle).to.equal(batch.Records[1].receiptHandle);
             expect(world.sqs.changes[0].visibilityTimeout).to.be.within(60, 120);
             expect(world.gateway.calls.filter(c => c.service === "sqs").map(c => c.action)).to.deep.equal(["ChangeMessageVisibilityBatch"]);
-            expect(world.logs.find(l => l.message === "failed message will be delivered again")).to.include({
+            expect(world.logs.find(l => l.message === "message will be delivered again")).to.include({
                 messageId: batch.Records[1].messageId, delaySeconds: world.sqs.changes[0].visibilityTimeout,
             });
         });
@@ -302,6 +302,40 @@ describe("binding and release", function () {
             });
             expect(world.sqs.changes).to.deep.equal([]);
             await world.checkInvariants();
+        });
+
+        it("hands back, without starting them, the binds and releases it has no time left for", async () => {
+            await open({ poolSize: 5 });
+            const gone = world.launch();
+            await world.handle(handler, stateChange(gone.instanceId, "running"));
+            world.ec2.setState(gone.instanceId, "terminated");
+            const launches = [world.launch(), world.launch(), world.launch()];
+            let left = 100_000;
+            const context = { awsRequestId: "late", getRemainingTimeInMillis: () => left };
+            // The first bind's row write uses up the time: 39 s left is too little to start another.
+            world.gateway.inject({ action: "UpdateItem", match: () => { left = 39_000; return false; } });
+            world.gateway.clearCalls();
+            const batch = queueBatch(stateChange(gone.instanceId, "terminated"), ...launches.map(i => stateChange(i.instanceId, "running")));
+            const { batchItemFailures } = await handler(batch, context);
+
+            expect(world.addressesOf(gone.instanceId)).to.have.length(0);
+            expect(world.addressesOf(launches[0].instanceId)).to.have.length(1);
+            expect(batchItemFailures).to.deep.equal(batch.Records.slice(2).map(r => ({ itemIdentifier: r.messageId })));
+            expect(world.sqs.changes.map(c => c.receiptHandle)).to.deep.equal(batch.Records.slice(2).map(r => r.receiptHandle));
+            expect(world.logs.filter(l => l.level === "ERROR")).to.deep.equal([]);
+            expect(world.logs.find(l => l.outcome === "postponed")).to.deep.include({
+                level: "WARN", instanceIds: [launches[1].instanceId, launches[2].instanceId], timeLeftMs: 39_000,
+            });
+
+            // With no time at all, not even a read: the whole batch goes back.
+            left = 10_000;
+            world.gateway.clearCalls();
+            const late = queueBatch(stateChange(launches[0].instanceId, "terminated"), stateChange(launches[1].instanceId, "running"));
+            expect((await handler(late, context)).batchItemFailures).to.have.length(2);
+            expect(world.gateway.calls.map(c => c.action)).to.deep.equal(["ChangeMessageVisibilityBatch"]);
+
+            await world.handle(handler, ...launches.slice(1).map(i => stateChange(i.instanceId, "running")));
+            expect((await world.checkInvariants()).bound).to.equal(3);
         });
 
         it("does not associate again an address another invocation bound after the batch read the pool", async () => {

@@ -40,6 +40,21 @@ describe("the reconciler", function () {
         expect(second.inspection.free).to.equal(1);
     });
 
+    it("leaves for its next run the drift it has no time left for", async () => {
+        await open({ poolSize: 3 });
+        const stale = await bindOne();
+        world.ec2.setState(stale, "terminated");
+        const lost = [world.launch().instanceId, world.launch().instanceId];
+        const late = await reconcile({}, { getRemainingTimeInMillis: () => 20_000 });
+        expect(kinds(late.postponed)).to.deep.equal(["stale-binding", "unbound-target", "unbound-target"]);
+        expect([late.fixed, late.failed]).to.deep.equal([[], []]);
+        expect(world.logs.find(l => l.message === "the invocation is nearly out of time; the rest is left for the next run")).to.include({ postponed: 3 });
+        const next = await reconcile({}, { getRemainingTimeInMillis: () => 300_000 });
+        expect(kinds(next.fixed)).to.deep.equal(["stale-binding", "unbound-target", "unbound-target"]);
+        expect(lost.map(id => world.addressesOf(id).length)).to.deep.equal([1, 1]);
+        expect((await world.checkInvariants()).bound).to.equal(2);
+    });
+
     it("releases bindings whose instance is gone or no longer a target", async () => {
         await open({ poolSize: 3 });
         const terminated = await bindOne();

@@ -17,9 +17,12 @@ try {
     return;
 }
 
-process.on("message", async ({ id, event }) => {
+process.on("message", async ({ id, event, timeLeftMs }) => {
+    // The part of Lambda's context object the handlers read.
+    const deadline = Date.now() + timeLeftMs;
+    const context = { awsRequestId: id, getRemainingTimeInMillis: () => deadline - Date.now() };
     try {
-        const value = await handler(event, { awsRequestId: id });
+        const value = await handler(event, context);
         await reply({ type: "result", id, value });
     } catch (err) {
         await reply({ type: "result", id, error: describe(err) });

@@ -20,7 +20,8 @@ export interface LambdaProcess {
     readyMs: number;
     /** Lines the function wrote to stdout. */
     logs: string[];
-    invoke(event: unknown): Promise<InvokeResult>;
+    /** Invokes the handler; its context says `timeLeftMs` (default: Lambda's longest timeout, 15 minutes) remain. */
+    invoke(event: unknown, timeLeftMs?: number): Promise<InvokeResult>;
     close(): Promise<void>;
 }
 
@@ -68,11 +69,11 @@ export function startLambda(dir: string, handler: string, env: Record<string, st
                 resolve({
                     readyMs: Number(process.hrtime.bigint() - started) / 1e6,
                     logs,
-                    invoke(event) {
+                    invoke(event, timeLeftMs = 900_000) {
                         const id = `invoke-${++serial}`;
                         return new Promise(done => {
                             pending.set(id, done);
-                            child.send({ id, event });
+                            child.send({ id, event, timeLeftMs });
                         });
                     },
                     close() {
