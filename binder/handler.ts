@@ -9,7 +9,7 @@ import { isNamedError, namedError } from "./errors";
 import { MALFORMED } from "./events";
 import { createLogger, Logger } from "./log";
 import { createMetrics } from "./metrics";
-import { EventQueue } from "./queue";
+import { EventQueue, Redelivery } from "./queue";
 import { reconcile, Reconciliation } from "./reconcile";
 import { redeliveryDelay } from "./redelivery";
 import { release } from "./release";
@@ -103,19 +103,20 @@ async function handle(ctx: Context, queue: EventQueue, event: unknown): Promise<
     batch.dropped.forEach(dropped => drop(ctx, dropped));
     for (const { instanceId, states } of batch.ignored) ctx.log.info("state needs no action", { instanceId, states, outcome: "ignored" });
 
-    // The messages SQS must deliver again: of work that failed, or that was not started.
-    const again: string[] = [];
+    // The messages SQS must deliver again: of work that failed, after a growing delay,
+    // and of work not started for lack of time, at once (it did not fail).
+    const again: { messageId: string; delaySeconds: (receiveCount: number) => number }[] = [];
     const fail = (work: Work, action: string, err: unknown) => {
         ctx.log.error(`${action} failed; its events will be delivered again`, { instanceId: work.instanceId, states: work.states, outcome: "failed", error: err });
         ctx.metrics.failed(err instanceof Error ? err.name : "Error");
-        again.push(...work.messageIds);
+        again.push(...work.messageIds.map(messageId => ({ messageId, delaySeconds: redeliveryDelay })));
     };
     const postpone = (work: Work[]) => {
         if (work.length === 0) return;
         ctx.log.warn("the invocation is nearly out of time; these events will be delivered again", {
             instanceIds: work.map(w => w.instanceId), outcome: "postponed", timeLeftMs: ctx.timeLeft(),
         });
-        again.push(...work.flatMap(w => w.messageIds));
+        again.push(...work.flatMap(w => w.messageIds).map(messageId => ({ messageId, delaySeconds: () => 0 })));
     };
     // Releases first: an address freed in this batch can go to a launch in it.
     const releases = [...batch.releases];
@@ -131,19 +132,21 @@ async function handle(ctx: Context, queue: EventQueue, event: unknown): Promise<
     } else {
         postpone(batch.binds);
     }
-    if (again.length > 0) await redeliverSoon(ctx, queue, again, batch);
-    return { batchItemFailures: again.map(itemIdentifier => ({ itemIdentifier })) };
+    if (again.length > 0) {
+        const messages = again.flatMap(({ messageId, delaySeconds }) => {
+            const receipt = batch.receipts.get(messageId);
+            return receipt ? [{ messageId, receiptHandle: receipt.receiptHandle, delaySeconds: delaySeconds(receipt.receiveCount) }] : [];
+        });
+        await redeliverSoon(ctx, queue, messages);
+    }
+    return { batchItemFailures: again.map(({ messageId }) => ({ itemIdentifier: messageId })) };
 }
 
 /**
- * Hands messages back to the queue with a short, growing delay. If that fails
- * too, nothing is lost: they come back when their visibility timeout ends.
+ * Makes messages visible again after their delays. If that fails too, nothing
+ * is lost: they come back when their visibility timeout ends.
  */
-async function redeliverSoon(ctx: Context, queue: EventQueue, messageIds: string[], batch: BatchWork): Promise<void> {
-    const messages = messageIds.flatMap(messageId => {
-        const receipt = batch.receipts.get(messageId);
-        return receipt ? [{ messageId, receiptHandle: receipt.receiptHandle, delaySeconds: redeliveryDelay(receipt.receiveCount) }] : [];
-    });
+async function redeliverSoon(ctx: Context, queue: EventQueue, messages: (Redelivery & { messageId: string })[]): Promise<void> {
     const late = "they will be delivered again when their visibility timeout ends";
     try {
         const refused = new Map((await queue.redeliver(messages)).map(r => [r.receiptHandle, r]));
@@ -153,7 +156,7 @@ async function redeliverSoon(ctx: Context, queue: EventQueue, messageIds: string
             else ctx.log.info("message will be delivered again", { messageId, delaySeconds });
         }
     } catch (err) {
-        ctx.log.warn(`could not hand failed messages back early; ${late}`, { messageIds, error: err });
+        ctx.log.warn(`could not hand messages back early; ${late}`, { messageIds: messages.map(m => m.messageId), error: err });
     }
 }
 
