@@ -1,4 +1,4 @@
-import { BatchWork, Dropped, readBatch, Work } from "./batch";
+import { BatchWork, Dropped, readBatch, Receipt, Work } from "./batch";
 import { bindAll } from "./bind";
 import { createClients, createQueueClient } from "./clients";
 import { binderSettingsFromEnv, eventQueueUrlFromEnv } from "./config";
@@ -9,7 +9,7 @@ import { isNamedError, namedError } from "./errors";
 import { MALFORMED } from "./events";
 import { createLogger, Logger } from "./log";
 import { createMetrics } from "./metrics";
-import { EventQueue, Redelivery } from "./queue";
+import { EventQueue } from "./queue";
 import { reconcile, Reconciliation } from "./reconcile";
 import { redeliveryDelay } from "./redelivery";
 import { release } from "./release";
@@ -103,20 +103,19 @@ async function handle(ctx: Context, queue: EventQueue, event: unknown): Promise<
     batch.dropped.forEach(dropped => drop(ctx, dropped));
     for (const { instanceId, states } of batch.ignored) ctx.log.info("state needs no action", { instanceId, states, outcome: "ignored" });
 
-    // The messages SQS must deliver again: of work that failed, after a growing delay,
-    // and of work not started for lack of time, at once (it did not fail).
-    const again: { messageId: string; delaySeconds: (receiveCount: number) => number }[] = [];
+    // The messages SQS must deliver again: of work that failed, or that was not started.
+    const again: Again[] = [];
     const fail = (work: Work, action: string, err: unknown) => {
         ctx.log.error(`${action} failed; its events will be delivered again`, { instanceId: work.instanceId, states: work.states, outcome: "failed", error: err });
         ctx.metrics.failed(err instanceof Error ? err.name : "Error");
-        again.push(...work.messageIds.map(messageId => ({ messageId, delaySeconds: redeliveryDelay })));
+        again.push(...work.messageIds.map(messageId => ({ messageId, failed: true })));
     };
     const postpone = (work: Work[]) => {
         if (work.length === 0) return;
         ctx.log.warn("the invocation is nearly out of time; these events will be delivered again", {
             instanceIds: work.map(w => w.instanceId), outcome: "postponed", timeLeftMs: ctx.timeLeft(),
         });
-        again.push(...work.flatMap(w => w.messageIds).map(messageId => ({ messageId, delaySeconds: () => 0 })));
+        again.push(...work.flatMap(w => w.messageIds).map(messageId => ({ messageId, failed: false })));
     };
     // Releases first: an address freed in this batch can go to a launch in it.
     const releases = [...batch.releases];
@@ -132,21 +131,26 @@ async function handle(ctx: Context, queue: EventQueue, event: unknown): Promise<
     } else {
         postpone(batch.binds);
     }
-    if (again.length > 0) {
-        const messages = again.flatMap(({ messageId, delaySeconds }) => {
-            const receipt = batch.receipts.get(messageId);
-            return receipt ? [{ messageId, receiptHandle: receipt.receiptHandle, delaySeconds: delaySeconds(receipt.receiveCount) }] : [];
-        });
-        await redeliverSoon(ctx, queue, messages);
-    }
+    if (again.length > 0) await redeliverSoon(ctx, queue, again, batch.receipts);
     return { batchItemFailures: again.map(({ messageId }) => ({ itemIdentifier: messageId })) };
 }
 
+/** A message to deliver again: of work that failed, or of work not started for lack of time. */
+interface Again {
+    messageId: string;
+    failed: boolean;
+}
+
 /**
- * Makes messages visible again after their delays. If that fails too, nothing
- * is lost: they come back when their visibility timeout ends.
+ * Makes messages visible again soon: a failed one after a delay that grows with
+ * its deliveries, one not started at once (it did not fail). If that fails too,
+ * nothing is lost: they come back when their visibility timeout ends.
  */
-async function redeliverSoon(ctx: Context, queue: EventQueue, messages: (Redelivery & { messageId: string })[]): Promise<void> {
+async function redeliverSoon(ctx: Context, queue: EventQueue, again: Again[], receipts: Map<string, Receipt>): Promise<void> {
+    const messages = again.flatMap(({ messageId, failed }) => {
+        const receipt = receipts.get(messageId);
+        return receipt ? [{ messageId, receiptHandle: receipt.receiptHandle, delaySeconds: failed ? redeliveryDelay(receipt.receiveCount) : 0 }] : [];
+    });
     const late = "they will be delivered again when their visibility timeout ends";
     try {
         const refused = new Map((await queue.redeliver(messages)).map(r => [r.receiptHandle, r]));

@@ -1,4 +1,4 @@
-// The binder's event queue, for handing failed messages back early.
+// The binder's event queue, for handing messages back to be delivered again soon.
 import { ChangeMessageVisibilityBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 
 /** A received message to deliver again `delaySeconds` from now. */
