@@ -1,5 +1,7 @@
 import { candidateOrder } from "./candidates";
-import { claimFor, Context, describeTags, hasTags, hasTimeToStart } from "./context";
+import { claimFor, Context, describeTags, hasTags } from "./context";
+import { hasTimeToStart, waitBudgetSeconds } from "./deadline";
+import { IN_SYNC_WAIT } from "./dns";
 import { Address, Attachment, Instance, isAttachedTo } from "./ec2";
 import { namedError } from "./errors";
 import { Logger } from "./log";
@@ -49,7 +51,7 @@ export async function bindAll(ctx: Context, instanceIds: string[]): Promise<Bind
     const view: PoolView = { locks: new Map() };
     const results: BindResult[] = [];
     for (const instanceId of instanceIds) {
-        if (!hasTimeToStart(ctx)) break;
+        if (!hasTimeToStart(ctx.timeLeft())) break;
         try {
             const instance = instances.find(i => i.instanceId === instanceId);
             results.push({ instanceId, outcome: await bindInstance(ctx, instanceId, instance, view) });
@@ -205,7 +207,9 @@ function associationOn(address: Address | undefined, target: Attachment): string
 /** Makes the name resolve (per-binding) and then publishes the server row. */
 async function publish(ctx: Context, claim: Claim, associationId: string, log: Logger, outcome: BindOutcome): Promise<void> {
     const { allocationId, publicIp, dnsName, instanceId } = claim;
-    if (ctx.settings.dnsRecords === "per-binding") await ctx.dns.point(dnsName, publicIp);
+    if (ctx.settings.dnsRecords === "per-binding") {
+        await ctx.dns.point(dnsName, publicIp, waitBudgetSeconds(ctx.timeLeft(), IN_SYNC_WAIT.maxWaitTime));
+    }
     await ctx.store.publish({ publicIp, dnsName, associationId, instanceId, allocationId }, ctx.now().toISOString());
     log.info(outcome === "bound" ? "bound" : "already bound; binding confirmed", { outcome, allocationId, publicIp, dnsName, associationId });
 }

@@ -19,17 +19,6 @@ export interface Context {
     timeLeft: () => number;
 }
 
-/**
- * A bind or release is not started with less time left than this: under Route53
- * throttling one can take half a minute. Work not started is handed back to come
- * again soon; work cut off by the timeout would wait out the queue's visibility timeout.
- */
-export const TIME_TO_START_MS = 40_000;
-
-export function hasTimeToStart(ctx: Context): boolean {
-    return ctx.timeLeft() >= TIME_TO_START_MS;
-}
-
 /** Whether `tags` carries every one of `required`, with the same value. */
 export function hasTags(tags: Tags, required: Tags): boolean {
     return Object.entries(required).every(([key, value]) => tags[key] === value);

@@ -21,10 +21,10 @@ export class Dns {
         private readonly ttl: number,
     ) {}
 
-    /** Points `name` at `ip` (UPSERT, so a repeat is harmless) and waits until the change is INSYNC. */
-    async point(name: string, ip: string): Promise<void> {
+    /** Points `name` at `ip` (UPSERT, so a repeat is harmless) and waits, up to `maxWaitTime` seconds, until the change is INSYNC. */
+    async point(name: string, ip: string, maxWaitTime = IN_SYNC_WAIT.maxWaitTime): Promise<void> {
         const out = await this.change("UPSERT", { Name: fqdn(name), Type: "A", TTL: this.ttl, ResourceRecords: [{ Value: ip }] });
-        const result = await waitUntilResourceRecordSetsChanged({ client: this.client, ...IN_SYNC_WAIT }, { Id: out });
+        const result = await waitUntilResourceRecordSetsChanged({ client: this.client, ...IN_SYNC_WAIT, maxWaitTime }, { Id: out });
         if (result.state !== "SUCCESS") throw new Error(`Route53 change ${out} for ${name} is not INSYNC: ${result.state}`);
     }
 

@@ -2,7 +2,8 @@ import { BatchWork, Dropped, readBatch, Receipt, Work } from "./batch";
 import { bindAll } from "./bind";
 import { createClients, createQueueClient } from "./clients";
 import { binderSettingsFromEnv, eventQueueUrlFromEnv } from "./config";
-import { Context, hasTimeToStart } from "./context";
+import { Context } from "./context";
+import { hasTimeToStart } from "./deadline";
 import { Dns } from "./dns";
 import { Ec2 } from "./ec2";
 import { isNamedError, namedError } from "./errors";
@@ -119,12 +120,12 @@ async function handle(ctx: Context, queue: EventQueue, event: unknown): Promise<
     };
     // Releases first: an address freed in this batch can go to a launch in it.
     const releases = [...batch.releases];
-    while (releases.length > 0 && hasTimeToStart(ctx)) {
+    while (releases.length > 0 && hasTimeToStart(ctx.timeLeft())) {
         const work = releases.shift()!;
         await release(ctx, work.instanceId).catch(err => fail(work, "release", err));
     }
     postpone(releases);
-    if (batch.binds.length > 0 && hasTimeToStart(ctx)) {
+    if (batch.binds.length > 0 && hasTimeToStart(ctx.timeLeft())) {
         const results = await bindAll(ctx, batch.binds.map(work => work.instanceId));
         results.forEach((result, i) => { if ("error" in result) fail(batch.binds[i], "bind", result.error); });
         postpone(batch.binds.slice(results.length));

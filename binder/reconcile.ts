@@ -2,7 +2,8 @@
 // the difference with the same idempotent bind and release the events use, so it
 // is safe beside a burst of events and beside another run of itself.
 import { bindAll } from "./bind";
-import { Context, hasTags, hasTimeToStart } from "./context";
+import { Context, hasTags } from "./context";
+import { hasTimeToStart } from "./deadline";
 import { Address, Instance, isAttachedTo } from "./ec2";
 import { release } from "./release";
 import { Claim, ServerRow, StoredServer } from "./store";
@@ -155,7 +156,7 @@ export async function reconcile(ctx: Context, options: { dryRun: boolean }): Pro
             toBind.push(drift);
             continue;
         }
-        if (!hasTimeToStart(ctx)) {
+        if (!hasTimeToStart(ctx.timeLeft())) {
             result.postponed.push(drift);
             continue;
         }
@@ -163,7 +164,7 @@ export async function reconcile(ctx: Context, options: { dryRun: boolean }): Pro
     }
     // Targets are bound last, as one batch (one read of their instances and of the
     // pool), so that addresses the releases above freed can go to them.
-    if (toBind.length > 0 && hasTimeToStart(ctx)) {
+    if (toBind.length > 0 && hasTimeToStart(ctx.timeLeft())) {
         const results = await bindAll(ctx, toBind.map(drift => drift.instanceId!));
         results.forEach((bound, i) => ("error" in bound ? failed(toBind[i], bound.error) : result.fixed.push(toBind[i])));
         result.postponed.push(...toBind.slice(results.length));
