@@ -42,6 +42,7 @@ interface PoolView {
  * stops starting binds: the instances it did not get to have no result.
  */
 export async function bindAll(ctx: Context, instanceIds: string[]): Promise<BindResult[]> {
+    if (!hasTimeToStart(ctx.timeLeft())) return [];
     let instances: Instance[];
     try {
         instances = await ctx.ec2.instances(instanceIds);

@@ -125,12 +125,10 @@ async function handle(ctx: Context, queue: EventQueue, event: unknown): Promise<
         await release(ctx, work.instanceId).catch(err => fail(work, "release", err));
     }
     postpone(releases);
-    if (batch.binds.length > 0 && hasTimeToStart(ctx.timeLeft())) {
+    if (batch.binds.length > 0) {
         const results = await bindAll(ctx, batch.binds.map(work => work.instanceId));
         results.forEach((result, i) => { if ("error" in result) fail(batch.binds[i], "bind", result.error); });
         postpone(batch.binds.slice(results.length));
-    } else {
-        postpone(batch.binds);
     }
     if (again.length > 0) await redeliverSoon(ctx, queue, again, batch.receipts);
     return { batchItemFailures: again.map(({ messageId }) => ({ itemIdentifier: messageId })) };

@@ -164,12 +164,10 @@ export async function reconcile(ctx: Context, options: { dryRun: boolean }): Pro
     }
     // Targets are bound last, as one batch (one read of their instances and of the
     // pool), so that addresses the releases above freed can go to them.
-    if (toBind.length > 0 && hasTimeToStart(ctx.timeLeft())) {
+    if (toBind.length > 0) {
         const results = await bindAll(ctx, toBind.map(drift => drift.instanceId!));
         results.forEach((bound, i) => ("error" in bound ? failed(toBind[i], bound.error) : result.fixed.push(toBind[i])));
         result.postponed.push(...toBind.slice(results.length));
-    } else {
-        result.postponed.push(...toBind);
     }
     if (result.postponed.length > 0) {
         ctx.log.warn("the invocation is nearly out of time; the rest is left for the next run", { action: "reconcile", postponed: result.postponed.length, timeLeftMs: ctx.timeLeft() });

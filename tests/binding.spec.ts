@@ -280,6 +280,15 @@ describe("binding and release", function () {
             });
         });
 
+        it("hands back more than ten messages in calls of ten, SQS's limit", async () => {
+            await open({ poolSize: 0 });
+            const batch = queueBatch(...Array.from({ length: 12 }, () => stateChange(world.launch().instanceId, "running")));
+            expect((await handler(batch)).batchItemFailures).to.have.length(12);
+            const calls = world.gateway.calls.filter(c => c.service === "sqs").map(c => (c.input as { Entries: unknown[] }).Entries.length);
+            expect(calls).to.deep.equal([10, 2]);
+            expect(world.sqs.changes.map(c => c.receiptHandle)).to.deep.equal(batch.Records.map(r => r.receiptHandle));
+        });
+
         it("still reports a failed message when the queue refuses it back early, or cannot be reached", async () => {
             await open({ poolSize: 0 });
             const launches = [world.launch(), world.launch()];
