@@ -64,7 +64,7 @@ export async function runScenario(scenario: Scenario, binder: Binder, run: RunSe
         Object.assign(process.env, world.environment());
         const events = world.instanceIds.map(id => stateChange(id, "running"));
         const lambda = new LambdaSim(world.clock, HANDLERS[binder], lambdaOptions(scenario, binder, run), freezer);
-        world.onVisibilityChange = (handle, seconds) => lambda.changeVisibility(handle, seconds);
+        world.sqs.accepts = (handle, seconds) => lambda.changeVisibility(handle, seconds);
 
         const loop = monitorEventLoopDelay({ resolution: 10 });
         const cpu = process.threadCpuUsage();

@@ -7,7 +7,7 @@ import { renderName } from "../binder/naming";
 import { startDynalite } from "../tests/support/aws/dynalite";
 import { AwsGateway } from "../tests/support/aws/gateway";
 import { Route53Model } from "../tests/support/aws/route53";
-import { QUEUE_PATH, SqsModel } from "../tests/support/aws/sqs";
+import { SqsModel } from "../tests/support/aws/sqs";
 import { ADDRESS_TAGS, createBinderTables, INSTANCE_TAGS, lambdaEnvironment, ZONE } from "../tests/support/world";
 import { Throttler } from "./buckets";
 import { Clock } from "./clock";
@@ -27,9 +27,8 @@ export class BenchWorld {
     readonly throttler = new Throttler(this.clock);
     readonly ec2 = new CountingEc2Model();
     readonly route53 = new Route53Model(ZONE);
-    /** The event queue's visibility changes go to whatever `onVisibilityChange` is set to (the Lambda model's queue). */
-    readonly sqs = new SqsModel(QUEUE_PATH, (handle, seconds) => this.onVisibilityChange(handle, seconds));
-    onVisibilityChange: (receiptHandle: string, seconds: number) => boolean = () => false;
+    /** The event queue's visibility changes; the scenario hands them to the Lambda model's queue. */
+    readonly sqs = new SqsModel();
     readonly settings: BinderSettings;
     readonly instanceIds: string[] = [];
     private gatewayRef?: AwsGateway;

@@ -406,7 +406,7 @@ describe("AWS stand-ins", function () {
             clients.sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl, Entries }));
 
         it("changes the visibility of received messages, entry by entry, refusing a stale receipt handle or a bad timeout", async () => {
-            queue.expire("handle-stale");
+            queue.accepts = handle => handle !== "handle-stale";
             const out = await changeVisibility([
                 { Id: "a", ReceiptHandle: "handle-a", VisibilityTimeout: 30 },
                 { Id: "stale", ReceiptHandle: "handle-stale", VisibilityTimeout: 30 },
@@ -420,7 +420,8 @@ describe("AWS stand-ins", function () {
 
         it("asks its queue model whether a receipt handle still works", async () => {
             const asked: [string, number][] = [];
-            const bench = new SqsModel(QUEUE_PATH, (handle, seconds) => { asked.push([handle, seconds]); return handle === "current"; });
+            const bench = new SqsModel();
+            bench.accepts = (handle, seconds) => { asked.push([handle, seconds]); return handle === "current"; };
             const result = bench.changeVisibilityBatch(`http://127.0.0.1:1${QUEUE_PATH}`, [
                 { Id: "0", ReceiptHandle: "current", VisibilityTimeout: 15 },
                 { Id: "1", ReceiptHandle: "superseded", VisibilityTimeout: 15 },

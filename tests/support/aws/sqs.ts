@@ -21,29 +21,22 @@ export const QUEUE_PATH = "/123456789012/instance-events";
 const MAX_VISIBILITY_SECONDS = 43_200;
 const MAX_ENTRIES = 10;
 
+/**
+ * The queue's URL is wherever the gateway listens plus QUEUE_PATH, so the SDK,
+ * which sends a call to its queue URL's host, stays on the loopback.
+ */
 export class SqsModel {
     /** Every visibility change applied, in order. */
     readonly changes: { receiptHandle: string; visibilityTimeout: number }[] = [];
-    private readonly expired = new Set<string>();
 
     /**
-     * The queue's URL is wherever the gateway listens plus `queuePath`, so the SDK,
-     * which sends a call to its queue URL's host, stays on the loopback. A queue
-     * model (the bench's) can act on each change as SQS would with `onChange`,
-     * returning false for a receipt handle it no longer honours.
+     * Whether a receipt handle still works, and so the change applies: a test sets
+     * it to refuse a stale handle; the bench's queue model applies the change here.
      */
-    constructor(
-        readonly queuePath = QUEUE_PATH,
-        private readonly onChange: (receiptHandle: string, visibilityTimeout: number) => boolean = () => true,
-    ) {}
-
-    /** The message was received again (or deleted), so this receipt handle no longer works. */
-    expire(receiptHandle: string): void {
-        this.expired.add(receiptHandle);
-    }
+    accepts: (receiptHandle: string, visibilityTimeout: number) => boolean = () => true;
 
     changeVisibilityBatch(queueUrl: string, entries: VisibilityEntry[]): BatchResult {
-        if (pathOf(queueUrl) !== this.queuePath) throw new AwsError("QueueDoesNotExist", "The specified queue does not exist.");
+        if (pathOf(queueUrl) !== QUEUE_PATH) throw new AwsError("QueueDoesNotExist", "The specified queue does not exist.");
         if (entries.length === 0) throw new AwsError("EmptyBatchRequest", "There should be at least one entry in the request.");
         if (entries.length > MAX_ENTRIES) throw new AwsError("TooManyEntriesInBatchRequest", `Maximum number of entries per request are ${MAX_ENTRIES}.`);
         if (new Set(entries.map(e => e.Id)).size !== entries.length) throw new AwsError("BatchEntryIdsNotDistinct", "Id's of entries in the batch must be unique.");
@@ -51,7 +44,7 @@ export class SqsModel {
         for (const { Id, ReceiptHandle, VisibilityTimeout } of entries) {
             const problem = !(Number.isInteger(VisibilityTimeout) && VisibilityTimeout >= 0 && VisibilityTimeout <= MAX_VISIBILITY_SECONDS)
                 ? { Code: "InvalidParameterValue", Message: `Value ${VisibilityTimeout} for parameter VisibilityTimeout is invalid.` }
-                : !ReceiptHandle || this.expired.has(ReceiptHandle) || !this.onChange(ReceiptHandle, VisibilityTimeout)
+                : !ReceiptHandle || !this.accepts(ReceiptHandle, VisibilityTimeout)
                     ? { Code: "ReceiptHandleIsInvalid", Message: `The receipt handle "${ReceiptHandle}" is not valid.` }
                     : undefined;
             if (problem) {
