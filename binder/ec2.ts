@@ -38,7 +38,8 @@ const toTags = (tags: Tag[] = []): Tags => Object.fromEntries(tags.map(tag => [t
 const tagFilters = (tags: Tags): Filter[] => Object.entries(tags).map(([key, value]) => ({ Name: `tag:${key}`, Values: [value] }));
 
 function toInstance(found: SdkInstance): Instance {
-    const eni = found.NetworkInterfaces?.find(n => n.Attachment?.DeviceIndex === 0);
+    // Each network card has its own device 0; the primary interface is the one on card 0 (absent means 0).
+    const eni = found.NetworkInterfaces?.find(n => n.Attachment?.DeviceIndex === 0 && (n.Attachment.NetworkCardIndex ?? 0) === 0);
     const privateIp = eni?.PrivateIpAddresses?.find(ip => ip.Primary)?.PrivateIpAddress ?? eni?.PrivateIpAddress;
     return {
         instanceId: found.InstanceId ?? "",

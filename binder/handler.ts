@@ -10,7 +10,7 @@ import { isNamedError, namedError } from "./errors";
 import { MALFORMED } from "./events";
 import { createLogger, Logger } from "./log";
 import { createMetrics } from "./metrics";
-import { EventQueue } from "./queue";
+import { EventQueue, Redeliveries } from "./queue";
 import { reconcile, Reconciliation } from "./reconcile";
 import { redeliveryDelay } from "./redelivery";
 import { release } from "./release";
@@ -67,7 +67,7 @@ export function createEventHandler(): EventHandler {
     return async (event, context) => {
         const ctx = perInvocation(context);
         try {
-            return await handle(ctx, queue, event);
+            return await handleBatch(ctx, queue, event);
         } finally {
             ctx.metrics.flush();
         }
@@ -92,7 +92,11 @@ export function createReconcileHandler(): ReconcileHandler {
     };
 }
 
-async function handle(ctx: Context, queue: EventQueue, event: unknown): Promise<BatchResponse> {
+/**
+ * Handles one batch in an invocation's context: what the Lambda handler does once
+ * it has its clients, and what the interleaving explorer drives directly.
+ */
+export async function handleBatch(ctx: Context, queue: Redeliveries, event: unknown): Promise<BatchResponse> {
     let batch: BatchWork;
     try {
         batch = readBatch(event);
@@ -145,7 +149,7 @@ interface Again {
  * its deliveries, one not started at once (it did not fail). If that fails too,
  * nothing is lost: they come back when their visibility timeout ends.
  */
-async function redeliverSoon(ctx: Context, queue: EventQueue, again: Again[], receipts: Map<string, Receipt>): Promise<void> {
+async function redeliverSoon(ctx: Context, queue: Redeliveries, again: Again[], receipts: Map<string, Receipt>): Promise<void> {
     const messages = again.flatMap(({ messageId, failed }) => {
         const receipt = receipts.get(messageId);
         return receipt ? [{ messageId, receiptHandle: receipt.receiptHandle, delaySeconds: failed ? redeliveryDelay(receipt.receiveCount) : 0 }] : [];

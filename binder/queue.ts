@@ -17,7 +17,12 @@ export interface Refused {
 /** SQS takes at most ten entries per batch call. */
 const ENTRIES_PER_CALL = 10;
 
-export class EventQueue {
+/** What the handler needs of its queue: handing messages back early. */
+export interface Redeliveries {
+    redeliver(messages: Redelivery[]): Promise<Refused[]>;
+}
+
+export class EventQueue implements Redeliveries {
     constructor(private readonly sqs: SQSClient, private readonly url: string) {}
 
     /** Shortens each message's visibility timeout to its delay; returns the ones SQS refused. */

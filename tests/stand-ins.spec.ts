@@ -119,6 +119,28 @@ describe("AWS stand-ins", function () {
     });
 
     describe("EC2", () => {
+        // A virtual clock, and the fraction of readLagMs that lagging reads look back; both set by the tests.
+        let now: number;
+        let lag: number;
+        const lagging = { clock: () => now, random: () => lag, readLagMs: 1_000 };
+
+        beforeEach(() => {
+            now = 1_000_000;
+            lag = 0;
+        });
+
+        /** Swaps this test's EC2 model for one built with `options`, behind a fresh gateway and clients. */
+        async function useModel(options: ConstructorParameters<typeof Ec2Model>[0]): Promise<void> {
+            Object.values(clients).forEach((client) => client.destroy());
+            await gateway.close();
+            model = new Ec2Model(options);
+            gateway = await AwsGateway.start(gatewayOptions());
+            clients = sdkClients(gateway.endpoint);
+        }
+
+        const describeInstance = async (InstanceId: string) =>
+            (await clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: [InstanceId] }))).Reservations![0].Instances![0];
+
         it("seeds realistic, unique ids and addresses, and hands out copies", () => {
             const instance = model.addInstance({ tags: { role: "worker" } });
             const addresses = Array.from({ length: 255 }, () => model.addAddress());
@@ -193,11 +215,10 @@ describe("AWS stand-ins", function () {
             const target = { NetworkInterfaceId: one.networkInterfaces[0].networkInterfaceId };
             const first = (await associate(eip.allocationId, target)).AssociationId!;
 
-            const again = await rejection(associate(eip.allocationId, target));
+            const again = await rejection(associate(eip.allocationId, { InstanceId: two.instanceId }));
             expect(again.name).to.equal("Resource.AlreadyAssociated");
             expect(again.message).to.equal(`resource ${eip.allocationId} is already associated with associate-id ${first}`);
             expect(again.$metadata.httpStatusCode).to.equal(400);
-            expect((await rejection(associate(eip.allocationId, { InstanceId: two.instanceId }))).name).to.equal("Resource.AlreadyAssociated");
 
             const moved = (await associate(eip.allocationId, { InstanceId: two.instanceId }, true)).AssociationId!;
             expect(moved).to.not.equal(first);
@@ -284,6 +305,142 @@ describe("AWS stand-ins", function () {
             expect((await rejection(describeAddresses(["eipalloc-00000000000000bad"]))).name).to.equal("InvalidAllocationID.NotFound");
             const unsupported = await rejection(clients.ec2.send(new RunInstancesCommand({ MinCount: 1, MaxCount: 1 })));
             expect(unsupported.name).to.equal("InvalidAction");
+        });
+
+        it("reads lag writes by up to readLagMs: right after a change a read can show the earlier state, past readLagMs never", async () => {
+            await useModel(lagging);
+            const instance = model.addInstance();
+            const eip = model.addAddress();
+            now += 5_000;
+            const { AssociationId } = await associate(eip.allocationId, { InstanceId: instance.instanceId });
+
+            lag = 0.5; // these reads look 500 ms back, before the association
+            expect((await describeAddresses([eip.allocationId]))[0].AssociationId).to.equal(undefined);
+            expect((await describeInstance(instance.instanceId)).PublicIpAddress).to.equal(undefined);
+            now += 1_000;
+            lag = 0.999;
+            expect((await describeAddresses([eip.allocationId]))[0].AssociationId).to.equal(AssociationId);
+            expect((await describeInstance(instance.instanceId)).PublicIpAddress).to.equal(eip.publicIp);
+
+            await clients.ec2.send(new DisassociateAddressCommand({ AssociationId }));
+            model.setState(instance.instanceId, "stopped");
+            lag = 0.5;
+            expect(model.address(eip.allocationId)!.association).to.equal(undefined);
+            expect((await describeAddresses([eip.allocationId]))[0].AssociationId).to.equal(AssociationId);
+            expect((await describeInstance(instance.instanceId)).State).to.deep.equal({ Code: 16, Name: "running" });
+            now += 1_000;
+            lag = 0.999;
+            expect((await describeAddresses([eip.allocationId]))[0].AssociationId).to.equal(undefined);
+            expect((await describeInstance(instance.instanceId)).State).to.deep.equal({ Code: 80, Name: "stopped" });
+        });
+
+        it("an object created within the lag can be absent: NotFound by id, missing from filtered reads", async () => {
+            await useModel(lagging);
+            now += 5_000;
+            const instance = model.addInstance({ tags: { role: "worker" } });
+            const eip = model.addAddress();
+
+            lag = 0.5;
+            expect((await rejection(describeInstance(instance.instanceId))).name).to.equal("InvalidInstanceID.NotFound");
+            const byTag = await clients.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: "tag:role", Values: ["worker"] }] }));
+            expect(byTag.Reservations).to.deep.equal([]);
+            expect((await rejection(describeAddresses([eip.allocationId]))).name).to.equal("InvalidAllocationID.NotFound");
+
+            now += 1_000;
+            expect((await describeInstance(instance.instanceId)).InstanceId).to.equal(instance.instanceId);
+            expect(await describeAddresses([eip.allocationId])).to.have.length(1);
+        });
+
+        it("mutating calls act on the true state: AllowReassociation false refuses an address a lagging read shows free", async () => {
+            await useModel(lagging);
+            const [a, b] = [model.addInstance(), model.addInstance()];
+            const eip = model.addAddress();
+            now += 5_000;
+            const { AssociationId } = await associate(eip.allocationId, { InstanceId: a.instanceId });
+
+            lag = 0.5;
+            expect((await describeAddresses([eip.allocationId]))[0].AssociationId).to.equal(undefined);
+            expect((await rejection(associate(eip.allocationId, { InstanceId: b.instanceId }, false))).name).to.equal("Resource.AlreadyAssociated");
+            await clients.ec2.send(new DisassociateAddressCommand({ AssociationId }));
+            expect(model.address(eip.allocationId)!.association).to.equal(undefined);
+        });
+
+        it("a pending instance refuses an address; its start is a change that reads may lag, AssociateAddress does not", async () => {
+            await useModel(lagging);
+            const instance = model.addInstance({ state: "pending" });
+            const eip = model.addAddress();
+            now += 5_000;
+            expect((await rejection(associate(eip.allocationId, { InstanceId: instance.instanceId }))).name).to.equal("IncorrectInstanceState");
+
+            model.setState(instance.instanceId, "running");
+            lag = 0.5;
+            expect((await describeInstance(instance.instanceId)).State).to.deep.equal({ Code: 0, Name: "pending" });
+            await associate(eip.allocationId, { InstanceId: instance.instanceId });
+            now += 1_000;
+            expect((await describeInstance(instance.instanceId)).State).to.deep.equal({ Code: 16, Name: "running" });
+        });
+
+        it("re-associating onto the interface and private IP an address is on succeeds, by default with a new association id", async () => {
+            const [instance, other] = [model.addInstance(), model.addInstance()];
+            const eip = model.addAddress();
+            const target = { NetworkInterfaceId: instance.networkInterfaces[0].networkInterfaceId };
+            const first = (await associate(eip.allocationId, target)).AssociationId!;
+            const second = (await associate(eip.allocationId, target, false)).AssociationId!;
+            const third = (await associate(eip.allocationId, { InstanceId: instance.instanceId }, false)).AssociationId!;
+            expect(new Set([first, second, third]).size).to.equal(3);
+            expect(model.address(eip.allocationId)!.association).to.include({ associationId: third, networkInterfaceId: target.NetworkInterfaceId });
+
+            const stale = await rejection(clients.ec2.send(new DisassociateAddressCommand({ AssociationId: first })));
+            expect(stale.name).to.equal("InvalidAssociationID.NotFound");
+            expect((await rejection(associate(eip.allocationId, { InstanceId: other.instanceId }))).name).to.equal("Resource.AlreadyAssociated");
+        });
+
+        it("with remapChance 0 a re-association onto the same target keeps its association id", async () => {
+            await useModel({ remapChance: 0 });
+            const instance = model.addInstance();
+            const eip = model.addAddress();
+            const first = (await associate(eip.allocationId, { InstanceId: instance.instanceId })).AssociationId!;
+            const target = { NetworkInterfaceId: instance.networkInterfaces[0].networkInterfaceId };
+            expect((await associate(eip.allocationId, target, false)).AssociationId).to.equal(first);
+            await clients.ec2.send(new DisassociateAddressCommand({ AssociationId: first }));
+            expect(model.address(eip.allocationId)!.association).to.equal(undefined);
+        });
+
+        it("a terminated instance stays describable for terminatedVisibleMs (1 h by default), then is gone", async () => {
+            await useModel({ clock: () => now });
+            const [gone, running] = [model.addInstance(), model.addInstance()];
+            model.setState(gone.instanceId, "terminated");
+            const byIdFilter = async () =>
+                (await clients.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: "instance-id", Values: [gone.instanceId] }] }))).Reservations;
+
+            now += 3_600_000 - 1;
+            expect((await describeInstance(gone.instanceId)).State).to.deep.equal({ Code: 48, Name: "terminated" });
+            expect(await byIdFilter()).to.have.length(1);
+
+            now += 1;
+            expect(await byIdFilter()).to.deep.equal([]);
+            const all = await clients.ec2.send(new DescribeInstancesCommand({}));
+            expect(all.Reservations!.flatMap((r) => r.Instances!).map((i) => i.InstanceId)).to.deep.equal([running.instanceId]);
+            expect((await rejection(describeInstance(gone.instanceId))).name).to.equal("InvalidInstanceID.NotFound");
+            expect(model.instance(gone.instanceId)!.state).to.equal("terminated");
+        });
+
+        it("an instance with two network cards has a device 0 on each; the one on card 0 is the primary", async () => {
+            const instance = model.addInstance({ interfaces: [{ deviceIndex: 0, networkCardIndex: 1 }, { deviceIndex: 0 }] });
+            const card0 = instance.networkInterfaces[1];
+            const described = await describeInstance(instance.instanceId);
+            expect(described.NetworkInterfaces!.map((n) => n.Attachment)).to.deep.equal([
+                { DeviceIndex: 0, NetworkCardIndex: 1, Status: "attached" },
+                { DeviceIndex: 0, NetworkCardIndex: 0, Status: "attached" },
+            ]);
+            expect(described.PrivateIpAddress).to.equal(card0.privateIpAddress);
+
+            const { Ec2 } = await import("../binder/ec2");
+            const [seen] = await new Ec2(clients.ec2).instances([instance.instanceId]);
+            expect(seen.primary).to.deep.equal({ networkInterfaceId: card0.networkInterfaceId, privateIpAddress: card0.privateIpAddress });
+            const eip = model.addAddress();
+            await associate(eip.allocationId, { InstanceId: instance.instanceId });
+            expect(model.address(eip.allocationId)!.association!.networkInterfaceId).to.equal(card0.networkInterfaceId);
         });
     });
 

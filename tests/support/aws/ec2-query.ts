@@ -1,7 +1,7 @@
 // EC2's Query protocol: form-encoded `Action=...&Version=2016-11-15&...` in, EC2-shaped XML out.
 // Element names are the `xmlName`s the SDK's XmlShapeDeserializer reads (note `ipAddress` for the public IP).
 import { randomUUID } from "node:crypto";
-import type { Ec2Model, Filter, ModelAddress, ModelInstance, Tags } from "./ec2";
+import { isPrimary, type Ec2Model, type Filter, type ModelAddress, type ModelInstance, type Tags } from "./ec2";
 import { AwsError, type Reply, type ServiceRequest } from "./wire";
 import { xmlDocument, type XmlValue } from "./xml";
 
@@ -40,7 +40,8 @@ function perform(model: Ec2Model, action: string, params: Ec2Params): Record<str
     switch (action) {
         case "DescribeInstances": {
             const instances = model.describeInstances({ instanceIds: memberList(params, "InstanceId"), filters: filters(params) });
-            const byPrivateIp = addressesByPrivateIp(model.addresses());
+            // An instance's public IPs come from the addresses as this read sees them, which may lag too.
+            const byPrivateIp = addressesByPrivateIp(model.describeAddresses({ allocationIds: [], publicIps: [], filters: [] }));
             return { reservationSet: items(instances.map((i) => reservation(model.accountId, i, byPrivateIp))) };
         }
         case "DescribeAddresses": {
@@ -104,7 +105,7 @@ function addressesByPrivateIp(addresses: ModelAddress[]): Map<string, ModelAddre
 function reservation(accountId: string, instance: ModelInstance, byPrivateIp: Map<string, ModelAddress>): XmlValue {
     // A terminated instance's ENIs are gone: no interfaces and no private IP in the description.
     const enis = instance.state === "terminated" ? [] : instance.networkInterfaces;
-    const primary = enis.find((n) => n.deviceIndex === 0);
+    const primary = enis.find(isPrimary);
     const association = (privateIp: string): XmlValue => {
         const eip = byPrivateIp.get(privateIp);
         return eip && { publicIp: eip.publicIp, ipOwnerId: accountId };
@@ -125,7 +126,7 @@ function reservation(accountId: string, instance: ModelInstance, byPrivateIp: Ma
                         ownerId: accountId,
                         status: "in-use",
                         privateIpAddress: eni.privateIpAddress,
-                        attachment: { deviceIndex: eni.deviceIndex, status: "attached" },
+                        attachment: { deviceIndex: eni.deviceIndex, networkCardIndex: eni.networkCardIndex, status: "attached" },
                         association: association(eni.privateIpAddress),
                         privateIpAddressesSet: items([
                             { privateIpAddress: eni.privateIpAddress, primary: true, association: association(eni.privateIpAddress) },

@@ -1,13 +1,31 @@
 // In-memory EC2 of one account/region: instances, their ENIs and Elastic IPs,
-// with the association rules of the real API. Wire format lives in ec2-query.ts.
+// with the association rules of the real API and, optionally, its eventually
+// consistent reads. Wire format lives in ec2-query.ts.
 import { AwsError } from "./wire";
 
 export type Tags = Record<string, string>;
 export type InstanceState = "pending" | "running" | "stopping" | "stopped" | "shutting-down" | "terminated";
-export interface ModelInterface { networkInterfaceId: string; deviceIndex: number; privateIpAddress: string }
+export interface ModelInterface { networkInterfaceId: string; deviceIndex: number; networkCardIndex: number; privateIpAddress: string }
 export interface ModelInstance { instanceId: string; state: InstanceState; tags: Tags; networkInterfaces: ModelInterface[] }
 export interface ModelAssociation { associationId: string; instanceId: string; networkInterfaceId: string; privateIpAddress: string }
 export interface ModelAddress { allocationId: string; publicIp: string; tags: Tags; association?: ModelAssociation }
+
+export interface Ec2ModelOptions {
+    accountId?: string;
+    /** Clock in ms; default Date.now. The explorer passes a virtual clock. */
+    clock?: () => number;
+    /** Reads (DescribeInstances, DescribeAddresses) may lag writes by up to this many ms; 0 (default) = strongly consistent. */
+    readLagMs?: number;
+    /** Randomness in [0,1) for lags and remaps; default Math.random. Tests pass a seeded one. */
+    random?: () => number;
+    /** Chance that AssociateAddress of an address onto the interface and private IP it is already on returns a new association id (the old one then stops existing). Default 1. */
+    remapChance?: number;
+    /** How long a terminated instance stays visible to DescribeInstances; default 3_600_000 (1 h). */
+    terminatedVisibleMs?: number;
+}
+
+/** One state of an object, from `at` (by the model's clock) until the next version. */
+interface Version<T> { at: number; value: T }
 
 export interface Filter { name: string; values: string[] }
 export interface AssociateRequest {
@@ -27,27 +45,58 @@ const publicBlock = (b: number) =>
 const ID_SPACE = 1n << 68n;
 const hex17 = (n: number) => ((BigInt(n) * 0x9e3779b97f4a7c15n) % ID_SPACE).toString(16).padStart(17, "0");
 
+// The primary interface: "A primary network interface has a device index of 0" (EC2 API reference,
+// InstanceNetworkInterfaceSpecification) and "must be assigned to network card index 0" (AttachNetworkInterface,
+// NetworkCardIndex). Every network card numbers its own devices, so a card-1 interface can be device 0 too.
+export const isPrimary = (eni: ModelInterface): boolean => eni.deviceIndex === 0 && eni.networkCardIndex === 0;
+
 export class Ec2Model {
     readonly accountId: string;
+    private readonly clock: () => number;
+    private readonly readLagMs: number;
+    private readonly random: () => number;
+    private readonly remapChance: number;
+    private readonly terminatedVisibleMs: number;
     private readonly instanceMap = new Map<string, ModelInstance>();
     private readonly addressMap = new Map<string, ModelAddress>();
+    // What lagging reads can still see; only kept when readLagMs > 0.
+    private readonly instanceVersions = new Map<string, Version<ModelInstance>[]>();
+    private readonly addressVersions = new Map<string, Version<ModelAddress>[]>();
+    private readonly terminatedAt = new Map<string, number>();
     private idSeq = 0;
     private privateIpSeq = 0;
     private publicIpSeq = 0;
 
-    constructor(options: { accountId?: string } = {}) {
+    constructor(options: Ec2ModelOptions = {}) {
         this.accountId = options.accountId ?? "123456789012";
+        this.clock = options.clock ?? Date.now;
+        this.readLagMs = options.readLagMs ?? 0;
+        this.random = options.random ?? Math.random;
+        this.remapChance = options.remapChance ?? 1;
+        this.terminatedVisibleMs = options.terminatedVisibleMs ?? 3_600_000;
     }
 
-    // ---- seeding and inspection (tests and invariant checks) ----
+    // ---- seeding and inspection (tests and invariant checks); always the true current state ----
 
-    addInstance(options: { tags?: Tags; state?: InstanceState; instanceId?: string; secondaryInterfaceFirst?: boolean } = {}): ModelInstance {
+    addInstance(
+        options: {
+            tags?: Tags;
+            state?: InstanceState;
+            instanceId?: string;
+            /** Default: one interface, device 0 on network card 0. */
+            interfaces?: { deviceIndex: number; networkCardIndex?: number }[];
+            secondaryInterfaceFirst?: boolean;
+        } = {},
+    ): ModelInstance {
         const instanceId = options.instanceId ?? this.newId("i-");
         if (this.instanceMap.has(instanceId)) throw new Error(`instance ${instanceId} already exists`);
-        const networkInterfaces = [this.newInterface(0)];
-        if (options.secondaryInterfaceFirst) networkInterfaces.unshift(this.newInterface(1));
+        const networkInterfaces = (options.interfaces ?? [{ deviceIndex: 0 }]).map((n) => this.newInterface(n.deviceIndex, n.networkCardIndex ?? 0));
+        if (options.secondaryInterfaceFirst) networkInterfaces.unshift(this.newInterface(1, 0));
+        if (!networkInterfaces.some(isPrimary)) throw new Error(`instance ${instanceId} needs an interface at device 0 on card 0`);
         const instance: ModelInstance = { instanceId, state: options.state ?? "running", tags: { ...options.tags }, networkInterfaces };
         this.instanceMap.set(instanceId, instance);
+        if (instance.state === "terminated") this.terminatedAt.set(instanceId, this.clock());
+        this.record(this.instanceVersions, instanceId, instance);
         return structuredClone(instance);
     }
 
@@ -56,17 +105,20 @@ export class Ec2Model {
         if (this.addressByIp(publicIp)) throw new Error(`public IP ${publicIp} already allocated`);
         const address: ModelAddress = { allocationId: this.newId("eipalloc-"), publicIp, tags: { ...options.tags } };
         this.addressMap.set(address.allocationId, address);
+        this.record(this.addressVersions, address.allocationId, address);
         return structuredClone(address);
     }
 
     setState(instanceId: string, state: InstanceState): void {
         const instance = this.instanceMap.get(instanceId);
         if (!instance) throw new Error(`no instance ${instanceId}`);
+        if (state === "terminated" && instance.state !== "terminated") this.terminatedAt.set(instanceId, this.clock());
         instance.state = state;
+        this.record(this.instanceVersions, instanceId, instance);
         // Termination deletes the ENIs, which releases every Elastic IP that sat on them.
         if (state === "terminated") {
             for (const address of this.addressMap.values()) {
-                if (address.association?.instanceId === instanceId) delete address.association;
+                if (address.association?.instanceId === instanceId) this.setAssociation(address, undefined);
             }
         }
     }
@@ -76,6 +128,7 @@ export class Ec2Model {
         const instance = this.instanceMap.get(instanceId);
         if (!instance) throw new Error(`no instance ${instanceId}`);
         instance.tags = { ...tags };
+        this.record(this.instanceVersions, instanceId, instance);
     }
 
     /** What an operator clicking "Associate" in the console does: reassociate onto the primary ENI. */
@@ -100,28 +153,34 @@ export class Ec2Model {
         return structuredClone(this.addressMap.get(allocationId));
     }
 
-    // ---- API semantics (called by the Query protocol layer) ----
+    // ---- API semantics (called by the Query protocol layer); reads may lag, mutations act on the true state ----
 
     describeInstances(request: { instanceIds: string[]; filters: Filter[] }): ModelInstance[] {
-        const missing = request.instanceIds.filter((id) => !this.instanceMap.has(id));
+        const visible = this.read(this.instanceMap, this.instanceVersions).flatMap(({ value, at }) => (this.expired(value, at) ? [] : [value]));
+        const missing = request.instanceIds.filter((id) => !visible.some((i) => i.instanceId === id));
         if (missing.length) throw new AwsError("InvalidInstanceID.NotFound", `The instance ID '${missing.join(", ")}' does not exist`);
-        return this.instances().filter(
-            (i) =>
-                (request.instanceIds.length === 0 || request.instanceIds.includes(i.instanceId)) &&
-                matchesFilters(request.filters, (name) => instanceAttribute(i, name)),
+        return structuredClone(
+            visible.filter(
+                (i) =>
+                    (request.instanceIds.length === 0 || request.instanceIds.includes(i.instanceId)) &&
+                    matchesFilters(request.filters, (name) => instanceAttribute(i, name)),
+            ),
         );
     }
 
     describeAddresses(request: { allocationIds: string[]; publicIps: string[]; filters: Filter[] }): ModelAddress[] {
-        const missing = request.allocationIds.filter((id) => !this.addressMap.has(id));
+        const visible = this.read(this.addressMap, this.addressVersions).map(({ value }) => value);
+        const missing = request.allocationIds.filter((id) => !visible.some((a) => a.allocationId === id));
         if (missing.length) throw new AwsError("InvalidAllocationID.NotFound", `The allocation ID '${missing.join(", ")}' does not exist`);
-        const unknownIp = request.publicIps.find((ip) => !this.addressByIp(ip));
+        const unknownIp = request.publicIps.find((ip) => !visible.some((a) => a.publicIp === ip));
         if (unknownIp) throw new AwsError("InvalidAddress.NotFound", `Address '${unknownIp}' not found.`);
-        return this.addresses().filter(
-            (a) =>
-                (request.allocationIds.length === 0 || request.allocationIds.includes(a.allocationId)) &&
-                (request.publicIps.length === 0 || request.publicIps.includes(a.publicIp)) &&
-                matchesFilters(request.filters, (name) => addressAttribute(a, name)),
+        return structuredClone(
+            visible.filter(
+                (a) =>
+                    (request.allocationIds.length === 0 || request.allocationIds.includes(a.allocationId)) &&
+                    (request.publicIps.length === 0 || request.publicIps.includes(a.publicIp)) &&
+                    matchesFilters(request.filters, (name) => addressAttribute(a, name)),
+            ),
         );
     }
 
@@ -136,43 +195,82 @@ export class Ec2Model {
         if (privateIpAddress !== eni.privateIpAddress) {
             throw new AwsError("InvalidParameterValue", `Address ${privateIpAddress} does not belong to ${eni.networkInterfaceId}`);
         }
-        if (address.association && !request.allowReassociation) {
+        const held = address.association;
+        if (held?.networkInterfaceId === eni.networkInterfaceId && held.privateIpAddress === privateIpAddress) {
+            // AssociateAddress: "This is an idempotent operation. If you perform the operation more than once, Amazon EC2
+            // doesn't return an error, and you may be charged for each time the Elastic IP address is remapped to the
+            // same instance." A remap is a new association; the old id stops existing.
+            if (this.random() >= this.remapChance) return held.associationId;
+        } else if (held && !request.allowReassociation) {
             throw new AwsError(
                 "Resource.AlreadyAssociated",
-                `resource ${address.allocationId} is already associated with associate-id ${address.association.associationId}`,
+                `resource ${address.allocationId} is already associated with associate-id ${held.associationId}`,
             );
         }
         // One Elastic IP per private IP: AWS silently takes the previous one off.
         for (const other of this.addressMap.values()) {
-            const held = other.association;
-            if (held && held.networkInterfaceId === eni.networkInterfaceId && held.privateIpAddress === privateIpAddress) {
-                delete other.association;
+            const on = other.association;
+            if (other !== address && on?.networkInterfaceId === eni.networkInterfaceId && on.privateIpAddress === privateIpAddress) {
+                this.setAssociation(other, undefined);
             }
         }
-        address.association = {
-            associationId: this.newId("eipassoc-"),
-            instanceId: instance.instanceId,
-            networkInterfaceId: eni.networkInterfaceId,
-            privateIpAddress,
-        };
-        return address.association.associationId;
+        const associationId = this.newId("eipassoc-");
+        this.setAssociation(address, { associationId, instanceId: instance.instanceId, networkInterfaceId: eni.networkInterfaceId, privateIpAddress });
+        return associationId;
     }
 
     disassociateAddress(request: { associationId?: string; publicIp?: string }): void {
         if (request.associationId) {
             const address = [...this.addressMap.values()].find((a) => a.association?.associationId === request.associationId);
             if (!address) throw new AwsError("InvalidAssociationID.NotFound", `The association ID '${request.associationId}' does not exist`);
-            delete address.association;
+            this.setAssociation(address, undefined);
         } else if (request.publicIp) {
             const address = this.addressByIp(request.publicIp);
             if (!address) throw new AwsError("InvalidAddress.NotFound", `Address '${request.publicIp}' not found.`);
-            delete address.association;
+            this.setAssociation(address, undefined);
         } else {
             throw new AwsError("MissingParameter", "Either AssociationId or PublicIp must be specified");
         }
     }
 
     // ---- internals ----
+
+    /**
+     * Every object as one read sees it, and the moment it is seen at. "The result of an API command you run that
+     * affects your Amazon EC2 resources might not be immediately visible to all subsequent commands you run" (EC2
+     * API reference, Eventual consistency in the Amazon EC2 API): with readLagMs each object is seen, on its own,
+     * as it was up to readLagMs ago, and one created since is absent.
+     */
+    private read<T>(current: Map<string, T>, history: Map<string, Version<T>[]>): { value: T; at: number }[] {
+        const now = this.clock();
+        if (!this.readLagMs) return [...current.values()].map((value) => ({ value, at: now }));
+        return [...history.values()].flatMap((versions) => {
+            prune(versions, now - this.readLagMs);
+            const at = now - this.random() * this.readLagMs;
+            const seen = versionAt(versions, at);
+            return seen ? [{ value: seen, at }] : [];
+        });
+    }
+
+    private record<T>(history: Map<string, Version<T>[]>, id: string, value: T): void {
+        if (!this.readLagMs) return;
+        const now = this.clock();
+        const versions = history.get(id) ?? [];
+        versions.push({ at: now, value: structuredClone(value) });
+        prune(versions, now - this.readLagMs);
+        history.set(id, versions);
+    }
+
+    private setAssociation(address: ModelAddress, association: ModelAssociation | undefined): void {
+        if (association) address.association = association;
+        else delete address.association;
+        this.record(this.addressVersions, address.allocationId, address);
+    }
+
+    /** TerminateInstances: "Terminated instances remain visible after termination (for approximately one hour)." */
+    private expired(instance: ModelInstance, at: number): boolean {
+        return instance.state === "terminated" && at - this.terminatedAt.get(instance.instanceId)! >= this.terminatedVisibleMs;
+    }
 
     private resolveTarget(request: AssociateRequest): { instance: ModelInstance; eni: ModelInterface } {
         if (request.instanceId && request.networkInterfaceId) {
@@ -188,8 +286,10 @@ export class Ec2Model {
         }
         if (request.instanceId) {
             const instance = this.instanceMap.get(request.instanceId);
-            if (!instance) throw new AwsError("InvalidInstanceID.NotFound", `The instance ID '${request.instanceId}' does not exist`);
-            return { instance, eni: instance.networkInterfaces.find((n) => n.deviceIndex === 0)! };
+            if (!instance || this.expired(instance, this.clock())) {
+                throw new AwsError("InvalidInstanceID.NotFound", `The instance ID '${request.instanceId}' does not exist`);
+            }
+            return { instance, eni: instance.networkInterfaces.find(isPrimary)! };
         }
         throw new AwsError("MissingParameter", "Either InstanceId or NetworkInterfaceId must be specified");
     }
@@ -208,9 +308,14 @@ export class Ec2Model {
         return prefix + hex17(++this.idSeq);
     }
 
-    private newInterface(deviceIndex: number): ModelInterface {
+    private newInterface(deviceIndex: number, networkCardIndex: number): ModelInterface {
         const n = this.privateIpSeq++;
-        return { networkInterfaceId: this.newId("eni-"), deviceIndex, privateIpAddress: `10.0.${Math.floor(n / 250)}.${(n % 250) + 4}` };
+        return {
+            networkInterfaceId: this.newId("eni-"),
+            deviceIndex,
+            networkCardIndex,
+            privateIpAddress: `10.0.${Math.floor(n / 250)}.${(n % 250) + 4}`,
+        };
     }
 
     private newPublicIp(): string {
@@ -220,6 +325,21 @@ export class Ec2Model {
             if (!this.addressByIp(ip)) return ip;
         }
     }
+}
+
+// ---- versions for lagging reads ----
+
+/** Drops the versions no read can pick any more: those before the last one at or before `horizon`. */
+function prune<T>(versions: Version<T>[], horizon: number): void {
+    let stale = 0;
+    while (stale + 1 < versions.length && versions[stale + 1].at <= horizon) stale++;
+    versions.splice(0, stale);
+}
+
+/** The object as it was at `at`; undefined if it did not exist yet. */
+function versionAt<T>(versions: Version<T>[], at: number): T | undefined {
+    for (let i = versions.length - 1; i >= 0; i--) if (versions[i].at <= at) return versions[i].value;
+    return undefined;
 }
 
 // ---- filters: AND across filters, OR across a filter's values, * and ? wildcards ----

@@ -1,6 +1,6 @@
 // One local HTTP endpoint standing in for EC2, Route53, DynamoDB and SQS. It routes each request to its
 // service, records it, and can throttle it or fail it before or after it takes effect.
-import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { Agent, createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dynamoRequest } from "./dynamodb-proxy";
 import type { Ec2Model } from "./ec2";
@@ -33,6 +33,14 @@ export interface Fault {
     status?: number;
     times?: number;
     match?: (call: { service: Service; action: string; input: unknown }) => boolean;
+}
+
+/** One request as it arrives: method, path with query, headers (lower-case names) and body. */
+export interface RawRequest {
+    method: string;
+    url: string;
+    headers: IncomingHttpHeaders;
+    body: Buffer;
 }
 
 export interface GatewayOptions {
@@ -101,21 +109,9 @@ export class AwsGateway {
     }
 
     private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-        const seq = ++this.seq;
         try {
             const body = await readBody(req);
-            const request = this.identify(req, body);
-            if (this.options.latencyMs) await new Promise((resolve) => setTimeout(resolve, this.options.latencyMs));
-            const { reply, injected } = await this.answer(request);
-            this.record({
-                seq,
-                service: request.service,
-                action: request.action,
-                input: request.input,
-                outcome: reply.status < 300 ? "ok" : "error",
-                ...(reply.errorCode !== undefined && { errorCode: reply.errorCode }),
-                ...(injected && { injected }),
-            });
+            const reply = await this.dispatch({ method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers, body });
             res.writeHead(reply.status, { ...reply.headers, "content-length": Buffer.byteLength(reply.body) });
             res.end(reply.body);
         } catch (err) {
@@ -124,19 +120,43 @@ export class AwsGateway {
         }
     }
 
-    private identify(req: IncomingMessage, body: Buffer): ServiceRequest {
-        const url = new URL(req.url ?? "/", this.endpoint);
-        const target = req.headers["x-amz-target"];
+    /**
+     * Routes one raw request to its service, applies it with any fault that matches,
+     * records it, and returns the reply. The HTTP server calls this; so does an
+     * in-process transport, which skips the socket but not the semantics.
+     * `gate`, if given, is awaited once the call is identified and before it is applied.
+     */
+    async dispatch(raw: RawRequest, gate?: (call: { service: Service; action: string; input: unknown }) => Promise<void>): Promise<Reply> {
+        const seq = ++this.seq;
+        const request = this.identify(raw);
+        if (gate) await gate(request);
+        if (this.options.latencyMs) await new Promise((resolve) => setTimeout(resolve, this.options.latencyMs));
+        const { reply, injected } = await this.answer(request);
+        this.record({
+            seq,
+            service: request.service,
+            action: request.action,
+            input: request.input,
+            outcome: reply.status < 300 ? "ok" : "error",
+            ...(reply.errorCode !== undefined && { errorCode: reply.errorCode }),
+            ...(injected && { injected }),
+        });
+        return reply;
+    }
+
+    private identify(raw: RawRequest): ServiceRequest {
+        const url = new URL(raw.url, this.endpoint);
+        const target = raw.headers["x-amz-target"];
         if (typeof target === "string" && target.startsWith("AmazonSQS.")) {
-            return sqsRequest(this.options.sqs, target, body.toString("utf8"));
+            return sqsRequest(this.options.sqs, target, raw.body.toString("utf8"));
         }
         if (target) {
-            return dynamoRequest(this.options.dynamoEndpoint, this.dynamoAgent, url.pathname + url.search, req.headers, body);
+            return dynamoRequest(this.options.dynamoEndpoint, this.dynamoAgent, url.pathname + url.search, raw.headers, raw.body);
         }
         if (url.pathname.startsWith("/2013-04-01/")) {
-            return route53Request(this.options.route53, req.method ?? "GET", url, body.toString("utf8"));
+            return route53Request(this.options.route53, raw.method, url, raw.body.toString("utf8"));
         }
-        return ec2Request(this.options.ec2, body.toString("utf8"));
+        return ec2Request(this.options.ec2, raw.body.toString("utf8"));
     }
 
     private async answer(request: ServiceRequest): Promise<{ reply: Reply; injected?: "before" | "after" }> {

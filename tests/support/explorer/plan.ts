@@ -1,0 +1,84 @@
+// What one explored run sets in motion, drawn by fast-check from its seed (and
+// shrunk by it when a run fails): the workers' lives, the messages about them, the
+// reconciler runs, the scheduler's allocations, a hand-made change and the faults.
+import fc from "fast-check";
+import type { DnsRecordsMode } from "../../../binder/config";
+
+export interface WorkerPlan {
+    /** Carries the instance tags (an untagged instance must cost one read and nothing else). */
+    tagged: boolean;
+    /** Stopped and started again after it first runs. */
+    stopStart: boolean;
+    /** Terminated at the end of its script. */
+    terminate: boolean;
+}
+
+export type HandDrift = "delete-row" | "disassociate" | "delete-record";
+
+export type FaultKind =
+    /** The call fails and changes nothing. */
+    | "before"
+    /** The call takes effect and its response is lost, with an error the SDK does not retry. */
+    | "after"
+    /** The call takes effect and its response is lost with a 500, which the SDK retries. */
+    | "lost";
+
+export interface FaultPlan {
+    /** The number of the released AWS call it hits (1 = the first of the run). */
+    call: number;
+    kind: FaultKind;
+}
+
+export interface Plan {
+    dnsRecords: DnsRecordsMode;
+    /** Name template: per-address names carry the IP; per-binding may carry the instance id. */
+    dnsName: string;
+    /** Addresses beyond one per worker. */
+    spareAddresses: number;
+    workers: WorkerPlan[];
+    /** Which messages the queue delivers twice, in the order they are sent. */
+    duplicates: boolean[];
+    /** Up to how many messages one binder invocation takes. */
+    batchSize: number;
+    reconcilerRuns: number;
+    /** Times the scheduler scans the table and hands out a free server. */
+    allocations: number;
+    hand: HandDrift | null;
+    faults: FaultPlan[];
+    /** How far EC2 reads may lag its writes (virtual ms). */
+    readLagMs: number;
+    /** Seeds the EC2 model's choices: each read's lag, each remap. */
+    ec2Seed: number;
+}
+
+/** Every run has EC2 lag and at least the workers, their binder invocations, a reconciler and the scheduler as actors. */
+export const planArbitrary: fc.Arbitrary<Plan> = fc
+    .record({
+        perBinding: fc.boolean(),
+        instanceIdNames: fc.boolean(),
+        spareAddresses: fc.integer({ min: 0, max: 1 }),
+        workers: fc.array(fc.record({ untagged: fc.integer({ min: 0, max: 5 }), stopStart: fc.boolean(), terminate: fc.boolean() }), { minLength: 2, maxLength: 3 }),
+        duplicates: fc.array(fc.boolean(), { minLength: 12, maxLength: 12 }),
+        batchSize: fc.integer({ min: 1, max: 3 }),
+        reconcilerRuns: fc.integer({ min: 1, max: 2 }),
+        allocations: fc.integer({ min: 1, max: 2 }),
+        hand: fc.option(fc.constantFrom<HandDrift>("delete-row", "disassociate", "delete-record"), { freq: 2 }),
+        faults: fc.array(fc.record({ call: fc.integer({ min: 1, max: 60 }), kind: fc.constantFrom<FaultKind>("before", "after", "lost") }), { maxLength: 2 }),
+        readLagMs: fc.constantFrom(1_000, 3_000, 8_000),
+        ec2Seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+    })
+    .map(raw => ({
+        dnsRecords: raw.perBinding ? "per-binding" : "per-address",
+        dnsName: raw.perBinding && raw.instanceIdNames ? "{instance-id}.{suffix}" : "{ip-dashed}.{suffix}",
+        spareAddresses: raw.spareAddresses,
+        // One worker in six is not a target.
+        workers: raw.workers.map(({ untagged, stopStart, terminate }) => ({ tagged: untagged !== 0, stopStart, terminate })),
+        duplicates: raw.duplicates,
+        batchSize: raw.batchSize,
+        reconcilerRuns: raw.reconcilerRuns,
+        allocations: raw.allocations,
+        hand: raw.hand === "delete-record" && !raw.perBinding ? "delete-row" : raw.hand,
+        faults: raw.faults,
+        readLagMs: raw.readLagMs,
+        ec2Seed: raw.ec2Seed,
+    }));

@@ -1,0 +1,99 @@
+// The explorer's scheduler: every AWS call an actor makes, and every move of the
+// world around it (a worker changing state, a message delivered, a hand-made
+// change), waits at a gate until fast-check's scheduler releases it. Between two
+// releases every actor runs until it is blocked at a gate again or has finished,
+// so the order of calls is exactly the scheduler's choice: a seed replays it.
+import type { Scheduler } from "fast-check";
+
+/** One line of a run's trace: who did what, and (filled in later) how it ended. */
+export interface TraceEntry {
+    step: number;
+    actor: string;
+    what: string;
+    /** The call's input object, to find its recorded outcome by identity. */
+    input?: unknown;
+    result?: string;
+}
+
+interface Actor {
+    /** Calls waiting at the gate (a Promise.all can hold several). */
+    waiting: number;
+    done: boolean;
+}
+
+/** How long an actor may stay busy without reaching a gate: only a bug takes this long. */
+const BUSY_LIMIT_MS = 20_000;
+
+export class Steps {
+    readonly trace: TraceEntry[] = [];
+    private readonly actors = new Map<string, Actor>();
+    private released = 0;
+
+    constructor(
+        private readonly scheduler: Scheduler,
+        /** Runs when a step is released, before it proceeds: advances the clock, arms faults. */
+        private readonly onRelease: (step: number, entry: TraceEntry) => void = () => {},
+    ) {}
+
+    /** Starts an actor; its failures are the caller's to report through `body`. */
+    spawn(name: string, body: () => Promise<void>): void {
+        if (this.actors.has(name)) throw new Error(`actor ${name} already exists`);
+        const actor: Actor = { waiting: 0, done: false };
+        this.actors.set(name, actor);
+        void body().finally(() => { actor.done = true; });
+    }
+
+    /** Holds an actor's next call until the scheduler releases it. */
+    async gate(actorName: string, what: string, input?: unknown): Promise<void> {
+        const actor = this.actors.get(actorName);
+        if (!actor) throw new Error(`unknown actor ${actorName}`);
+        actor.waiting++;
+        await this.scheduler.schedule(Promise.resolve(), `${actorName}: ${what}`);
+        actor.waiting--;
+        this.record(actorName, what, input);
+    }
+
+    /** A move of the world, taken when the scheduler releases it. */
+    later(who: string, what: string, move: () => void): void {
+        void this.scheduler.schedule(Promise.resolve(), `${who}: ${what}`).then(() => {
+            this.record(who, what);
+            move();
+        });
+    }
+
+    /**
+     * Releases steps one at a time, each once every actor is blocked or done, until
+     * none is left; `afterStep` looks at the world while nothing moves.
+     */
+    async run(afterStep: () => Promise<void> = async () => {}): Promise<void> {
+        for (;;) {
+            await this.settled();
+            if (this.released > 0) await afterStep();
+            if (this.scheduler.count() === 0) return;
+            await this.scheduler.waitOne();
+        }
+    }
+
+    /** Actors started in this run. */
+    actorCount(): number {
+        return this.actors.size;
+    }
+
+    private record(actor: string, what: string, input?: unknown): void {
+        const entry: TraceEntry = { step: ++this.released, actor, what, input };
+        this.trace.push(entry);
+        this.onRelease(entry.step, entry);
+    }
+
+    private async settled(): Promise<void> {
+        const started = Date.now();
+        const busy = () => [...this.actors].filter(([, a]) => !a.done && a.waiting === 0).map(([name]) => name);
+        // Yield first: a released move runs in a microtask and may start an actor.
+        for (;;) {
+            await new Promise(resolve => setImmediate(resolve));
+            const names = busy();
+            if (names.length === 0) return;
+            if (Date.now() - started > BUSY_LIMIT_MS) throw new Error(`actors never reached a gate: ${names.join(", ")}`);
+        }
+    }
+}
