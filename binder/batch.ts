@@ -1,6 +1,7 @@
 // What one SQS batch of EventBridge events asks the binder to do, instance by instance.
 import { isNamedError } from "./errors";
 import { MALFORMED, malformed, readEvent } from "./events";
+import { announcedPhase } from "./lifecycle";
 
 /** The batch Lambda's SQS event source mapping hands the function. */
 export interface QueueBatch {
@@ -29,9 +30,8 @@ export interface Dropped {
 }
 
 export interface BatchWork {
-    /** Instances going away. A terminated instance never runs again, so this wins over any running event. */
-    releases: Work[];
-    binds: Work[];
+    /** Instances with at least one message announcing a phase (see lifecycle.ts): EC2 decides what each needs. */
+    instances: Work[];
     /** Instances whose only events are states that need nothing (the rule does not send these). */
     ignored: Work[];
     dropped: Dropped[];
@@ -47,7 +47,7 @@ export interface BatchWork {
 export function readBatch(event: unknown): BatchWork {
     const records = (event as Partial<QueueBatch> | null)?.Records;
     if (!Array.isArray(records)) throw malformed("the event is not an SQS batch (it has no Records list)");
-    const byInstance = new Map<string, Work & { action: "bind" | "release" | "ignore" }>();
+    const byInstance = new Map<string, Work>();
     const dropped: Dropped[] = [];
     const receipts = new Map<string, Receipt>();
     for (const record of records as unknown[]) {
@@ -59,23 +59,22 @@ export function readBatch(event: unknown): BatchWork {
         if (typeof receiptHandle === "string" && receiptHandle !== "") {
             receipts.set(messageId, { receiptHandle, receiveCount: receiveCountOf(attributes) });
         }
-        let intent;
+        let change;
         try {
-            intent = readEvent(parseBody(body));
+            change = readEvent(parseBody(body));
         } catch (err) {
             if (!isNamedError(err, MALFORMED)) throw err;
             dropped.push({ messageId, reason: err.message, body });
             continue;
         }
-        const work = byInstance.get(intent.instanceId) ?? { instanceId: intent.instanceId, action: intent.action, states: [], messageIds: [] };
-        work.states.push(intent.state);
+        const work = byInstance.get(change.instanceId) ?? { instanceId: change.instanceId, states: [], messageIds: [] };
+        work.states.push(change.state);
         work.messageIds.push(messageId);
-        if (RANK[intent.action] > RANK[work.action]) work.action = intent.action;
-        byInstance.set(intent.instanceId, work);
+        byInstance.set(change.instanceId, work);
     }
     const all = [...byInstance.values()];
-    const of = (action: string) => all.filter(w => w.action === action).map(({ instanceId, states, messageIds }) => ({ instanceId, states, messageIds }));
-    return { releases: of("release"), binds: of("bind"), ignored: of("ignore"), dropped, receipts };
+    const announces = (work: Work) => work.states.some(state => announcedPhase(state) !== undefined);
+    return { instances: all.filter(announces), ignored: all.filter(work => !announces(work)), dropped, receipts };
 }
 
 /** SQS's ApproximateReceiveCount, a string; 1 when it is missing or not a count. */
@@ -83,8 +82,6 @@ function receiveCountOf(attributes: unknown): number {
     const count = Number((attributes as { ApproximateReceiveCount?: unknown } | null | undefined)?.ApproximateReceiveCount);
     return Number.isInteger(count) && count >= 1 ? count : 1;
 }
-
-const RANK = { ignore: 0, bind: 1, release: 2 };
 
 function parseBody(body: unknown): unknown {
     if (typeof body !== "string") throw malformed("the message body is not a string");

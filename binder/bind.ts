@@ -1,14 +1,15 @@
 import { candidateOrder } from "./candidates";
+import { errorCode } from "./clients";
 import { claimFor, Context, describeTags, hasTags } from "./context";
 import { hasTimeToStart, waitBudgetSeconds } from "./deadline";
 import { IN_SYNC_WAIT } from "./dns";
 import { Address, Attachment, Instance, isAttachedTo } from "./ec2";
 import { namedError } from "./errors";
+import { observedPhase } from "./lifecycle";
 import { Logger } from "./log";
-import { release } from "./release";
 import { Claim } from "./store";
 
-export type BindOutcome = "bound" | "already-bound" | "not-a-target" | "not-running" | "unknown-instance" | "released";
+export type BindOutcome = "bound" | "already-bound" | "not-a-target" | "not-running";
 
 /** No pool address could be had. Thrown, so the event is retried and finally dead-lettered. */
 const poolExhausted = (message: string) => namedError("PoolExhaustedError", message);
@@ -17,9 +18,14 @@ const poolExhausted = (message: string) => namedError("PoolExhaustedError", mess
 const claimRace = (instanceId: string) =>
     namedError("ClaimRaceError", `the claim of ${instanceId} changed while it was being bound; retrying`);
 
-const GOING_AWAY = ["shutting-down", "terminated"];
+/** EC2 shows the address on the instance, but its lock names another: one of the two views is behind. */
+const addressLocked = (instanceId: string, allocationId: string) =>
+    namedError("AddressLockedError", `EC2 shows ${allocationId} on ${instanceId}, but another instance holds its lock; retrying once EC2 and the lock agree`);
 
-/** How binding one instance of a batch ended: its outcome, or the error that fails its events. */
+/** Association errors that belong to the instance, not to the address: no other address would fare better. */
+const INSTANCE_ERRORS = ["IncorrectInstanceState", "InvalidNetworkInterfaceID.NotFound", "InvalidInstanceID.NotFound"];
+
+/** How a bind of one instance ended: its outcome, or the error that fails its events. */
 export type BindResult = { instanceId: string; outcome: BindOutcome } | { instanceId: string; error: unknown };
 
 /**
@@ -27,19 +33,20 @@ export type BindResult = { instanceId: string; outcome: BindOutcome } | { instan
  * needs it, then kept current with the batch's own associations and with the
  * locks a collision showed, so that later instances do not pick those.
  */
-interface PoolView {
+export interface PoolView {
     addresses?: Address[];
     /** Lock owners by allocation id, as of the last read of the locks. */
     locks: Map<string, string>;
 }
 
+export const newPoolView = (): PoolView => ({ locks: new Map() });
+
 /**
- * Gives each running target instance in `instanceIds` one pool address, its name
- * and its server row, one instance after another. The instances are read in one
- * call and the pool in at most one, which is what makes a batch cheaper than its
- * events one by one. One instance's failure does not stop the others; it never
- * throws, a failure is in the instance's result. Near the invocation's timeout it
- * stops starting binds: the instances it did not get to have no result.
+ * Binds each of `instanceIds` that EC2 shows running, one after another, over
+ * one read of the instances and at most one of the pool (the reconciler's batch).
+ * One instance's failure does not stop the others; it never throws, a failure is
+ * in the instance's result. Near the invocation's timeout it stops starting
+ * binds: the instances it did not get to have no result.
  */
 export async function bindAll(ctx: Context, instanceIds: string[]): Promise<BindResult[]> {
     if (!hasTimeToStart(ctx.timeLeft())) return [];
@@ -49,13 +56,13 @@ export async function bindAll(ctx: Context, instanceIds: string[]): Promise<Bind
     } catch (error) {
         return instanceIds.map(instanceId => ({ instanceId, error }));
     }
-    const view: PoolView = { locks: new Map() };
+    const view = newPoolView();
     const results: BindResult[] = [];
     for (const instanceId of instanceIds) {
         if (!hasTimeToStart(ctx.timeLeft())) break;
+        const instance = instances.find(i => i.instanceId === instanceId);
         try {
-            const instance = instances.find(i => i.instanceId === instanceId);
-            results.push({ instanceId, outcome: await bindInstance(ctx, instanceId, instance, view) });
+            results.push({ instanceId, outcome: observedPhase(instance) === "running" ? await bind(ctx, instance!, view) : "not-running" });
         } catch (error) {
             results.push({ instanceId, error });
         }
@@ -64,27 +71,16 @@ export async function bindAll(ctx: Context, instanceIds: string[]): Promise<Bind
 }
 
 /**
- * Claim (DynamoDB, one per instance) → lock (DynamoDB, one per address) →
+ * Gives a running instance one pool address, its name and its server row:
+ * claim (DynamoDB, one per instance) → lock (DynamoDB, one per address) →
  * associate (EC2, fails if the address is taken) → name (per-binding only) → row.
  * Every step is safe to repeat, so a retry after a failure anywhere finishes the
- * same binding.
+ * same binding; every takeover is conditional on what was read.
  */
-async function bindInstance(ctx: Context, instanceId: string, instance: Instance | undefined, view: PoolView): Promise<BindOutcome> {
+export async function bind(ctx: Context, instance: Instance, view: PoolView): Promise<BindOutcome> {
+    const { instanceId } = instance;
     const log = ctx.log.with({ instanceId, action: "bind" });
     const started = ctx.now().getTime();
-    if (!instance) {
-        log.info("instance not found; nothing to bind", { outcome: "unknown-instance" });
-        return "unknown-instance";
-    }
-    if (GOING_AWAY.includes(instance.state)) {
-        log.info("instance is going away; releasing instead", { state: instance.state });
-        await release(ctx, instanceId);
-        return "released";
-    }
-    if (instance.state !== "running") {
-        log.info("instance is not running; nothing to bind", { outcome: "not-running", state: instance.state });
-        return "not-running";
-    }
     if (!hasTags(instance.tags, ctx.settings.instanceTags)) {
         log.info("instance lacks the instance tags; not a target", { outcome: "not-a-target" });
         return "not-a-target";
@@ -94,15 +90,21 @@ async function bindInstance(ctx: Context, instanceId: string, instance: Instance
 
     const pool = view.addresses ??= await ctx.ec2.pool(ctx.settings.addressTags);
     const free = pool.filter(address => !address.association).length;
-    const held = pool.find(address => isAttachedTo(address, target));
-    if (held?.association) {
-        const claim = await adoptHeld(ctx, instanceId, held);
-        await publish(ctx, claim, held.association.associationId, log, "already-bound");
-        ctx.metrics.pool(pool.length, free);
-        return "already-bound";
+    const seen = pool.find(address => isAttachedTo(address, target));
+    if (seen) {
+        // The view can be older than a release of this address and a binding of it
+        // to another instance: look again before adopting it.
+        const held = await ctx.ec2.address(seen.allocationId);
+        if (held?.association && isAttachedTo(held, target)) {
+            const claim = await adopt(ctx, instanceId, held);
+            await publish(ctx, claim, held.association.associationId, log, "already-bound");
+            ctx.metrics.pool(pool.length, free);
+            return "already-bound";
+        }
+        view.addresses = pool.flatMap(address => (address === seen ? (held ? [held] : []) : [address]));
     }
-    const { claim, associationId } = await claimAndAssociate(ctx, instanceId, target, pool, view, log);
-    view.addresses = pool.map(address => address.allocationId === claim.allocationId
+    const { claim, associationId } = await claimAndAssociate(ctx, instanceId, target, view, log);
+    view.addresses = view.addresses.map(address => address.allocationId === claim.allocationId
         ? { ...address, association: { ...target, associationId, instanceId } }
         : address);
     await publish(ctx, claim, associationId, log, "bound");
@@ -111,32 +113,43 @@ async function bindInstance(ctx: Context, instanceId: string, instance: Instance
     return "bound";
 }
 
-/** Makes sure the instance's claim and the address's lock name the address it already holds. */
-async function adoptHeld(ctx: Context, instanceId: string, held: Address): Promise<Claim> {
-    const now = ctx.now().toISOString();
-    if (!(await ctx.store.lock(held.allocationId, instanceId, now))) await ctx.store.takeLock(held.allocationId, instanceId, now);
+/**
+ * Makes the instance's claim and the address's lock name the address EC2 shows on
+ * the instance. The lock is taken only if it is free or already the instance's:
+ * another holder means one of the two views is behind, and a retry looks again.
+ */
+export async function adopt(ctx: Context, instanceId: string, held: Address): Promise<Claim> {
+    if (!(await ctx.store.lock(held.allocationId, instanceId, ctx.now().toISOString()))) throw addressLocked(instanceId, held.allocationId);
     const claim = claimFor(ctx, instanceId, held);
     if (await ctx.store.writeClaim(claim)) return claim;
     const existing = await ctx.store.claim(instanceId);
     if (existing?.allocationId === held.allocationId) return existing;
     if (!existing) throw claimRace(instanceId);
-    // The claim names another address, but EC2 says this one is on the instance (one
-    // address per private IP): the other was replaced, so its row goes and the claim follows.
+    // The claim names another address, but EC2 has this one on the instance (one
+    // address per private IP): the other was replaced. Its row and name go, the
+    // claim follows, and the other address's lock is let go last.
     await ctx.store.withdraw(existing.publicIp, existing.dnsName, instanceId);
+    if (ctx.settings.dnsRecords === "per-binding" && existing.dnsName !== claim.dnsName
+        && (await ctx.store.lockOwner(existing.allocationId)) === instanceId) {
+        await ctx.dns.remove(existing.dnsName, existing.publicIp);
+    }
     if (!(await ctx.store.writeClaim(claim, existing.allocationId))) throw claimRace(instanceId);
+    await ctx.store.unlock(existing.allocationId, instanceId);
     return claim;
 }
 
 /**
  * Claims a free address, locks it and associates it. Candidates are tried in the
  * instance's own order; an address another instance has locked (a DynamoDB write,
- * cheap) or has been given by hand (an EC2 call) moves the claim to the next one.
+ * cheap) or has been given by hand (an EC2 call) moves the claim to the next one,
+ * and so does one address EC2 refuses for a reason of its own.
  * Duplicate invocations for one instance share the claim and the lock, so they
  * associate the same address.
  */
 async function claimAndAssociate(
-    ctx: Context, instanceId: string, target: Attachment, pool: Address[], view: PoolView, log: Logger,
+    ctx: Context, instanceId: string, target: Attachment, view: PoolView, log: Logger,
 ): Promise<{ claim: Claim; associationId: string }> {
+    const pool = view.addresses ?? [];
     const lockedByOthers = (address: Address) => {
         const owner = view.locks.get(address.allocationId);
         return owner !== undefined && owner !== instanceId;
@@ -149,6 +162,7 @@ async function claimAndAssociate(
     const first = await firstClaim(ctx, instanceId, candidates);
     if (!first) throw exhausted();
     let { claim, adopted } = first;
+    let refused = false;
     for (;;) {
         const { allocationId } = claim;
         if (await ctx.store.lock(allocationId, instanceId, ctx.now().toISOString())) {
@@ -156,12 +170,32 @@ async function claimAndAssociate(
             // pool can be older than its association): look before spending a mutating call.
             const done = adopted ? associationOn(await ctx.ec2.address(allocationId), target) : undefined;
             if (done) return { claim, associationId: done };
-            const associationId = await ctx.ec2.associate(allocationId, target);
-            if (associationId !== "taken") return { claim, associationId };
-            const ours = associationOn(await ctx.ec2.address(allocationId), target);
-            if (ours) return { claim, associationId: ours };
-            await ctx.store.unlock(allocationId, instanceId);
-            log.info("address associated outside the binder; trying the next", { allocationId, conflict: true });
+            let associationId: string;
+            try {
+                associationId = await ctx.ec2.associate(allocationId, target);
+            } catch (error) {
+                // The instance's own trouble (stopped, gone): the binding stays as it is for
+                // the retry or the release to find.
+                if (INSTANCE_ERRORS.includes(errorCode(error) ?? "")) throw error;
+                // Neither "taken" nor worth retrying (the SDK retried what was): let the
+                // address go so it is not pinned. One more address is worth a try; a
+                // second refusal fails the bind.
+                await letGo(ctx, claim);
+                if (refused) {
+                    await ctx.store.dropClaim(instanceId, allocationId);
+                    throw error;
+                }
+                refused = true;
+                log.warn("address could not be associated; trying the next", { allocationId, error });
+                associationId = "refused";
+            }
+            if (associationId !== "taken" && associationId !== "refused") return { claim, associationId };
+            if (associationId === "taken") {
+                const ours = associationOn(await ctx.ec2.address(allocationId), target);
+                if (ours) return { claim, associationId: ours };
+                await letGo(ctx, claim);
+                log.info("address associated outside the binder; trying the next", { allocationId, conflict: true });
+            }
         } else {
             log.info("address locked by another instance; trying the next", { allocationId, conflict: true });
             // Locks do not show in EC2's view of the pool: read them, so that the next
@@ -187,6 +221,15 @@ async function claimAndAssociate(
             adopted = true;
         }
     }
+}
+
+/**
+ * Gives up the claimed address: its name first (per binding, an adopted claim may
+ * have named it already, and only the lock holder's name can be there), then its lock.
+ */
+async function letGo(ctx: Context, claim: Claim): Promise<void> {
+    if (ctx.settings.dnsRecords === "per-binding") await ctx.dns.remove(claim.dnsName, claim.publicIp);
+    await ctx.store.unlock(claim.allocationId, claim.instanceId);
 }
 
 /** Claims the first candidate, or adopts the claim this instance already has. */

@@ -5,6 +5,7 @@ import {
     ListResourceRecordSetsCommand,
     ResourceRecordSet,
     Route53Client,
+    RRType,
     waitUntilResourceRecordSetsChanged,
 } from "@aws-sdk/client-route-53";
 import { errorCode } from "./clients";
@@ -48,6 +49,24 @@ export class Dns {
         } catch (err) {
             // Changed or deleted since it was read: it is not ours to delete any more.
             if (errorCode(err) !== "InvalidChangeBatch") throw err;
+        }
+    }
+
+    /**
+     * Every A record of the zone that holds one address, by name (lower case, no
+     * trailing dot): what the reconciler checks bound names against, one paged read.
+     */
+    async records(): Promise<Map<string, string>> {
+        const found = new Map<string, string>();
+        let start: { StartRecordName?: string; StartRecordType?: RRType } = {};
+        for (;;) {
+            const out = await this.client.send(new ListResourceRecordSetsCommand({ HostedZoneId: this.zoneId, ...start }));
+            for (const record of out.ResourceRecordSets ?? []) {
+                const values = record.ResourceRecords?.map(r => r.Value) ?? [];
+                if (record.Type === "A" && values.length === 1) found.set(fqdn(record.Name ?? "").slice(0, -1), values[0] ?? "");
+            }
+            if (!out.IsTruncated) return found;
+            start = { StartRecordName: out.NextRecordName, StartRecordType: out.NextRecordType };
         }
     }
 

@@ -1,9 +1,7 @@
 import { BatchWork, Dropped, readBatch, Receipt, Work } from "./batch";
-import { bindAll } from "./bind";
 import { createClients, createQueueClient } from "./clients";
 import { binderSettingsFromEnv, eventQueueUrlFromEnv } from "./config";
 import { Context } from "./context";
-import { hasTimeToStart } from "./deadline";
 import { Dns } from "./dns";
 import { Ec2 } from "./ec2";
 import { isNamedError, namedError } from "./errors";
@@ -13,7 +11,8 @@ import { createMetrics } from "./metrics";
 import { EventQueue, Redeliveries } from "./queue";
 import { reconcile, Reconciliation } from "./reconcile";
 import { redeliveryDelay } from "./redelivery";
-import { release } from "./release";
+import { announcedPhase } from "./lifecycle";
+import { settleAll } from "./settle";
 import { Store } from "./store";
 
 /** The part of the Lambda context the handler reads. */
@@ -56,10 +55,10 @@ function coldStart(): (context?: InvocationContext) => Context {
 
 /**
  * The EC2 state-change handler, fed batches by the event queue. A malformed
- * message is logged and dropped; the messages of an instance whose binding or
- * release failed, or that it had no time left to start, are reported back, so that
- * SQS delivers them again, and handed back to the queue to come back soon rather
- * than after its visibility timeout.
+ * message is logged and dropped; the messages of an instance whose work failed,
+ * that wait for EC2 to show what they announce, or that it had no time left to
+ * start, are reported back, so that SQS delivers them again, and handed back to
+ * the queue to come back soon rather than after its visibility timeout.
  */
 export function createEventHandler(): EventHandler {
     const perInvocation = coldStart();
@@ -108,51 +107,54 @@ export async function handleBatch(ctx: Context, queue: Redeliveries, event: unkn
     batch.dropped.forEach(dropped => drop(ctx, dropped));
     for (const { instanceId, states } of batch.ignored) ctx.log.info("state needs no action", { instanceId, states, outcome: "ignored" });
 
-    // The messages SQS must deliver again: of work that failed, or that was not started.
+    // The messages SQS must deliver again: of work that failed, that waits for EC2, or that was not started.
     const again: Again[] = [];
-    const fail = (work: Work, action: string, err: unknown) => {
-        ctx.log.error(`${action} failed; its events will be delivered again`, { instanceId: work.instanceId, states: work.states, outcome: "failed", error: err });
+    const fail = (work: Work, err: unknown) => {
+        ctx.log.error("failed; its events will be delivered again", { instanceId: work.instanceId, states: work.states, outcome: "failed", error: err });
         ctx.metrics.failed(err instanceof Error ? err.name : "Error");
-        again.push(...work.messageIds.map(messageId => ({ messageId, failed: true })));
+        again.push(...work.messageIds.map(messageId => ({ messageId, why: "failed" as const })));
     };
-    const postpone = (work: Work[]) => {
-        if (work.length === 0) return;
-        ctx.log.warn("the invocation is nearly out of time; these events will be delivered again", {
-            instanceIds: work.map(w => w.instanceId), outcome: "postponed", timeLeftMs: ctx.timeLeft(),
-        });
-        again.push(...work.flatMap(w => w.messageIds).map(messageId => ({ messageId, failed: false })));
-    };
-    // Releases first: an address freed in this batch can go to a launch in it.
-    const releases = [...batch.releases];
-    while (releases.length > 0 && hasTimeToStart(ctx.timeLeft())) {
-        const work = releases.shift()!;
-        await release(ctx, work.instanceId).catch(err => fail(work, "release", err));
+    const receiveCount = (messageId: string) => batch.receipts.get(messageId)?.receiveCount ?? 1;
+    const work = batch.instances.map(w => ({
+        instanceId: w.instanceId,
+        announcements: w.states.flatMap((state, i) => {
+            const phase = announcedPhase(state);
+            return phase ? [{ messageId: w.messageIds[i], phase, receiveCount: receiveCount(w.messageIds[i]) }] : [];
+        }),
+    }));
+    const settled = await settleAll(ctx, work);
+    for (const w of batch.instances) {
+        const result = settled.find(r => r.instanceId === w.instanceId);
+        if (!result) continue;
+        if ("error" in result) fail(w, result.error);
+        else again.push(...result.wait.map(messageId => ({ messageId, why: "waiting" as const })));
     }
-    postpone(releases);
-    if (batch.binds.length > 0) {
-        const results = await bindAll(ctx, batch.binds.map(work => work.instanceId));
-        results.forEach((result, i) => { if ("error" in result) fail(batch.binds[i], "bind", result.error); });
-        postpone(batch.binds.slice(results.length));
+    const postponed = batch.instances.filter(w => !settled.some(r => r.instanceId === w.instanceId));
+    if (postponed.length > 0) {
+        ctx.log.warn("the invocation is nearly out of time; these events will be delivered again", {
+            instanceIds: postponed.map(w => w.instanceId), outcome: "postponed", timeLeftMs: ctx.timeLeft(),
+        });
+        again.push(...postponed.flatMap(w => w.messageIds).map(messageId => ({ messageId, why: "postponed" as const })));
     }
     if (again.length > 0) await redeliverSoon(ctx, queue, again, batch.receipts);
     return { batchItemFailures: again.map(({ messageId }) => ({ itemIdentifier: messageId })) };
 }
 
-/** A message to deliver again: of work that failed, or of work not started for lack of time. */
+/** A message to deliver again: of work that failed, that waits for EC2 to catch up, or that was not started for lack of time. */
 interface Again {
     messageId: string;
-    failed: boolean;
+    why: "failed" | "waiting" | "postponed";
 }
 
 /**
- * Makes messages visible again soon: a failed one after a delay that grows with
- * its deliveries, one not started at once (it did not fail). If that fails too,
- * nothing is lost: they come back when their visibility timeout ends.
+ * Makes messages visible again soon: a failed one, or one waiting for EC2, after a
+ * delay that grows with its deliveries; one not started at once (it did not fail).
+ * If that fails too, nothing is lost: they come back when their visibility timeout ends.
  */
 async function redeliverSoon(ctx: Context, queue: Redeliveries, again: Again[], receipts: Map<string, Receipt>): Promise<void> {
-    const messages = again.flatMap(({ messageId, failed }) => {
+    const messages = again.flatMap(({ messageId, why }) => {
         const receipt = receipts.get(messageId);
-        return receipt ? [{ messageId, receiptHandle: receipt.receiptHandle, delaySeconds: failed ? redeliveryDelay(receipt.receiveCount) : 0 }] : [];
+        return receipt ? [{ messageId, receiptHandle: receipt.receiptHandle, delaySeconds: why === "postponed" ? 0 : redeliveryDelay(receipt.receiveCount) }] : [];
     });
     const late = "they will be delivered again when their visibility timeout ends";
     try {

@@ -1,23 +1,38 @@
 // The reconciler: compares what EC2 says with the binder's bookkeeping and heals
 // the difference with the same idempotent bind and release the events use, so it
 // is safe beside a burst of events and beside another run of itself.
-import { bindAll } from "./bind";
+import { adopt, bindAll } from "./bind";
 import { Context, hasTags } from "./context";
 import { hasTimeToStart } from "./deadline";
 import { Address, Instance, isAttachedTo } from "./ec2";
+import { observedPhase } from "./lifecycle";
 import { release } from "./release";
 import { Claim, ServerRow, StoredServer } from "./store";
 
 /** How long a claim may stay without its address before it counts as abandoned. */
 export const CLAIM_LEASE_MS = 15 * 60 * 1000;
 
+/**
+ * How long a row must exist before a read of EC2 may take it down: EC2's reads
+ * catch up within seconds, so a younger row may have been published on news the
+ * read has not seen yet (a stopped worker that runs again).
+ */
+export const EC2_SETTLE_MS = 2 * 60 * 1000;
+
 export type DriftKind =
     | "unbound-target"       // a running target holds no pool address: bind it
     | "abandoned-claim"      // a claim older than the lease never got its address: bind again
+    | "unrecorded-binding"   // a target holds a pool address without its claim or lock: adopt it (and publish, if running)
+    | "unpublished-binding"  // a running target holds its address but has no row, or (per binding) no name: publish
+    | "outdated-row"         // a row whose association id is not EC2's (a remap): publish again, keeping `allocated`
     | "stale-binding"        // a claim whose instance is gone or no longer a target: release it
-    | "orphan-row"           // a row whose address is no longer associated as it says: remove the row
+    | "stopped-row"          // a row of a stopped instance: withdraw it, keep the binding
+    | "orphan-row"           // a row whose instance does not hold its address: remove the row
     | "stale-lock"           // a lock older than the lease that no claim or association backs: unlock
-    | "foreign-association"; // a pool address associated outside the bookkeeping: reported only
+    | "foreign-association"; // a pool address on a non-target without a claim: reported only
+
+/** Kinds fixed by binding the instance again, as one batch. */
+const BOUND_BY_BINDING: DriftKind[] = ["unbound-target", "abandoned-claim", "unrecorded-binding", "unpublished-binding", "outdated-row"];
 
 export interface Drift {
     kind: DriftKind;
@@ -25,7 +40,7 @@ export interface Drift {
     instanceId?: string;
     allocationId?: string;
     publicIp?: string;
-    /** The row an orphan-row drift is about. */
+    /** The row a row drift is about, as it was read. */
     row?: ServerRow;
 }
 
@@ -54,68 +69,104 @@ export interface Reconciliation {
     postponed: Drift[];
 }
 
-const GONE = ["shutting-down", "terminated"];
-
-/** Reads the pool, claims, rows and instances, and lists what is out of line. */
+/** Reads the pool, claims, locks, rows, instances and (per binding) names, and lists what is out of line. */
 export async function inspect(ctx: Context): Promise<Inspection> {
-    const { addressTags, instanceTags } = ctx.settings;
-    const [pool, { claims, locks }, rows, targets] = await Promise.all([
+    const { addressTags, instanceTags, dnsRecords } = ctx.settings;
+    const [pool, { claims, locks }, rows, targets, records] = await Promise.all([
         ctx.ec2.pool(addressTags),
         ctx.store.bookkeeping(),
         ctx.store.allServers(),
         ctx.ec2.runningTargets(instanceTags),
+        dnsRecords === "per-binding" ? ctx.dns.records() : Promise.resolve(undefined),
     ]);
     const known = new Map<string, Instance>(targets.map(i => [i.instanceId, i]));
-    const referenced = [...claims.map(c => c.instanceId), ...rows.map(r => r.instanceId), ...pool.flatMap(a => a.association?.instanceId ?? [])];
+    const referenced = [...claims.map(c => c.instanceId), ...rows.map(r => r.instanceId), ...locks.map(l => l.instanceId), ...pool.flatMap(a => a.association?.instanceId ?? [])];
     for (const instance of await ctx.ec2.instances([...new Set(referenced)].filter(id => !known.has(id)))) known.set(instance.instanceId, instance);
 
     const claimOf = new Map<string, Claim>(claims.map(c => [c.instanceId, c]));
-    const isTarget = (i?: Instance) => i !== undefined && i.state === "running" && hasTags(i.tags, instanceTags);
+    const lockOf = new Map(locks.map(l => [l.allocationId, l.instanceId]));
+    const addressOf = new Map(pool.map(a => [a.allocationId, a]));
+    const tagged = (i?: Instance) => i !== undefined && hasTags(i.tags, instanceTags);
     const now = ctx.now().getTime();
+    const older = (iso: string, ms: number) => now - Date.parse(iso) > ms;
     const drift: Drift[] = [];
 
+    // Running targets: each must hold one pool address, recorded, published and named.
     for (const instance of targets) {
-        if (!instance.primary || pool.some(a => isAttachedTo(a, instance.primary!))) continue;
-        const claim = claimOf.get(instance.instanceId);
         const { instanceId } = instance;
-        if (!claim) drift.push({ kind: "unbound-target", instanceId, detail: "running target without a pool address" });
-        else if (rows.some(r => r.instanceId === instanceId)) {
-            // The bind had finished (it published a row), so nothing is in flight: the address was lost.
-            drift.push({ kind: "unbound-target", instanceId, allocationId: claim.allocationId, detail: "running target lost its pool address" });
-        } else if (now - Date.parse(claim.claimedAt) > CLAIM_LEASE_MS) {
-            drift.push({ kind: "abandoned-claim", instanceId, allocationId: claim.allocationId, detail: `claim from ${claim.claimedAt} never got its address` });
+        const claim = claimOf.get(instanceId);
+        const held = instance.primary && pool.find(a => isAttachedTo(a, instance.primary!));
+        if (!held) {
+            if (!claim) drift.push({ kind: "unbound-target", instanceId, detail: "running target without a pool address" });
+            else if (rows.some(r => r.instanceId === instanceId)) {
+                // The bind had finished (it published a row), so nothing is in flight: the address was lost.
+                drift.push({ kind: "unbound-target", instanceId, allocationId: claim.allocationId, detail: "running target lost its pool address" });
+            } else if (older(claim.claimedAt, CLAIM_LEASE_MS)) {
+                drift.push({ kind: "abandoned-claim", instanceId, allocationId: claim.allocationId, detail: `claim from ${claim.claimedAt} never got its address` });
+            }
+            continue;
+        }
+        const { allocationId, publicIp } = held;
+        const row = rows.find(r => r.instanceId === instanceId && r.allocationId === allocationId);
+        if (claim?.allocationId !== allocationId || lockOf.get(allocationId) !== instanceId) {
+            drift.push({ kind: "unrecorded-binding", instanceId, allocationId, publicIp, detail: "holds the address without its claim and lock" });
+        } else if (!row || (records && records.get(claim!.dnsName) !== publicIp)) {
+            drift.push({ kind: "unpublished-binding", instanceId, allocationId, publicIp, detail: row ? `${claim!.dnsName} does not resolve to it` : "bound, but has no row" });
+        } else if (row.associationId !== held.association!.associationId) {
+            drift.push({ kind: "outdated-row", instanceId, allocationId, publicIp, row, detail: `the row says ${row.associationId}, EC2 ${held.association!.associationId}` });
         }
     }
+
+    // Claims of instances that are gone, or no longer targets.
     const stale = new Set<string>();
     for (const claim of claims) {
         const instance = known.get(claim.instanceId);
-        if (isTarget(instance) || (instance && !GONE.includes(instance.state) && instance.state !== "running")) continue;
+        const phase = observedPhase(instance);
+        const why = phase === "gone" ? `is ${instance!.state}`
+            // A lagging read may not show an instance that was launched a moment ago.
+            : phase === "unknown" && older(claim.claimedAt, CLAIM_LEASE_MS) ? "no longer exists"
+                : instance && !tagged(instance) ? "no longer carries the instance tags" : undefined;
+        if (!why) continue;
         stale.add(claim.instanceId);
-        const why = !instance ? "no longer exists" : GONE.includes(instance.state) ? `is ${instance.state}` : "no longer carries the instance tags";
         drift.push({ kind: "stale-binding", instanceId: claim.instanceId, allocationId: claim.allocationId, publicIp: claim.publicIp, detail: `instance ${why}` });
     }
+
+    // Rows: only for an instance that holds its address and is running.
     for (const row of rows) {
-        if (stale.has(row.instanceId)) continue;
-        const association = pool.find(a => a.allocationId === row.allocationId)?.association;
-        if (association?.associationId === row.associationId && association.instanceId === row.instanceId) continue;
-        const { publicIp, dnsName, associationId, instanceId, allocationId } = row;
-        drift.push({
-            kind: "orphan-row", instanceId, allocationId, publicIp,
-            row: { publicIp, dnsName, associationId, instanceId, allocationId },
-            detail: `row for ${dnsName} outlived its association`,
-        });
+        const { instanceId, allocationId, publicIp } = row;
+        if (stale.has(instanceId)) continue;
+        const instance = known.get(instanceId);
+        const holder = addressOf.get(allocationId)?.association?.instanceId;
+        const ownsLock = lockOf.get(allocationId) === instanceId;
+        const phase = observedPhase(instance);
+        if (phase === "stopped" && (holder === instanceId || ownsLock)) {
+            if (older(row.boundAt, EC2_SETTLE_MS)) drift.push({ kind: "stopped-row", instanceId, allocationId, publicIp, row, detail: `instance is ${instance!.state}` });
+        } else if (holder ? holder !== instanceId : !(ownsLock && phase === "running" && tagged(instance))) {
+            // A running target that holds the lock but lost the address is rebound above.
+            drift.push({ kind: "orphan-row", instanceId, allocationId, publicIp, row, detail: holder ? `${publicIp} is on ${holder}` : `row for ${row.dnsName} outlived its binding` });
+        }
     }
+
+    // Locks that nothing backs.
     for (const lock of locks) {
         const { allocationId, instanceId } = lock;
         if (stale.has(instanceId) || claimOf.get(instanceId)?.allocationId === allocationId) continue;
-        if (pool.find(a => a.allocationId === allocationId)?.association?.instanceId === instanceId) continue;
+        if (addressOf.get(allocationId)?.association?.instanceId === instanceId) continue;
         // A young lock may belong to a bind that is just moving on from it.
-        if (now - Date.parse(lock.lockedAt) <= CLAIM_LEASE_MS) continue;
+        if (!older(lock.lockedAt, CLAIM_LEASE_MS)) continue;
         drift.push({ kind: "stale-lock", instanceId, allocationId, detail: `lock from ${lock.lockedAt} backed by no claim or association` });
     }
+
+    // Pool addresses held outside the bookkeeping (running targets were seen above).
     for (const address of pool) {
         const holder = address.association?.instanceId;
-        if (!address.association || claimOf.get(holder ?? "")?.allocationId === address.allocationId) continue;
+        if (!address.association || claimOf.get(holder ?? "")?.allocationId === address.allocationId || known.get(holder ?? "")?.state === "running" && targets.some(t => t.instanceId === holder)) continue;
+        const instance = known.get(holder ?? "");
+        const onPrimary = instance?.primary !== undefined && isAttachedTo(address, instance.primary);
+        if (observedPhase(instance) === "stopped" && tagged(instance) && onPrimary) {
+            drift.push({ kind: "unrecorded-binding", instanceId: holder, allocationId: address.allocationId, publicIp: address.publicIp, detail: "stopped target holds the address without its claim" });
+            continue;
+        }
         drift.push({
             kind: "foreign-association", allocationId: address.allocationId, publicIp: address.publicIp, instanceId: holder,
             detail: `associated to ${holder ?? address.association.networkInterfaceId} without a claim; left alone`,
@@ -150,10 +201,10 @@ export async function reconcile(ctx: Context, options: { dryRun: boolean }): Pro
     const failed = (drift: Drift, error: unknown) =>
         result.failed.push({ drift, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
     for (const drift of inspection.drift) {
-        ctx.log.info(options.dryRun ? "drift found (dry run)" : "drift found", { ...drift, action: "reconcile" });
+        ctx.log.info(options.dryRun ? "drift found (dry run)" : "drift found", { ...drift, row: undefined, action: "reconcile" });
         if (options.dryRun || drift.kind === "foreign-association") continue;
-        if (drift.kind === "unbound-target" || drift.kind === "abandoned-claim") {
-            toBind.push(drift);
+        if (BOUND_BY_BINDING.includes(drift.kind) && !(drift.kind === "unrecorded-binding" && !inspection.pool.some(p => p.instanceId === drift.instanceId && p.state === "running"))) {
+            if (!toBind.some(d => d.instanceId === drift.instanceId)) toBind.push(drift);
             continue;
         }
         if (!hasTimeToStart(ctx.timeLeft())) {
@@ -178,24 +229,32 @@ export async function reconcile(ctx: Context, options: { dryRun: boolean }): Pro
     return result;
 }
 
-/** Fixes one drift other than an unbound target (those are bound together, in one batch). */
+/** Fixes one drift that binding does not; each looks again where its read may be old, and writes only on what it read. */
 async function fix(ctx: Context, drift: Drift): Promise<void> {
     switch (drift.kind) {
         case "stale-binding":
             await release(ctx, drift.instanceId!);
             return;
+        case "stopped-row":
+            await ctx.store.withdrawRow(drift.row!);
+            return;
         case "orphan-row": {
-            // Look again (a bind may have associated since the inspection); the delete
-            // itself is conditional on the association id the row still carries.
+            // Look again (a bind may have associated since the inspection): the row goes
+            // only if its instance does not hold the address, and only as it was read.
             const row = drift.row!;
-            const association = (await ctx.ec2.address(row.allocationId))?.association;
-            if (association?.associationId !== row.associationId) await ctx.store.withdrawStale(row);
+            if ((await ctx.ec2.address(row.allocationId))?.association?.instanceId !== row.instanceId) await ctx.store.withdrawRow(row);
             return;
         }
         case "stale-lock":
             await ctx.store.unlock(drift.allocationId!, drift.instanceId!);
             return;
-        case "foreign-association":
+        case "unrecorded-binding": {
+            // A stopped target: record the binding, publish nothing.
+            const held = await ctx.ec2.address(drift.allocationId!);
+            if (held && held.association?.instanceId === drift.instanceId) await adopt(ctx, drift.instanceId!, held);
+            return;
+        }
+        default:
             return;
     }
 }

@@ -1,9 +1,14 @@
 import { Context } from "./context";
 
 export type ReleaseOutcome = "released" | "nothing-bound";
+export type WithdrawOutcome = "withdrawn" | "nothing-bound";
 
 /**
- * Undoes an instance's binding: row, then name, then association, then lock, then claim.
+ * Undoes an instance's binding; the caller has seen in EC2 that the instance is
+ * going away or is no longer a target. Row, then name, association and lock, then
+ * claim. The name and the association are touched only while the instance holds
+ * the address's lock: the lock names the one binding they can belong to, and a
+ * claim can outlive its lock (a failure between the two writes, a collision).
  * The claim goes last, so a failure at any step leaves it for the retry to find;
  * every step checks that the instance still owns what it removes.
  */
@@ -15,20 +20,38 @@ export async function release(ctx: Context, instanceId: string): Promise<Release
         return "nothing-bound";
     }
     const { allocationId, publicIp, dnsName } = claim;
-    const address = await ctx.ec2.address(allocationId);
-    const association = address?.association?.instanceId === instanceId ? address.association : undefined;
 
     // The scheduler must stop handing out the server before anything else goes.
     await ctx.store.withdraw(publicIp, dnsName, instanceId);
 
-    // The address stays locked to this instance until the end of the release, so no
-    // other binding can be using its name yet.
-    if (ctx.settings.dnsRecords === "per-binding") await ctx.dns.remove(dnsName, publicIp);
-
-    if (association) await ctx.ec2.disassociate(association.associationId);
-    await ctx.store.unlock(allocationId, instanceId);
+    let disassociated = false;
+    if ((await ctx.store.lockOwner(allocationId)) === instanceId) {
+        if (ctx.settings.dnsRecords === "per-binding") await ctx.dns.remove(dnsName, publicIp);
+        const association = (await ctx.ec2.address(allocationId))?.association;
+        if (association?.instanceId === instanceId) {
+            await ctx.ec2.disassociate(association.associationId);
+            disassociated = true;
+        }
+        await ctx.store.unlock(allocationId, instanceId);
+    }
     await ctx.store.dropClaim(instanceId, allocationId);
     ctx.metrics.released();
-    log.info("released", { outcome: "released", allocationId, publicIp, dnsName, disassociated: association !== undefined });
+    log.info("released", { outcome: "released", allocationId, publicIp, dnsName, disassociated });
     return "released";
+}
+
+/**
+ * Takes a stopped instance's server off the scheduler's list; its address, name,
+ * lock and claim stay, so it gets the same address back when it runs again.
+ */
+export async function withdraw(ctx: Context, instanceId: string): Promise<WithdrawOutcome> {
+    const log = ctx.log.with({ instanceId, action: "withdraw" });
+    const claim = await ctx.store.claim(instanceId);
+    if (!claim) {
+        log.info("no binding to withdraw", { outcome: "nothing-bound" });
+        return "nothing-bound";
+    }
+    await ctx.store.withdraw(claim.publicIp, claim.dnsName, instanceId);
+    log.info("row withdrawn; address and claim kept", { outcome: "withdrawn", allocationId: claim.allocationId, publicIp: claim.publicIp });
+    return "withdrawn";
 }

@@ -11,6 +11,7 @@ import {
     UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { errorCode } from "./clients";
+import { namedError } from "./errors";
 import { CLAIM_KEY, SERVER_KEY } from "./schema";
 
 /** An instance's claim on one pool address, written before the address is associated. */
@@ -135,17 +136,19 @@ export class Store {
         })));
     }
 
-    /** Takes an address's lock for `instanceId`, whoever held it: EC2 says the instance has the address. */
-    async takeLock(allocationId: string, instanceId: string, now: string): Promise<void> {
-        await this.client.send(new PutItemCommand({
+    /** The instance holding an address's lock, read consistently; undefined when it is free. */
+    async lockOwner(allocationId: string): Promise<string | undefined> {
+        const out = await this.client.send(new GetItemCommand({
             TableName: this.claimsTable,
-            Item: { [CLAIM_KEY]: S(allocationId), InstanceId: S(instanceId), LockedAt: S(now) },
+            Key: { [CLAIM_KEY]: S(allocationId) },
+            ConsistentRead: true,
         }));
+        return out.Item?.InstanceId?.S;
     }
 
     /** Unlocks an address if `instanceId` still holds it. */
     async unlock(allocationId: string, instanceId: string): Promise<void> {
-        await this.deleteIf(this.claimsTable, { [CLAIM_KEY]: S(allocationId) }, "InstanceId", instanceId);
+        await this.deleteIf(this.claimsTable, { [CLAIM_KEY]: S(allocationId) }, { InstanceId: instanceId });
     }
 
     /** Every server row. */
@@ -177,13 +180,15 @@ export class Store {
 
     /** Deletes the instance's claim if it is still on `allocationId`. */
     async dropClaim(instanceId: string, allocationId: string): Promise<void> {
-        await this.deleteIf(this.claimsTable, { [CLAIM_KEY]: S(instanceId) }, "AllocationId", allocationId);
+        await this.deleteIf(this.claimsTable, { [CLAIM_KEY]: S(instanceId) }, { AllocationId: allocationId });
     }
 
     /**
      * Publishes a bound server. Written with `allocated: false` the first time; a
-     * repeat keeps the scheduler's `allocated` and the first BoundAt. A stale row left
-     * by another instance on the same address and name is replaced outright.
+     * repeat keeps the scheduler's `allocated` and the first BoundAt. The caller
+     * holds the address's lock and EC2 has the address on its instance, so a row
+     * another instance left on the same key is stale: it is replaced, but only on
+     * the condition that it is still the row that was read, never blindly.
      */
     async publish(row: ServerRow, now: string): Promise<void> {
         const key = serverKey(row.publicIp, row.dnsName);
@@ -204,30 +209,37 @@ export class Store {
             },
         })));
         if (updated) return;
-        await this.client.send(new PutItemCommand({
+        const stale = await this.client.send(new GetItemCommand({ TableName: this.serversTable, Key: key, ConsistentRead: true }));
+        const owner = stale.Item?.InstanceId?.S;
+        const replaced = await conditional(() => this.client.send(new PutItemCommand({
             TableName: this.serversTable,
             Item: { ...key, ...fields, allocated: { BOOL: false }, BoundAt: S(now) },
-        }));
+            ...(owner === undefined
+                ? { ConditionExpression: "attribute_not_exists(#ip)", ExpressionAttributeNames: { "#ip": SERVER_KEY.partition } }
+                : { ConditionExpression: "InstanceId = :owner", ExpressionAttributeValues: { ":owner": S(owner) } }),
+        })));
+        if (!replaced) throw namedError("RowRaceError", `the row of ${row.publicIp} changed while ${row.instanceId} was publishing it; retrying`);
     }
 
-    /** Removes a row whose association has ended, unless a bind has since rewritten it. */
-    async withdrawStale(row: ServerRow): Promise<void> {
-        await this.deleteIf(this.serversTable, serverKey(row.publicIp, row.dnsName), "AssociationId", row.associationId);
+    /** Removes a row that is still exactly as it was read (same instance, same association). */
+    async withdrawRow(row: ServerRow): Promise<void> {
+        await this.deleteIf(this.serversTable, serverKey(row.publicIp, row.dnsName), { InstanceId: row.instanceId, AssociationId: row.associationId });
     }
 
     /** Removes the server row if it still belongs to `instanceId`. */
     async withdraw(publicIp: string, dnsName: string, instanceId: string): Promise<void> {
-        await this.deleteIf(this.serversTable, serverKey(publicIp, dnsName), "InstanceId", instanceId);
+        await this.deleteIf(this.serversTable, serverKey(publicIp, dnsName), { InstanceId: instanceId });
     }
 
-    /** Deletes an item only while `attribute` still equals `value`: the owner check of every removal. */
-    private async deleteIf(TableName: string, Key: Record<string, AttributeValue>, attribute: string, value: string): Promise<void> {
+    /** Deletes an item only while each attribute of `owner` still has its value: the owner check of every removal. */
+    private async deleteIf(TableName: string, Key: Record<string, AttributeValue>, owner: Record<string, string>): Promise<void> {
+        const entries = Object.entries(owner);
         await conditional(() => this.client.send(new DeleteItemCommand({
             TableName,
             Key,
-            ConditionExpression: "#owner = :owner",
-            ExpressionAttributeNames: { "#owner": attribute },
-            ExpressionAttributeValues: { ":owner": S(value) },
+            ConditionExpression: entries.map((_, i) => `#a${i} = :v${i}`).join(" AND "),
+            ExpressionAttributeNames: Object.fromEntries(entries.map(([name], i) => [`#a${i}`, name])),
+            ExpressionAttributeValues: Object.fromEntries(entries.map(([, value], i) => [`:v${i}`, S(value)])),
         })));
     }
 }

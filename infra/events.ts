@@ -2,8 +2,8 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { MAX_EVENT_AGE } from "./failures";
 
-/** The EC2 lifecycle states the binder acts on: bind when running, release when going away. */
-export const STATES = ["running", "shutting-down", "terminated"];
+/** The EC2 lifecycle states the binder acts on: bind when running, withdraw the row when stopping, release when going away. */
+export const STATES = ["running", "stopping", "stopped", "shutting-down", "terminated"];
 
 export const EVENT_PATTERN = {
     "source": ["aws.ec2"],
@@ -15,7 +15,7 @@ export const EVENT_PATTERN = {
 export function stateChangeRule(events: aws.sqs.Queue, deadLetters: aws.sqs.Queue): aws.cloudwatch.EventRule {
     // Events carry no tags, so the rule matches every instance and the binder filters by tag.
     const rule = new aws.cloudwatch.EventRule("instance-state", {
-        description: "EC2 instances entering running, shutting-down or terminated, for eip-dns-binder.",
+        description: "EC2 instances entering running, stopping, stopped, shutting-down or terminated, for eip-dns-binder.",
         eventPattern: JSON.stringify(EVENT_PATTERN),
     });
 

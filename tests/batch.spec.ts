@@ -12,8 +12,7 @@ describe("reading a batch", () => {
         const batch = queueBatch(stateChange(A, "running"), stateChange(B, "running"), stateChange(A, "running"));
         const ids = batch.Records.map(r => r.messageId as string);
         expect(readBatch(batch)).to.deep.equal({
-            releases: [],
-            binds: [
+            instances: [
                 { instanceId: A, states: ["running", "running"], messageIds: [ids[0], ids[2]] },
                 { instanceId: B, states: ["running"], messageIds: [ids[1]] },
             ],
@@ -38,26 +37,24 @@ describe("reading a batch", () => {
         ]);
     });
 
-    it("releases an instance that has any going-away event, whatever the order", () => {
+    it("keeps every state of one instance's events together, whatever the order, for EC2 to settle", () => {
         for (const order of [["running", "terminated"], ["shutting-down", "running"]]) {
             const work = readBatch(queueBatch(...order.map(state => stateChange(A, state))));
-            expect(work.releases.map(w => w.instanceId), order.join(",")).to.deep.equal([A]);
-            expect(work.binds, order.join(",")).to.deep.equal([]);
+            expect(work.instances.map(w => [w.instanceId, w.states]), order.join(",")).to.deep.equal([[A, order]]);
         }
     });
 
-    it("sets states that need nothing aside, unless the instance has other work", () => {
-        const work = readBatch(queueBatch(stateChange(A, "stopping"), stateChange(B, "stopped"), stateChange(B, "running"), stateChange(C, "terminated")));
+    it("sets states that announce nothing aside, unless the instance has other work", () => {
+        const work = readBatch(queueBatch(stateChange(A, "pending"), stateChange(B, "pending"), stateChange(B, "stopped"), stateChange(C, "terminated")));
         expect(work.ignored.map(w => w.instanceId)).to.deep.equal([A]);
-        expect(work.binds.map(w => w.instanceId)).to.deep.equal([B]);
-        expect(work.releases.map(w => w.instanceId)).to.deep.equal([C]);
+        expect(work.instances.map(w => w.instanceId)).to.deep.equal([B, C]);
     });
 
     it("drops malformed messages with the reason, and keeps the rest", () => {
         const batch = queueBatch(stateChange(A, "running"), stateChange("i-nope", "running"));
         batch.Records.push({ messageId: "m-text", body: "not json" }, { body: "{}" }, { messageId: "m-number", body: 42 });
         const work = readBatch(batch);
-        expect(work.binds.map(w => w.instanceId)).to.deep.equal([A]);
+        expect(work.instances.map(w => w.instanceId)).to.deep.equal([A]);
         expect(work.dropped.map(({ messageId, reason }) => ({ messageId, reason }))).to.deep.equal([
             { messageId: batch.Records[1].messageId, reason: 'detail.instance-id is "i-nope", not an instance id' },
             { messageId: "m-text", reason: "the message body is not JSON" },

@@ -259,7 +259,8 @@ describe("the operator CLI", function () {
         it("exits 1 when a drift could not be fixed, and prints JSON with --json", async () => {
             const w = await open(2);
             const lost = w.launch().instanceId;
-            w.gateway.inject({ service: "ec2", action: "AssociateAddress" });
+            // Refused on both addresses: the bind lets each go and fails.
+            w.gateway.inject({ service: "ec2", action: "AssociateAddress", times: 2 });
             const run = await cli(["reconcile", "--json"], stackOutput(w));
             expect(run.code).to.equal(1);
             const result: Reconciliation = JSON.parse(run.stdout);

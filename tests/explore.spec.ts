@@ -8,7 +8,7 @@ import { explorationProperty } from "./support/explorer/property";
 import { Explorer } from "./support/explorer/run";
 
 /** Runs in `npm test`; `npm run explore` runs many more. EXPLORE_SEED replays another seed. */
-const RUNS = 60;
+const RUNS = 150;
 const SEED = Number(process.env.EXPLORE_SEED ?? 20261202);
 
 describe("interleaving explorer", function () {

@@ -72,10 +72,15 @@ describe("the reconciler", function () {
         await open({ poolSize: 2 });
         const instanceId = await bindOne();
         const [address] = world.addressesOf(instanceId);
+        const [row] = await world.servers();
+        await world.allocate(row.EIP, row.DNS_Record);
         world.ec2.disassociateAddress({ associationId: address.association!.associationId });
         const result = await reconcile({});
-        expect(kinds(result.fixed)).to.deep.equal(["orphan-row", "unbound-target"]);
+        // The row stays: the instance still holds the lock, so it gets the same address back.
+        expect(kinds(result.fixed)).to.deep.equal(["unbound-target"]);
         expect((await world.checkInvariants()).bound).to.equal(1);
+        expect(world.addressesOf(instanceId).map(a => a.allocationId)).to.deep.equal([address.allocationId]);
+        expect((await world.servers()).map(r => [r.EIP, r.allocated])).to.deep.equal([[row.EIP, true]]);
         expect(await reconcile({}).then(r => r.inspection.drift)).to.deep.equal([]);
     });
 
@@ -98,7 +103,8 @@ describe("the reconciler", function () {
     it("leaves a fresh claim to its bind in flight, and finishes one abandoned past the lease", async () => {
         await open({ poolSize: 2 });
         const instance = world.launch();
-        world.gateway.inject({ service: "ec2", action: "AssociateAddress" });
+        // The bind stops after its claim: the lock is never written.
+        world.gateway.inject({ service: "dynamodb", action: "PutItem", match: call => (call.input as { Item?: { InstanceId?: unknown } }).Item?.InstanceId !== undefined });
         await world.handle(handler, stateChange(instance.instanceId, "running")).catch(() => undefined);
         expect(await world.claims()).to.have.length(1);
         expect((await reconcile({})).inspection.drift).to.deep.equal([]);

@@ -82,14 +82,14 @@ describe("the stack", function () {
             expect(claims.rangeKey).to.equal(undefined);
         });
 
-        it("routes running, shutting-down and terminated EC2 state changes to the event queue, and only this rule may send", () => {
+        it("routes running, stopping, stopped, shutting-down and terminated EC2 state changes to the event queue, and only this rule may send", () => {
             const rule = named(run, T.rule, "instance-state").inputs;
             expect(JSON.parse(rule.eventPattern)).to.deep.equal({
                 "source": ["aws.ec2"],
                 "detail-type": ["EC2 Instance State-change Notification"],
-                "detail": { state: ["running", "shutting-down", "terminated"] },
+                "detail": { state: ["running", "stopping", "stopped", "shutting-down", "terminated"] },
             });
-            expect(EVENT_PATTERN.detail.state).to.deep.equal(["running", "shutting-down", "terminated"]);
+            expect(EVENT_PATTERN.detail.state).to.deep.equal(["running", "stopping", "stopped", "shutting-down", "terminated"]);
             const target = named(run, T.target, "instance-state").inputs;
             expect(target.arn).to.match(arnOf(T.queue, "instance-events"));
             expect(target.retryPolicy).to.deep.equal({ maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 10 });

@@ -63,6 +63,7 @@ const THROTTLING: Record<Service, () => AwsError> = {
 export class AwsGateway {
     readonly calls: AwsCall[] = [];
     private readonly faults: { fault: Fault; remaining: number }[] = [];
+    private readonly pauses: { match: (call: { service: Service; action: string; input: unknown }) => boolean; arrived: () => void; resumed: Promise<void> }[] = [];
     private readonly dynamoAgent = new Agent({ keepAlive: true });
     private seq = 0;
 
@@ -89,6 +90,20 @@ export class AwsGateway {
         const times = fault.times ?? 1;
         if (!(times >= 1)) throw new Error(`fault.times must be at least 1, got ${times}`);
         this.faults.push({ fault, remaining: times });
+    }
+
+    /**
+     * Holds the next call that matches before it is applied: `reached` resolves when
+     * it arrives, and it goes on once `resume` is called. How a test stages one
+     * interleaving exactly: a call waits while other actors move.
+     */
+    pauseAt(match: (call: { service: Service; action: string; input: unknown }) => boolean): { reached: Promise<void>; resume: () => void } {
+        let arrived!: () => void;
+        let resume!: () => void;
+        const reached = new Promise<void>(resolve => { arrived = resolve; });
+        const resumed = new Promise<void>(resolve => { resume = resolve; });
+        this.pauses.push({ match, arrived, resumed });
+        return { reached, resume };
     }
 
     /** How many injected failures are still to happen. */
@@ -130,6 +145,12 @@ export class AwsGateway {
         const seq = ++this.seq;
         const request = this.identify(raw);
         if (gate) await gate(request);
+        const pause = this.pauses.findIndex(p => p.match(request));
+        if (pause >= 0) {
+            const [{ arrived, resumed }] = this.pauses.splice(pause, 1);
+            arrived();
+            await resumed;
+        }
         if (this.options.latencyMs) await new Promise((resolve) => setTimeout(resolve, this.options.latencyMs));
         const { reply, injected } = await this.answer(request);
         this.record({

@@ -12,7 +12,11 @@ interface SdkRequest {
     body?: unknown;
 }
 
-export type Gate = (call: { service: Service; action: string; input: unknown }) => Promise<void>;
+/** Where a caller holds each call: `enter` before it is applied, `leave` once its reply is back. */
+export interface Gate {
+    enter(call: { service: Service; action: string; input: unknown }): Promise<void>;
+    leave(): void;
+}
 
 /** A `requestHandler` for any SDK v3 client whose requests should reach `gateway` in process. */
 export function inProcessHandler(gateway: AwsGateway, gate?: Gate) {
@@ -28,7 +32,12 @@ export function inProcessHandler(gateway: AwsGateway, gate?: Gate) {
             const body = request.body instanceof Uint8Array
                 ? Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength)
                 : Buffer.from(typeof request.body === "string" ? request.body : "");
-            const reply = await gateway.dispatch({ method: request.method, url, headers, body }, gate);
+            let entered = false;
+            const enter: Gate["enter"] = async call => {
+                entered = true;
+                await gate?.enter(call);
+            };
+            const reply = await gateway.dispatch({ method: request.method, url, headers, body }, enter).finally(() => { if (entered) gate?.leave(); });
             const replyHeaders = Object.fromEntries(Object.entries(reply.headers).map(([name, value]) => [name.toLowerCase(), String(value)]));
             return { response: { statusCode: reply.status, headers: replyHeaders, body: new Uint8Array(Buffer.from(reply.body)) } };
         },

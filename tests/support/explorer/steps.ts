@@ -28,6 +28,9 @@ export class Steps {
     readonly trace: TraceEntry[] = [];
     private readonly actors = new Map<string, Actor>();
     private released = 0;
+    /** Released calls whose reply has not reached their actor yet. */
+    private inFlight = 0;
+    private readonly arrivals: { label: string; release: () => void }[] = [];
 
     constructor(
         private readonly scheduler: Scheduler,
@@ -48,14 +51,20 @@ export class Steps {
         const actor = this.actors.get(actorName);
         if (!actor) throw new Error(`unknown actor ${actorName}`);
         actor.waiting++;
-        await this.scheduler.schedule(Promise.resolve(), `${actorName}: ${what}`);
+        await new Promise<void>(release => this.arrive(`${actorName}: ${what}`, release));
         actor.waiting--;
+        this.inFlight++;
         this.record(actorName, what, input);
+    }
+
+    /** A released call's reply is back with its actor. */
+    landed(): void {
+        this.inFlight--;
     }
 
     /** A move of the world, taken when the scheduler releases it. */
     later(who: string, what: string, move: () => void): void {
-        void this.scheduler.schedule(Promise.resolve(), `${who}: ${what}`).then(() => {
+        this.arrive(`${who}: ${what}`, () => {
             this.record(who, what);
             move();
         });
@@ -68,6 +77,7 @@ export class Steps {
     async run(afterStep: () => Promise<void> = async () => {}): Promise<void> {
         for (;;) {
             await this.settled();
+            this.schedule();
             if (this.released > 0) await afterStep();
             if (this.scheduler.count() === 0) return;
             await this.scheduler.waitOne();
@@ -79,6 +89,21 @@ export class Steps {
         return this.actors.size;
     }
 
+    /**
+     * Steps that arrived since the last release wait here until every actor has
+     * settled, and are then handed to the scheduler sorted by label: the order in
+     * which concurrent calls reach the gate depends on real I/O (an SDK client's
+     * first call reads its configuration), the sorted order does not.
+     */
+    private arrive(label: string, release: () => void): void {
+        this.arrivals.push({ label, release });
+    }
+
+    private schedule(): void {
+        const arrivals = this.arrivals.splice(0).sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
+        for (const { label, release } of arrivals) void this.scheduler.schedule(Promise.resolve(), label).then(release);
+    }
+
     private record(actor: string, what: string, input?: unknown): void {
         const entry: TraceEntry = { step: ++this.released, actor, what, input };
         this.trace.push(entry);
@@ -87,7 +112,11 @@ export class Steps {
 
     private async settled(): Promise<void> {
         const started = Date.now();
-        const busy = () => [...this.actors].filter(([, a]) => !a.done && a.waiting === 0).map(([name]) => name);
+        // Busy: a released call not answered yet, or an actor running toward its next call.
+        const busy = () => [
+            ...(this.inFlight > 0 ? [`${this.inFlight} call(s) in flight`] : []),
+            ...[...this.actors].filter(([, a]) => !a.done && a.waiting === 0).map(([name]) => name),
+        ];
         // Yield first: a released move runs in a microtask and may start an actor.
         for (;;) {
             await new Promise(resolve => setImmediate(resolve));
