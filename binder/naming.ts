@@ -42,6 +42,15 @@ export function renderName(template: string, values: NameValues): string {
         .toLowerCase();
 }
 
+/**
+ * Whether `name` is a name the template gives to a binding of the address `ip`,
+ * for any instance: what tells the binder's own records from others in the zone.
+ */
+export function isNameFor(template: string, values: Omit<NameValues, "instanceId">, name: string): boolean {
+    const shape = renderName(template, values).replace(/[.*+?^$()|[\]\\]/g, "\\$&");
+    return new RegExp(`^${shape.replace(/\{instance-id\}/g, "i-[0-9a-f]{8,17}")}$`).test(normalizeDomain(name));
+}
+
 /** Lower-cases a domain name and drops its trailing dot. */
 export function normalizeDomain(name: string): string {
     return name.trim().toLowerCase().replace(/\.$/, "");

@@ -6,6 +6,7 @@ import { Context, hasTags } from "./context";
 import { hasTimeToStart } from "./deadline";
 import { Address, Instance, isAttachedTo } from "./ec2";
 import { observedPhase } from "./lifecycle";
+import { isNameFor, renderName } from "./naming";
 import { release } from "./release";
 import { Claim, ServerRow, StoredServer } from "./store";
 
@@ -29,6 +30,7 @@ export type DriftKind =
     | "stopped-row"          // a row of a stopped instance: withdraw it, keep the binding
     | "orphan-row"           // a row whose instance does not hold its address: remove the row
     | "stale-lock"           // a lock older than the lease that no claim or association backs: unlock
+    | "stale-record"         // per binding: a name the binder gave to a pool address that no binding holds: delete it
     | "foreign-association"; // a pool address on a non-target without a claim: reported only
 
 /** Kinds fixed by binding the instance again, as one batch. */
@@ -42,6 +44,8 @@ export interface Drift {
     publicIp?: string;
     /** The row a row drift is about, as it was read. */
     row?: ServerRow;
+    /** The name a stale-record drift is about. */
+    dnsName?: string;
 }
 
 /** One pool address as an operator wants to see it. */
@@ -157,6 +161,16 @@ export async function inspect(ctx: Context): Promise<Inspection> {
         drift.push({ kind: "stale-lock", instanceId, allocationId, detail: `lock from ${lock.lockedAt} backed by no claim or association` });
     }
 
+    // Per binding: a name of the binder's pointing at a pool address is held by the
+    // address's lock holder (bound, stopped or binding) or by its holder in EC2; any other is left over.
+    const nameOf = (publicIp: string, instanceId?: string) => instanceId && renderName(ctx.settings.dnsName, { ip: publicIp, suffix: ctx.settings.suffix, instanceId });
+    for (const [dnsName, publicIp] of records ?? []) {
+        const address = pool.find(a => a.publicIp === publicIp);
+        if (!address || !isNameFor(ctx.settings.dnsName, { ip: publicIp, suffix: ctx.settings.suffix }, dnsName)) continue;
+        if (nameOf(publicIp, lockOf.get(address.allocationId)) === dnsName || nameOf(publicIp, address.association?.instanceId) === dnsName) continue;
+        drift.push({ kind: "stale-record", allocationId: address.allocationId, publicIp, dnsName, detail: `${dnsName} points at ${publicIp}, but no binding has that name` });
+    }
+
     // Pool addresses held outside the bookkeeping (running targets were seen above).
     for (const address of pool) {
         const holder = address.association?.instanceId;
@@ -248,6 +262,13 @@ async function fix(ctx: Context, drift: Drift): Promise<void> {
         case "stale-lock":
             await ctx.store.unlock(drift.allocationId!, drift.instanceId!);
             return;
+        case "stale-record": {
+            // Leave it to a bind that has locked the address since the inspection.
+            const holder = await ctx.store.lockOwner(drift.allocationId!);
+            const name = holder && renderName(ctx.settings.dnsName, { ip: drift.publicIp!, suffix: ctx.settings.suffix, instanceId: holder });
+            if (name !== drift.dnsName) await ctx.dns.remove(drift.dnsName!, drift.publicIp!);
+            return;
+        }
         case "unrecorded-binding": {
             // A stopped target: record the binding, publish nothing.
             const held = await ctx.ec2.address(drift.allocationId!);

@@ -11,6 +11,8 @@ export interface WorkerPlan {
     stopStart: boolean;
     /** Terminated at the end of its script. */
     terminate: boolean;
+    /** Has a second network card, whose device-0 interface EC2 lists first. */
+    twoCards: boolean;
 }
 
 export type HandDrift = "delete-row" | "disassociate" | "delete-record";
@@ -57,7 +59,7 @@ export const planArbitrary: fc.Arbitrary<Plan> = fc
         perBinding: fc.boolean(),
         instanceIdNames: fc.boolean(),
         spareAddresses: fc.integer({ min: 0, max: 1 }),
-        workers: fc.array(fc.record({ untagged: fc.integer({ min: 0, max: 5 }), stopStart: fc.boolean(), terminate: fc.boolean() }), { minLength: 2, maxLength: 3 }),
+        workers: fc.array(fc.record({ untagged: fc.integer({ min: 0, max: 5 }), stopStart: fc.boolean(), terminate: fc.boolean(), twoCards: fc.boolean() }), { minLength: 2, maxLength: 3 }),
         duplicates: fc.array(fc.boolean(), { minLength: 12, maxLength: 12 }),
         batchSize: fc.integer({ min: 1, max: 3 }),
         reconcilerRuns: fc.integer({ min: 1, max: 2 }),
@@ -72,7 +74,7 @@ export const planArbitrary: fc.Arbitrary<Plan> = fc
         dnsName: raw.perBinding && raw.instanceIdNames ? "{instance-id}.{suffix}" : "{ip-dashed}.{suffix}",
         spareAddresses: raw.spareAddresses,
         // One worker in six is not a target.
-        workers: raw.workers.map(({ untagged, stopStart, terminate }) => ({ tagged: untagged !== 0, stopStart, terminate })),
+        workers: raw.workers.map(({ untagged, stopStart, terminate, twoCards }) => ({ tagged: untagged !== 0, stopStart, terminate, twoCards })),
         duplicates: raw.duplicates,
         batchSize: raw.batchSize,
         reconcilerRuns: raw.reconcilerRuns,

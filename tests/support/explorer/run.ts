@@ -38,6 +38,8 @@ const STEP_MS = 250;
 const MAX_RECEIVES = 5;
 /** The event queue's visibility timeout: when a failed message comes back if nobody hands it back sooner. */
 const VISIBILITY_MS = 720_000;
+/** Shorter than AWS's hour, so that a run also meets instances EC2 no longer shows. */
+const TERMINATED_VISIBLE_MS = 10 * 60 * 1000;
 /** The states the stack's rule sends to the event queue. */
 const SENT_STATES = ["running", "stopping", "stopped", "shutting-down", "terminated"];
 
@@ -113,7 +115,8 @@ export class Explorer {
         };
         await createBinderTables(this.admin, settings);
         const clock = { now: Date.parse("2026-12-01T00:00:00Z") };
-        const ec2 = new Ec2Model({ clock: () => clock.now, readLagMs: plan.readLagMs, random: seeded(plan.ec2Seed), remapChance: 0.5 });
+        // Terminated instances drop out of DescribeInstances before the final reconciler runs.
+        const ec2 = new Ec2Model({ clock: () => clock.now, readLagMs: plan.readLagMs, random: seeded(plan.ec2Seed), remapChance: 0.5, terminatedVisibleMs: TERMINATED_VISIBLE_MS });
         const route53 = new Route53Model(ZONE);
         route53.pollsUntilInSync = 0;
         const gateway = await AwsGateway.start({ ec2, route53, sqs: new SqsModel(), dynamoEndpoint: this.dynamoEndpoint });
@@ -137,6 +140,8 @@ class RunWorld {
     private readonly steps: Steps;
     private readonly messages: Message[] = [];
     private readonly allocations: Allocation[] = [];
+    /** When each worker last left running (virtual ms). */
+    private readonly stoppedAt = new Map<string, number>();
     private readonly violations: Violation[] = [];
     private readonly notes: { step: number; actor: string; text: string }[] = [];
     private readonly faults: Map<number, Plan["faults"][number]["kind"]>;
@@ -164,7 +169,11 @@ class RunWorld {
     async play(): Promise<RunResult> {
         const { plan, ec2 } = this;
         for (let i = 0; i < plan.workers.length + plan.spareAddresses; i++) ec2.addAddress({ tags: ADDRESS_TAGS });
-        const instances = plan.workers.map(w => ec2.addInstance({ tags: w.tagged ? INSTANCE_TAGS : { team: "other" }, state: "pending" }).instanceId);
+        const instances = plan.workers.map(w => ec2.addInstance({
+            tags: w.tagged ? INSTANCE_TAGS : { team: "other" },
+            state: "pending",
+            ...(w.twoCards && { interfaces: [{ deviceIndex: 0, networkCardIndex: 1 }, { deviceIndex: 0, networkCardIndex: 0 }] }),
+        }).instanceId);
         // What existed before the run is what every read sees.
         this.clock.now += plan.readLagMs + STEP_MS;
 
@@ -190,6 +199,7 @@ class RunWorld {
             const state = states[i];
             this.steps.later(`worker ${instanceId}`, `→ ${state}`, () => {
                 this.ec2.setState(instanceId, state);
+                if (state !== "running" && state !== "pending") this.stoppedAt.set(instanceId, this.clock.now);
                 if (state !== "running") this.retire(a => a.instanceId === instanceId);
                 if (SENT_STATES.includes(state)) this.send(instanceId, state);
                 next(i + 1);
@@ -300,9 +310,12 @@ class RunWorld {
                     ExpressionAttributeValues: { ":true": { BOOL: true }, ":false": { BOOL: false }, ":instance": free.InstanceId },
                 }));
                 const allocation = { publicIp: free.EIP.S!, dnsName: free.DNS_Record.S!, instanceId: free.InstanceId.S!, allocationId: free.AllocationId?.S ?? "", live: true };
-                // A server that is already going away when it is handed out is not one that stayed bound.
+                // A server that is going away when it is handed out, or whose row is from before its
+                // last stop (the stop's withdrawal is still on its way), is not one that stayed bound.
                 const instance = this.ec2.instance(allocation.instanceId);
-                allocation.live = instance?.state === "running" && this.ec2.address(allocation.allocationId)?.association?.instanceId === allocation.instanceId;
+                const publishedAt = Date.parse(free.BoundAt?.S ?? "");
+                allocation.live = instance?.state === "running" && this.ec2.address(allocation.allocationId)?.association?.instanceId === allocation.instanceId
+                    && !((this.stoppedAt.get(allocation.instanceId) ?? -Infinity) >= publishedAt);
                 this.allocations.push(allocation);
                 this.note(name, `allocated ${allocation.publicIp} on ${allocation.instanceId}`);
             } catch (err) {
