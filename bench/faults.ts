@@ -9,7 +9,7 @@ export type FaultKind = "none" | "transient" | "failing";
 const ACTIONS: Record<Service, string[]> = {
     ec2: ["DescribeInstances", "DescribeAddresses", "AssociateAddress", "DisassociateAddress"],
     route53: ["ChangeResourceRecordSets", "GetChange", "ListResourceRecordSets"],
-    dynamodb: ["GetItem", "PutItem", "UpdateItem", "DeleteItem"],
+    dynamodb: ["GetItem", "PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"],
     sqs: ["ChangeMessageVisibilityBatch"],
 };
 
@@ -28,18 +28,6 @@ export function faultCodes(kind: FaultKind): string[] {
     if (kind === "none") return [];
     if (kind === "failing") return [FAILING_CODE];
     return [...new Set(Object.values(TRANSIENT).flat().map(f => f.code))];
-}
-
-/** Small seeded generator (mulberry32), so a run's faults can be repeated. */
-export function seeded(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let t = a;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
 }
 
 /** Fails about `rate` of the calls to every action the binders use. */

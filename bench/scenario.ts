@@ -2,9 +2,10 @@
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { createEventHandler } from "../binder";
 import { DnsRecordsMode } from "../binder/config";
+import { seeded } from "../tests/support/seeded";
 import { stateChange } from "../tests/support/world";
 import { audit } from "./audit";
-import { FaultKind, injectFaults, seeded } from "./faults";
+import { FaultKind, injectFaults } from "./faults";
 import { Freezer } from "./freeze";
 import { Handler, Invocation, LambdaOptions, LambdaSim } from "./lambda";
 import { Captured, captureLogs } from "./logs";

@@ -97,7 +97,7 @@ export async function bind(ctx: Context, instance: Instance, view: PoolView): Pr
         const held = await ctx.ec2.address(seen.allocationId);
         if (held?.association && isAttachedTo(held, target)) {
             const claim = await adopt(ctx, instanceId, held);
-            await publish(ctx, claim, held.association.associationId, log, "already-bound");
+            await publish(ctx, claim, held.association.associationId, instance, log, "already-bound");
             ctx.metrics.pool(pool.length, free);
             return "already-bound";
         }
@@ -107,7 +107,7 @@ export async function bind(ctx: Context, instance: Instance, view: PoolView): Pr
     view.addresses = view.addresses.map(address => address.allocationId === claim.allocationId
         ? { ...address, association: { ...target, associationId, instanceId } }
         : address);
-    await publish(ctx, claim, associationId, log, "bound");
+    await publish(ctx, claim, associationId, instance, log, "bound");
     ctx.metrics.pool(pool.length, free - 1);
     ctx.metrics.bound(ctx.now().getTime() - started);
     return "bound";
@@ -134,7 +134,7 @@ export async function adopt(ctx: Context, instanceId: string, held: Address): Pr
         await ctx.dns.remove(existing.dnsName, existing.publicIp);
     }
     if (!(await ctx.store.writeClaim(claim, existing.allocationId))) throw claimRace(instanceId);
-    await ctx.store.unlock(existing.allocationId, instanceId);
+    await ctx.store.unbind(existing.publicIp, existing.dnsName, existing.allocationId, instanceId);
     return claim;
 }
 
@@ -142,7 +142,7 @@ export async function adopt(ctx: Context, instanceId: string, held: Address): Pr
  * Claims a free address, locks it and associates it. Candidates are tried in the
  * instance's own order; an address another instance has locked (a DynamoDB write,
  * cheap) or has been given by hand (an EC2 call) moves the claim to the next one,
- * and so does one address EC2 refuses for a reason of its own.
+ * and so does one address EC2 refuses for a reason of the address's own.
  * Duplicate invocations for one instance share the claim and the lock, so they
  * associate the same address.
  */
@@ -166,35 +166,15 @@ async function claimAndAssociate(
     for (;;) {
         const { allocationId } = claim;
         if (await ctx.store.lock(allocationId, instanceId, ctx.now().toISOString())) {
-            // A claim another invocation made may be bound already (this view of the
-            // pool can be older than its association): look before spending a mutating call.
-            const done = adopted ? associationOn(await ctx.ec2.address(allocationId), target) : undefined;
-            if (done) return { claim, associationId: done };
-            let associationId: string;
-            try {
-                associationId = await ctx.ec2.associate(allocationId, target);
-            } catch (error) {
-                // The instance's own trouble (stopped, gone): the binding stays as it is for
-                // the retry or the release to find.
-                if (INSTANCE_ERRORS.includes(errorCode(error) ?? "")) throw error;
-                // Neither "taken" nor worth retrying (the SDK retried what was): let the
-                // address go so it is not pinned. One more address is worth a try; a
-                // second refusal fails the bind.
-                await letGo(ctx, claim);
+            const result = await associateLocked(ctx, claim, target, adopted, log);
+            if ("associationId" in result) return { claim, associationId: result.associationId };
+            if ("refused" in result) {
+                // One more address is worth a try; a second refusal fails the bind.
                 if (refused) {
                     await ctx.store.dropClaim(instanceId, allocationId);
-                    throw error;
+                    throw result.refused;
                 }
                 refused = true;
-                log.warn("address could not be associated; trying the next", { allocationId, error });
-                associationId = "refused";
-            }
-            if (associationId !== "taken" && associationId !== "refused") return { claim, associationId };
-            if (associationId === "taken") {
-                const ours = associationOn(await ctx.ec2.address(allocationId), target);
-                if (ours) return { claim, associationId: ours };
-                await letGo(ctx, claim);
-                log.info("address associated outside the binder; trying the next", { allocationId, conflict: true });
             }
         } else {
             log.info("address locked by another instance; trying the next", { allocationId, conflict: true });
@@ -224,12 +204,45 @@ async function claimAndAssociate(
 }
 
 /**
+ * With the claimed address locked: associates it, or finds it on the instance
+ * already. Otherwise the address has been let go: `taken` (it is on something
+ * else) or `refused` (EC2 refused it for a reason that is not the instance's, and
+ * that the SDK did not retry). An error of the instance's own (stopped, gone) is
+ * thrown, and the binding stays as it is for the retry or the release to find.
+ */
+async function associateLocked(
+    ctx: Context, claim: Claim, target: Attachment, adopted: boolean, log: Logger,
+): Promise<{ associationId: string } | { taken: true } | { refused: unknown }> {
+    const { allocationId } = claim;
+    // A claim another invocation made may be bound already (this view of the
+    // pool can be older than its association): look before spending a mutating call.
+    const done = adopted ? associationOn(await ctx.ec2.address(allocationId), target) : undefined;
+    if (done) return { associationId: done };
+    let associationId: string;
+    try {
+        associationId = await ctx.ec2.associate(allocationId, target);
+    } catch (error) {
+        if (INSTANCE_ERRORS.includes(errorCode(error) ?? "")) throw error;
+        log.warn("address could not be associated; letting it go", { allocationId, error });
+        await letGo(ctx, claim);
+        return { refused: error };
+    }
+    if (associationId !== "taken") return { associationId };
+    const ours = associationOn(await ctx.ec2.address(allocationId), target);
+    if (ours) return { associationId: ours };
+    await letGo(ctx, claim);
+    log.info("address associated outside the binder; trying the next", { allocationId, conflict: true });
+    return { taken: true };
+}
+
+/**
  * Gives up the claimed address: its name first (per binding, an adopted claim may
- * have named it already, and only the lock holder's name can be there), then its lock.
+ * have named it already, and only the lock holder's name can be there), then its
+ * row, if an earlier binding left one, together with its lock.
  */
 async function letGo(ctx: Context, claim: Claim): Promise<void> {
     if (ctx.settings.dnsRecords === "per-binding") await ctx.dns.remove(claim.dnsName, claim.publicIp);
-    await ctx.store.unlock(claim.allocationId, claim.instanceId);
+    await ctx.store.unbind(claim.publicIp, claim.dnsName, claim.allocationId, claim.instanceId);
 }
 
 /** Claims the first candidate, or adopts the claim this instance already has. */
@@ -248,12 +261,12 @@ function associationOn(address: Address | undefined, target: Attachment): string
     return isAttachedTo(address, target) ? address?.association?.associationId : undefined;
 }
 
-/** Makes the name resolve (per-binding) and then publishes the server row. */
-async function publish(ctx: Context, claim: Claim, associationId: string, log: Logger, outcome: BindOutcome): Promise<void> {
+/** Makes the name resolve (per-binding) and then publishes the server row for this run of the instance. */
+async function publish(ctx: Context, claim: Claim, associationId: string, instance: Instance, log: Logger, outcome: BindOutcome): Promise<void> {
     const { allocationId, publicIp, dnsName, instanceId } = claim;
     if (ctx.settings.dnsRecords === "per-binding") {
         await ctx.dns.point(dnsName, publicIp, waitBudgetSeconds(ctx.timeLeft(), IN_SYNC_WAIT.maxWaitTime));
     }
-    await ctx.store.publish({ publicIp, dnsName, associationId, instanceId, allocationId }, ctx.now().toISOString());
+    await ctx.store.publish({ publicIp, dnsName, associationId, instanceId, allocationId, launchedAt: instance.launchedAt }, ctx.now().toISOString());
     log.info(outcome === "bound" ? "bound" : "already bound; binding confirmed", { outcome, allocationId, publicIp, dnsName, associationId });
 }

@@ -23,8 +23,10 @@ export interface Instance {
     instanceId: string;
     state: string;
     tags: Tags;
-    /** The primary private IP of the interface at device index 0 (not simply the first one listed). */
+    /** The primary private IP of the primary interface, device index 0 on network card 0 (not simply the first one listed). */
     primary?: Attachment;
+    /** When the instance last started (ISO 8601): a stop and start renews it, so it names the run a row belongs to. */
+    launchedAt?: string;
 }
 
 export interface Address {
@@ -46,6 +48,7 @@ function toInstance(found: SdkInstance): Instance {
         state: found.State?.Name ?? "unknown",
         tags: toTags(found.Tags),
         primary: eni?.NetworkInterfaceId && privateIp ? { networkInterfaceId: eni.NetworkInterfaceId, privateIpAddress: privateIp } : undefined,
+        launchedAt: found.LaunchTime?.toISOString(),
     };
 }
 

@@ -13,13 +13,6 @@ import { Claim, ServerRow, StoredServer } from "./store";
 /** How long a claim may stay without its address before it counts as abandoned. */
 export const CLAIM_LEASE_MS = 15 * 60 * 1000;
 
-/**
- * How long a row must exist before a read of EC2 may take it down: EC2's reads
- * catch up within seconds, so a younger row may have been published on news the
- * read has not seen yet (a stopped worker that runs again).
- */
-export const EC2_SETTLE_MS = 2 * 60 * 1000;
-
 export type DriftKind =
     | "unbound-target"       // a running target holds no pool address: bind it
     | "abandoned-claim"      // a claim older than the lease never got its address: bind again
@@ -33,7 +26,7 @@ export type DriftKind =
     | "stale-record"         // per binding: a name the binder gave to a pool address that no binding holds: delete it
     | "foreign-association"; // a pool address on a non-target without a claim: reported only
 
-/** Kinds fixed by binding the instance again, as one batch. */
+/** Kinds fixed, for a running target, by binding it again (one batch for all). */
 const BOUND_BY_BINDING: DriftKind[] = ["unbound-target", "abandoned-claim", "unrecorded-binding", "unpublished-binding", "outdated-row"];
 
 export interface Drift {
@@ -46,6 +39,8 @@ export interface Drift {
     row?: ServerRow;
     /** The name a stale-record drift is about. */
     dnsName?: string;
+    /** The instance's state as inspected, where it decides the fix. */
+    state?: string;
 }
 
 /** One pool address as an operator wants to see it. */
@@ -101,23 +96,26 @@ export async function inspect(ctx: Context): Promise<Inspection> {
         const claim = claimOf.get(instanceId);
         const held = instance.primary && pool.find(a => isAttachedTo(a, instance.primary!));
         if (!held) {
-            if (!claim) drift.push({ kind: "unbound-target", instanceId, detail: "running target without a pool address" });
+            if (!claim) drift.push({ kind: "unbound-target", state: "running", instanceId, detail: "running target without a pool address" });
             else if (rows.some(r => r.instanceId === instanceId)) {
                 // The bind had finished (it published a row), so nothing is in flight: the address was lost.
-                drift.push({ kind: "unbound-target", instanceId, allocationId: claim.allocationId, detail: "running target lost its pool address" });
+                drift.push({ kind: "unbound-target", state: "running", instanceId, allocationId: claim.allocationId, detail: "running target lost its pool address" });
             } else if (older(claim.claimedAt, CLAIM_LEASE_MS)) {
-                drift.push({ kind: "abandoned-claim", instanceId, allocationId: claim.allocationId, detail: `claim from ${claim.claimedAt} never got its address` });
+                drift.push({ kind: "abandoned-claim", state: "running", instanceId, allocationId: claim.allocationId, detail: `claim from ${claim.claimedAt} never got its address` });
             }
             continue;
         }
         const { allocationId, publicIp } = held;
         const row = rows.find(r => r.instanceId === instanceId && r.allocationId === allocationId);
         if (claim?.allocationId !== allocationId || lockOf.get(allocationId) !== instanceId) {
-            drift.push({ kind: "unrecorded-binding", instanceId, allocationId, publicIp, detail: "holds the address without its claim and lock" });
+            drift.push({ kind: "unrecorded-binding", state: "running", instanceId, allocationId, publicIp, detail: "holds the address without its claim and lock" });
         } else if (!row || (records && records.get(claim!.dnsName) !== publicIp)) {
-            drift.push({ kind: "unpublished-binding", instanceId, allocationId, publicIp, detail: row ? `${claim!.dnsName} does not resolve to it` : "bound, but has no row" });
+            drift.push({ kind: "unpublished-binding", state: "running", instanceId, allocationId, publicIp, detail: row ? `${claim!.dnsName} does not resolve to it` : "bound, but has no row" });
         } else if (row.associationId !== held.association!.associationId) {
-            drift.push({ kind: "outdated-row", instanceId, allocationId, publicIp, row, detail: `the row says ${row.associationId}, EC2 ${held.association!.associationId}` });
+            drift.push({ kind: "outdated-row", state: "running", instanceId, allocationId, publicIp, row, detail: `the row says ${row.associationId}, EC2 ${held.association!.associationId}` });
+        } else if (row.launchedAt !== undefined && row.launchedAt !== instance.launchedAt) {
+            // The stop's withdrawal never came: the row is of an earlier run, its `allocated` of streams that are gone.
+            drift.push({ kind: "outdated-row", state: "running", instanceId, allocationId, publicIp, row, detail: `the row is of the run started ${row.launchedAt}; the instance started again ${instance.launchedAt}` });
         }
     }
 
@@ -144,7 +142,8 @@ export async function inspect(ctx: Context): Promise<Inspection> {
         const ownsLock = lockOf.get(allocationId) === instanceId;
         const phase = observedPhase(instance);
         if (phase === "stopped" && (holder === instanceId || ownsLock)) {
-            if (older(row.boundAt, EC2_SETTLE_MS)) drift.push({ kind: "stopped-row", instanceId, allocationId, publicIp, row, detail: `instance is ${instance!.state}` });
+            // Only the row of the run that stopped: a lagging read shows the run before a new start.
+            if (row.launchedAt === undefined || row.launchedAt === instance!.launchedAt) drift.push({ kind: "stopped-row", instanceId, allocationId, publicIp, row, detail: `instance is ${instance!.state}` });
         } else if (holder ? holder !== instanceId : !(ownsLock && phase === "running" && tagged(instance))) {
             // A running target that holds the lock but lost the address is rebound above.
             drift.push({ kind: "orphan-row", instanceId, allocationId, publicIp, row, detail: holder ? `${publicIp} is on ${holder}` : `row for ${row.dnsName} outlived its binding` });
@@ -178,7 +177,7 @@ export async function inspect(ctx: Context): Promise<Inspection> {
         const instance = known.get(holder ?? "");
         const onPrimary = instance?.primary !== undefined && isAttachedTo(address, instance.primary);
         if (observedPhase(instance) === "stopped" && tagged(instance) && onPrimary) {
-            drift.push({ kind: "unrecorded-binding", instanceId: holder, allocationId: address.allocationId, publicIp: address.publicIp, detail: "stopped target holds the address without its claim" });
+            drift.push({ kind: "unrecorded-binding", state: instance!.state, instanceId: holder, allocationId: address.allocationId, publicIp: address.publicIp, detail: "stopped target holds the address without its claim" });
             continue;
         }
         drift.push({
@@ -217,7 +216,7 @@ export async function reconcile(ctx: Context, options: { dryRun: boolean }): Pro
     for (const drift of inspection.drift) {
         ctx.log.info(options.dryRun ? "drift found (dry run)" : "drift found", { ...drift, row: undefined, action: "reconcile" });
         if (options.dryRun || drift.kind === "foreign-association") continue;
-        if (BOUND_BY_BINDING.includes(drift.kind) && !(drift.kind === "unrecorded-binding" && !inspection.pool.some(p => p.instanceId === drift.instanceId && p.state === "running"))) {
+        if (BOUND_BY_BINDING.includes(drift.kind) && drift.state === "running") {
             if (!toBind.some(d => d.instanceId === drift.instanceId)) toBind.push(drift);
             continue;
         }

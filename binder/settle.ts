@@ -56,7 +56,7 @@ export async function settleAll(ctx: Context, work: InstanceWork[]): Promise<Set
             } else if (verdict.act === "release") {
                 outcome = await release(ctx, instanceId);
             } else if (verdict.act === "withdraw") {
-                outcome = await withdraw(ctx, instanceId);
+                outcome = await withdraw(ctx, instanceId, instance?.launchedAt);
             } else if (verdict.wait.length > 0) {
                 outcome = "waiting";
                 log.info("EC2 does not show what the event says yet; the event will come again", {

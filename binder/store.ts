@@ -7,8 +7,10 @@ import {
     DynamoDBClient,
     GetItemCommand,
     PutItemCommand,
+    TransactionCanceledException,
+    TransactWriteItem,
+    TransactWriteItemsCommand,
     ScanCommand,
-    UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { errorCode } from "./clients";
 import { namedError } from "./errors";
@@ -37,6 +39,8 @@ export interface ServerRow {
     associationId: string;
     instanceId: string;
     allocationId: string;
+    /** The instance's LaunchTime when the row was published: which run of the instance it serves (absent on rows from before it was recorded). */
+    launchedAt?: string;
 }
 
 const S = (value: string): AttributeValue => ({ S: value });
@@ -44,6 +48,10 @@ const S = (value: string): AttributeValue => ({ S: value });
 const serverKey = (publicIp: string, dnsName: string) => ({ [SERVER_KEY.partition]: S(publicIp), [SERVER_KEY.sort]: S(dnsName) });
 
 const isConflict = (err: unknown) => errorCode(err) === "ConditionalCheckFailedException";
+
+/** The instance no longer holds the address's lock: its release, or the reconciler, has moved on. */
+const lockLost = (row: ServerRow) =>
+    namedError("LockLostError", `${row.instanceId} no longer holds the lock of ${row.allocationId}; its row is not published`);
 
 /** Runs a conditional write; false when its condition did not hold. */
 async function conditional(write: () => Promise<unknown>): Promise<boolean> {
@@ -89,6 +97,7 @@ function toServer(item: Record<string, AttributeValue>): StoredServer {
         associationId: item.AssociationId?.S ?? "",
         instanceId: item.InstanceId?.S ?? "",
         allocationId: item.AllocationId?.S ?? "",
+        launchedAt: item.LaunchedAt?.S,
         allocated: item.allocated?.BOOL ?? false,
         boundAt: item.BoundAt?.S ?? "",
     };
@@ -148,7 +157,7 @@ export class Store {
 
     /** Unlocks an address if `instanceId` still holds it. */
     async unlock(allocationId: string, instanceId: string): Promise<void> {
-        await this.deleteIf(this.claimsTable, { [CLAIM_KEY]: S(allocationId) }, { InstanceId: instanceId });
+        await this.deleteIf(this.claimsTable, { [CLAIM_KEY]: S(allocationId) }, expression("#InstanceId = :owner", { ":owner": instanceId }));
     }
 
     /** Every server row. */
@@ -180,66 +189,136 @@ export class Store {
 
     /** Deletes the instance's claim if it is still on `allocationId`. */
     async dropClaim(instanceId: string, allocationId: string): Promise<void> {
-        await this.deleteIf(this.claimsTable, { [CLAIM_KEY]: S(instanceId) }, { AllocationId: allocationId });
+        await this.deleteIf(this.claimsTable, { [CLAIM_KEY]: S(instanceId) }, expression("#AllocationId = :owner", { ":owner": allocationId }));
     }
 
     /**
      * Publishes a bound server. Written with `allocated: false` the first time; a
-     * repeat keeps the scheduler's `allocated` and the first BoundAt. The caller
-     * holds the address's lock and EC2 has the address on its instance, so a row
-     * another instance left on the same key is stale: it is replaced, but only on
-     * the condition that it is still the row that was read, never blindly.
+     * repeat in the same run of the instance keeps the scheduler's `allocated` and the
+     * first BoundAt. The caller holds the address's lock and EC2 has the address on
+     * its instance, so a row from another instance, or from an earlier run of this
+     * one (before a stop and start), is stale: it is replaced as a new server, but
+     * only on the condition that it is still the row that was read, never blindly.
      */
     async publish(row: ServerRow, now: string): Promise<void> {
         const key = serverKey(row.publicIp, row.dnsName);
-        const fields = { AssociationId: S(row.associationId), InstanceId: S(row.instanceId), AllocationId: S(row.allocationId) };
-        const updated = await conditional(() => this.client.send(new UpdateItemCommand({
-            TableName: this.serversTable,
-            Key: key,
-            ConditionExpression: "attribute_not_exists(#ip) OR InstanceId = :instance",
-            UpdateExpression: "SET AssociationId = :association, InstanceId = :instance, AllocationId = :allocation, "
-                + "allocated = if_not_exists(allocated, :false), BoundAt = if_not_exists(BoundAt, :now)",
-            ExpressionAttributeNames: { "#ip": SERVER_KEY.partition },
-            ExpressionAttributeValues: {
-                ":association": fields.AssociationId,
-                ":instance": fields.InstanceId,
-                ":allocation": fields.AllocationId,
-                ":false": { BOOL: false },
-                ":now": S(now),
+        const fields = {
+            AssociationId: S(row.associationId), InstanceId: S(row.instanceId), AllocationId: S(row.allocationId),
+            ...(row.launchedAt !== undefined && { LaunchedAt: S(row.launchedAt) }),
+        };
+        const sameRun = row.launchedAt === undefined ? "" : " AND (attribute_not_exists(#LaunchedAt) OR #LaunchedAt = :launched)";
+        const condition = expression(`attribute_not_exists(#${SERVER_KEY.partition}) OR (#InstanceId = :instance${sameRun})`, {
+            ":instance": row.instanceId, ...(row.launchedAt !== undefined && { ":launched": row.launchedAt }),
+        });
+        const lockHeld = this.lockHeld(row.allocationId, row.instanceId);
+        const refused = await this.transact([lockHeld, {
+            Update: {
+                TableName: this.serversTable,
+                Key: key,
+                ...condition,
+                UpdateExpression: `SET ${Object.keys(fields).map(name => `${name} = :${name}`).join(", ")}, `
+                    + "allocated = if_not_exists(allocated, :false), BoundAt = if_not_exists(BoundAt, :now)",
+                ExpressionAttributeValues: {
+                    ...condition.ExpressionAttributeValues,
+                    ...Object.fromEntries(Object.entries(fields).map(([name, value]) => [`:${name}`, value])),
+                    ":false": { BOOL: false },
+                    ":now": S(now),
+                },
             },
-        })));
-        if (updated) return;
-        const stale = await this.client.send(new GetItemCommand({ TableName: this.serversTable, Key: key, ConsistentRead: true }));
-        const owner = stale.Item?.InstanceId?.S;
-        const replaced = await conditional(() => this.client.send(new PutItemCommand({
-            TableName: this.serversTable,
-            Item: { ...key, ...fields, allocated: { BOOL: false }, BoundAt: S(now) },
-            ...(owner === undefined
-                ? { ConditionExpression: "attribute_not_exists(#ip)", ExpressionAttributeNames: { "#ip": SERVER_KEY.partition } }
-                : { ConditionExpression: "InstanceId = :owner", ExpressionAttributeValues: { ":owner": S(owner) } }),
-        })));
-        if (!replaced) throw namedError("RowRaceError", `the row of ${row.publicIp} changed while ${row.instanceId} was publishing it; retrying`);
+        }]);
+        if (refused.length === 0) return;
+        if (refused.includes(0)) throw lockLost(row);
+        const stale = (await this.client.send(new GetItemCommand({ TableName: this.serversTable, Key: key, ConsistentRead: true }))).Item;
+        const run = stale?.InstanceId?.S === row.instanceId ? stale.LaunchedAt?.S : undefined;
+        if (run !== undefined && row.launchedAt !== undefined && run > row.launchedAt) {
+            // The row is of a later run than this bind saw: the view is behind, not the row.
+            throw namedError("StaleRunError", `the row of ${row.publicIp} is of ${row.instanceId}'s run started ${run}, later than the one this bind saw; retrying`);
+        }
+        const replaced = await this.transact([lockHeld, {
+            Put: { TableName: this.serversTable, Item: { ...key, ...fields, allocated: { BOOL: false }, BoundAt: S(now) }, ...asRead(stale, ["InstanceId", "LaunchedAt"]) },
+        }]);
+        if (replaced.includes(0)) throw lockLost(row);
+        if (replaced.length > 0) throw namedError("RowRaceError", `the row of ${row.publicIp} changed while ${row.instanceId} was publishing it; retrying`);
     }
 
-    /** Removes a row that is still exactly as it was read (same instance, same association). */
+    /**
+     * Takes an address back from `instanceId` in one transaction: its row at
+     * (publicIp, dnsName), if it is the instance's, and its lock, if the instance
+     * holds it. Together, so that no row of the instance's can outlive its lock:
+     * a row write needs the lock (see publish). False when the lock was not held.
+     */
+    async unbind(publicIp: string, dnsName: string, allocationId: string, instanceId: string): Promise<boolean> {
+        const refused = await this.transact([
+            { Delete: { TableName: this.serversTable, Key: serverKey(publicIp, dnsName), ...expression(`attribute_not_exists(#${SERVER_KEY.partition}) OR #InstanceId = :owner`, { ":owner": instanceId }) } },
+            { Delete: { TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(allocationId) }, ...expression("#InstanceId = :owner", { ":owner": instanceId }) } },
+        ]);
+        return refused.length === 0;
+    }
+
+    /** The condition, in a transaction, that `instanceId` holds the lock of `allocationId`. */
+    private lockHeld(allocationId: string, instanceId: string): TransactWriteItem {
+        return { ConditionCheck: { TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(allocationId) }, ...expression("#InstanceId = :owner", { ":owner": instanceId }) } };
+    }
+
+    /** Runs a transaction; the positions of the actions whose condition failed (none: it was written). */
+    private async transact(TransactItems: TransactWriteItem[]): Promise<number[]> {
+        try {
+            await this.client.send(new TransactWriteItemsCommand({ TransactItems }));
+            return [];
+        } catch (err) {
+            if (errorCode(err) !== "TransactionCanceledException") throw err;
+            const reasons = (err as TransactionCanceledException).CancellationReasons ?? [];
+            const failed = reasons.flatMap((reason, i) => (reason.Code === "ConditionalCheckFailed" ? [i] : []));
+            // Cancelled for another reason (a conflicting transaction): nothing was written, and a retry may pass.
+            if (failed.length === 0) throw err;
+            return failed;
+        }
+    }
+
+    /** Removes a row that is still exactly as it was read (instance, association and run). */
     async withdrawRow(row: ServerRow): Promise<void> {
-        await this.deleteIf(this.serversTable, serverKey(row.publicIp, row.dnsName), { InstanceId: row.instanceId, AssociationId: row.associationId });
+        await this.deleteIf(this.serversTable, serverKey(row.publicIp, row.dnsName),
+            asRead({ InstanceId: S(row.instanceId), AssociationId: S(row.associationId), ...(row.launchedAt !== undefined && { LaunchedAt: S(row.launchedAt) }) },
+                ["InstanceId", "AssociationId", "LaunchedAt"]));
     }
 
-    /** Removes the server row if it still belongs to `instanceId`. */
-    async withdraw(publicIp: string, dnsName: string, instanceId: string): Promise<void> {
-        await this.deleteIf(this.serversTable, serverKey(publicIp, dnsName), { InstanceId: instanceId });
+    /**
+     * Removes the server row if it still belongs to `instanceId` and, when `launchedAt`
+     * is given, to that run of it: a row the instance published after it started again
+     * is not the stopped run's to remove.
+     */
+    async withdraw(publicIp: string, dnsName: string, instanceId: string, launchedAt?: string): Promise<void> {
+        const sameRun = launchedAt === undefined ? "" : " AND (attribute_not_exists(#LaunchedAt) OR #LaunchedAt = :launched)";
+        await this.deleteIf(this.serversTable, serverKey(publicIp, dnsName),
+            expression(`#InstanceId = :instance${sameRun}`, { ":instance": instanceId, ...(launchedAt !== undefined && { ":launched": launchedAt }) }));
     }
 
-    /** Deletes an item only while each attribute of `owner` still has its value: the owner check of every removal. */
-    private async deleteIf(TableName: string, Key: Record<string, AttributeValue>, owner: Record<string, string>): Promise<void> {
-        const entries = Object.entries(owner);
-        await conditional(() => this.client.send(new DeleteItemCommand({
-            TableName,
-            Key,
-            ConditionExpression: entries.map((_, i) => `#a${i} = :v${i}`).join(" AND "),
-            ExpressionAttributeNames: Object.fromEntries(entries.map(([name], i) => [`#a${i}`, name])),
-            ExpressionAttributeValues: Object.fromEntries(entries.map(([, value], i) => [`:v${i}`, S(value)])),
-        })));
+    /** Deletes an item only while `condition` holds: the owner check of every removal. */
+    private async deleteIf(TableName: string, Key: Record<string, AttributeValue>, condition: Condition): Promise<void> {
+        await conditional(() => this.client.send(new DeleteItemCommand({ TableName, Key, ...condition })));
     }
+}
+
+interface Condition {
+    ConditionExpression: string;
+    ExpressionAttributeNames?: Record<string, string>;
+    ExpressionAttributeValues?: Record<string, AttributeValue>;
+}
+
+/** A condition expression whose `#Name` placeholders stand for attributes of that name, with string values. */
+function expression(condition: string, values: Record<string, string> = {}): Condition {
+    const names = [...new Set([...condition.matchAll(/#(\w+)/g)].map(match => match[1]))];
+    return {
+        ConditionExpression: condition,
+        ExpressionAttributeNames: Object.fromEntries(names.map(name => [`#${name}`, name])),
+        ...(Object.keys(values).length > 0 && { ExpressionAttributeValues: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, S(v)])) }),
+    };
+}
+
+/** The condition that `attributes` of an item are as `item` had them (absent where it had none), or that there is no item. */
+function asRead(item: Record<string, AttributeValue> | undefined, attributes: string[]): Condition {
+    if (!item) return expression(`attribute_not_exists(#${SERVER_KEY.partition})`);
+    const clauses = attributes.map((name, i) => (item[name]?.S === undefined ? `attribute_not_exists(#${name})` : `#${name} = :v${i}`));
+    const values = Object.fromEntries(attributes.flatMap((name, i) => (item[name]?.S === undefined ? [] : [[`:v${i}`, item[name].S!]])));
+    return expression(clauses.join(" AND "), values);
 }

@@ -80,7 +80,8 @@ export function binderPolicy(scope: PolicyScope): PolicyDocument {
         {
             Sid: "ReadWriteOwnTables",
             Effect: "Allow",
-            Action: ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            // ConditionCheckItem: a transaction's check that the instance holds an address's lock.
+            Action: ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
             Resource: scope.tableArns,
         },
     ];

@@ -35,7 +35,7 @@ describe("binding and release", function () {
                 world.gateway.clearCalls();
                 expect(await deliver(world, handler, stateChange(instance.instanceId, "running"))).to.equal(undefined);
                 expect(world.gateway.calls.map(c => c.action)).to.deep.equal([
-                    "DescribeInstances", "DescribeAddresses", "PutItem", "PutItem", "AssociateAddress", "UpdateItem",
+                    "DescribeInstances", "DescribeAddresses", "PutItem", "PutItem", "AssociateAddress", "TransactWriteItems",
                 ]);
                 expect(world.addressesOf(instance.instanceId)).to.have.length(1);
             }
@@ -162,8 +162,8 @@ describe("binding and release", function () {
             world.ec2.setState(instance.instanceId, "terminated");
             world.gateway.clearCalls();
             expect(await deliver(world, handler, stateChange(instance.instanceId, "terminated"))).to.equal(undefined);
-            // EC2 first (a release acts only on what EC2 says), then claim, row, lock, address, lock, claim.
-            expect(world.gateway.calls.map(c => c.action)).to.deep.equal(["DescribeInstances", "GetItem", "DeleteItem", "GetItem", "DescribeAddresses", "DeleteItem", "DeleteItem"]);
+            // EC2 first (a release acts only on what EC2 says), then claim, row, lock, address, row and lock together, claim.
+            expect(world.gateway.calls.map(c => c.action)).to.deep.equal(["DescribeInstances", "GetItem", "DeleteItem", "GetItem", "DescribeAddresses", "TransactWriteItems", "DeleteItem"]);
             expect((await world.checkInvariants()).bound).to.equal(0);
         });
 
@@ -248,8 +248,9 @@ describe("binding and release", function () {
             await world.handle(handler, ...instances.map(i => stateChange(i.instanceId, "running")));
             expect((await world.checkInvariants()).bound).to.equal(5);
             const count = (action: string) => world.gateway.calls.filter(c => c.action === action).length;
-            expect({ DescribeInstances: count("DescribeInstances"), DescribeAddresses: count("DescribeAddresses"), PutItem: count("PutItem"), AssociateAddress: count("AssociateAddress"), UpdateItem: count("UpdateItem") })
-                .to.deep.equal({ DescribeInstances: 1, DescribeAddresses: 1, PutItem: 10, AssociateAddress: 5, UpdateItem: 5 });
+            // The row is written in a transaction with the check that the lock is still held.
+            expect({ DescribeInstances: count("DescribeInstances"), DescribeAddresses: count("DescribeAddresses"), PutItem: count("PutItem"), AssociateAddress: count("AssociateAddress"), TransactWriteItems: count("TransactWriteItems") })
+                .to.deep.equal({ DescribeInstances: 1, DescribeAddresses: 1, PutItem: 10, AssociateAddress: 5, TransactWriteItems: 5 });
             expect(world.gateway.calls).to.have.length(22);
         });
 
@@ -323,7 +324,7 @@ describe("binding and release", function () {
             let left = 100_000;
             const context = { awsRequestId: "late", getRemainingTimeInMillis: () => left };
             // The first bind's row write uses up the time: 39 s left is too little to start another.
-            world.gateway.inject({ action: "UpdateItem", match: () => { left = 39_000; return false; } });
+            world.gateway.inject({ action: "TransactWriteItems", match: call => { if (JSON.stringify(call.input).includes('"Update"')) left = 39_000; return false; } });
             world.gateway.clearCalls();
             const batch = queueBatch(stateChange(gone.instanceId, "terminated"), ...launches.map(i => stateChange(i.instanceId, "running")));
             const { batchItemFailures } = await handler(batch, context);
@@ -394,7 +395,7 @@ describe("binding and release", function () {
                 const name = `${instance.instanceId}.edge.live.example.com.`;
                 const calls = world.gateway.calls.filter(c => JSON.stringify(c.input).includes(instance.instanceId) || JSON.stringify(c.input).includes(name));
                 const actions = calls.map(c => c.action);
-                expect(actions.indexOf("ChangeResourceRecordSets")).to.be.lessThan(actions.lastIndexOf("UpdateItem"));
+                expect(actions.indexOf("ChangeResourceRecordSets")).to.be.lessThan(actions.lastIndexOf("TransactWriteItems"));
             }
             expect(world.gateway.calls.filter(c => c.action === "GetChange").length).to.be.at.least(3);
 

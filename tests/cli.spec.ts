@@ -266,7 +266,7 @@ describe("the operator CLI", function () {
             const result: Reconciliation = JSON.parse(run.stdout);
             expect(result.fixed).to.deep.equal([]);
             expect(result.failed).to.deep.equal([{
-                drift: { kind: "unbound-target", instanceId: lost, detail: "running target without a pool address" },
+                drift: { kind: "unbound-target", state: "running", instanceId: lost, detail: "running target without a pool address" },
                 error: "InjectedFault: Injected fault (InjectedFault) for AssociateAddress",
             }]);
         });

@@ -2,7 +2,7 @@
 // one run, and a second run changes nothing; it also runs beside a burst of events.
 import { PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { expect } from "chai";
-import { createEventHandler, createReconcileHandler, EventHandler, ReconcileHandler } from "../binder";
+import { EventHandler, ReconcileHandler } from "../binder";
 import { stateChange, World, WorldOptions } from "./support/world";
 
 describe("the reconciler", function () {
@@ -12,10 +12,7 @@ describe("the reconciler", function () {
     let reconcile: ReconcileHandler;
 
     async function open(options: WorldOptions): Promise<void> {
-        world = await World.create(options);
-        world.useEnvironment();
-        handler = createEventHandler();
-        reconcile = createReconcileHandler();
+        ({ world, handler, reconcile } = await World.open(options));
     }
 
     afterEach(async () => { await world?.close(); });

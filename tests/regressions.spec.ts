@@ -3,7 +3,7 @@
 // failing on the code before the fix and ending here with every invariant kept.
 import { DeleteItemCommand } from "@aws-sdk/client-dynamodb";
 import { expect } from "chai";
-import { createEventHandler, createReconcileHandler, EventHandler, ReconcileHandler } from "../binder";
+import { EventHandler, ReconcileHandler } from "../binder";
 import { candidateOrder } from "../binder/candidates";
 import { queueBatch, stateChange, World, WorldOptions } from "./support/world";
 
@@ -14,10 +14,7 @@ describe("regressions: interleavings that broke an invariant", function () {
     let reconcile: ReconcileHandler;
 
     async function open(options: WorldOptions): Promise<void> {
-        world = await World.create(options);
-        world.useEnvironment();
-        handler = createEventHandler();
-        reconcile = createReconcileHandler();
+        ({ world, handler, reconcile } = await World.open(options));
     }
 
     afterEach(async () => { await world?.close(); });

@@ -223,7 +223,7 @@ describe("the stack", function () {
             });
             expect(statement(run, "AttachToNetworkInterfaces").Resource).to.deep.equal(["arn:aws:ec2:us-west-2:123456789012:network-interface/*"]);
             expect(statement(run, "ReadWriteOwnTables")).to.deep.include({
-                Action: ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                Action: ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
                 Resource: [run.outputs.serversTable, run.outputs.claimsTable].map(n => `arn:aws:dynamodb:us-west-2:123456789012:table/${n}`),
             });
             expect(statements(run).some(s => s.Action.some((a: string) => a.startsWith("route53:")))).to.equal(false);

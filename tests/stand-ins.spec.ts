@@ -17,7 +17,7 @@ import {
     type Change,
     type RRType,
 } from "@aws-sdk/client-route-53";
-import { DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, ScanCommand, TransactionCanceledException, TransactWriteItemsCommand } from "@aws-sdk/client-dynamodb";
 import { ChangeMessageVisibilityBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { createTable as createDynaliteTable, startDynalite } from "./support/aws/dynalite";
 import { Ec2Model } from "./support/aws/ec2";
@@ -546,6 +546,76 @@ describe("AWS stand-ins", function () {
                 { service: "dynamodb", action: "GetItem", outcome: "ok", errorCode: undefined },
             ]);
             expect(calls[1].input).to.deep.include({ TableName: table, Item: { pk: { S: "node-1" } } });
+        });
+
+        describe("TransactWriteItems, which dynalite lacks, made of its own conditional writes", () => {
+            const item = (pk: string, extra: Record<string, { S: string }> = {}) => ({ pk: { S: pk }, ...extra });
+            const read = async (TableName: string, pk: string) =>
+                (await clients.dynamodb.send(new GetItemCommand({ TableName, Key: { pk: { S: pk } }, ConsistentRead: true }))).Item;
+            const absent = { ConditionExpression: "attribute_not_exists(pk)" };
+
+            it("writes every action or none: a failed condition cancels all, with a reason per action", async () => {
+                const table = await createTable();
+                await putOnce(table, "taken");
+                const failure = await rejection(clients.dynamodb.send(new TransactWriteItemsCommand({
+                    TransactItems: [
+                        { Put: { TableName: table, Item: item("fresh"), ...absent } },
+                        { Update: { TableName: table, Key: { pk: { S: "other" } }, UpdateExpression: "SET v = :v", ExpressionAttributeValues: { ":v": { S: "x" } } } },
+                        { Put: { TableName: table, Item: item("taken"), ...absent } },
+                    ],
+                })));
+                expect(failure).to.be.instanceOf(TransactionCanceledException);
+                expect((failure as TransactionCanceledException).CancellationReasons?.map(r => r.Code)).to.deep.equal(["None", "None", "ConditionalCheckFailed"]);
+                expect(await read(table, "fresh")).to.equal(undefined);
+                expect(await read(table, "other")).to.equal(undefined);
+                expect(await read(table, "taken")).to.deep.equal(item("taken"));
+
+                await clients.dynamodb.send(new TransactWriteItemsCommand({
+                    TransactItems: [{ Put: { TableName: table, Item: item("fresh"), ...absent } }, { Delete: { TableName: table, Key: { pk: { S: "taken" } } } }],
+                }));
+                expect(await read(table, "fresh")).to.deep.equal(item("fresh"));
+                expect(await read(table, "taken")).to.equal(undefined);
+            });
+
+            it("a condition check judges an item without changing it, present or not", async () => {
+                const table = await createTable();
+                await clients.dynamodb.send(new PutItemCommand({ TableName: table, Item: item("lock", { owner: { S: "i-1" } }) }));
+                const ownedBy = (owner: string) => ({
+                    ConditionCheck: { TableName: table, Key: { pk: { S: "lock" } }, ConditionExpression: "#o = :o", ExpressionAttributeNames: { "#o": "owner" }, ExpressionAttributeValues: { ":o": { S: owner } } },
+                });
+                const row = (v: string) => ({ Put: { TableName: table, Item: item("row", { v: { S: v } }) } });
+                await clients.dynamodb.send(new TransactWriteItemsCommand({ TransactItems: [ownedBy("i-1"), row("one")] }));
+                const refused = await rejection(clients.dynamodb.send(new TransactWriteItemsCommand({ TransactItems: [ownedBy("i-2"), row("two")] })));
+                expect((refused as TransactionCanceledException).CancellationReasons?.map(r => r.Code)).to.deep.equal(["ConditionalCheckFailed", "None"]);
+                expect(await read(table, "row")).to.deep.equal(item("row", { v: { S: "one" } }));
+                expect(await read(table, "lock")).to.deep.equal(item("lock", { owner: { S: "i-1" } }));
+                await clients.dynamodb.send(new TransactWriteItemsCommand({
+                    TransactItems: [{ ConditionCheck: { TableName: table, Key: { pk: { S: "none" } }, ...absent } }, row("three")],
+                }));
+                expect(await read(table, "none")).to.equal(undefined);
+            });
+
+            it("refuses two actions on one item, and succeeds again without writing for a repeated client token", async () => {
+                const table = await createTable();
+                const twice = await rejection(clients.dynamodb.send(new TransactWriteItemsCommand({
+                    TransactItems: [{ Put: { TableName: table, Item: item("a") } }, { Delete: { TableName: table, Key: { pk: { S: "a" } } } }],
+                })));
+                expect(twice.name).to.equal("ValidationException");
+                const once = { ClientRequestToken: "token-1", TransactItems: [{ Put: { TableName: table, Item: item("a"), ...absent } }] };
+                await clients.dynamodb.send(new TransactWriteItemsCommand(once));
+                await clients.dynamodb.send(new DeleteItemCommand({ TableName: table, Key: { pk: { S: "a" } } }));
+                await clients.dynamodb.send(new TransactWriteItemsCommand(once));
+                expect(await read(table, "a"), "the repeat wrote again").to.equal(undefined);
+            });
+
+            it("no other request sees a transaction half done", async () => {
+                const table = await createTable();
+                const pair = (n: number) => ["x", "y"].map(pk => ({ Put: { TableName: table, Item: item(pk, { n: { S: String(n) } }) } }));
+                const writes = Array.from({ length: 20 }, (_, n) => clients.dynamodb.send(new TransactWriteItemsCommand({ TransactItems: pair(n) })));
+                const reads = Array.from({ length: 40 }, () => clients.dynamodb.send(new ScanCommand({ TableName: table, ConsistentRead: true })));
+                const [, scans] = await Promise.all([Promise.all(writes), Promise.all(reads)]);
+                for (const { Items = [] } of scans) expect(new Set(Items.map(i => i.n?.S)).size, "a scan saw x and y from different transactions").to.be.at.most(1);
+            });
         });
 
         it("createTable returns once the table takes writes", async () => {

@@ -3,7 +3,7 @@
 // from DESIGN.md over the final state.
 import { AttributeValue, DynamoDBClient, PutItemCommand, ScanCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { expect } from "chai";
-import { EventHandler } from "../../binder";
+import { createEventHandler, createReconcileHandler, EventHandler, ReconcileHandler } from "../../binder";
 import { QueueBatch } from "../../binder/batch";
 import { BinderSettings, binderEnvironment, DnsRecordsMode, EVENT_QUEUE_URL_ENV } from "../../binder/config";
 import { renderName } from "../../binder/naming";
@@ -153,6 +153,13 @@ export class World {
         await createBinderTables(direct, world.settings);
         for (let i = 0; i < options.poolSize; i++) world.ec2.addAddress({ tags: ADDRESS_TAGS });
         return world;
+    }
+
+    /** A world whose environment the in-process handlers read, with a fresh binder and reconciler. */
+    static async open(options: WorldOptions): Promise<{ world: World; handler: EventHandler; reconcile: ReconcileHandler }> {
+        const world = await World.create(options);
+        world.useEnvironment();
+        return { world, handler: createEventHandler(), reconcile: createReconcileHandler() };
     }
 
     /** The environment the stack gives the Lambda, pointed at the gateway. */

@@ -6,7 +6,8 @@ import { AwsError } from "./wire";
 export type Tags = Record<string, string>;
 export type InstanceState = "pending" | "running" | "stopping" | "stopped" | "shutting-down" | "terminated";
 export interface ModelInterface { networkInterfaceId: string; deviceIndex: number; networkCardIndex: number; privateIpAddress: string }
-export interface ModelInstance { instanceId: string; state: InstanceState; tags: Tags; networkInterfaces: ModelInterface[] }
+/** `launchTime`: when the instance last started (ms by the model's clock); a stop and start renews it. */
+export interface ModelInstance { instanceId: string; state: InstanceState; tags: Tags; networkInterfaces: ModelInterface[]; launchTime: number }
 export interface ModelAssociation { associationId: string; instanceId: string; networkInterfaceId: string; privateIpAddress: string }
 export interface ModelAddress { allocationId: string; publicIp: string; tags: Tags; association?: ModelAssociation }
 
@@ -93,7 +94,7 @@ export class Ec2Model {
         const networkInterfaces = (options.interfaces ?? [{ deviceIndex: 0 }]).map((n) => this.newInterface(n.deviceIndex, n.networkCardIndex ?? 0));
         if (options.secondaryInterfaceFirst) networkInterfaces.unshift(this.newInterface(1, 0));
         if (!networkInterfaces.some(isPrimary)) throw new Error(`instance ${instanceId} needs an interface at device 0 on card 0`);
-        const instance: ModelInstance = { instanceId, state: options.state ?? "running", tags: { ...options.tags }, networkInterfaces };
+        const instance: ModelInstance = { instanceId, state: options.state ?? "running", tags: { ...options.tags }, networkInterfaces, launchTime: this.clock() };
         this.instanceMap.set(instanceId, instance);
         if (instance.state === "terminated") this.terminatedAt.set(instanceId, this.clock());
         this.record(this.instanceVersions, instanceId, instance);
@@ -113,6 +114,8 @@ export class Ec2Model {
         const instance = this.instanceMap.get(instanceId);
         if (!instance) throw new Error(`no instance ${instanceId}`);
         if (state === "terminated" && instance.state !== "terminated") this.terminatedAt.set(instanceId, this.clock());
+        // Instance.LaunchTime (EC2 API reference): "The time that the instance was last launched"; a start renews it.
+        if (state === "pending" && instance.state !== "pending") instance.launchTime = this.clock();
         instance.state = state;
         this.record(this.instanceVersions, instanceId, instance);
         // Termination deletes the ENIs, which releases every Elastic IP that sat on them.

@@ -3,6 +3,7 @@
 import { Agent, createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dynamoRequest } from "./dynamodb-proxy";
+import { Transactions } from "./dynamodb-transactions";
 import type { Ec2Model } from "./ec2";
 import { ec2Request } from "./ec2-query";
 import type { Route53Model } from "./route53";
@@ -65,6 +66,7 @@ export class AwsGateway {
     private readonly faults: { fault: Fault; remaining: number }[] = [];
     private readonly pauses: { match: (call: { service: Service; action: string; input: unknown }) => boolean; arrived: () => void; resumed: Promise<void> }[] = [];
     private readonly dynamoAgent = new Agent({ keepAlive: true });
+    private readonly transactions = new Transactions();
     private seq = 0;
 
     static async start(options: GatewayOptions): Promise<AwsGateway> {
@@ -172,7 +174,7 @@ export class AwsGateway {
             return sqsRequest(this.options.sqs, target, raw.body.toString("utf8"));
         }
         if (target) {
-            return dynamoRequest(this.options.dynamoEndpoint, this.dynamoAgent, url.pathname + url.search, raw.headers, raw.body);
+            return dynamoRequest(this.options.dynamoEndpoint, this.dynamoAgent, this.transactions, url.pathname + url.search, raw.headers, raw.body);
         }
         if (url.pathname.startsWith("/2013-04-01/")) {
             return route53Request(this.options.route53, raw.method, url, raw.body.toString("utf8"));

@@ -9,6 +9,8 @@ export class AwsError extends Error {
         readonly code: string,
         message: string,
         readonly status = 400,
+        /** Fields an error carries besides its code and message (DynamoDB's CancellationReasons). */
+        readonly extra: Record<string, unknown> = {},
     ) {
         super(message);
     }

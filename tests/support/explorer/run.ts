@@ -28,6 +28,7 @@ import { Gate, inProcessHandler } from "../aws/in-process";
 import { Route53Model } from "../aws/route53";
 import { SqsModel } from "../aws/sqs";
 import { ADDRESS_TAGS, createBinderTables, INSTANCE_TAGS, stateChange, ZONE } from "../world";
+import { seeded } from "../seeded";
 import { Allocation, checkFinal, checkStep, Violation } from "./invariants";
 import { Plan } from "./plan";
 import { Steps } from "./steps";
@@ -68,18 +69,6 @@ interface Message {
 }
 
 const CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" };
-
-/** A small seeded generator (mulberry32) for the EC2 model's lags and remaps. */
-function seeded(seed: number): () => number {
-    let state = seed >>> 0;
-    return () => {
-        state = (state + 0x6d2b79f5) >>> 0;
-        let t = state;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-}
 
 /** A dynalite shared by every run of one process; each run has tables of its own. */
 export class Explorer {
@@ -140,8 +129,6 @@ class RunWorld {
     private readonly steps: Steps;
     private readonly messages: Message[] = [];
     private readonly allocations: Allocation[] = [];
-    /** When each worker last left running (virtual ms). */
-    private readonly stoppedAt = new Map<string, number>();
     private readonly violations: Violation[] = [];
     private readonly notes: { step: number; actor: string; text: string }[] = [];
     private readonly faults: Map<number, Plan["faults"][number]["kind"]>;
@@ -199,7 +186,6 @@ class RunWorld {
             const state = states[i];
             this.steps.later(`worker ${instanceId}`, `→ ${state}`, () => {
                 this.ec2.setState(instanceId, state);
-                if (state !== "running" && state !== "pending") this.stoppedAt.set(instanceId, this.clock.now);
                 if (state !== "running") this.retire(a => a.instanceId === instanceId);
                 if (SENT_STATES.includes(state)) this.send(instanceId, state);
                 next(i + 1);
@@ -310,12 +296,11 @@ class RunWorld {
                     ExpressionAttributeValues: { ":true": { BOOL: true }, ":false": { BOOL: false }, ":instance": free.InstanceId },
                 }));
                 const allocation = { publicIp: free.EIP.S!, dnsName: free.DNS_Record.S!, instanceId: free.InstanceId.S!, allocationId: free.AllocationId?.S ?? "", live: true };
-                // A server that is going away when it is handed out, or whose row is from before its
-                // last stop (the stop's withdrawal is still on its way), is not one that stayed bound.
+                // A server that is going away when it is handed out, or whose row is of an earlier run of
+                // the instance (before a stop and start, its withdrawal still on its way), is not one that stayed bound.
                 const instance = this.ec2.instance(allocation.instanceId);
-                const publishedAt = Date.parse(free.BoundAt?.S ?? "");
                 allocation.live = instance?.state === "running" && this.ec2.address(allocation.allocationId)?.association?.instanceId === allocation.instanceId
-                    && !((this.stoppedAt.get(allocation.instanceId) ?? -Infinity) >= publishedAt);
+                    && free.LaunchedAt?.S === new Date(instance.launchTime).toISOString();
                 this.allocations.push(allocation);
                 this.note(name, `allocated ${allocation.publicIp} on ${allocation.instanceId}`);
             } catch (err) {
