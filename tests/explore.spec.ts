@@ -3,14 +3,18 @@
 // EC2 whose reads lag, with faults at AWS calls; every invariant must hold and
 // the state must be exactly right after at most two reconciler runs.
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { AssociateAddressCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { expect } from "chai";
 import fc from "fast-check";
 import { BinderSettings } from "../binder/config";
-import { Store } from "../binder/store";
+import { Attachment, Ec2 } from "../binder/ec2";
+import { ServerRow, Store } from "../binder/store";
 import { explorationProperty } from "./support/explorer/property";
-import { Explorer } from "./support/explorer/run";
+import { Explorer, RunOptions } from "./support/explorer/run";
 
-/** The bug the issue names: an address's lock taken whoever holds it. */
+// Planted bugs, to show that the bounded exploration finds what it must.
+
+/** An address's lock taken whoever holds it. */
 function unconditionalLock(client: DynamoDBClient, settings: BinderSettings): Store {
     return new (class extends Store {
         override async lock(allocationId: string, instanceId: string, now: string): Promise<boolean> {
@@ -19,6 +23,33 @@ function unconditionalLock(client: DynamoDBClient, settings: BinderSettings): St
                 Item: { Id: { S: allocationId }, InstanceId: { S: instanceId }, LockedAt: { S: now } },
             }));
             return true;
+        }
+    })(client, settings.serversTable, settings.claimsTable);
+}
+
+/** AssociateAddress allowed to move an address off another instance (the original sample's way). */
+function reassociating(client: EC2Client): Ec2 {
+    return new (class extends Ec2 {
+        override async associate(allocationId: string, target: Attachment): Promise<string> {
+            const out = await client.send(new AssociateAddressCommand({
+                AllocationId: allocationId, NetworkInterfaceId: target.networkInterfaceId, PrivateIpAddress: target.privateIpAddress, AllowReassociation: true,
+            }));
+            return out.AssociationId ?? "";
+        }
+    })(client);
+}
+
+/** A row written whole every time, as if new: a duplicate resets the scheduler's `allocated`. */
+function overwritingRows(client: DynamoDBClient, settings: BinderSettings): Store {
+    return new (class extends Store {
+        override async publish(row: ServerRow, now: string): Promise<void> {
+            await client.send(new PutItemCommand({
+                TableName: settings.serversTable,
+                Item: {
+                    EIP: { S: row.publicIp }, DNS_Record: { S: row.dnsName }, AssociationId: { S: row.associationId }, InstanceId: { S: row.instanceId },
+                    AllocationId: { S: row.allocationId }, LaunchedAt: { S: row.launchedAt ?? "" }, allocated: { BOOL: false }, BoundAt: { S: now },
+                },
+            }));
         }
     })(client, settings.serversTable, settings.claimsTable);
 }
@@ -40,11 +71,17 @@ describe("interleaving explorer", function () {
         expect(actors, "the runs had fewer concurrent actors than asked").to.be.at.least(6);
     });
 
-    it("finds a reintroduced bug (an unconditional address lock) within the same bounded exploration", async () => {
-        const verdict = await fc.check(explorationProperty(explorer, () => {}, { store: unconditionalLock }), { seed: SEED, numRuns: RUNS, endOnFailure: true });
-        expect(verdict.failed, "the explorer missed an unconditional lock").to.equal(true);
-        const message = String(verdict.errorInstance);
-        expect(message).to.match(/invariant violation/);
-        expect(message).to.include("trace:");
-    });
+    const plants: [string, RunOptions, string][] = [
+        ["the address lock taken unconditionally, and AllowReassociation: false dropped", { store: unconditionalLock, ec2: reassociating }, "double-booked"],
+        ["a row written whole on every bind", { store: overwritingRows }, "allocated-reset"],
+    ];
+    for (const [bug, plant, invariant] of plants) {
+        it(`finds a planted bug within the same bounded exploration: ${bug}`, async () => {
+            const verdict = await fc.check(explorationProperty(explorer, () => {}, plant), { seed: SEED, numRuns: RUNS, endOnFailure: true });
+            expect(verdict.failed, `the explorer missed: ${bug}`).to.equal(true);
+            const message = String(verdict.errorInstance);
+            expect(message).to.include(invariant);
+            expect(message).to.include("trace:");
+        });
+    }
 });

@@ -54,9 +54,10 @@ export interface RunResult {
     trace: string;
 }
 
+/** Replacements for the binder's AWS layer: how a test plants a bug to show that the explorer finds it. */
 export interface RunOptions {
-    /** Replaces the binder's DynamoDB layer: how a test plants a bug to show the explorer finds it. */
     store?: (client: DynamoDBClient, settings: BinderSettings) => Store;
+    ec2?: (client: EC2Client) => Ec2;
 }
 
 interface Message {
@@ -455,7 +456,7 @@ class RunWorld {
         });
         return {
             settings: this.settings,
-            ec2: new Ec2(new EC2Client(this.clientOptions(who, EC2_RETRY.maxAttempts))),
+            ec2: (this.options.ec2 ?? (client => new Ec2(client)))(new EC2Client(this.clientOptions(who, EC2_RETRY.maxAttempts))),
             store: this.options.store?.(dynamodb, this.settings) ?? new Store(dynamodb, this.settings.serversTable, this.settings.claimsTable),
             dns: new Dns(new Route53Client(this.clientOptions(who, RETRY.maxAttempts)), this.settings.hostedZoneId, this.settings.dnsTtl),
             log,
