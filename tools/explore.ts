@@ -24,6 +24,7 @@ async function main(): Promise<void> {
     const failedSeeds: number[] = [];
     let longest: RunResult | undefined;
     let actors = 0;
+    let fewestActors = Infinity;
     let steps = 0;
     const started = Date.now();
     try {
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
             converged.set(key, (converged.get(key) ?? 0) + 1);
             if (!longest || result.steps > longest.steps) longest = result;
             actors += result.actors;
+            fewestActors = Math.min(fewestActors, result.actors);
             steps += result.steps;
             if ((i + 1) % 100 === 0) console.error(`${i + 1}/${runs} runs, ${failedSeeds.length} with violations, ${((Date.now() - started) / 1000).toFixed(0)} s`);
         }
@@ -48,7 +50,7 @@ async function main(): Promise<void> {
         await explorer.close();
     }
     console.log(`runs: ${runs} (seeds ${firstSeed}–${firstSeed + runs - 1}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    console.log(`actors per run: ${(actors / runs).toFixed(1)} on average; steps per run: ${(steps / runs).toFixed(1)} on average, ${longest?.steps ?? 0} at most`);
+    console.log(`actors per run: ${(actors / runs).toFixed(1)} on average, ${fewestActors} at least; steps per run: ${(steps / runs).toFixed(1)} on average, ${longest?.steps ?? 0} at most`);
     console.log(`violations by invariant: ${byInvariant.size === 0 ? "none" : [...byInvariant].map(([k, n]) => `${k} ${n}`).join(", ")}`);
     console.log(`runs with violations: ${failedSeeds.length}${failedSeeds.length ? ` (seeds ${failedSeeds.slice(0, 20).join(", ")}${failedSeeds.length > 20 ? ", …" : ""})` : ""}`);
     console.log(`converged after: ${[...converged].sort().map(([k, n]) => `${k}: ${n}`).join(", ")}`);
