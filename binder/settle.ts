@@ -1,7 +1,7 @@
 // One batch of events, instance by instance: one read of the batch's instances,
 // then for each the verdict of lifecycle.ts carried out with the same bind,
 // release and withdraw the reconciler uses.
-import { bind, newPoolView } from "./bind";
+import { bind, newPoolView, PoolView } from "./bind";
 import { Context, hasTags } from "./context";
 import { hasTimeToStart } from "./deadline";
 import { Instance } from "./ec2";
@@ -40,37 +40,38 @@ export async function settleAll(ctx: Context, work: InstanceWork[]): Promise<Set
     const results: Settled[] = [];
     for (const { instanceId, announcements, instance } of observed) {
         if (!hasTimeToStart(ctx.timeLeft())) break;
-        const log = ctx.log.with({ instanceId });
-        const phase = observedPhase(instance);
-        const verdict = decide(phase, announcements);
         try {
-            let outcome: string;
-            if (instance && !hasTags(instance.tags, ctx.settings.instanceTags)) {
-                // One read and nothing else for an instance that is not ours (a binding left on an
-                // instance that lost its tags is the reconciler's).
-                log.info("instance lacks the instance tags; not a target", { outcome: "not-a-target", state: instance.state });
-                results.push({ instanceId, outcome: "not-a-target", wait: [], done: announcements.map(a => a.messageId) });
-                continue;
-            } else if (verdict.act === "bind") {
-                outcome = await bind(ctx, instance!, view);
-            } else if (verdict.act === "release") {
-                outcome = await release(ctx, instanceId);
-            } else if (verdict.act === "withdraw") {
-                outcome = await withdraw(ctx, instanceId, instance?.launchedAt);
-            } else if (verdict.wait.length > 0) {
-                outcome = "waiting";
-                log.info("EC2 does not show what the event says yet; the event will come again", {
-                    outcome, observed: instance?.state ?? "not found", announced: announcements.map(a => a.phase),
-                });
-            } else {
-                outcome = "unconfirmed";
-                log.info("EC2 never showed what the event says; nothing to do (the reconciler checks again)", { outcome, observed: instance?.state ?? "not found" });
-            }
-            if (verdict.act && verdict.wait.length > 0) log.info("other events for this instance disagree with EC2; they will come again", { outcome: "waiting", observed: instance?.state });
-            results.push({ instanceId, outcome, wait: verdict.wait, done: verdict.done });
+            results.push({ instanceId, ...(await settle(ctx, instanceId, instance, announcements, view)) });
         } catch (error) {
             results.push({ instanceId, error });
         }
     }
     return results;
+}
+
+/** One instance: what EC2 shows is done, and the messages that disagree with it wait. */
+async function settle(
+    ctx: Context, instanceId: string, instance: Instance | undefined, announcements: Announcement[], view: PoolView,
+): Promise<{ outcome: string; wait: string[]; done: string[] }> {
+    const log = ctx.log.with({ instanceId });
+    if (instance && !hasTags(instance.tags, ctx.settings.instanceTags)) {
+        // One read and nothing else for an instance that is not ours (a binding left on an
+        // instance that lost its tags is the reconciler's).
+        log.info("instance lacks the instance tags; not a target", { outcome: "not-a-target", state: instance.state });
+        return { outcome: "not-a-target", wait: [], done: announcements.map(a => a.messageId) };
+    }
+    const { act, wait, done } = decide(observedPhase(instance), announcements);
+    const observed = instance?.state ?? "not found";
+    if (act && wait.length > 0) log.info("other events for this instance disagree with EC2; they will come again", { outcome: "waiting", observed });
+    switch (act) {
+        case "bind": return { outcome: await bind(ctx, instance!, view), wait, done };
+        case "release": return { outcome: await release(ctx, instanceId), wait, done };
+        case "withdraw": return { outcome: await withdraw(ctx, instanceId, instance?.launchedAt), wait, done };
+    }
+    if (wait.length > 0) {
+        log.info("EC2 does not show what the event says yet; the event will come again", { outcome: "waiting", observed, announced: announcements.map(a => a.phase) });
+        return { outcome: "waiting", wait, done };
+    }
+    log.info("EC2 never showed what the event says; nothing to do (the reconciler checks again)", { outcome: "unconfirmed", observed });
+    return { outcome: "unconfirmed", wait, done };
 }
