@@ -23,6 +23,7 @@ async function main(): Promise<void> {
     const converged = new Map<string, number>();
     const failedSeeds: number[] = [];
     let longest: RunResult | undefined;
+    let longestSeed = firstSeed;
     let actors = 0;
     let fewestActors = Infinity;
     let steps = 0;
@@ -40,7 +41,10 @@ async function main(): Promise<void> {
             if (result.violations.length > 0) failedSeeds.push(seed);
             const key = result.convergedAfter === undefined ? "never (violation)" : `${result.convergedAfter} reconciler run(s)`;
             converged.set(key, (converged.get(key) ?? 0) + 1);
-            if (!longest || result.steps > longest.steps) longest = result;
+            if (!longest || result.steps > longest.steps) {
+                longest = result;
+                longestSeed = seed;
+            }
             actors += result.actors;
             fewestActors = Math.min(fewestActors, result.actors);
             steps += result.steps;
@@ -50,7 +54,7 @@ async function main(): Promise<void> {
         await explorer.close();
     }
     console.log(`runs: ${runs} (seeds ${firstSeed}–${firstSeed + runs - 1}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    console.log(`actors per run: ${(actors / runs).toFixed(1)} on average, ${fewestActors} at least; steps per run: ${(steps / runs).toFixed(1)} on average, ${longest?.steps ?? 0} at most`);
+    console.log(`actors per run: ${(actors / runs).toFixed(1)} on average, ${fewestActors} at least; steps per run: ${(steps / runs).toFixed(1)} on average, ${longest?.steps ?? 0} at most (seed ${longestSeed})`);
     console.log(`violations by invariant: ${byInvariant.size === 0 ? "none" : [...byInvariant].map(([k, n]) => `${k} ${n}`).join(", ")}`);
     console.log(`runs with violations: ${failedSeeds.length}${failedSeeds.length ? ` (seeds ${failedSeeds.slice(0, 20).join(", ")}${failedSeeds.length > 20 ? ", …" : ""})` : ""}`);
     console.log(`converged after: ${[...converged].sort().map(([k, n]) => `${k}: ${n}`).join(", ")}`);
