@@ -66,9 +66,9 @@ describe("interleaving explorer", function () {
     after(async () => { await explorer?.close(); });
 
     it(`keeps every invariant over ${RUNS} seeded runs, converging within two reconciler runs`, async () => {
-        let actors = 0;
-        await fc.assert(explorationProperty(explorer, (_plan, result) => { actors = Math.max(actors, result.actors); }), { seed: SEED, numRuns: RUNS });
-        expect(actors, "the runs had fewer concurrent actors than asked").to.be.at.least(6);
+        let fewest = Infinity;
+        await fc.assert(explorationProperty(explorer, (_plan, result) => { fewest = Math.min(fewest, result.actors); }), { seed: SEED, numRuns: RUNS });
+        expect(fewest, "a run had fewer than six concurrent actors").to.be.at.least(6);
     });
 
     const plants: [string, RunOptions, string][] = [

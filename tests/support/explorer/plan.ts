@@ -53,7 +53,10 @@ export interface Plan {
     ec2Seed: number;
 }
 
-/** Every run has EC2 lag and at least the workers, their binder invocations, a reconciler and the scheduler as actors. */
+/**
+ * Every run has EC2 lag and at least six actors: two workers, a binder invocation,
+ * a reconciler run and two passes of the scheduler (and often many more).
+ */
 export const planArbitrary: fc.Arbitrary<Plan> = fc
     .record({
         perBinding: fc.boolean(),
@@ -63,7 +66,7 @@ export const planArbitrary: fc.Arbitrary<Plan> = fc
         duplicates: fc.array(fc.boolean(), { minLength: 12, maxLength: 12 }),
         batchSize: fc.integer({ min: 1, max: 3 }),
         reconcilerRuns: fc.integer({ min: 1, max: 2 }),
-        allocations: fc.integer({ min: 1, max: 2 }),
+        allocations: fc.integer({ min: 2, max: 3 }),
         hand: fc.option(fc.constantFrom<HandDrift>("delete-row", "disassociate", "delete-record"), { freq: 2 }),
         faults: fc.array(fc.record({ call: fc.integer({ min: 1, max: 60 }), kind: fc.constantFrom<FaultKind>("before", "after", "lost") }), { maxLength: 2 }),
         readLagMs: fc.constantFrom(1_000, 3_000, 8_000),

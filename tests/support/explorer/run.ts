@@ -49,6 +49,7 @@ export interface RunResult {
     /** Reconciler runs it took, after the events, until the state was exactly right; undefined if two were not enough. */
     convergedAfter?: number;
     steps: number;
+    /** Workers, binder invocations, reconciler runs, scheduler passes and the operator. */
     actors: number;
     /** The run, step by step: actor, call or move, result. */
     trace: string;
@@ -133,7 +134,7 @@ class RunWorld {
     private readonly violations: Violation[] = [];
     private readonly notes: { step: number; actor: string; text: string }[] = [];
     private readonly faults: Map<number, Plan["faults"][number]["kind"]>;
-    private duplicates: boolean[];
+    private readonly duplicates: boolean[];
     private invocations = 0;
     private calls = 0;
 
@@ -388,7 +389,8 @@ class RunWorld {
     }
 
     private result(): RunResult {
-        return { violations: this.violations, steps: this.steps.trace.length, actors: this.steps.actorCount(), trace: this.formatTrace() };
+        // The workers act too: they launch, stop, start and terminate.
+        return { violations: this.violations, steps: this.steps.trace.length, actors: this.plan.workers.length + this.steps.actorCount(), trace: this.formatTrace() };
     }
 
     private formatTrace(): string {
