@@ -332,10 +332,11 @@ class RunWorld {
                 try {
                     const row = (await client.send(new ScanCommand({ TableName: this.settings.serversTable }))).Items?.[0];
                     if (!row) return;
-                    this.retire(a => a.publicIp === row.EIP.S);
                     await client.send(new DeleteItemCommand({
                         TableName: this.settings.serversTable, Key: { EIP: row.EIP, DNS_Record: row.DNS_Record },
                     }));
+                    // Whatever the scheduler handed out on that row until now, the operator took away.
+                    this.retire(a => a.publicIp === row.EIP.S);
                     this.note("operator", `deleted the row of ${row.EIP.S}`);
                 } catch (err) {
                     this.note("operator", `gave up: ${String(err)}`);
