@@ -18,9 +18,9 @@ export type DriftKind =
     | "abandoned-claim"      // a claim older than the lease never got its address: bind again
     | "unrecorded-binding"   // a target holds a pool address without its claim or lock: adopt it (and publish, if running)
     | "unpublished-binding"  // a running target holds its address but has no row, or (per binding) no name: publish
-    | "outdated-row"         // a row whose association id is not EC2's (a remap): publish again, keeping `allocated`
+    | "outdated-row"         // a row with an old association id (a remap) or of an earlier run: publish again
     | "stale-binding"        // a claim whose instance is gone or no longer a target: release it
-    | "stopped-row"          // a row of a stopped instance: withdraw it, keep the binding
+    | "stopped-row"          // the row of the run EC2 shows stopped: withdraw it, keep the binding
     | "orphan-row"           // a row whose instance does not hold its address: remove the row
     | "stale-lock"           // a lock older than the lease that no claim or association backs: unlock
     | "stale-record"         // per binding: a name the binder gave to a pool address that no binding holds: delete it
