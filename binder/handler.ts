@@ -6,12 +6,12 @@ import { Dns } from "./dns";
 import { Ec2 } from "./ec2";
 import { isNamedError, namedError } from "./errors";
 import { MALFORMED } from "./events";
+import { announcedPhase } from "./lifecycle";
 import { createLogger, Logger } from "./log";
 import { createMetrics } from "./metrics";
 import { EventQueue, Redeliveries } from "./queue";
 import { reconcile, Reconciliation } from "./reconcile";
 import { redeliveryDelay } from "./redelivery";
-import { announcedPhase } from "./lifecycle";
 import { settleAll } from "./settle";
 import { Store } from "./store";
 

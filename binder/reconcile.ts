@@ -170,13 +170,14 @@ export async function inspect(ctx: Context): Promise<Inspection> {
         drift.push({ kind: "stale-record", allocationId: address.allocationId, publicIp, dnsName, detail: `${dnsName} points at ${publicIp}, but no binding has that name` });
     }
 
-    // Pool addresses held outside the bookkeeping (running targets were seen above).
+    // Pool addresses held outside the bookkeeping (those on a running target's primary interface were seen above).
     for (const address of pool) {
         const holder = address.association?.instanceId;
-        if (!address.association || claimOf.get(holder ?? "")?.allocationId === address.allocationId || known.get(holder ?? "")?.state === "running" && targets.some(t => t.instanceId === holder)) continue;
+        if (!address.association || claimOf.get(holder ?? "")?.allocationId === address.allocationId) continue;
         const instance = known.get(holder ?? "");
         const onPrimary = instance?.primary !== undefined && isAttachedTo(address, instance.primary);
-        if (observedPhase(instance) === "stopped" && tagged(instance) && onPrimary) {
+        if (onPrimary && targets.some(t => t.instanceId === holder)) continue;
+        if (onPrimary && observedPhase(instance) === "stopped" && tagged(instance)) {
             drift.push({ kind: "unrecorded-binding", state: instance!.state, instanceId: holder, allocationId: address.allocationId, publicIp: address.publicIp, detail: "stopped target holds the address without its claim" });
             continue;
         }

@@ -206,10 +206,8 @@ export class Store {
             AssociationId: S(row.associationId), InstanceId: S(row.instanceId), AllocationId: S(row.allocationId),
             ...(row.launchedAt !== undefined && { LaunchedAt: S(row.launchedAt) }),
         };
-        const sameRun = row.launchedAt === undefined ? "" : " AND (attribute_not_exists(#LaunchedAt) OR #LaunchedAt = :launched)";
-        const condition = expression(`attribute_not_exists(#${SERVER_KEY.partition}) OR (#InstanceId = :instance${sameRun})`, {
-            ":instance": row.instanceId, ...(row.launchedAt !== undefined && { ":launched": row.launchedAt }),
-        });
+        const owned = ownedBy(row.instanceId, row.launchedAt);
+        const condition = expression(`attribute_not_exists(#${SERVER_KEY.partition}) OR (${owned.clause})`, owned.values);
         const lockHeld = this.lockHeld(row.allocationId, row.instanceId);
         const refused = await this.transact([lockHeld, {
             Update: {
@@ -288,9 +286,8 @@ export class Store {
      * is not the stopped run's to remove.
      */
     async withdraw(publicIp: string, dnsName: string, instanceId: string, launchedAt?: string): Promise<void> {
-        const sameRun = launchedAt === undefined ? "" : " AND (attribute_not_exists(#LaunchedAt) OR #LaunchedAt = :launched)";
-        await this.deleteIf(this.serversTable, serverKey(publicIp, dnsName),
-            expression(`#InstanceId = :instance${sameRun}`, { ":instance": instanceId, ...(launchedAt !== undefined && { ":launched": launchedAt }) }));
+        const owned = ownedBy(instanceId, launchedAt);
+        await this.deleteIf(this.serversTable, serverKey(publicIp, dnsName), expression(owned.clause, owned.values));
     }
 
     /** Deletes an item only while `condition` holds: the owner check of every removal. */
@@ -313,6 +310,16 @@ function expression(condition: string, values: Record<string, string> = {}): Con
         ExpressionAttributeNames: Object.fromEntries(names.map(name => [`#${name}`, name])),
         ...(Object.keys(values).length > 0 && { ExpressionAttributeValues: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, S(v)])) }),
     };
+}
+
+/**
+ * A row of `instanceId` and, when `launchedAt` is given, of that run of it (a row
+ * written before runs were recorded counts as any run's).
+ */
+function ownedBy(instanceId: string, launchedAt?: string): { clause: string; values: Record<string, string> } {
+    return launchedAt === undefined
+        ? { clause: "#InstanceId = :instance", values: { ":instance": instanceId } }
+        : { clause: "#InstanceId = :instance AND (attribute_not_exists(#LaunchedAt) OR #LaunchedAt = :launched)", values: { ":instance": instanceId, ":launched": launchedAt } };
 }
 
 /** The condition that `attributes` of an item are as `item` had them (absent where it had none), or that there is no item. */
