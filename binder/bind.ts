@@ -28,6 +28,23 @@ const INSTANCE_ERRORS = ["IncorrectInstanceState", "InvalidNetworkInterfaceID.No
 /** How a bind of one instance ended: its outcome, or the error that fails its events. */
 export type BindResult = { instanceId: string; outcome: BindOutcome } | { instanceId: string; error: unknown };
 
+/** A binding whose address is associated and recorded; its name and row come next. */
+interface Associated {
+    instance: Instance;
+    claim: Claim;
+    associationId: string;
+    outcome: "bound" | "already-bound";
+    /** When its bind started (ms since the epoch). */
+    started: number;
+}
+
+/**
+ * Binds per binding name at most this many instances before their names go to
+ * Route53 in one change: one SQS batch at most on the event path, and a bounded
+ * wait for the first of a reconciler's many.
+ */
+const NAMES_PER_CHANGE = 50;
+
 /**
  * What a batch knows of the pool: read from EC2 once, when the first instance
  * needs it, then kept current with the batch's own associations and with the
@@ -42,11 +59,8 @@ export interface PoolView {
 export const newPoolView = (): PoolView => ({ locks: new Map() });
 
 /**
- * Binds each of `instanceIds` that EC2 shows running, one after another, over
- * one read of the instances and at most one of the pool (the reconciler's batch).
- * One instance's failure does not stop the others; it never throws, a failure is
- * in the instance's result. Near the invocation's timeout it stops starting
- * binds: the instances it did not get to have no result.
+ * Binds each of `instanceIds` that EC2 shows running (the reconciler's batch),
+ * over one read of the instances and at most one of the pool.
  */
 export async function bindAll(ctx: Context, instanceIds: string[]): Promise<BindResult[]> {
     if (!hasTimeToStart(ctx.timeLeft())) return [];
@@ -56,28 +70,50 @@ export async function bindAll(ctx: Context, instanceIds: string[]): Promise<Bind
     } catch (error) {
         return instanceIds.map(instanceId => ({ instanceId, error }));
     }
-    const view = newPoolView();
+    const running = instances.filter(instance => instanceIds.includes(instance.instanceId) && observedPhase(instance) === "running");
+    const notRunning = instanceIds.filter(id => !running.some(instance => instance.instanceId === id));
+    return [
+        ...notRunning.map(instanceId => ({ instanceId, outcome: "not-running" as const })),
+        ...await bindEach(ctx, running, newPoolView()),
+    ];
+}
+
+/**
+ * Binds running instances one after another, then names them and publishes
+ * their rows: per binding, the names of up to NAMES_PER_CHANGE binds go to
+ * Route53 in one change with one wait; per address, each row follows its
+ * association at once. One instance's failure does not stop the others; it never
+ * throws, a failure is in the instance's result. Near the invocation's timeout it
+ * stops starting binds: the instances it did not get to have no result.
+ */
+export async function bindEach(ctx: Context, instances: Instance[], view: PoolView): Promise<BindResult[]> {
+    const perChange = ctx.settings.dnsRecords === "per-binding" ? NAMES_PER_CHANGE : 1;
     const results: BindResult[] = [];
-    for (const instanceId of instanceIds) {
+    const pending: Associated[] = [];
+    for (const instance of instances) {
         if (!hasTimeToStart(ctx.timeLeft())) break;
-        const instance = instances.find(i => i.instanceId === instanceId);
+        const { instanceId } = instance;
         try {
-            results.push({ instanceId, outcome: observedPhase(instance) === "running" ? await bind(ctx, instance!, view) : "not-running" });
+            const associated = await associate(ctx, instance, view);
+            if (associated === "not-a-target") results.push({ instanceId, outcome: associated });
+            else pending.push(associated);
         } catch (error) {
             results.push({ instanceId, error });
         }
+        if (pending.length >= perChange) results.push(...await publishAll(ctx, pending.splice(0)));
     }
+    results.push(...await publishAll(ctx, pending));
     return results;
 }
 
 /**
- * Gives a running instance one pool address, its name and its server row:
- * claim (DynamoDB, one per instance) → lock (DynamoDB, one per address) →
- * associate (EC2, fails if the address is taken) → name (per-binding only) → row.
- * Every step is safe to repeat, so a retry after a failure anywhere finishes the
- * same binding; every takeover is conditional on what was read.
+ * Gives a running instance one pool address: claim (DynamoDB, one per instance)
+ * → lock (DynamoDB, one per address) → associate (EC2, fails if the address is
+ * taken); publishAll then names it (per-binding only) and writes its row. Every
+ * step is safe to repeat, so a retry after a failure anywhere finishes the same
+ * binding; every takeover is conditional on what was read.
  */
-export async function bind(ctx: Context, instance: Instance, view: PoolView): Promise<BindOutcome> {
+async function associate(ctx: Context, instance: Instance, view: PoolView): Promise<Associated | "not-a-target"> {
     const { instanceId } = instance;
     const log = ctx.log.with({ instanceId, action: "bind" });
     const started = ctx.now().getTime();
@@ -97,9 +133,8 @@ export async function bind(ctx: Context, instance: Instance, view: PoolView): Pr
         const held = await ctx.ec2.address(seen.allocationId);
         if (held?.association && isAttachedTo(held, target)) {
             const claim = await adopt(ctx, instanceId, held);
-            await publish(ctx, claim, held.association.associationId, instance, log, "already-bound");
             ctx.metrics.pool(pool.length, free);
-            return "already-bound";
+            return { instance, claim, associationId: held.association.associationId, outcome: "already-bound", started };
         }
         view.addresses = pool.flatMap(address => (address === seen ? (held ? [held] : []) : [address]));
     }
@@ -107,10 +142,39 @@ export async function bind(ctx: Context, instance: Instance, view: PoolView): Pr
     view.addresses = view.addresses.map(address => address.allocationId === claim.allocationId
         ? { ...address, association: { ...target, associationId, instanceId } }
         : address);
-    await publish(ctx, claim, associationId, instance, log, "bound");
     ctx.metrics.pool(pool.length, free - 1);
-    ctx.metrics.bound(ctx.now().getTime() - started);
-    return "bound";
+    return { instance, claim, associationId, outcome: "bound", started };
+}
+
+/**
+ * Makes the names of associated bindings resolve (per-binding: one change, one
+ * wait) and then publishes each server row for its run of the instance. A name
+ * Route53 refuses fails only its own binding; a failed change or wait fails them all.
+ */
+async function publishAll(ctx: Context, bindings: Associated[]): Promise<BindResult[]> {
+    if (bindings.length === 0) return [];
+    let refused = new Map<string, unknown>();
+    if (ctx.settings.dnsRecords === "per-binding") {
+        const names = bindings.map(({ claim }) => ({ name: claim.dnsName, ip: claim.publicIp }));
+        try {
+            refused = await ctx.dns.pointAll(names, waitBudgetSeconds(ctx.timeLeft(), IN_SYNC_WAIT.maxWaitTime));
+        } catch (error) {
+            return bindings.map(({ instance }) => ({ instanceId: instance.instanceId, error }));
+        }
+    }
+    const results: BindResult[] = [];
+    for (const binding of bindings) {
+        const { instanceId } = binding.instance;
+        const error = refused.get(binding.claim.dnsName);
+        try {
+            if (error !== undefined) throw error;
+            await publish(ctx, binding);
+            results.push({ instanceId, outcome: binding.outcome });
+        } catch (error) {
+            results.push({ instanceId, error });
+        }
+    }
+    return results;
 }
 
 /**
@@ -131,7 +195,7 @@ export async function adopt(ctx: Context, instanceId: string, held: Address): Pr
     await ctx.store.withdraw(existing.publicIp, existing.dnsName, instanceId);
     if (ctx.settings.dnsRecords === "per-binding" && existing.dnsName !== claim.dnsName
         && (await ctx.store.lockOwner(existing.allocationId)) === instanceId) {
-        await ctx.dns.remove(existing.dnsName, existing.publicIp);
+        await ctx.dns.removeAll([{ name: existing.dnsName, ip: existing.publicIp }]);
     }
     if (!(await ctx.store.writeClaim(claim, existing.allocationId))) throw claimRace(instanceId);
     await ctx.store.unbind(existing.publicIp, existing.dnsName, existing.allocationId, instanceId);
@@ -241,7 +305,7 @@ async function associateLocked(
  * row, if an earlier binding left one, together with its lock.
  */
 async function letGo(ctx: Context, claim: Claim): Promise<void> {
-    if (ctx.settings.dnsRecords === "per-binding") await ctx.dns.remove(claim.dnsName, claim.publicIp);
+    if (ctx.settings.dnsRecords === "per-binding") await ctx.dns.removeAll([{ name: claim.dnsName, ip: claim.publicIp }]);
     await ctx.store.unbind(claim.publicIp, claim.dnsName, claim.allocationId, claim.instanceId);
 }
 
@@ -261,12 +325,11 @@ function associationOn(address: Address | undefined, target: Attachment): string
     return isAttachedTo(address, target) ? address?.association?.associationId : undefined;
 }
 
-/** Makes the name resolve (per-binding) and then publishes the server row for this run of the instance. */
-async function publish(ctx: Context, claim: Claim, associationId: string, instance: Instance, log: Logger, outcome: BindOutcome): Promise<void> {
+/** Publishes the server row for this run of the instance, its name already resolving. */
+async function publish(ctx: Context, binding: Associated): Promise<void> {
+    const { claim, associationId, instance, outcome, started } = binding;
     const { allocationId, publicIp, dnsName, instanceId } = claim;
-    if (ctx.settings.dnsRecords === "per-binding") {
-        await ctx.dns.point(dnsName, publicIp, waitBudgetSeconds(ctx.timeLeft(), IN_SYNC_WAIT.maxWaitTime));
-    }
     await ctx.store.publish({ publicIp, dnsName, associationId, instanceId, allocationId, launchedAt: instance.launchedAt }, ctx.now().toISOString());
-    log.info(outcome === "bound" ? "bound" : "already bound; binding confirmed", { outcome, allocationId, publicIp, dnsName, associationId });
+    if (outcome === "bound") ctx.metrics.bound(ctx.now().getTime() - started);
+    ctx.log.with({ instanceId, action: "bind" }).info(outcome === "bound" ? "bound" : "already bound; binding confirmed", { outcome, allocationId, publicIp, dnsName, associationId });
 }

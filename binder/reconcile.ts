@@ -3,11 +3,12 @@
 // is safe beside a burst of events and beside another run of itself.
 import { adopt, bindAll } from "./bind";
 import { Context, hasTags } from "./context";
+import { NamedAddress } from "./dns";
 import { hasTimeToStart } from "./deadline";
 import { Address, Instance, isAttachedTo } from "./ec2";
 import { observedPhase } from "./lifecycle";
 import { isNameFor, renderName } from "./naming";
-import { release } from "./release";
+import { releaseAll } from "./release";
 import { Claim, ServerRow, StoredServer } from "./store";
 
 /** How long a claim may stay without its address before it counts as abandoned. */
@@ -212,8 +213,18 @@ export async function reconcile(ctx: Context, options: { dryRun: boolean }): Pro
     ctx.metrics.pool(inspection.pool.length, inspection.free);
     ctx.metrics.drift(inspection.drift.filter(d => d.kind !== "foreign-association").length);
     const toBind: Drift[] = [];
+    const toRelease: Drift[] = [];
+    const toUnname: Drift[] = [];
     const failed = (drift: Drift, error: unknown) =>
         result.failed.push({ drift, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+    const settled = (batch: Drift[], results: ({ instanceId: string } | { instanceId: string; error: unknown })[]) => {
+        for (const drift of batch) {
+            const done = results.find(r => r.instanceId === drift.instanceId);
+            if (!done) result.postponed.push(drift);
+            else if ("error" in done) failed(drift, done.error);
+            else result.fixed.push(drift);
+        }
+    };
     for (const drift of inspection.drift) {
         ctx.log.info(options.dryRun ? "drift found (dry run)" : "drift found", { ...drift, row: undefined, action: "reconcile" });
         if (options.dryRun || drift.kind === "foreign-association") continue;
@@ -221,19 +232,25 @@ export async function reconcile(ctx: Context, options: { dryRun: boolean }): Pro
             if (!toBind.some(d => d.instanceId === drift.instanceId)) toBind.push(drift);
             continue;
         }
-        if (!hasTimeToStart(ctx.timeLeft())) {
-            result.postponed.push(drift);
+        if (drift.kind === "stale-binding") {
+            if (!toRelease.some(d => d.instanceId === drift.instanceId)) toRelease.push(drift);
             continue;
         }
-        await fix(ctx, drift).then(() => result.fixed.push(drift), err => failed(drift, err));
+        if (!hasTimeToStart(ctx.timeLeft())) {
+            result.postponed.push(drift);
+        } else if (drift.kind === "stale-record") {
+            toUnname.push(drift);
+        } else {
+            await fix(ctx, drift).then(() => result.fixed.push(drift), err => failed(drift, err));
+        }
     }
-    // Targets are bound last, as one batch (one read of their instances and of the
-    // pool), so that addresses the releases above freed can go to them.
-    if (toBind.length > 0) {
-        const results = await bindAll(ctx, toBind.map(drift => drift.instanceId!));
-        results.forEach((bound, i) => ("error" in bound ? failed(toBind[i], bound.error) : result.fixed.push(toBind[i])));
-        result.postponed.push(...toBind.slice(results.length));
+    // Releases, stale names and binds each go as one batch (Route53's rate is the
+    // account's), releases first, so that the addresses they free can go to the targets.
+    if (toRelease.length > 0) settled(toRelease, await releaseAll(ctx, toRelease.map(drift => drift.instanceId!)));
+    if (toUnname.length > 0) {
+        await unname(ctx, toUnname).then(() => result.fixed.push(...toUnname), err => toUnname.forEach(drift => failed(drift, err)));
     }
+    if (toBind.length > 0) settled(toBind, await bindAll(ctx, toBind.map(drift => drift.instanceId!)));
     if (result.postponed.length > 0) {
         ctx.log.warn("the invocation is nearly out of time; the rest is left for the next run", { action: "reconcile", postponed: result.postponed.length, timeLeftMs: ctx.timeLeft() });
     }
@@ -246,9 +263,6 @@ export async function reconcile(ctx: Context, options: { dryRun: boolean }): Pro
 /** Fixes one drift that binding does not; each looks again where its read may be old, and writes only on what it read. */
 async function fix(ctx: Context, drift: Drift): Promise<void> {
     switch (drift.kind) {
-        case "stale-binding":
-            await release(ctx, drift.instanceId!);
-            return;
         case "stopped-row":
             await ctx.store.withdrawRow(drift.row!);
             return;
@@ -262,13 +276,6 @@ async function fix(ctx: Context, drift: Drift): Promise<void> {
         case "stale-lock":
             await ctx.store.unlock(drift.allocationId!, drift.instanceId!);
             return;
-        case "stale-record": {
-            // Leave it to a bind that has locked the address since the inspection.
-            const holder = await ctx.store.lockOwner(drift.allocationId!);
-            const name = holder && renderName(ctx.settings.dnsName, { ip: drift.publicIp!, suffix: ctx.settings.suffix, instanceId: holder });
-            if (name !== drift.dnsName) await ctx.dns.remove(drift.dnsName!, drift.publicIp!);
-            return;
-        }
         case "unrecorded-binding": {
             // A stopped target: record the binding, publish nothing.
             const held = await ctx.ec2.address(drift.allocationId!);
@@ -278,4 +285,15 @@ async function fix(ctx: Context, drift: Drift): Promise<void> {
         default:
             return;
     }
+}
+
+/** Deletes stale names in one change, each only if no bind has locked its address for that name since the inspection. */
+async function unname(ctx: Context, drifts: Drift[]): Promise<void> {
+    const names: NamedAddress[] = [];
+    for (const drift of drifts) {
+        const holder = await ctx.store.lockOwner(drift.allocationId!);
+        const name = holder && renderName(ctx.settings.dnsName, { ip: drift.publicIp!, suffix: ctx.settings.suffix, instanceId: holder });
+        if (name !== drift.dnsName) names.push({ name: drift.dnsName!, ip: drift.publicIp! });
+    }
+    await ctx.dns.removeAll(names);
 }

@@ -1,32 +1,77 @@
 import { Context } from "./context";
+import { hasTimeToStart } from "./deadline";
+import { Claim } from "./store";
 
 export type ReleaseOutcome = "released" | "nothing-bound";
 export type WithdrawOutcome = "withdrawn" | "nothing-bound";
 
+/** How a release of one instance ended: its outcome, or the error that fails its events. */
+export type ReleaseResult = { instanceId: string; outcome: ReleaseOutcome } | { instanceId: string; error: unknown };
+
+/** A release under way: its server is off the list; whether it holds its address's lock. */
+interface Releasing {
+    claim: Claim;
+    holdsLock: boolean;
+}
+
 /**
- * Undoes an instance's binding; the caller has seen in EC2 that the instance is
- * going away or is no longer a target. Row, then name, association, and row and lock
- * together, then claim. The name and the association are touched only while the instance holds
- * the address's lock: the lock names the one binding they can belong to, and a
- * claim can outlive its lock (a failure between the two writes, a collision).
- * The claim goes last, so a failure at any step leaves it for the retry to find;
- * every step checks that the instance still owns what it removes.
+ * Undoes the bindings of instances the caller has seen in EC2 going away or no
+ * longer targets. For each: row; then the names, all in one Route53 change; then
+ * association, row and lock together, and claim. The name and the association
+ * are touched only while the instance holds the address's lock: the lock names
+ * the one binding they can belong to, and a claim can outlive its lock (a failure
+ * between the two writes, a collision). The claim goes last, so a failure at any
+ * step leaves it for the retry to find; every step checks that the instance still
+ * owns what it removes. Never throws; near the invocation's timeout it stops
+ * starting releases, and the instances it did not get to have no result.
  */
-export async function release(ctx: Context, instanceId: string): Promise<ReleaseOutcome> {
-    const log = ctx.log.with({ instanceId, action: "release" });
+export async function releaseAll(ctx: Context, instanceIds: string[]): Promise<ReleaseResult[]> {
+    const results: ReleaseResult[] = [];
+    const releasing: Releasing[] = [];
+    for (const instanceId of instanceIds) {
+        if (!hasTimeToStart(ctx.timeLeft())) break;
+        try {
+            const started = await withdrawAll(ctx, instanceId);
+            if (started) releasing.push(started);
+            else results.push({ instanceId, outcome: "nothing-bound" });
+        } catch (error) {
+            results.push({ instanceId, error });
+        }
+    }
+    const naming = releasing.filter(r => r.holdsLock && ctx.settings.dnsRecords === "per-binding");
+    let namesFailed: unknown;
+    await ctx.dns.removeAll(naming.map(({ claim }) => ({ name: claim.dnsName, ip: claim.publicIp }))).catch(error => {
+        namesFailed = error;
+    });
+    for (const r of releasing) {
+        const { instanceId } = r.claim;
+        try {
+            if (namesFailed !== undefined && naming.includes(r)) throw namesFailed;
+            await finish(ctx, r);
+            results.push({ instanceId, outcome: "released" });
+        } catch (error) {
+            results.push({ instanceId, error });
+        }
+    }
+    return results;
+}
+
+/** Takes the server off the scheduler's list before anything else goes; undefined when nothing is bound. */
+async function withdrawAll(ctx: Context, instanceId: string): Promise<Releasing | undefined> {
     const claim = await ctx.store.claim(instanceId);
     if (!claim) {
-        log.info("no binding to release", { outcome: "nothing-bound" });
-        return "nothing-bound";
+        ctx.log.with({ instanceId, action: "release" }).info("no binding to release", { outcome: "nothing-bound" });
+        return undefined;
     }
-    const { allocationId, publicIp, dnsName } = claim;
+    await ctx.store.withdraw(claim.publicIp, claim.dnsName, instanceId);
+    return { claim, holdsLock: (await ctx.store.lockOwner(claim.allocationId)) === instanceId };
+}
 
-    // The scheduler must stop handing out the server before anything else goes.
-    await ctx.store.withdraw(publicIp, dnsName, instanceId);
-
+/** With the name gone: the association, the row once more with the lock, then the claim. */
+async function finish(ctx: Context, { claim, holdsLock }: Releasing): Promise<void> {
+    const { allocationId, publicIp, dnsName, instanceId } = claim;
     let disassociated = false;
-    if ((await ctx.store.lockOwner(allocationId)) === instanceId) {
-        if (ctx.settings.dnsRecords === "per-binding") await ctx.dns.remove(dnsName, publicIp);
+    if (holdsLock) {
         const association = (await ctx.ec2.address(allocationId))?.association;
         if (association?.instanceId === instanceId) {
             await ctx.ec2.disassociate(association.associationId);
@@ -38,8 +83,7 @@ export async function release(ctx: Context, instanceId: string): Promise<Release
     }
     await ctx.store.dropClaim(instanceId, allocationId);
     ctx.metrics.released();
-    log.info("released", { outcome: "released", allocationId, publicIp, dnsName, disassociated });
-    return "released";
+    ctx.log.with({ instanceId, action: "release" }).info("released", { outcome: "released", allocationId, publicIp, dnsName, disassociated });
 }
 
 /**

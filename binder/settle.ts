@@ -1,12 +1,12 @@
-// One batch of events, instance by instance: one read of the batch's instances,
-// then for each the verdict of lifecycle.ts carried out with the same bind,
-// release and withdraw the reconciler uses.
-import { bind, newPoolView, PoolView } from "./bind";
+// One batch of events: one read of the batch's instances, then for each the
+// verdict of lifecycle.ts, carried out with the same binds, releases and
+// withdrawals the reconciler uses.
+import { bindEach, newPoolView } from "./bind";
 import { Context, hasTags } from "./context";
 import { hasTimeToStart } from "./deadline";
 import { Instance } from "./ec2";
-import { Announcement, decide, observedPhase, Phase } from "./lifecycle";
-import { release, withdraw } from "./release";
+import { Announcement, decide, observedPhase } from "./lifecycle";
+import { releaseAll, withdraw } from "./release";
 
 export interface InstanceWork {
     instanceId: string;
@@ -18,11 +18,21 @@ export type Settled =
     | { instanceId: string; outcome: string; wait: string[]; done: string[] }
     | { instanceId: string; error: unknown };
 
-/** Releases first, so that an address freed in the batch can go to a launch in it. */
-const ORDER: Record<Phase, number> = { gone: 0, stopped: 1, running: 2, starting: 3, unknown: 3 };
+/** What EC2 shows for one instance of the batch, and what is to be done about it. */
+interface Verdict {
+    instanceId: string;
+    instance?: Instance;
+    act?: "bind" | "release" | "withdraw";
+    /** The outcome when there is nothing to do. */
+    outcome: string;
+    wait: string[];
+    done: string[];
+}
 
 /**
- * Settles each instance of a batch. Never throws; stops starting work near the
+ * Settles each instance of a batch: withdrawals and releases first, so that an
+ * address freed in the batch can go to a launch in it, then the binds, whose
+ * names go to Route53 together. Never throws; stops starting work near the
  * invocation's timeout, and the instances it did not get to have no result.
  */
 export async function settleAll(ctx: Context, work: InstanceWork[]): Promise<Settled[]> {
@@ -33,45 +43,40 @@ export async function settleAll(ctx: Context, work: InstanceWork[]): Promise<Set
     } catch (error) {
         return work.map(({ instanceId }) => ({ instanceId, error }));
     }
-    const view = newPoolView();
-    const observed = work
-        .map(w => ({ ...w, instance: instances.find(i => i.instanceId === w.instanceId) }))
-        .sort((a, b) => ORDER[observedPhase(a.instance)] - ORDER[observedPhase(b.instance)]);
-    const results: Settled[] = [];
-    for (const { instanceId, announcements, instance } of observed) {
-        if (!hasTimeToStart(ctx.timeLeft())) break;
-        try {
-            results.push({ instanceId, ...(await settle(ctx, instanceId, instance, announcements, view)) });
-        } catch (error) {
-            results.push({ instanceId, error });
-        }
+    const verdicts = work.map(w => judge(ctx, w, instances.find(i => i.instanceId === w.instanceId)));
+    const results: Settled[] = verdicts.filter(v => !v.act).map(({ instanceId, outcome, wait, done }) => ({ instanceId, outcome, wait, done }));
+    const settled = (acted: { instanceId: string; outcome: string } | { instanceId: string; error: unknown }) => {
+        const { wait, done } = verdicts.find(v => v.instanceId === acted.instanceId)!;
+        results.push("error" in acted ? acted : { ...acted, wait, done });
+    };
+    for (const { instanceId, instance } of verdicts.filter(v => v.act === "withdraw")) {
+        if (!hasTimeToStart(ctx.timeLeft())) return results;
+        await withdraw(ctx, instanceId, instance?.launchedAt).then(outcome => settled({ instanceId, outcome }), error => settled({ instanceId, error }));
     }
+    (await releaseAll(ctx, verdicts.filter(v => v.act === "release").map(v => v.instanceId))).forEach(settled);
+    (await bindEach(ctx, verdicts.filter(v => v.act === "bind").map(v => v.instance!), newPoolView())).forEach(settled);
     return results;
 }
 
-/** One instance: what EC2 shows is done, and the messages that disagree with it wait. */
-async function settle(
-    ctx: Context, instanceId: string, instance: Instance | undefined, announcements: Announcement[], view: PoolView,
-): Promise<{ outcome: string; wait: string[]; done: string[] }> {
+/** One instance: what EC2 shows is to be done, and the messages that disagree with it wait. */
+function judge(ctx: Context, { instanceId, announcements }: InstanceWork, instance: Instance | undefined): Verdict {
     const log = ctx.log.with({ instanceId });
     if (instance && !hasTags(instance.tags, ctx.settings.instanceTags)) {
         // One read and nothing else for an instance that is not ours (a binding left on an
         // instance that lost its tags is the reconciler's).
         log.info("instance lacks the instance tags; not a target", { outcome: "not-a-target", state: instance.state });
-        return { outcome: "not-a-target", wait: [], done: announcements.map(a => a.messageId) };
+        return { instanceId, outcome: "not-a-target", wait: [], done: announcements.map(a => a.messageId) };
     }
     const { act, wait, done } = decide(observedPhase(instance), announcements);
     const observed = instance?.state ?? "not found";
-    if (act && wait.length > 0) log.info("other events for this instance disagree with EC2; they will come again", { outcome: "waiting", observed });
-    switch (act) {
-        case "bind": return { outcome: await bind(ctx, instance!, view), wait, done };
-        case "release": return { outcome: await release(ctx, instanceId), wait, done };
-        case "withdraw": return { outcome: await withdraw(ctx, instanceId, instance?.launchedAt), wait, done };
+    if (act) {
+        if (wait.length > 0) log.info("other events for this instance disagree with EC2; they will come again", { outcome: "waiting", observed });
+        return { instanceId, instance, act, outcome: act, wait, done };
     }
     if (wait.length > 0) {
         log.info("EC2 does not show what the event says yet; the event will come again", { outcome: "waiting", observed, announced: announcements.map(a => a.phase) });
-        return { outcome: "waiting", wait, done };
+        return { instanceId, outcome: "waiting", wait, done };
     }
     log.info("EC2 never showed what the event says; nothing to do (the reconciler checks again)", { outcome: "unconfirmed", observed });
-    return { outcome: "unconfirmed", wait, done };
+    return { instanceId, outcome: "unconfirmed", wait, done };
 }

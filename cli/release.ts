@@ -1,11 +1,13 @@
 // `release <instance-id>`: takes back an instance's address, name and row.
 import { Context } from "../binder/context";
-import { release } from "../binder/release";
+import { releaseAll } from "../binder/release";
 
 export async function releaseCommand(ctx: Context, instanceId: string, out: (text: string) => void): Promise<number> {
-    // release() reports only whether it did anything; the claim says what it released.
+    // A release reports only whether it did anything; the claim says what it released.
     const claim = await ctx.store.claim(instanceId);
-    if (!claim || (await release(ctx, instanceId)) === "nothing-bound") out(`nothing bound to ${instanceId}\n`);
+    const [result] = claim ? await releaseAll(ctx, [instanceId]) : [];
+    if (result && "error" in result) throw result.error;
+    if (!claim || result?.outcome === "nothing-bound") out(`nothing bound to ${instanceId}\n`);
     else out(`released ${claim.publicIp} (${claim.dnsName}) from ${instanceId}\n`);
     return 0;
 }

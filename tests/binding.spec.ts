@@ -3,6 +3,7 @@
 // every invariant over the whole final state.
 import { expect } from "chai";
 import { createEventHandler, EventHandler } from "../binder";
+import type { ChangeResourceRecordSetsInput } from "./support/aws/route53-rest";
 import { queueBatch, stateChange, World, WorldOptions } from "./support/world";
 
 async function deliver(world: World, handler: EventHandler, event: unknown): Promise<Error | undefined> {
@@ -421,6 +422,59 @@ describe("binding and release", function () {
             expect(await deliver(world, handler, stateChange(second.instanceId, "running"))).to.equal(undefined);
             expect((await world.checkInvariants()).bound).to.equal(1);
             expect(world.route53.records("A")).to.have.length(1);
+        });
+
+        it("names a batch of binds with one Route53 change and one wait, then publishes their rows", async () => {
+            await open({ poolSize: 5, dnsRecords: "per-binding", dnsName: "{instance-id}.edge.{suffix}" });
+            const instances = Array.from({ length: 4 }, () => world.launch());
+            await world.handle(handler, ...instances.map(i => stateChange(i.instanceId, "running")));
+            expect((await world.checkInvariants()).bound).to.equal(4);
+            const route53 = world.gateway.calls.filter(c => c.service === "route53");
+            const [change, ...polls] = route53;
+            expect(route53.map(c => c.action)).to.deep.equal(["ChangeResourceRecordSets", "GetChange", "GetChange"]);
+            const changes = (change.input as ChangeResourceRecordSetsInput).ChangeBatch.Changes;
+            expect(changes.map(c => [c.Action, c.ResourceRecordSet.Name])).to.have.deep.members(instances.map(i => ["UPSERT", `${i.instanceId}.edge.live.example.com.`]));
+            expect(new Set(polls.map(c => (c.input as { Id: string }).Id)).size).to.equal(1);
+            // Every row is written after the names are in sync, none before.
+            const actions = world.gateway.calls.map(c => c.action);
+            expect(actions.indexOf("TransactWriteItems")).to.be.greaterThan(actions.lastIndexOf("GetChange"));
+        });
+
+        it("fails only the binding whose name Route53 refuses; the rest of the batch is named and published", async () => {
+            await open({ poolSize: 3, dnsRecords: "per-binding", dnsName: "{instance-id}.edge.{suffix}" });
+            const [first, refused, third] = [world.launch(), world.launch(), world.launch()];
+            const name = `${refused.instanceId}.edge.live.example.com`;
+            world.route53.put({ name, type: "CNAME", ttl: 60, values: ["elsewhere.example.net"] });
+            const batch = queueBatch(...[first, refused, third].map(i => stateChange(i.instanceId, "running")));
+            const { batchItemFailures } = await handler(batch);
+            expect(batchItemFailures).to.deep.equal([{ itemIdentifier: batch.Records[1].messageId }]);
+            expect(world.logs.filter(l => l.outcome === "failed").map(l => [l.instanceId, (l.error as { name: string }).name]))
+                .to.deep.equal([[refused.instanceId, "InvalidChangeBatch"]]);
+            expect((await world.servers()).map(r => r.InstanceId).sort()).to.deep.equal([first.instanceId, third.instanceId].sort());
+
+            // Once the conflicting record is gone, the redelivered event finishes the same binding.
+            world.route53.drop(name, "CNAME");
+            await world.handle(handler, stateChange(refused.instanceId, "running"));
+            expect((await world.checkInvariants()).bound).to.equal(3);
+        });
+
+        it("releases a batch with one read of the names and one change, leaving alone a name changed by hand", async () => {
+            await open({ poolSize: 4, dnsRecords: "per-binding", dnsName: "{instance-id}.edge.{suffix}" });
+            const instances = [world.launch(), world.launch(), world.launch()];
+            await world.handle(handler, ...instances.map(i => stateChange(i.instanceId, "running")));
+            const repointed = `${instances[1].instanceId}.edge.live.example.com`;
+            world.route53.put({ name: repointed, type: "A", ttl: 60, values: ["203.0.113.99"] });
+            instances.forEach(i => world.ec2.setState(i.instanceId, "shutting-down"));
+            world.gateway.clearCalls();
+            await world.handle(handler, ...instances.map(i => stateChange(i.instanceId, "shutting-down")));
+
+            const route53 = world.gateway.calls.filter(c => c.service === "route53");
+            expect(route53.map(c => c.action)).to.deep.equal(["ListResourceRecordSets", "ChangeResourceRecordSets"]);
+            const deleted = (route53[1].input as ChangeResourceRecordSetsInput).ChangeBatch.Changes.map(c => [c.Action, c.ResourceRecordSet.Name]);
+            expect(deleted).to.have.deep.members([instances[0], instances[2]].map(i => ["DELETE", `${i.instanceId}.edge.live.example.com.`]));
+            expect(world.route53.records("A").map(r => [r.name, r.values])).to.deep.equal([[`${repointed}.`, ["203.0.113.99"]]]);
+            expect(world.ec2.addresses().filter(a => a.association)).to.have.length(0);
+            expect(await world.servers()).to.deep.equal([]);
         });
 
         it("retries Route53 throttling and PriorRequestNotComplete", async () => {

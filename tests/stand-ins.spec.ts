@@ -484,6 +484,17 @@ describe("AWS stand-ins", function () {
             expect(zone.records()).to.have.length(1);
         });
 
+        it("refuses an A record beside a CNAME of the same name, and a CNAME beside any other record, failing the whole batch", async () => {
+            zone.put({ name: "cdn.live.example.com", type: "CNAME", ttl: 60, values: ["edge.example.net"] });
+            const beside = await rejection(changeBatch(change("UPSERT", "a.live.example.com", ["198.51.100.1"]), change("UPSERT", "cdn.live.example.com", ["198.51.100.2"])));
+            expect(beside.message).to.equal("[RRSet of type A with DNS name cdn.live.example.com. is not permitted because a conflicting RRSet of type CNAME with the same DNS name already exists in zone live.example.com.]");
+            expect(zone.records().map(r => r.name)).to.deep.equal(["cdn.live.example.com."]);
+            await changeBatch(change("UPSERT", "a.live.example.com", ["198.51.100.1"]));
+            const cname = await rejection(changeBatch({ Action: "CREATE", ResourceRecordSet: { Name: "a.live.example.com", Type: "CNAME", TTL: 60, ResourceRecords: [{ Value: "x.example.net" }] } }));
+            expect(cname.name).to.equal("InvalidChangeBatch");
+            expect(zone.records().map(r => `${r.name} ${r.type}`)).to.deep.equal(["a.live.example.com. A", "cdn.live.example.com. CNAME"]);
+        });
+
         it("reports a change PENDING for pollsUntilInSync polls, then INSYNC; unknown ids and zones are 404", async () => {
             zone.pollsUntilInSync = 2;
             const { ChangeInfo } = await changeBatch(change("UPSERT", "a.live.example.com", ["198.51.100.1"]));
@@ -525,6 +536,17 @@ describe("AWS stand-ins", function () {
             expect(names(rest)).to.deep.equal(["b.live.example.com. A", "c.live.example.com. A"]);
             expect(rest.IsTruncated).to.equal(false);
             expect(rest.NextRecordName).to.equal(undefined);
+        });
+
+        it("sorts by the reversed name as one ASCII string, trailing dot included, so '-' sorts before a label's end", async () => {
+            for (const name of ["a.x.live.example.com", "x.live.example.com", "x-y.live.example.com"]) {
+                zone.put({ name, type: "A", ttl: 60, values: ["198.51.100.1"] });
+            }
+            const page = await clients.route53.send(new ListResourceRecordSetsCommand({ HostedZoneId: ZONE.id }));
+            // live.example.com.x-y. < live.example.com.x. < live.example.com.x.a. (label by label, x would come first).
+            expect(page.ResourceRecordSets!.map(r => r.Name)).to.deep.equal(["x-y.live.example.com.", "x.live.example.com.", "a.x.live.example.com."]);
+            const from = await clients.route53.send(new ListResourceRecordSetsCommand({ HostedZoneId: ZONE.id, StartRecordName: "x.live.example.com" }));
+            expect(from.ResourceRecordSets!.map(r => r.Name)).to.deep.equal(["x.live.example.com.", "a.x.live.example.com."]);
         });
     });
 

@@ -1,5 +1,5 @@
-// In-memory Route53 hosted zone: atomic change batches, exact-match DELETE,
-// change propagation (PENDING -> INSYNC) and listing order. Wire format lives in route53-rest.ts.
+// In-memory Route53 hosted zone: atomic change batches, exact-match DELETE, a
+// CNAME alone at its name (RFC 1034, section 3.6.2), change propagation (PENDING -> INSYNC) and listing order. Wire format lives in route53-rest.ts.
 import { AwsError } from "./wire";
 
 /** name: lower-case FQDN with trailing dot. */
@@ -18,16 +18,19 @@ function normalizeName(name: string): string {
 const key = (name: string, type: string) => `${normalizeName(name)} ${type}`;
 const describe = (r: RecordSet) => `[name='${r.name}', type='${r.type}']`;
 
-/** Route53 order: names compared label by label from the right (com < example.com < a.example.com), then type. */
+/**
+ * Route53 order: the name with its labels reversed, trailing dot kept, compared
+ * in ASCII ("com.example.www."), then the type. So "x-y.example.com" sorts before
+ * "x.example.com", since "-" comes before "." (ListResourceRecordSets, "Sort order").
+ */
 function compareRecords(a: { name: string; type: string }, b: { name: string; type: string }): number {
-    const la = a.name.split(".").reverse();
-    const lb = b.name.split(".").reverse();
-    for (let i = 0; i < Math.min(la.length, lb.length); i++) {
-        if (la[i] !== lb[i]) return la[i] < lb[i] ? -1 : 1;
-    }
-    if (la.length !== lb.length) return la.length - lb.length;
+    const ka = listingKey(a.name);
+    const kb = listingKey(b.name);
+    if (ka !== kb) return ka < kb ? -1 : 1;
     return a.type === b.type ? 0 : a.type < b.type ? -1 : 1;
 }
+
+const listingKey = (name: string) => `${normalizeName(name).slice(0, -1).split(".").reverse().join(".")}.`;
 
 export class Route53Model {
     readonly zoneId: string;
@@ -51,6 +54,10 @@ export class Route53Model {
     put(record: RecordSet): void {
         const name = normalizeName(record.name);
         this.recordMap.set(key(name, record.type), { ...record, name, values: [...record.values] });
+    }
+
+    drop(name: string, type: string): void {
+        this.recordMap.delete(key(name, type));
     }
 
     changes(): { id: string; status: ChangeStatus }[] {
@@ -78,6 +85,10 @@ export class Route53Model {
                 problems.push(`Tried to delete resource record set ${describe(record)} but the values provided do not match the current values`);
             } else if (action === "DELETE") {
                 next.delete(k);
+            } else if (record.type !== "CNAME" && next.has(key(record.name, "CNAME"))) {
+                problems.push(`RRSet of type ${record.type} with DNS name ${record.name} is not permitted because a conflicting RRSet of type CNAME with the same DNS name already exists in zone ${this.zoneName}`);
+            } else if (record.type === "CNAME" && [...next.values()].some(r => r.name === record.name && r.type !== "CNAME")) {
+                problems.push(`RRSet of type CNAME with DNS name ${record.name} is not permitted as it conflicts with other records with the same DNS name in zone ${this.zoneName}`);
             } else {
                 next.set(k, record);
             }
