@@ -3,6 +3,7 @@
 import { PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { expect } from "chai";
 import { EventHandler, ReconcileHandler } from "../binder";
+import type { ChangeResourceRecordSetsInput } from "./support/aws/route53-rest";
 import { stateChange, World, WorldOptions } from "./support/world";
 
 describe("the reconciler", function () {
@@ -63,6 +64,24 @@ describe("the reconciler", function () {
         expect(result.fixed.map(d => d.detail)).to.have.members(["instance is terminated", "instance no longer carries the instance tags"]);
         expect((await world.checkInvariants()).bound).to.equal(0);
         expect((await reconcile({})).inspection.drift).to.deep.equal([]);
+    });
+
+    it("per binding, makes one Route53 change each for its releases, its stale names and its binds", async () => {
+        await open({ poolSize: 6, dnsRecords: "per-binding", dnsName: "{instance-id}.{suffix}" });
+        const gone = [await bindOne(), await bindOne()];
+        gone.forEach(id => world.ec2.setState(id, "terminated"));
+        const lost = [world.launch().instanceId, world.launch().instanceId, world.launch().instanceId];
+        const spare = world.ec2.addresses().find(a => !a.association)!;
+        world.route53.put({ name: "i-0000000000000dead.live.example.com", type: "A", ttl: 60, values: [spare.publicIp] });
+        world.gateway.clearCalls();
+
+        const run = await reconcile({});
+        expect(kinds(run.fixed)).to.deep.equal(["stale-binding", "stale-binding", "stale-record", "unbound-target", "unbound-target", "unbound-target"]);
+        const changes = world.gateway.calls.filter(c => c.action === "ChangeResourceRecordSets")
+            .map(c => (c.input as ChangeResourceRecordSetsInput).ChangeBatch.Changes.map(change => change.Action));
+        expect(changes).to.deep.equal([["DELETE", "DELETE"], ["DELETE"], ["UPSERT", "UPSERT", "UPSERT"]]);
+        expect(lost.map(id => world.addressesOf(id).length)).to.deep.equal([1, 1, 1]);
+        expect((await world.checkInvariants()).bound).to.equal(3);
     });
 
     it("rebinds an instance whose address was taken off by hand, keeping its row's key", async () => {
