@@ -1,5 +1,6 @@
 // Bench settings, each overridable by an environment variable for a quicker or
 // different run (e.g. BENCH_ONLY=per-address-50 npm run bench).
+import { BackgroundLoad } from "./buckets";
 import { RunSettings } from "./scenario";
 
 export interface BenchConfig extends RunSettings {
@@ -12,6 +13,8 @@ export interface BenchConfig extends RunSettings {
     failingRate: number;
     /** Scenarios run at once, each in its own worker thread with its own stand-ins and buckets. */
     parallel: number;
+    /** Other clients' steady requests a second in the -shared scenarios. */
+    background: BackgroundLoad;
     /** Only scenarios whose name matches this regular expression. */
     only?: RegExp;
 }
@@ -47,6 +50,11 @@ export function benchConfig(): BenchConfig {
         failingRate: numberFrom("BENCH_FAILING_RATE", 0.01),
         seed: numberFrom("BENCH_SEED", 1),
         parallel: Math.max(1, numberFrom("BENCH_PARALLEL", 4)),
+        // Half of DescribeInstances' refill for Karpenter; a fifth of the account's Route53 rate for another tool.
+        background: {
+            ec2DescribeInstances: numberFrom("BENCH_BACKGROUND_DESCRIBE_INSTANCES", 10),
+            route53: numberFrom("BENCH_BACKGROUND_ROUTE53", 1),
+        },
         only: process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined,
     };
 }

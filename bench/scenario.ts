@@ -5,6 +5,7 @@ import { DnsRecordsMode } from "../binder/config";
 import { seeded } from "../tests/support/seeded";
 import { stateChange } from "../tests/support/world";
 import { audit } from "./audit";
+import { BackgroundLoad } from "./buckets";
 import { FaultKind, injectFaults } from "./faults";
 import { Freezer } from "./freeze";
 import { Handler, Invocation, LambdaOptions, LambdaSim } from "./lambda";
@@ -29,6 +30,8 @@ export interface Scenario {
     binders: Binder[];
     /** Ours: run the reconciler this often (ms) during the burst; 0 for never. */
     reconcileEveryMs: number;
+    /** Other clients drawing on the shared API buckets during the burst. */
+    background: BackgroundLoad;
 }
 
 export interface RunSettings {
@@ -55,7 +58,7 @@ function lambdaOptions(scenario: Scenario, binder: Binder, run: RunSettings): La
 }
 
 export async function runScenario(scenario: Scenario, binder: Binder, run: RunSettings): Promise<Figures> {
-    const world = new BenchWorld({ launches: scenario.launches, pool: scenario.pool, dnsRecords: scenario.dnsRecords, latencyMs: run.latencyMs });
+    const world = new BenchWorld({ launches: scenario.launches, pool: scenario.pool, dnsRecords: scenario.dnsRecords, latencyMs: run.latencyMs, background: scenario.background });
     const freezer = new Freezer();
     await freezer.start();
     await world.open();

@@ -1,15 +1,17 @@
 // The scenario matrix. Ours runs at the stack's default maximum concurrency
 // (binderConcurrency), the naive binder at the original sample's 50; the -c50
 // scenarios run ours at 50 too, to show what raising binderConcurrency costs.
-// per-binding stops at 200 launches: Route53's 5 requests/s for the account makes
-// each bind cost ≥ 0.6 s of it (UPSERT and two GetChange), so 500 would take
-// minutes of Route53 alone.
+// The -shared scenarios add other clients of the account on the APIs the binder
+// shares with them: Karpenter's DescribeInstances, another tool's Route53 requests.
+import { NO_BACKGROUND } from "./buckets";
 import { BenchConfig } from "./config";
 import { Scenario } from "./scenario";
 
 export function scenarios(config: BenchConfig): Scenario[] {
     const both = ["ours", "naive"] as Scenario["binders"];
-    const base = { dnsRecords: "per-address", faults: "none", faultRate: 0, concurrency: config.binderConcurrency, binders: both, reconcileEveryMs: 0 } as const;
+    const base = {
+        dnsRecords: "per-address", faults: "none", faultRate: 0, concurrency: config.binderConcurrency, binders: both, reconcileEveryMs: 0, background: NO_BACKGROUND,
+    } as const;
     const burst = (launches: number, share: number) => ({ launches, pool: Math.round(launches * share) });
     const list: Scenario[] = [];
     for (const launches of [50, 200, 500]) {
@@ -22,10 +24,13 @@ export function scenarios(config: BenchConfig): Scenario[] {
     for (const launches of config.concurrency === config.binderConcurrency ? [] : [200, 500]) {
         list.push({ ...base, name: `per-address-${launches}-c${config.concurrency}`, ...burst(launches, 1), concurrency: config.concurrency, binders: ["ours"] });
     }
-    for (const launches of [50, 200]) {
+    for (const launches of [50, 200, 500]) {
         list.push({ ...base, name: `per-binding-${launches}`, ...burst(launches, 1), dnsRecords: "per-binding" });
     }
     list.push({ ...base, name: "per-binding-50-pool90", ...burst(50, 0.9), dnsRecords: "per-binding" });
+    for (const dnsRecords of ["per-address", "per-binding"] as const) {
+        list.push({ ...base, name: `${dnsRecords}-200-shared`, ...burst(200, 1), dnsRecords, binders: ["ours"], background: config.background });
+    }
     for (const launches of [50, 200, 500]) {
         list.push({
             ...base,

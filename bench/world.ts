@@ -9,7 +9,7 @@ import { AwsGateway } from "../tests/support/aws/gateway";
 import { Route53Model } from "../tests/support/aws/route53";
 import { SqsModel } from "../tests/support/aws/sqs";
 import { ADDRESS_TAGS, createBinderTables, INSTANCE_TAGS, lambdaEnvironment, ZONE } from "../tests/support/world";
-import { Throttler } from "./buckets";
+import { BackgroundLoad, Throttler } from "./buckets";
 import { Clock } from "./clock";
 import { CountingEc2Model } from "./ec2";
 
@@ -18,13 +18,15 @@ export interface WorldSpec {
     pool: number;
     dnsRecords: DnsRecordsMode;
     latencyMs: number;
+    /** Other clients' share of the APIs the binder uses. */
+    background: BackgroundLoad;
 }
 
 type Item = Record<string, string | boolean | undefined>;
 
 export class BenchWorld {
     readonly clock = new Clock();
-    readonly throttler = new Throttler(this.clock);
+    readonly throttler: Throttler;
     readonly ec2 = new CountingEc2Model();
     readonly route53 = new Route53Model(ZONE);
     /** The event queue's visibility changes; the scenario hands them to the Lambda model's queue. */
@@ -35,6 +37,7 @@ export class BenchWorld {
     private dynamo?: { client: DynamoDBClient; close(): Promise<void> };
 
     constructor(readonly spec: WorldSpec) {
+        this.throttler = new Throttler(this.clock, spec.background);
         this.settings = {
             stack: "bench",
             instanceTags: INSTANCE_TAGS,

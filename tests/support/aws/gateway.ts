@@ -50,7 +50,7 @@ export interface GatewayOptions {
     sqs: SqsModel;
     dynamoEndpoint: string;
     latencyMs?: number;
-    throttle?: (service: Service, action: string) => boolean;
+    throttle?: (service: Service, action: string, input: unknown) => boolean;
 }
 
 // Each service's own throttling error; the SDK retries them all.
@@ -183,7 +183,7 @@ export class AwsGateway {
     }
 
     private async answer(request: ServiceRequest): Promise<{ reply: Reply; injected?: "before" | "after" }> {
-        if (this.options.throttle?.(request.service, request.action)) {
+        if (this.options.throttle?.(request.service, request.action, request.input)) {
             return { reply: request.error(THROTTLING[request.service]()) };
         }
         const fault = this.takeFault(request);
