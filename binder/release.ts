@@ -31,7 +31,7 @@ export async function releaseAll(ctx: Context, instanceIds: string[]): Promise<R
     for (const instanceId of instanceIds) {
         if (!hasTimeToStart(ctx.timeLeft())) break;
         try {
-            const started = await withdrawAll(ctx, instanceId);
+            const started = await beginRelease(ctx, instanceId);
             if (started) releasing.push(started);
             else results.push({ instanceId, outcome: "nothing-bound" });
         } catch (error) {
@@ -57,7 +57,7 @@ export async function releaseAll(ctx: Context, instanceIds: string[]): Promise<R
 }
 
 /** Takes the server off the scheduler's list before anything else goes; undefined when nothing is bound. */
-async function withdrawAll(ctx: Context, instanceId: string): Promise<Releasing | undefined> {
+async function beginRelease(ctx: Context, instanceId: string): Promise<Releasing | undefined> {
     const claim = await ctx.store.claim(instanceId);
     if (!claim) {
         ctx.log.with({ instanceId, action: "release" }).info("no binding to release", { outcome: "nothing-bound" });

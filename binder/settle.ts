@@ -18,16 +18,11 @@ export type Settled =
     | { instanceId: string; outcome: string; wait: string[]; done: string[] }
     | { instanceId: string; error: unknown };
 
-/** What EC2 shows for one instance of the batch, and what is to be done about it. */
-interface Verdict {
-    instanceId: string;
-    instance?: Instance;
-    act?: "bind" | "release" | "withdraw";
-    /** The outcome when there is nothing to do. */
-    outcome: string;
-    wait: string[];
-    done: string[];
-}
+/** What EC2 shows for one instance of the batch: what is to be done, or the outcome when nothing is. */
+type Verdict = { instanceId: string; wait: string[]; done: string[] } & (
+    | { act: "bind" | "release" | "withdraw"; instance?: Instance }
+    | { act?: undefined; outcome: string }
+);
 
 /**
  * Settles each instance of a batch: withdrawals and releases first, so that an
@@ -44,17 +39,19 @@ export async function settleAll(ctx: Context, work: InstanceWork[]): Promise<Set
         return work.map(({ instanceId }) => ({ instanceId, error }));
     }
     const verdicts = work.map(w => judge(ctx, w, instances.find(i => i.instanceId === w.instanceId)));
-    const results: Settled[] = verdicts.filter(v => !v.act).map(({ instanceId, outcome, wait, done }) => ({ instanceId, outcome, wait, done }));
+    const results: Settled[] = verdicts.flatMap(v => (v.act ? [] : [{ instanceId: v.instanceId, outcome: v.outcome, wait: v.wait, done: v.done }]));
     const settled = (acted: { instanceId: string; outcome: string } | { instanceId: string; error: unknown }) => {
         const { wait, done } = verdicts.find(v => v.instanceId === acted.instanceId)!;
         results.push("error" in acted ? acted : { ...acted, wait, done });
     };
-    for (const { instanceId, instance } of verdicts.filter(v => v.act === "withdraw")) {
+    for (const v of verdicts) {
+        if (v.act !== "withdraw") continue;
         if (!hasTimeToStart(ctx.timeLeft())) return results;
-        await withdraw(ctx, instanceId, instance?.launchedAt).then(outcome => settled({ instanceId, outcome }), error => settled({ instanceId, error }));
+        const { instanceId } = v;
+        await withdraw(ctx, instanceId, v.instance?.launchedAt).then(outcome => settled({ instanceId, outcome }), error => settled({ instanceId, error }));
     }
     (await releaseAll(ctx, verdicts.filter(v => v.act === "release").map(v => v.instanceId))).forEach(settled);
-    (await bindEach(ctx, verdicts.filter(v => v.act === "bind").map(v => v.instance!), newPoolView())).forEach(settled);
+    (await bindEach(ctx, verdicts.flatMap(v => (v.act === "bind" ? [v.instance!] : [])), newPoolView())).forEach(settled);
     return results;
 }
 
@@ -71,7 +68,7 @@ function judge(ctx: Context, { instanceId, announcements }: InstanceWork, instan
     const observed = instance?.state ?? "not found";
     if (act) {
         if (wait.length > 0) log.info("other events for this instance disagree with EC2; they will come again", { outcome: "waiting", observed });
-        return { instanceId, instance, act, outcome: act, wait, done };
+        return { instanceId, instance, act, wait, done };
     }
     if (wait.length > 0) {
         log.info("EC2 does not show what the event says yet; the event will come again", { outcome: "waiting", observed, announced: announcements.map(a => a.phase) });
