@@ -162,19 +162,18 @@ async function publishAll(ctx: Context, bindings: Associated[]): Promise<BindRes
             return bindings.map(({ instance }) => ({ instanceId: instance.instanceId, error }));
         }
     }
-    const results: BindResult[] = [];
-    for (const binding of bindings) {
+    // The rows are independent writes (one item and one lock each): they go at once.
+    return Promise.all(bindings.map(async (binding): Promise<BindResult> => {
         const { instanceId } = binding.instance;
         const error = refused.get(binding.claim.dnsName);
         try {
             if (error !== undefined) throw error;
             await publish(ctx, binding);
-            results.push({ instanceId, outcome: binding.outcome });
+            return { instanceId, outcome: binding.outcome };
         } catch (error) {
-            results.push({ instanceId, error });
+            return { instanceId, error };
         }
-    }
-    return results;
+    }));
 }
 
 /**
