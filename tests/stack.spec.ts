@@ -51,11 +51,12 @@ describe("the stack", function () {
             });
         });
 
-        it("tags every pool address with the address tags, a Name and the stack, unprotected", () => {
+        it("tags every pool address with the address tags, a Name, the stack and its owner, unprotected", () => {
             for (const [i, eip] of run.ofType(T.eip).entries()) {
                 expect(eip.inputs.domain).to.equal("vpc");
                 expect(eip.inputs.tags).to.deep.equal({
                     "team": "live", "pool": "media-dev", "Name": `eip-dns-binder-dev-${i}`, "eip-dns-binder:stack": "dev",
+                    "eip-dns-binder:owner": "dev/pool=media-dev,team=live",
                 });
                 expect(eip.options).to.deep.equal({ protect: false, retainOnDelete: false });
             }
