@@ -8,6 +8,7 @@ import { binderEnvironment, EVENT_QUEUE_URL_ENV, parseSettings, PROJECT, Setting
 import { isNamedError } from "./binder/errors";
 import { alarms } from "./infra/alarms";
 import { failureQueues } from "./infra/failures";
+import { previewWarnings } from "./infra/guardrails";
 import { reconcileSchedule, stateChangeRule } from "./infra/events";
 import { binderFunction } from "./infra/lambda";
 import { eventQueue, feedFromQueue } from "./infra/queue";
@@ -36,10 +37,13 @@ export = async () => {
 
     // The pool: addresses this stack allocates, plus tagged ones made elsewhere (BYOIP).
     const allocated = allocateAddresses(settings, stack);
+    const external = await findExternalAddresses(settings, stack);
     const pool: PoolAddress[] = [
         ...allocated.map((eip, i) => ({ key: `pool-${i}`, publicIp: eip.publicIp })),
-        ...(await findExternalAddresses(settings, stack)),
+        ...external,
     ];
+    // A pool past the Elastic IP quota, or interfaces left unscoped, show in the preview.
+    for (const warning of previewWarnings(settings, external.length)) pulumi.log.warn(warning);
 
     // In per-address mode every pool address gets its A record now, before any worker boots.
     addressRecords(settings, zone.zoneId, pool);
@@ -59,13 +63,14 @@ export = async () => {
         claimsTable: claims.name,
     };
     const scope = {
-        tableArns: pulumi.all([servers.arn, claims.arn]),
+        tables: pulumi.output({ servers: servers.arn, claims: claims.arn }),
         hostedZoneId: zone.zoneId,
         addressTags: settings.addressTags,
         instanceTags: settings.instanceTags,
         dnsRecords: settings.dnsRecords,
         dnsName: settings.dnsName,
         suffix: settings.suffix,
+        vpcIds: settings.vpcIds,
     };
 
     // Events that fail every delivery, or cannot be delivered, are kept in queues.
@@ -83,7 +88,7 @@ export = async () => {
         settings: binderSettings,
         // It hands failed messages back to its queue to come again soon.
         environment: { [EVENT_QUEUE_URL_ENV]: events.url },
-        policy: { ...scope, scanTables: true, eventQueueArn: events.arn },
+        policy: { ...scope, role: "binder", eventQueueArn: events.arn },
     });
     feedFromQueue(binder, events, settings.binderConcurrency);
 
@@ -96,12 +101,14 @@ export = async () => {
         factory: createReconcileHandler,
         timeout: 300,
         settings: binderSettings,
-        policy: { ...scope, scanTables: true },
+        policy: { ...scope, role: "reconciler" },
     });
     reconcileSchedule(reconciler, settings.reconcileSchedule);
 
-    // Alarms: pool running dry, failing binds, a stalled event queue, events in a failure queue.
-    const { topic } = alarms({ stack, minFreeAddresses: settings.minFreeAddresses, alarmEmail: settings.alarmEmail, queues, events });
+    // Alarms: pool running dry or near the quota, failing binds, a stalled event queue, events in a failure queue.
+    const { topic } = alarms({
+        stack, minFreeAddresses: settings.minFreeAddresses, addressQuota: settings.addressQuota, alarmEmail: settings.alarmEmail, queues, events,
+    });
 
     return {
         serversTable: servers.name,

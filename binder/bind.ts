@@ -7,6 +7,7 @@ import { Address, Attachment, Instance, isAttachedTo } from "./ec2";
 import { namedError } from "./errors";
 import { observedPhase } from "./lifecycle";
 import { Logger } from "./log";
+import { ownPool } from "./ownership";
 import { Claim } from "./store";
 
 export type BindOutcome = "bound" | "already-bound" | "not-a-target" | "not-running";
@@ -124,7 +125,7 @@ async function associate(ctx: Context, instance: Instance, view: PoolView): Prom
     if (!instance.primary) throw new Error(`running instance ${instanceId} has no primary network interface`);
     const target = instance.primary;
 
-    const pool = view.addresses ??= await ctx.ec2.pool(ctx.settings.addressTags);
+    const pool = view.addresses ??= await ownPool(ctx);
     const free = pool.filter(address => !address.association).length;
     const seen = pool.find(address => isAttachedTo(address, target));
     if (seen) {

@@ -26,6 +26,10 @@ export interface Settings {
     minFreeAddresses: number;
     binderConcurrency: number;
     alarmEmail?: string;
+    /** The cluster's VPCs: the only ones whose network interfaces the functions may put a pool address on. */
+    vpcIds?: string[];
+    /** The account's Elastic IP quota in the stack's Region, which the pool must stay under. */
+    addressQuota: number;
 }
 
 export const DEFAULTS = {
@@ -38,13 +42,16 @@ export const DEFAULTS = {
     reconcileSchedule: "rate(5 minutes)",
     minFreeAddresses: 1,
     binderConcurrency: 10,
+    addressQuota: 5,
 };
 
 // Lambda's SQS event source mapping takes a maximum concurrency of 2 to 1000.
-export const LIMITS = { poolSize: 1000, dnsTtlMin: 1, dnsTtlMax: 86400, concurrencyMin: 2, concurrencyMax: 1000 };
+export const LIMITS = { poolSize: 1000, dnsTtlMin: 1, dnsTtlMax: 86400, concurrencyMin: 2, concurrencyMax: 1000, addressQuota: 100000 };
 
 const SCHEDULE = /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$/;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+/** EC2's VPC ids: `vpc-` and 8 or 17 hexadecimal digits. */
+const VPC_ID = /^vpc-([0-9a-f]{8}|[0-9a-f]{17})$/;
 
 /** Bad configuration: every problem found, each naming its key. */
 export type ConfigError = Error & { problems: string[] };
@@ -102,6 +109,28 @@ class Reader {
         if ((allowed as readonly string[]).includes(raw)) return raw as T;
         this.fail(key, `must be one of ${allowed.join(", ")}, not '${raw}'`);
         return fallback;
+    }
+
+    /** An optional list of ids, each matching `pattern`; undefined when the key is not set. */
+    ids(key: string, pattern: RegExp, example: string): string[] | undefined {
+        const raw = this.raw(key);
+        if (raw === undefined) return undefined;
+        let value: unknown;
+        try {
+            value = JSON.parse(raw);
+        } catch {
+            value = raw;
+        }
+        if (!Array.isArray(value) || value.length === 0) {
+            this.fail(key, `must be a non-empty list of ids such as ["${example}"], not '${raw}'`);
+            return undefined;
+        }
+        const bad = value.filter(id => typeof id !== "string" || !pattern.test(id));
+        if (bad.length > 0) {
+            this.fail(key, `has ${bad.map(id => `'${String(id)}'`).join(", ")}, not an id such as '${example}'`);
+            return undefined;
+        }
+        return [...new Set(value as string[])];
     }
 
     tags(key: string, why: string): Tags {
@@ -193,6 +222,8 @@ export function parseSettings(lookup: RawLookup): Settings {
         minFreeAddresses: r.integer("minFreeAddresses", DEFAULTS.minFreeAddresses, 0, LIMITS.poolSize),
         binderConcurrency: r.integer("binderConcurrency", DEFAULTS.binderConcurrency, LIMITS.concurrencyMin, LIMITS.concurrencyMax),
         alarmEmail: r.raw("alarmEmail")?.trim(),
+        vpcIds: r.ids("vpcIds", VPC_ID, "vpc-0123456789abcdef0"),
+        addressQuota: r.integer("addressQuota", DEFAULTS.addressQuota, 1, LIMITS.addressQuota),
     };
     if (!SCHEDULE.test(settings.reconcileSchedule)) {
         r.fail("reconcileSchedule", `must be an EventBridge schedule such as 'rate(5 minutes)' or 'cron(0/5 * * * ? *)', not '${settings.reconcileSchedule}'`);

@@ -12,6 +12,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import { errorCode } from "./clients";
 import { Tags } from "./config";
+import { OWNER_TAG } from "./schema";
 
 /** Where an address is attached: a network interface's private IP. */
 export interface Attachment {
@@ -32,6 +33,8 @@ export interface Instance {
 export interface Address {
     allocationId: string;
     publicIp: string;
+    /** The stack and pool the address's owner tag names, if it has one. */
+    owner?: string;
     association?: Attachment & { associationId: string; instanceId?: string };
 }
 
@@ -54,9 +57,11 @@ function toInstance(found: SdkInstance): Instance {
 
 function toAddress(address: SdkAddress): Address {
     const { AllocationId, PublicIp, AssociationId, NetworkInterfaceId, PrivateIpAddress, InstanceId } = address;
+    const owner = toTags(address.Tags)[OWNER_TAG];
     return {
         allocationId: AllocationId ?? "",
         publicIp: PublicIp ?? "",
+        ...(owner !== undefined && { owner }),
         association: AssociationId && NetworkInterfaceId && PrivateIpAddress
             ? { associationId: AssociationId, networkInterfaceId: NetworkInterfaceId, privateIpAddress: PrivateIpAddress, instanceId: InstanceId }
             : undefined,

@@ -8,6 +8,7 @@ import { hasTimeToStart } from "./deadline";
 import { Address, Instance, isAttachedTo } from "./ec2";
 import { observedPhase } from "./lifecycle";
 import { isNameFor, renderName } from "./naming";
+import { ownPool } from "./ownership";
 import { releaseAll } from "./release";
 import { Claim, ServerRow, StoredServer } from "./store";
 
@@ -71,9 +72,9 @@ export interface Reconciliation {
 
 /** Reads the pool, claims, locks, rows, instances and (per binding) names, and lists what is out of line. */
 export async function inspect(ctx: Context): Promise<Inspection> {
-    const { addressTags, instanceTags, dnsRecords } = ctx.settings;
+    const { instanceTags, dnsRecords } = ctx.settings;
     const [pool, { claims, locks }, rows, targets, records] = await Promise.all([
-        ctx.ec2.pool(addressTags),
+        ownPool(ctx),
         ctx.store.bookkeeping(),
         ctx.store.allServers(),
         ctx.ec2.runningTargets(instanceTags),

@@ -1,4 +1,5 @@
 // Names shared by the stack that creates the tables and the Lambda that writes them.
+import type { Tags } from "./config";
 
 /** Key attributes of the servers table. The scheduler reads these, so they never change. */
 export const SERVER_KEY = { partition: "EIP", sort: "DNS_Record" } as const;
@@ -13,3 +14,15 @@ export const CLAIM_KEY = "Id";
 
 /** Tag the stack puts on the addresses it allocates, so it can tell them from BYOIP addresses. */
 export const STACK_TAG = "eip-dns-binder:stack";
+
+/** Tag naming the stack and pool an address belongs to, so that a binder leaves another stack's addresses alone. */
+export const OWNER_TAG = "eip-dns-binder:owner";
+
+/** EC2's longest tag value. */
+const TAG_VALUE_LIMIT = 256;
+
+/** The owner tag's value for a stack's pool: `<stack>/<tag>=<value>,…`, tags in key order, cut to EC2's limit. */
+export function poolOwner(stack: string, addressTags: Tags): string {
+    const pool = Object.keys(addressTags).sort().map(key => `${key}=${addressTags[key]}`).join(",");
+    return `${stack}/${pool}`.slice(0, TAG_VALUE_LIMIT);
+}

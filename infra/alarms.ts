@@ -2,10 +2,13 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { METRIC, NAMESPACE } from "../binder/metrics";
 import { FailureQueues } from "./failures";
+import { quotaAlarmThreshold } from "./guardrails";
 
 export interface AlarmArgs {
     stack: string;
     minFreeAddresses: number;
+    /** The account's Elastic IP quota in the Region. */
+    addressQuota: number;
     alarmEmail?: string;
     queues: FailureQueues;
     /** The queue the binder reads; its oldest message's age shows a stalled binder. */
@@ -15,7 +18,7 @@ export interface AlarmArgs {
 /** Longer than a failed message's wait for redelivery (the queue's visibility timeout, 12 minutes). */
 const STALLED_AFTER = 900;
 
-/** Alarms on a pool running dry, on failing binds, on a stalled event queue and on events set aside in a failure queue. */
+/** Alarms on a pool running dry or near the Elastic IP quota, on failing binds, on a stalled event queue and on events set aside in a failure queue. */
 export function alarms(args: AlarmArgs): { topic?: aws.sns.Topic; alarms: aws.cloudwatch.MetricAlarm[] } {
     let topic: aws.sns.Topic | undefined;
     if (args.alarmEmail) {
@@ -39,6 +42,17 @@ export function alarms(args: AlarmArgs): { topic?: aws.sns.Topic; alarms: aws.cl
             treatMissingData: "notBreaching",
             alarmActions: actions,
             okActions: actions,
+        }),
+        // The pool is close to the account's Elastic IP quota: growing it further will fail.
+        new aws.cloudwatch.MetricAlarm("address-quota", {
+            ...binderMetric,
+            alarmDescription: `The pool holds ${quotaAlarmThreshold(args.addressQuota)} or more addresses, near the Elastic IP quota of ${args.addressQuota} (addressQuota): raise the quota before growing the pool.`,
+            metricName: METRIC.poolSize,
+            statistic: "Maximum",
+            comparisonOperator: "GreaterThanOrEqualToThreshold",
+            threshold: quotaAlarmThreshold(args.addressQuota),
+            treatMissingData: "notBreaching",
+            alarmActions: actions,
         }),
         // Binds or releases are failing (pool exhausted, AWS errors, malformed events).
         new aws.cloudwatch.MetricAlarm("failures", {

@@ -28,25 +28,39 @@ export function stateChangeRule(events: aws.sqs.Queue, deadLetters: aws.sqs.Queu
         deadLetterConfig: { arn: deadLetters.arn },
     });
 
-    // EventBridge may send to both queues, and only for this rule.
-    allowRuleToSend("instance-events", events, rule);
-    allowRuleToSend("undelivered-events", deadLetters, rule);
+    // Only this rule may send to either queue: EventBridge is allowed, and everyone else refused.
+    onlyRuleSends("instance-events", events, rule);
+    onlyRuleSends("undelivered-events", deadLetters, rule);
     return rule;
 }
 
-function allowRuleToSend(name: string, queue: aws.sqs.Queue, rule: aws.cloudwatch.EventRule): aws.sqs.QueuePolicy {
+function onlyRuleSends(name: string, queue: aws.sqs.Queue, rule: aws.cloudwatch.EventRule): aws.sqs.QueuePolicy {
     return new aws.sqs.QueuePolicy(name, {
         queueUrl: queue.url,
         policy: pulumi.jsonStringify({
             Version: "2012-10-17",
-            Statement: [{
-                Sid: "EventsFromTheRule",
-                Effect: "Allow",
-                Principal: { Service: "events.amazonaws.com" },
-                Action: "sqs:SendMessage",
-                Resource: queue.arn,
-                Condition: { ArnEquals: { "aws:SourceArn": rule.arn } },
-            }],
+            Statement: [
+                {
+                    Sid: "EventsFromTheRule",
+                    Effect: "Allow",
+                    Principal: { Service: "events.amazonaws.com" },
+                    Action: "sqs:SendMessage",
+                    Resource: queue.arn,
+                    Condition: { ArnEquals: { "aws:SourceArn": rule.arn } },
+                },
+                {
+                    // An identity of the account with sqs:SendMessage in its own policy could
+                    // otherwise put a forged event here. A request that is not the rule's
+                    // carries another aws:SourceArn, or none, and a missing key does not
+                    // equal the rule (IAM User Guide, condition operators).
+                    Sid: "NobodyElseSends",
+                    Effect: "Deny",
+                    Principal: "*",
+                    Action: "sqs:SendMessage",
+                    Resource: queue.arn,
+                    Condition: { ArnNotEquals: { "aws:SourceArn": rule.arn } },
+                },
+            ],
         }),
     });
 }

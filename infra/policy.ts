@@ -15,12 +15,16 @@ export interface PolicyDocument {
     Statement: Statement[];
 }
 
-/** Everything the binder's permissions are scoped to. */
+/** The two functions; each gets only the calls its code makes. */
+export type FunctionRole = "binder" | "reconciler";
+
+/** Everything a function's permissions are scoped to. */
 export interface PolicyScope {
+    role: FunctionRole;
     partition: string;
     region: string;
     accountId: string;
-    tableArns: string[];
+    tables: { servers: string; claims: string };
     logGroupArn: string;
     hostedZoneId: string;
     addressTags: Tags;
@@ -28,22 +32,42 @@ export interface PolicyScope {
     dnsRecords: DnsRecordsMode;
     dnsName: string;
     suffix: string;
-    /** The reconciler reads whole tables; the binder reads the locks after a collision. */
-    scanTables?: boolean;
+    /** The cluster's VPCs; without them a pool address may go onto any interface in the account. */
+    vpcIds?: string[];
     /** The queue the binder's event source mapping reads (with the function's role) and the binder hands failed messages back to. */
     eventQueueArn?: string;
 }
 
+// Item actions per function and table, from the calls binder/store.ts makes. A
+// transaction (TransactWriteItems) is authorized as each of its items' actions.
+const ITEM_ACTIONS = {
+    // claims and locks: read, written and deleted conditionally, checked in a row's transaction,
+    // and read whole after a lock collision (the binder) or to reconcile (the reconciler).
+    claims: ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"],
+    // rows: published (update, or a conditional put replacing a stale row), read back, withdrawn.
+    servers: ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+};
+/** Only the reconciler reads the servers table whole. */
+const SCANS_SERVERS: Record<FunctionRole, boolean> = { binder: false, reconciler: true };
+
 const resourceTags = (tags: Tags) =>
     Object.fromEntries(Object.entries(tags).map(([key, value]) => [`aws:ResourceTag/${key}`, value]));
 
+/** The A record names the template can yield, as an IAM pattern (Route53 compares them lower-case, without the trailing dot). */
+export function recordNamePattern(dnsName: string, suffix: string): string {
+    return renderName(dnsName, { ip: "*.*.*.*", suffix, instanceId: "i-*" });
+}
+
 /**
- * The binder's whole permission set: this stack's tables, its log group, pool
- * addresses only (by tag), and in per-binding mode A records of its own names in
- * its own zone. EC2 describe calls cannot be scoped, so they get `*`.
+ * A function's whole permission set: this stack's tables, its log group, pool
+ * addresses only (by tag) moved onto interfaces in the cluster's VPCs, and in
+ * per-binding mode UPSERT and DELETE of A records of its own names in its own
+ * zone. EC2 describe calls cannot be scoped, so they get `*`.
  */
 export function binderPolicy(scope: PolicyScope): PolicyDocument {
-    const ec2 = (type: string) => `arn:${scope.partition}:ec2:${scope.region}:${scope.accountId}:${type}/*`;
+    const arn = (service: string, resource: string, region = scope.region, account = scope.accountId) =>
+        `arn:${scope.partition}:${service}:${region}:${account}:${resource}`;
+    const vpcs = scope.vpcIds?.map(id => arn("ec2", `vpc/${id}`));
     const statements: Statement[] = [
         {
             Sid: "WriteOwnLogs",
@@ -58,36 +82,42 @@ export function binderPolicy(scope: PolicyScope): PolicyDocument {
             Resource: ["*"],
         },
         {
+            // EC2 authorizes both calls on the address and on the network interface
+            // (Service Authorization Reference, Amazon EC2: AssociateAddress, DisassociateAddress).
             Sid: "MovePoolAddressesOnly",
             Effect: "Allow",
             Action: ["ec2:AssociateAddress", "ec2:DisassociateAddress"],
-            Resource: [ec2("elastic-ip")],
+            Resource: [arn("ec2", "elastic-ip/*")],
             Condition: { StringEquals: resourceTags(scope.addressTags) },
         },
         {
-            Sid: "AttachToTargetInstancesOnly",
+            Sid: "AttachToClusterInterfacesOnly",
             Effect: "Allow",
             Action: ["ec2:AssociateAddress", "ec2:DisassociateAddress"],
-            Resource: [ec2("instance")],
+            Resource: [arn("ec2", "network-interface/*")],
+            ...(vpcs && { Condition: { ArnEquals: { "ec2:Vpc": vpcs } } }),
+        },
+        {
+            // Only where EC2 authorizes the instance as well; a disassociation never names one.
+            Sid: "AttachToTargetInstancesOnly",
+            Effect: "Allow",
+            Action: ["ec2:AssociateAddress"],
+            Resource: [arn("ec2", "instance/*")],
             Condition: { StringEquals: resourceTags(scope.instanceTags) },
         },
         {
-            Sid: "AttachToNetworkInterfaces",
+            Sid: "ClaimsAndLocks",
             Effect: "Allow",
-            Action: ["ec2:AssociateAddress", "ec2:DisassociateAddress"],
-            Resource: [ec2("network-interface")],
+            Action: ITEM_ACTIONS.claims,
+            Resource: [scope.tables.claims],
         },
         {
-            Sid: "ReadWriteOwnTables",
+            Sid: "ServerRows",
             Effect: "Allow",
-            // ConditionCheckItem: a transaction's check that the instance holds an address's lock.
-            Action: ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-            Resource: scope.tableArns,
+            Action: SCANS_SERVERS[scope.role] ? [...ITEM_ACTIONS.servers, "dynamodb:Scan"].sort() : ITEM_ACTIONS.servers,
+            Resource: [scope.tables.servers],
         },
     ];
-    if (scope.scanTables) {
-        statements.push({ Sid: "ScanOwnTables", Effect: "Allow", Action: ["dynamodb:Scan"], Resource: scope.tableArns });
-    }
     if (scope.eventQueueArn) {
         statements.push({
             Sid: "ConsumeOwnEventQueue",
@@ -97,17 +127,22 @@ export function binderPolicy(scope: PolicyScope): PolicyDocument {
         });
     }
     if (scope.dnsRecords === "per-binding") {
-        const zone = `arn:${scope.partition}:route53:::hostedzone/${scope.hostedZoneId}`;
-        const names = renderName(scope.dnsName, { ip: "*", suffix: scope.suffix, instanceId: "*" }).replace(/\*+/g, "*");
+        const zone = arn("route53", `hostedzone/${scope.hostedZoneId}`, "", "");
         statements.push(
             {
+                // Route53's normalized names are lower case without the trailing dot; every
+                // key must hold for every change in the batch (Route53 Developer Guide,
+                // "Using IAM policy conditions for fine-grained access control").
                 Sid: "ChangeOwnRecordsOnly",
                 Effect: "Allow",
                 Action: ["route53:ChangeResourceRecordSets"],
                 Resource: [zone],
                 Condition: {
-                    "ForAllValues:StringEquals": { "route53:ChangeResourceRecordSetsRecordTypes": ["A"] },
-                    "ForAllValues:StringLike": { "route53:ChangeResourceRecordSetsNormalizedRecordNames": [names] },
+                    "ForAllValues:StringEquals": {
+                        "route53:ChangeResourceRecordSetsActions": ["UPSERT", "DELETE"],
+                        "route53:ChangeResourceRecordSetsRecordTypes": ["A"],
+                    },
+                    "ForAllValues:StringLike": { "route53:ChangeResourceRecordSetsNormalizedRecordNames": [recordNamePattern(scope.dnsName, scope.suffix)] },
                 },
             },
             {
@@ -120,7 +155,7 @@ export function binderPolicy(scope: PolicyScope): PolicyDocument {
                 Sid: "WaitForChanges",
                 Effect: "Allow",
                 Action: ["route53:GetChange"],
-                Resource: [`arn:${scope.partition}:route53:::change/*`],
+                Resource: [arn("route53", "change/*", "", "")],
             },
         );
     }

@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { Settings } from "../binder/config";
 import { renderName } from "../binder/naming";
-import { STACK_TAG } from "../binder/schema";
+import { OWNER_TAG, poolOwner, STACK_TAG } from "../binder/schema";
 
 /** A pool address as the stack knows it: a resource-name key and its public IP. */
 export interface PoolAddress {
@@ -15,10 +15,11 @@ export function allocateAddresses(settings: Settings, stack: string): aws.ec2.Ei
     const protect = settings.protectAddresses;
     return Array.from({ length: settings.poolSize }, (_, i) =>
         // Each pool address is allocated up front so partners can whitelist it before
-        // any worker exists; protected stacks keep it through `pulumi destroy`.
+        // any worker exists; protected stacks keep it through `pulumi destroy`. The owner
+        // tag keeps another stack's binder off it (a tag change updates in place).
         new aws.ec2.Eip(`pool-${i}`, {
             domain: "vpc",
-            tags: { ...settings.addressTags, Name: `eip-dns-binder-${stack}-${i}`, [STACK_TAG]: stack },
+            tags: { ...settings.addressTags, Name: `eip-dns-binder-${stack}-${i}`, [STACK_TAG]: stack, [OWNER_TAG]: poolOwner(stack, settings.addressTags) },
         }, { protect, retainOnDelete: protect }),
     );
 }

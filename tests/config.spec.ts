@@ -37,6 +37,8 @@ describe("stack config", () => {
             minFreeAddresses: 1,
             binderConcurrency: 10,
             alarmEmail: undefined,
+            vpcIds: ["vpc-0123456789abcdef0"],
+            addressQuota: 10,
         });
     });
 
@@ -80,6 +82,10 @@ describe("stack config", () => {
         ["a binderConcurrency below the event source mapping's minimum", { binderConcurrency: 1 }, /eip-dns-binder:binderConcurrency must be a whole number from 2 to 1000, not '1'/],
         ["an alarmEmail that is not an address", { alarmEmail: "ops" }, /eip-dns-binder:alarmEmail must be an email address, not 'ops'/],
         ["a protectAddresses that is not a boolean", { protectAddresses: "yes" }, /eip-dns-binder:protectAddresses must be true or false, not 'yes'/],
+        ["a vpcIds that is not a list", { vpcIds: "vpc-0123456789abcdef0" }, /eip-dns-binder:vpcIds must be a non-empty list of ids such as \["vpc-0123456789abcdef0"\], not 'vpc-0123456789abcdef0'/],
+        ["an empty vpcIds", { vpcIds: [] }, /eip-dns-binder:vpcIds must be a non-empty list of ids/],
+        ["a vpcIds entry that is not a VPC id", { vpcIds: ["vpc-0123456789abcdef0", "subnet-0123456789abcdef0"] }, /eip-dns-binder:vpcIds has 'subnet-0123456789abcdef0', not an id such as 'vpc-0123456789abcdef0'/],
+        ["an addressQuota of zero", { addressQuota: 0 }, /eip-dns-binder:addressQuota must be a whole number from 1 to 100000, not '0'/],
     ];
     for (const [what, overrides, message] of rejected) {
         it(`rejects ${what}`, () => {
@@ -88,6 +94,10 @@ describe("stack config", () => {
             expect(found[0]).to.match(message);
         });
     }
+
+    it("leaves vpcIds unset when it is not configured, as before it existed", () => {
+        expect(settings({ vpcIds: undefined }).vpcIds).to.equal(undefined);
+    });
 
     it("accepts an instance placeholder with per-binding records", () => {
         expect(settings({ dnsRecords: "per-binding", dnsName: "{instance-id}.{suffix}" }).dnsName).to.equal("{instance-id}.{suffix}");

@@ -32,7 +32,9 @@ const named = (run: StackRun, type: string, name: string) => {
 };
 const statements = (run: StackRun, role = "binder") => JSON.parse(named(run, T.policy, role).inputs.policy).Statement as any[];
 const statement = (run: StackRun, sid: string, role = "binder") => statements(run, role).find(s => s.Sid === sid);
-const arnOf = (type: string, name: string) => new RegExp(`${type.replace(/[/:]/g, "\\$&")}/${name}-\\d+$`);
+/** The mocks give queues and rules their real ARN forms (the IAM simulator reads them), other resources a mock form. */
+const ARN_FORM: Record<string, string> = { [T.queue]: "arn:aws:sqs:us-west-2:123456789012:", [T.rule]: "arn:aws:events:us-west-2:123456789012:rule/" };
+const arnOf = (type: string, name: string) => new RegExp(`${(ARN_FORM[type] ?? `${type}/`).replace(/[/:]/g, "\\$&")}${name}-\\d+$`);
 
 describe("the stack", function () {
     this.timeout(120_000);
@@ -47,15 +49,16 @@ describe("the stack", function () {
             expect(counts).to.deep.equal({
                 [T.eip]: 4, [T.record]: 4, [T.table]: 2, [T.fn]: 2, [T.role]: 2, [T.policy]: 2,
                 [T.rule]: 2, [T.target]: 2, [T.permission]: 1, [T.logGroup]: 2,
-                [T.queue]: 3, [T.queuePolicy]: 2, [T.mapping]: 1, [T.alarm]: 5,
+                [T.queue]: 3, [T.queuePolicy]: 2, [T.mapping]: 1, [T.alarm]: 6,
             });
         });
 
-        it("tags every pool address with the address tags, a Name and the stack, unprotected", () => {
+        it("tags every pool address with the address tags, a Name, the stack and its owner, unprotected", () => {
             for (const [i, eip] of run.ofType(T.eip).entries()) {
                 expect(eip.inputs.domain).to.equal("vpc");
                 expect(eip.inputs.tags).to.deep.equal({
                     "team": "live", "pool": "media-dev", "Name": `eip-dns-binder-dev-${i}`, "eip-dns-binder:stack": "dev",
+                    "eip-dns-binder:owner": "dev/pool=media-dev,team=live",
                 });
                 expect(eip.options).to.deep.equal({ protect: false, retainOnDelete: false });
             }
@@ -96,10 +99,15 @@ describe("the stack", function () {
             expect(target.deadLetterConfig.arn).to.match(arnOf(T.queue, "undelivered-events"));
             for (const queue of ["instance-events", "undelivered-events"]) {
                 const policy = JSON.parse(named(run, T.queuePolicy, queue).inputs.policy);
-                expect(policy.Statement, queue).to.have.length(1);
+                expect(policy.Statement, queue).to.have.length(2);
                 expect(policy.Statement[0], queue).to.deep.include({ Effect: "Allow", Principal: { Service: "events.amazonaws.com" }, Action: "sqs:SendMessage" });
-                expect(policy.Statement[0].Resource, queue).to.match(arnOf(T.queue, queue));
+                expect(policy.Statement[1], queue).to.deep.include({ Sid: "NobodyElseSends", Effect: "Deny", Principal: "*", Action: "sqs:SendMessage" });
+                for (const statement of policy.Statement) {
+                    expect(statement.Resource, queue).to.match(arnOf(T.queue, queue));
+                    expect(Object.values(statement.Condition)[0], queue).to.deep.equal({ "aws:SourceArn": policy.Statement[0].Condition.ArnEquals["aws:SourceArn"] });
+                }
                 expect(policy.Statement[0].Condition.ArnEquals["aws:SourceArn"], queue).to.match(arnOf(T.rule, "instance-state"));
+                expect(Object.keys(policy.Statement[1].Condition), queue).to.deep.equal(["ArnNotEquals"]);
             }
             expect(run.ofType(T.permission).map(p => p.name), "nothing invokes the binder but its queue").to.deep.equal(["reconcile"]);
         });
@@ -144,6 +152,9 @@ describe("the stack", function () {
                 const alarm = named(run, T.alarm, `${kind}-queue`).inputs;
                 expect(alarm).to.include({ namespace: "AWS/SQS", metricName: "ApproximateNumberOfMessagesVisible", threshold: 0 });
             }
+            const quota = named(run, T.alarm, "address-quota").inputs;
+            expect(quota).to.include({ namespace: "EipDnsBinder", metricName: "PoolSize", statistic: "Maximum", comparisonOperator: "GreaterThanOrEqualToThreshold", threshold: 9 });
+            expect(quota.dimensions).to.deep.equal({ Stack: "dev" });
             const backlog = named(run, T.alarm, "event-backlog").inputs;
             expect(backlog).to.include({ namespace: "AWS/SQS", metricName: "ApproximateAgeOfOldestMessage", statistic: "Maximum", threshold: 900 });
             expect(backlog.threshold).to.be.above(named(run, T.queue, "instance-events").inputs.visibilityTimeoutSeconds);
@@ -182,9 +193,9 @@ describe("the stack", function () {
         it("gives each function one inline least-privilege policy and no managed policies", () => {
             expect(run.ofType(T.attachment)).to.have.length(0);
             for (const role of run.ofType(T.role)) expect(role.inputs.assumeRolePolicy.Statement[0].Principal).to.deep.equal({ Service: "lambda.amazonaws.com" });
-            const common = ["WriteOwnLogs", "ReadInstancesAndAddresses", "MovePoolAddressesOnly", "AttachToTargetInstancesOnly", "AttachToNetworkInterfaces", "ReadWriteOwnTables"];
-            expect(statements(run, "binder").map(s => s.Sid)).to.deep.equal([...common, "ScanOwnTables", "ConsumeOwnEventQueue"]);
-            expect(statements(run, "reconciler").map(s => s.Sid)).to.deep.equal([...common, "ScanOwnTables"]);
+            const common = ["WriteOwnLogs", "ReadInstancesAndAddresses", "MovePoolAddressesOnly", "AttachToClusterInterfacesOnly", "AttachToTargetInstancesOnly", "ClaimsAndLocks", "ServerRows"];
+            expect(statements(run, "binder").map(s => s.Sid)).to.deep.equal([...common, "ConsumeOwnEventQueue"]);
+            expect(statements(run, "reconciler").map(s => s.Sid)).to.deep.equal(common);
             for (const s of [...statements(run, "binder"), ...statements(run, "reconciler")]) {
                 expect(s.Effect).to.equal("Allow");
                 expect(s.Action).to.not.include("*");
@@ -198,9 +209,12 @@ describe("the stack", function () {
             });
             expect(statement(run, "ConsumeOwnEventQueue", "binder").Resource).to.have.length(1);
             expect(statement(run, "ConsumeOwnEventQueue", "binder").Resource[0]).to.match(arnOf(T.queue, "instance-events"));
-            expect(statement(run, "ScanOwnTables", "reconciler")).to.deep.equal({
-                Sid: "ScanOwnTables", Effect: "Allow", Action: ["dynamodb:Scan"], Resource: statement(run, "ReadWriteOwnTables", "reconciler").Resource,
-            });
+            // Only the reconciler reads the servers table whole; both read the claims and locks whole.
+            expect(statement(run, "ServerRows", "binder").Action).to.deep.equal(["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]);
+            expect(statement(run, "ServerRows", "reconciler").Action).to.deep.equal(["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:UpdateItem"]);
+            for (const role of ["binder", "reconciler"]) {
+                expect(statement(run, "ClaimsAndLocks", role).Action).to.deep.equal(["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"]);
+            }
         });
 
         it("scopes each statement to this stack's resources", () => {
@@ -218,14 +232,18 @@ describe("the stack", function () {
                 Condition: { StringEquals: { "aws:ResourceTag/team": "live", "aws:ResourceTag/pool": "media-dev" } },
             });
             expect(statement(run, "AttachToTargetInstancesOnly")).to.deep.include({
+                Action: ["ec2:AssociateAddress"],
                 Resource: ["arn:aws:ec2:us-west-2:123456789012:instance/*"],
                 Condition: { StringEquals: { "aws:ResourceTag/team": "live", "aws:ResourceTag/karpenter.sh/nodepool": "media-dev" } },
             });
-            expect(statement(run, "AttachToNetworkInterfaces").Resource).to.deep.equal(["arn:aws:ec2:us-west-2:123456789012:network-interface/*"]);
-            expect(statement(run, "ReadWriteOwnTables")).to.deep.include({
-                Action: ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-                Resource: [run.outputs.serversTable, run.outputs.claimsTable].map(n => `arn:aws:dynamodb:us-west-2:123456789012:table/${n}`),
+            expect(statement(run, "AttachToClusterInterfacesOnly")).to.deep.include({
+                Action: ["ec2:AssociateAddress", "ec2:DisassociateAddress"],
+                Resource: ["arn:aws:ec2:us-west-2:123456789012:network-interface/*"],
+                Condition: { ArnEquals: { "ec2:Vpc": ["arn:aws:ec2:us-west-2:123456789012:vpc/vpc-0123456789abcdef0"] } },
             });
+            const table = (name: string) => [`arn:aws:dynamodb:us-west-2:123456789012:table/${name}`];
+            expect(statement(run, "ClaimsAndLocks").Resource).to.deep.equal(table(run.outputs.claimsTable));
+            expect(statement(run, "ServerRows").Resource).to.deep.equal(table(run.outputs.serversTable));
             expect(statements(run).some(s => s.Action.some((a: string) => a.startsWith("route53:")))).to.equal(false);
         });
 
@@ -283,6 +301,13 @@ describe("the stack", function () {
             expect(named(run, T.rule, "reconcile").inputs.scheduleExpression).to.equal("cron(0/10 * * * ? *)");
         });
 
+        it("without vpcIds, as before it existed, lets the functions use any interface (and the preview warns)", async () => {
+            const run = await runStack("dev", { vpcIds: undefined });
+            for (const role of ["binder", "reconciler"]) {
+                expect(statement(run, "AttachToClusterInterfacesOnly", role).Condition).to.equal(undefined);
+            }
+        });
+
         it("caps the binder's concurrency at binderConcurrency", async () => {
             const run = await runStack("dev", { binderConcurrency: 25 });
             expect(run.one(T.mapping).inputs.scalingConfig).to.deep.equal({ maximumConcurrency: 25 });
@@ -297,8 +322,11 @@ describe("the stack", function () {
                 Action: ["route53:ChangeResourceRecordSets"],
                 Resource: [`arn:aws:route53:::hostedzone/${ZONE_ID}`],
                 Condition: {
-                    "ForAllValues:StringEquals": { "route53:ChangeResourceRecordSetsRecordTypes": ["A"] },
-                    "ForAllValues:StringLike": { "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["*.dev.live.example.com"] },
+                    "ForAllValues:StringEquals": {
+                        "route53:ChangeResourceRecordSetsActions": ["UPSERT", "DELETE"],
+                        "route53:ChangeResourceRecordSetsRecordTypes": ["A"],
+                    },
+                    "ForAllValues:StringLike": { "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["i-*.dev.live.example.com"] },
                 },
             });
             expect(statement(run, "ReadOwnZone")).to.deep.include({ Action: ["route53:ListResourceRecordSets"], Resource: [`arn:aws:route53:::hostedzone/${ZONE_ID}`] });

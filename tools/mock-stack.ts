@@ -81,6 +81,10 @@ function mocks(recorded: DeclaredResource[], account: MockAccount): pulumi.runti
             }
             if (args.type === "aws:sqs/queue:Queue") {
                 state.url = `https://sqs.us-west-2.amazonaws.com/123456789012/${state.name}`;
+                state.arn = `arn:aws:sqs:us-west-2:123456789012:${state.name}`;
+            }
+            if (args.type === "aws:cloudwatch/eventRule:EventRule") {
+                state.arn = `arn:aws:events:us-west-2:123456789012:rule/${state.name}`;
             }
             if (args.type === "aws:dynamodb/table:Table") {
                 state.arn = `arn:aws:dynamodb:us-west-2:123456789012:table/${state.name}`;

@@ -1,0 +1,24 @@
+// What `pulumi preview` warns about without failing: settings that are valid but
+// leave a risk the operator should know of.
+import { Settings } from "../binder/config";
+
+/** The pool size at which the address-quota alarm fires: 90% of the quota, at least 1. */
+export function quotaAlarmThreshold(quota: number): number {
+    return Math.max(1, Math.floor(quota * 0.9));
+}
+
+/** Warnings for a stack whose pool has `external` tagged addresses it did not allocate. */
+export function previewWarnings(settings: Settings, external: number): string[] {
+    const warnings: string[] = [];
+    const pool = settings.poolSize + external;
+    if (pool > settings.addressQuota) {
+        warnings.push(`eip-dns-binder:addressQuota: the pool would hold ${pool} addresses (poolSize ${settings.poolSize} plus ${external} tagged elsewhere), `
+            + `more than the quota of ${settings.addressQuota}: allocation fails past the account's Elastic IP quota. `
+            + "Raise the quota in Service Quotas (Amazon EC2, EC2-VPC Elastic IPs) and set addressQuota to it, or lower poolSize.");
+    }
+    if (settings.vpcIds === undefined) {
+        warnings.push("eip-dns-binder:vpcIds is not set: the functions may put a pool address on a network interface in any VPC of the account. "
+            + "Set it to the cluster's VPC ids.");
+    }
+    return warnings;
+}

@@ -1,0 +1,64 @@
+// The deploy role's two policies in docs/deploying.md, as written: each under the
+// managed-policy size limit, and together allowing every call the Pulumi AWS provider
+// makes for each resource type the stack declares, in the IAM simulator.
+import { expect } from "chai";
+import * as path from "path";
+import { runStack, StackRun } from "../tools/mock-stack";
+import { jsonBlockAfter } from "./support/iam/markdown";
+import { alarmTopic, autoNamed, DOC_ACCOUNT, functionArn, LOOKUPS, PROVIDER_CALLS } from "./support/iam/provider-calls";
+import { Authorization, decide, PolicyDocument } from "./support/iam/simulate";
+
+const DOC = path.join(__dirname, "..", "docs", "deploying.md");
+/** A managed policy may hold 6,144 characters, whitespace not counted (IAM and STS quotas). */
+const MANAGED_POLICY_LIMIT = 6144;
+const DEPLOYER = `arn:aws:iam::${DOC_ACCOUNT}:role/eip-dns-binder-deploy-dev`;
+
+describe("the deploy role's policies (docs/deploying.md)", function () {
+    this.timeout(120_000);
+    const policies: PolicyDocument[] = [
+        jsonBlockAfter(DOC, "#### Deploy policy 1: zone, pool, tables, queues, alarms"),
+        jsonBlockAfter(DOC, "#### Deploy policy 2: functions, their roles, mapping, rules, logs"),
+    ];
+    const allowed = (request: Authorization) => decide(DEPLOYER, request, { identity: policies });
+    let run: StackRun;
+    before(async () => { run = await runStack("dev", { alarmEmail: "oncall@example.com" }); });
+
+    it("keeps each policy under the managed-policy limit", () => {
+        for (const policy of policies) expect(JSON.stringify(policy).length).to.be.below(MANAGED_POLICY_LIMIT);
+    });
+
+    it("has the provider's calls for every resource type the dev stack declares, with alarmEmail set", () => {
+        const declared = [...new Set(run.resources.map(r => r.type))].sort();
+        expect(Object.keys(PROVIDER_CALLS).sort()).to.deep.equal(declared);
+    });
+
+    it("allows every call pulumi up, refresh and destroy make for each declared resource", async () => {
+        const refused: string[] = [];
+        const requests = [...LOOKUPS, ...run.resources.flatMap(r => PROVIDER_CALLS[r.type](r))];
+        for (const request of requests) {
+            const decision = await allowed(request);
+            if (decision !== "Allowed") refused.push(`${request.action} on ${request.resource}: ${decision}`);
+        }
+        expect(refused).to.deep.equal([]);
+        expect(requests.length).to.be.at.least(100);
+    });
+
+    it("refuses what the stack never does", async () => {
+        const other = { "aws:ResourceTag/eip-dns-binder:stack": "prod", "aws:ResourceTag/pool": "media" };
+        const address = `arn:aws:ec2:us-west-2:${DOC_ACCOUNT}:elastic-ip/eipalloc-0123456789abcdef0`;
+        const refused: Authorization[] = [
+            { action: "ec2:ReleaseAddress", resource: address, context: other },
+            { action: "ec2:CreateTags", resource: address, context: { ...other, "aws:TagKeys": ["pool"], "aws:RequestTag/pool": "media-dev" } },
+            { action: "ec2:AllocateAddress", resource: address, context: { "aws:TagKeys": ["pool"], "aws:RequestTag/pool": "media-dev" } },
+            { action: "iam:PassRole", resource: `arn:aws:iam::${DOC_ACCOUNT}:role/${autoNamed("binder")}`, context: { "iam:PassedToService": "ec2.amazonaws.com" } },
+            { action: "iam:PassRole", resource: `arn:aws:iam::${DOC_ACCOUNT}:role/Administrator`, context: { "iam:PassedToService": "lambda.amazonaws.com" } },
+            { action: "lambda:CreateEventSourceMapping", resource: "*", context: { "lambda:FunctionArn": functionArn("other") } },
+            { action: "cloudwatch:PutMetricAlarm", resource: `arn:aws:cloudwatch:us-west-2:${DOC_ACCOUNT}:alarm:${autoNamed("failures")}`,
+                context: { "cloudwatch:AlarmActions": [alarmTopic, "arn:aws:automate:us-west-2:ec2:terminate"] } },
+            { action: "dynamodb:DeleteTable", resource: `arn:aws:dynamodb:us-west-2:${DOC_ACCOUNT}:table/orders` },
+            { action: "iam:PutRolePolicy", resource: `arn:aws:iam::${DOC_ACCOUNT}:role/Administrator` },
+            { action: "sns:Subscribe", resource: alarmTopic, context: { "sns:Protocol": "https" } },
+        ];
+        for (const request of refused) expect(await allowed(request), `${request.action} ${JSON.stringify(request.context ?? {})}`).to.not.equal("Allowed");
+    });
+});

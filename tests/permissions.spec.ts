@@ -1,0 +1,92 @@
+// Least privilege, evaluated: every call each function makes, as AWS authorizes it,
+// against the policies the stack generates (dev and prod, both DNS modes), through
+// an offline IAM simulator; and the calls they must never make, refused.
+import { expect } from "chai";
+import * as fs from "fs";
+import * as path from "path";
+import { DNS_RECORDS_MODES } from "../binder/config";
+import { audit, principalOf } from "./support/iam/audit";
+import { PLATFORM_CALLS, SDK_CALLS } from "./support/iam/calls";
+import { FUNCTIONS, stackFacts, StackFacts } from "./support/iam/facts";
+import { mutants } from "./support/iam/mutants";
+import { ACCOUNT, decide, PolicyDocument } from "./support/iam/simulate";
+
+const BINDER = path.join(__dirname, "..", "binder");
+
+/** The SDK commands (and waiters) the AWS layer in binder/ sends. */
+function commandsInUse(): Set<string> {
+    const found = new Set<string>();
+    for (const file of fs.readdirSync(BINDER).filter(name => name.endsWith(".ts"))) {
+        const source = fs.readFileSync(path.join(BINDER, file), "utf8");
+        for (const match of source.matchAll(/new (\w+Command)\(|\b(waitUntil\w+)\(/g)) found.add(match[1] ?? match[2]);
+    }
+    return found;
+}
+
+describe("permissions, simulated", function () {
+    this.timeout(120_000);
+
+    it("has an authorization case for every SDK command the code sends, and none for a command it does not", () => {
+        const used = [...commandsInUse()].sort();
+        expect(used).to.include.members(["AssociateAddressCommand", "TransactWriteItemsCommand", "waitUntilResourceRecordSetsChanged"]);
+        expect(Object.keys(SDK_CALLS).sort()).to.deep.equal(used);
+        expect(PLATFORM_CALLS.map(call => call.what)).to.have.length(2);
+    });
+
+    for (const stack of ["dev", "prod"]) {
+        for (const mode of DNS_RECORDS_MODES) {
+            describe(`${stack} (Pulumi.${stack}.yaml), ${mode}`, () => {
+                let facts: StackFacts;
+                before(async () => { facts = await stackFacts(stack, mode); });
+
+                for (const role of FUNCTIONS) {
+                    it(`allows every call the ${role} makes and denies at least 20 it must not`, async () => {
+                        const result = await audit(facts, role);
+                        expect(result.failures).to.deep.equal([]);
+                        expect(result.allowed).to.be.at.least(15);
+                        expect(result.denied).to.be.at.least(20);
+                    });
+                }
+
+                it("lets only the state-change rule send to the event queue and the undelivered-events queue", async () => {
+                    for (const queue of [facts.queues.events, facts.queues.undelivered]) {
+                        const send = (principal: string, context: Record<string, string>, identity: PolicyDocument[] = []) =>
+                            decide(principal, { action: "sqs:SendMessage", resource: queue, context }, { identity, resource: facts.queuePolicies[queue] });
+                        const admin: PolicyDocument = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "sqs:*", Resource: "*" }] };
+                        expect(await send("events.amazonaws.com", { "aws:SourceArn": facts.stateRule }), queue).to.equal("Allowed");
+                        expect(await send("events.amazonaws.com", { "aws:SourceArn": `${facts.stateRule}-other` }), queue).to.equal("ExplicitlyDenied");
+                        expect(await send(`arn:aws:iam::${ACCOUNT}:role/admin`, {}, [admin]), queue).to.equal("ExplicitlyDenied");
+                        expect(await send(principalOf("binder"), {}, [admin, facts.policies.binder]), queue).to.equal("ExplicitlyDenied");
+                    }
+                });
+            });
+        }
+    }
+});
+
+describe("permissions, simulated, catch a broken policy", function () {
+    this.timeout(300_000);
+    let facts: StackFacts;
+    before(async () => { facts = await stackFacts("dev", "per-binding"); });
+
+    for (const role of FUNCTIONS) {
+        it(`fails the ${role}'s audit for every statement widened to * and every condition dropped`, async () => {
+            const made = mutants(facts.policies[role]);
+            expect(made.length).to.be.at.least(20);
+            const uncaught: string[] = [];
+            for (const mutant of made) {
+                if ((await audit(facts, role, mutant.policy)).failures.length === 0) uncaught.push(mutant.change);
+            }
+            expect(uncaught).to.deep.equal([]);
+        });
+    }
+
+    it("fails when the event queue's policy stops refusing other senders", async () => {
+        const policy = facts.queuePolicies[facts.queues.events];
+        const allowOnly = { ...policy, Statement: policy.Statement.filter((s: any) => s.Effect === "Allow") };
+        const broken = { ...facts, queuePolicies: { ...facts.queuePolicies, [facts.queues.events]: allowOnly } };
+        const admin: PolicyDocument = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "sqs:SendMessage", Resource: "*" }] };
+        expect((await audit(broken, "binder", { ...facts.policies.binder, Statement: [...facts.policies.binder.Statement, ...admin.Statement] })).failures)
+            .to.deep.include(`binder can send to the event queue: sqs:SendMessage on ${facts.queues.events} {} is Allowed`);
+    });
+});

@@ -1,0 +1,135 @@
+// Every AWS call the functions make, as AWS authorizes it: per SDK command of the
+// AWS layer in binder/, the action, each resource AWS checks with its tags, and the
+// condition keys the request carries (Service Authorization Reference). Plus the
+// calls the Lambda runtime and the event source mapping make with a function's role.
+import { DnsRecordsMode, Tags } from "../../../binder/config";
+import { FunctionRole } from "../../../infra/policy";
+import { REGION, StackFacts } from "./facts";
+import { ACCOUNT, Authorization } from "./simulate";
+
+/** One call: who makes it, in which DNS modes (all if absent), and what AWS authorizes for it. */
+export interface Call {
+    what: string;
+    by: FunctionRole[];
+    modes?: DnsRecordsMode[];
+    authorize(facts: StackFacts, role: FunctionRole): Authorization[];
+}
+
+export const BOTH: FunctionRole[] = ["binder", "reconciler"];
+const PER_BINDING: DnsRecordsMode[] = ["per-binding"];
+
+const ec2Arn = (resource: string) => `arn:aws:ec2:${REGION}:${ACCOUNT}:${resource}`;
+export const SAMPLE = {
+    allocation: ec2Arn("elastic-ip/eipalloc-0123456789abcdef0"),
+    networkInterface: ec2Arn("network-interface/eni-0123456789abcdef0"),
+    instance: ec2Arn("instance/i-0123456789abcdef0"),
+    otherVpc: ec2Arn("vpc/vpc-0aaaaaaaaaaaaaaa0"),
+};
+
+/** Condition keys for a resource's tags, as EC2 and other services set them. */
+export const tagKeys = (tags: Tags): Record<string, string> =>
+    Object.fromEntries(Object.entries(tags).map(([key, value]) => [`aws:ResourceTag/${key}`, value]));
+
+/** A pool address of this stack, as AssociateAddress and DisassociateAddress present it. */
+export const poolAddress = (f: StackFacts, tags: Tags = f.poolAddressTags): Authorization[] => [
+    { action: "ec2:AssociateAddress", resource: SAMPLE.allocation, context: tagKeys(tags) },
+];
+/** The worker's primary interface, in the cluster's first VPC (any VPC when none is configured). */
+export const interfaceIn = (vpc: string) => ({ "ec2:Vpc": vpc, "ec2:Subnet": ec2Arn("subnet/subnet-0123456789abcdef0"), "ec2:AvailabilityZone": `${REGION}a` });
+const clusterVpc = (f: StackFacts) => f.vpcArns[0] ?? SAMPLE.otherVpc;
+
+/** A ChangeResourceRecordSets request as Route53 authorizes it: the zone, and the batch's actions, types and normalized names. */
+export const recordChange = (zoneId: string, action: string, type: string, names: string[]): Authorization => ({
+    action: "route53:ChangeResourceRecordSets",
+    resource: `arn:aws:route53:::hostedzone/${zoneId}`,
+    context: {
+        "route53:ChangeResourceRecordSetsActions": [action],
+        "route53:ChangeResourceRecordSetsRecordTypes": [type],
+        "route53:ChangeResourceRecordSetsNormalizedRecordNames": names,
+    },
+});
+
+/** A log stream of a log group, as the Lambda runtime names it. */
+export const logStream = (group: string) => `${group}:log-stream:2026/12/02/[$LATEST]0123456789abcdef`;
+
+const item = (action: string, table: string): Authorization => ({ action: `dynamodb:${action}`, resource: table });
+
+/** Per SDK command used in binder/, every way the code uses it. The spec fails when a command has no entry here. */
+export const SDK_CALLS: Record<string, Call[]> = {
+    DescribeInstancesCommand: [{
+        what: "read a batch's instances, or the running targets",
+        by: BOTH,
+        authorize: () => [{ action: "ec2:DescribeInstances", resource: "*" }],
+    }],
+    DescribeAddressesCommand: [{
+        what: "read the pool, or one address",
+        by: BOTH,
+        authorize: () => [{ action: "ec2:DescribeAddresses", resource: "*" }],
+    }],
+    AssociateAddressCommand: [{
+        // Called with NetworkInterfaceId; the instance is listed in case EC2 checks it too.
+        what: "associate a pool address with a target's primary interface",
+        by: BOTH,
+        authorize: f => [
+            ...poolAddress(f),
+            { action: "ec2:AssociateAddress", resource: SAMPLE.networkInterface, context: interfaceIn(clusterVpc(f)) },
+            { action: "ec2:AssociateAddress", resource: SAMPLE.instance, context: tagKeys(f.instanceTags) },
+        ],
+    }],
+    DisassociateAddressCommand: [{
+        what: "disassociate a pool address from a worker's interface",
+        by: BOTH,
+        authorize: f => [
+            { action: "ec2:DisassociateAddress", resource: SAMPLE.allocation, context: tagKeys(f.poolAddressTags) },
+            { action: "ec2:DisassociateAddress", resource: SAMPLE.networkInterface, context: interfaceIn(clusterVpc(f)) },
+        ],
+    }],
+    GetItemCommand: [
+        { what: "read a claim or a lock", by: BOTH, authorize: f => [item("GetItem", f.tables.claims)] },
+        { what: "read back a row that refused a publish", by: BOTH, authorize: f => [item("GetItem", f.tables.servers)] },
+    ],
+    PutItemCommand: [
+        { what: "write a claim or a lock", by: BOTH, authorize: f => [item("PutItem", f.tables.claims)] },
+    ],
+    DeleteItemCommand: [
+        { what: "drop a claim or a lock", by: BOTH, authorize: f => [item("DeleteItem", f.tables.claims)] },
+        { what: "withdraw a row", by: BOTH, authorize: f => [item("DeleteItem", f.tables.servers)] },
+    ],
+    ScanCommand: [
+        { what: "read the claims and locks", by: BOTH, authorize: f => [item("Scan", f.tables.claims)] },
+        { what: "read every server row", by: ["reconciler"], authorize: f => [item("Scan", f.tables.servers)] },
+    ],
+    TransactWriteItemsCommand: [
+        { what: "publish a row while holding the lock", by: BOTH, authorize: f => [item("ConditionCheckItem", f.tables.claims), item("UpdateItem", f.tables.servers)] },
+        { what: "replace a stale row while holding the lock", by: BOTH, authorize: f => [item("ConditionCheckItem", f.tables.claims), item("PutItem", f.tables.servers)] },
+        { what: "take back a row and its lock together", by: BOTH, authorize: f => [item("DeleteItem", f.tables.servers), item("DeleteItem", f.tables.claims)] },
+    ],
+    ChangeResourceRecordSetsCommand: [
+        { what: "point a binding's name at its address", by: BOTH, modes: PER_BINDING, authorize: f => [recordChange(f.zoneId, "UPSERT", "A", [f.recordName])] },
+        { what: "delete a binding's name", by: BOTH, modes: PER_BINDING, authorize: f => [recordChange(f.zoneId, "DELETE", "A", [f.recordName])] },
+    ],
+    ListResourceRecordSetsCommand: [
+        { what: "read a record before deleting it, or the zone's records", by: BOTH, modes: PER_BINDING, authorize: f => [{ action: "route53:ListResourceRecordSets", resource: `arn:aws:route53:::hostedzone/${f.zoneId}` }] },
+    ],
+    waitUntilResourceRecordSetsChanged: [
+        { what: "wait until a change is INSYNC", by: BOTH, modes: PER_BINDING, authorize: () => [{ action: "route53:GetChange", resource: "arn:aws:route53:::change/C0123456789ABCDEFGHIJ" }] },
+    ],
+    ChangeMessageVisibilityBatchCommand: [
+        { what: "hand failed messages back early", by: ["binder"], authorize: f => [{ action: "sqs:ChangeMessageVisibility", resource: f.queues.events }] },
+    ],
+};
+
+/** Calls made with a function's role by the Lambda runtime and by the event source mapping, not by binder/ itself. */
+export const PLATFORM_CALLS: Call[] = [
+    {
+        what: "the Lambda runtime writes the function's logs",
+        by: BOTH,
+        authorize: (f, role) => ["CreateLogStream", "PutLogEvents"].map(action => ({ action: `logs:${action}`, resource: logStream(f.logGroups[role]) })),
+    },
+    {
+        what: "the event source mapping polls the event queue with the binder's role",
+        by: ["binder"],
+        authorize: f => ["ReceiveMessage", "DeleteMessage", "GetQueueAttributes", "ChangeMessageVisibility"]
+            .map(action => ({ action: `sqs:${action}`, resource: f.queues.events })),
+    },
+];

@@ -1,0 +1,82 @@
+// What a stack run under mocks declares that authorization depends on: each
+// function's generated policy, the queue policies, and the ARNs, tags and names
+// the functions' calls name. Taken from the declared resources and the stack's
+// config, not from the policies, so a policy is judged against the stack.
+import { DnsRecordsMode, parseSettings, Tags } from "../../../binder/config";
+import { renderName } from "../../../binder/naming";
+import { OWNER_TAG, poolOwner, STACK_TAG } from "../../../binder/schema";
+import { FunctionRole } from "../../../infra/policy";
+import { runStack, stackConfig, StackRun, ZONE_ID } from "../../../tools/mock-stack";
+import { ACCOUNT, PolicyDocument } from "./simulate";
+
+export const REGION = "us-west-2";
+export const FUNCTIONS: FunctionRole[] = ["binder", "reconciler"];
+
+export interface StackFacts {
+    stack: string;
+    mode: DnsRecordsMode;
+    /** Each function's inline policy, as the stack generates it. */
+    policies: Record<FunctionRole, PolicyDocument>;
+    /** Queue policies by queue ARN. */
+    queuePolicies: Record<string, PolicyDocument>;
+    tables: { servers: string; claims: string };
+    logGroups: Record<FunctionRole, string>;
+    zoneId: string;
+    queues: { events: string; failed: string; undelivered: string };
+    stateRule: string;
+    /** Tags a pool address carries when this stack allocated it. */
+    poolAddressTags: Tags;
+    addressTags: Tags;
+    instanceTags: Tags;
+    /** The cluster's VPC ARNs from vpcIds (none when it is not set). */
+    vpcArns: string[];
+    /** A name the template gives a binding, as Route53 normalizes it. */
+    recordName: string;
+    suffix: string;
+    hostedZone: string;
+}
+
+const resource = (run: StackRun, type: string, name: string) => {
+    const found = run.ofType(type).find(r => r.name === name);
+    if (!found) throw new Error(`the stack declares no ${type} named ${name}`);
+    return found;
+};
+
+/** Runs `stack` under mocks in `mode` and gathers what its functions' calls are authorized against. */
+export async function stackFacts(stack: string, mode: DnsRecordsMode, overrides: Record<string, unknown> = {}): Promise<StackFacts> {
+    const config = { dnsRecords: mode, ...overrides };
+    const settings = parseSettings(key => stackConfig(stack, config)[`eip-dns-binder:${key}`]);
+    const run = await runStack(stack, config);
+    const policyOf = (role: FunctionRole) => JSON.parse(resource(run, "aws:iam/rolePolicy:RolePolicy", role).inputs.policy) as PolicyDocument;
+    const arnOfQueue = (url: string) => `arn:aws:sqs:${REGION}:${ACCOUNT}:${url.split("/").pop()}`;
+    const queues = {
+        events: arnOfQueue(run.outputs.eventQueue),
+        failed: arnOfQueue(run.outputs.failedEventsQueue),
+        undelivered: arnOfQueue(run.outputs.undeliveredEventsQueue),
+    };
+    const queuePolicies: Record<string, PolicyDocument> = {};
+    for (const [key, name] of [["events", "instance-events"], ["undelivered", "undelivered-events"]] as const) {
+        queuePolicies[queues[key]] = JSON.parse(resource(run, "aws:sqs/queuePolicy:QueuePolicy", name).inputs.policy);
+    }
+    const table = (name: string) => `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${name}`;
+    const logGroup = (role: FunctionRole) =>
+        `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${resource(run, "aws:lambda/function:Function", role).inputs.loggingConfig.logGroup}`;
+    return {
+        stack,
+        mode,
+        policies: { binder: policyOf("binder"), reconciler: policyOf("reconciler") },
+        queuePolicies,
+        tables: { servers: table(run.outputs.serversTable), claims: table(run.outputs.claimsTable) },
+        logGroups: { binder: logGroup("binder"), reconciler: logGroup("reconciler") },
+        zoneId: ZONE_ID,
+        queues,
+        stateRule: `arn:aws:events:${REGION}:${ACCOUNT}:rule/${resource(run, "aws:cloudwatch/eventTarget:EventTarget", "instance-state").inputs.rule}`,
+        poolAddressTags: { ...settings.addressTags, [STACK_TAG]: stack, [OWNER_TAG]: poolOwner(stack, settings.addressTags) },
+        addressTags: settings.addressTags,
+        instanceTags: settings.instanceTags,
+        vpcArns: (settings.vpcIds ?? []).map(id => `arn:aws:ec2:${REGION}:${ACCOUNT}:vpc/${id}`),
+        recordName: renderName(settings.dnsName, { ip: "192.0.2.1", suffix: settings.suffix, instanceId: "i-0123456789abcdef0" }),
+        suffix: settings.suffix,
+        hostedZone: settings.hostedZone,
+    };
+}

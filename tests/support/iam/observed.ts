@@ -1,0 +1,46 @@
+// What the AWS calls recorded by the stand-ins' gateway ask AWS to authorize, in a
+// form the call catalog can be compared with: the action, and for DynamoDB the table
+// (servers or claims), for Route53 changes the change action and record type.
+import { AwsCall } from "../aws/gateway";
+import { Authorization } from "./simulate";
+
+export interface Tables { servers: string; claims: string }
+
+const kindOf = (tables: Tables, table: string) => (table === tables.servers ? "servers" : table === tables.claims ? "claims" : `other table ${table}`);
+
+/** A transaction's item types, as the item actions IAM authorizes them as. */
+const ITEM_ACTION: Record<string, string> = { ConditionCheck: "ConditionCheckItem", Put: "PutItem", Update: "UpdateItem", Delete: "DeleteItem" };
+
+/** The authorizations one recorded call needs, as signatures. */
+export function observedSignatures(call: AwsCall, tables: Tables): string[] {
+    const input = call.input as Record<string, any>;
+    switch (call.service) {
+        case "dynamodb":
+            if (call.action === "TransactWriteItems") {
+                return (input.TransactItems as Record<string, { TableName: string }>[]).flatMap(item =>
+                    Object.entries(item).map(([type, body]) => `dynamodb:${ITEM_ACTION[type]}@${kindOf(tables, body.TableName)}`));
+            }
+            return [`dynamodb:${call.action}@${kindOf(tables, input.TableName)}`];
+        case "route53":
+            if (call.action === "ChangeResourceRecordSets") {
+                return input.ChangeBatch.Changes.map((c: { Action: string; ResourceRecordSet: { Type: string } }) =>
+                    `route53:ChangeResourceRecordSets/${c.Action}/${c.ResourceRecordSet.Type}`);
+            }
+            return [`route53:${call.action}`];
+        case "sqs":
+            // A batch call is authorized as its single-message action.
+            return [`sqs:${call.action.replace(/Batch$/, "")}`];
+        default:
+            return [`${call.service}:${call.action}`];
+    }
+}
+
+/** The same signature for an authorization of the call catalog. */
+export function catalogSignature(request: Authorization, tables: Tables): string {
+    if (request.action.startsWith("dynamodb:")) return `${request.action}@${kindOf(tables, request.resource)}`;
+    if (request.action === "route53:ChangeResourceRecordSets") {
+        const context = request.context ?? {};
+        return `${request.action}/${context["route53:ChangeResourceRecordSetsActions"]}/${context["route53:ChangeResourceRecordSetsRecordTypes"]}`;
+    }
+    return request.action;
+}
