@@ -60,6 +60,7 @@ export = async () => {
         dnsTtl: String(settings.dnsTtl),
         dnsRecords: settings.dnsRecords,
         serversTable: servers.name,
+        serversStream: servers.streamArn,
         claimsTable: claims.name,
     };
     const scope = {

@@ -8,7 +8,7 @@ import { namedError } from "./errors";
 import { observedPhase } from "./lifecycle";
 import { Logger } from "./log";
 import { ownPool } from "./ownership";
-import { Claim } from "./store";
+import { Claim, Placement } from "./store";
 
 export type BindOutcome = "bound" | "already-bound" | "not-a-target" | "not-running";
 
@@ -329,7 +329,18 @@ function associationOn(address: Address | undefined, target: Attachment): string
 async function publish(ctx: Context, binding: Associated): Promise<void> {
     const { claim, associationId, instance, outcome, started } = binding;
     const { allocationId, publicIp, dnsName, instanceId } = claim;
-    await ctx.store.publish({ publicIp, dnsName, associationId, instanceId, allocationId, launchedAt: instance.launchedAt }, ctx.now().toISOString());
+    await ctx.store.publish({ publicIp, dnsName, associationId, instanceId, allocationId, launchedAt: instance.launchedAt, placement: placementOf(instance) }, ctx.now().toISOString());
     if (outcome === "bound") ctx.metrics.bound(ctx.now().getTime() - started);
     ctx.log.with({ instanceId, action: "bind" }).info(outcome === "bound" ? "bound" : "already bound; binding confirmed", { outcome, allocationId, publicIp, dnsName, associationId });
+}
+
+/** Where the server runs, for the scheduler: EC2's placement and Karpenter's node pool and capacity type. */
+function placementOf(instance: Instance): Placement {
+    return {
+        availabilityZone: instance.availabilityZone,
+        instanceType: instance.instanceType,
+        privateIp: instance.primary?.privateIpAddress,
+        nodePool: instance.tags["karpenter.sh/nodepool"],
+        capacityType: instance.tags["karpenter.sh/capacity-type"],
+    };
 }

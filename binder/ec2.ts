@@ -28,6 +28,8 @@ export interface Instance {
     primary?: Attachment;
     /** When the instance last started (ISO 8601): a stop and start renews it, so it names the run a row belongs to. */
     launchedAt?: string;
+    instanceType?: string;
+    availabilityZone?: string;
 }
 
 export interface Address {
@@ -52,6 +54,8 @@ function toInstance(found: SdkInstance): Instance {
         tags: toTags(found.Tags),
         primary: eni?.NetworkInterfaceId && privateIp ? { networkInterfaceId: eni.NetworkInterfaceId, privateIpAddress: privateIp } : undefined,
         launchedAt: found.LaunchTime?.toISOString(),
+        instanceType: found.InstanceType,
+        availabilityZone: found.Placement?.AvailabilityZone,
     };
 }
 

@@ -41,7 +41,28 @@ export interface ServerRow {
     allocationId: string;
     /** The instance's LaunchTime when the row was published: which run of the instance it serves (absent on rows from before it was recorded). */
     launchedAt?: string;
+    placement?: Placement;
 }
+
+/** What a scheduler places streams by, as EC2 and Karpenter describe the instance; each part only when known. */
+export interface Placement {
+    availabilityZone?: string;
+    instanceType?: string;
+    privateIp?: string;
+    /** Karpenter's `karpenter.sh/nodepool` tag. */
+    nodePool?: string;
+    /** Karpenter's `karpenter.sh/capacity-type` tag: `spot`, `on-demand` or `reserved`. */
+    capacityType?: string;
+}
+
+/** The row attribute of each part of a placement. */
+const PLACEMENT_ATTRIBUTES: Record<keyof Placement, string> = {
+    availabilityZone: "AvailabilityZone",
+    instanceType: "InstanceType",
+    privateIp: "PrivateIp",
+    nodePool: "NodePool",
+    capacityType: "CapacityType",
+};
 
 const S = (value: string): AttributeValue => ({ S: value });
 
@@ -205,6 +226,8 @@ export class Store {
         const fields = {
             AssociationId: S(row.associationId), InstanceId: S(row.instanceId), AllocationId: S(row.allocationId),
             ...(row.launchedAt !== undefined && { LaunchedAt: S(row.launchedAt) }),
+            ...Object.fromEntries(Object.entries(row.placement ?? {}).flatMap(([part, value]) =>
+                (value ? [[PLACEMENT_ATTRIBUTES[part as keyof Placement], S(value)]] : []))),
         };
         const owned = ownedBy(row.instanceId, row.launchedAt);
         const condition = expression(`attribute_not_exists(#${SERVER_KEY.partition}) OR (${owned.clause})`, owned.values);

@@ -15,9 +15,13 @@ export function tables(deletionProtection: boolean): Tables {
     };
 
     // The servers table is the contract with the scheduler: one row per bound server,
-    // keyed by its public IP and DNS name, written only by the binder at run time.
+    // keyed by its public IP and DNS name, written only by the binder at run time. Its
+    // stream (old and new images) lets a scheduler react the moment a server comes or goes;
+    // turning it on updates the table in place.
     const servers = new aws.dynamodb.Table("servers", {
         ...common,
+        streamEnabled: true,
+        streamViewType: "NEW_AND_OLD_IMAGES",
         hashKey: SERVER_KEY.partition,
         rangeKey: SERVER_KEY.sort,
         attributes: [

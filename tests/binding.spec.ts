@@ -4,7 +4,7 @@
 import { expect } from "chai";
 import { createEventHandler, EventHandler } from "../binder";
 import type { ChangeResourceRecordSetsInput } from "./support/aws/route53-rest";
-import { queueBatch, stateChange, World, WorldOptions } from "./support/world";
+import { INSTANCE_TAGS, queueBatch, stateChange, World, WorldOptions } from "./support/world";
 
 async function deliver(world: World, handler: EventHandler, event: unknown): Promise<Error | undefined> {
     try {
@@ -96,6 +96,25 @@ describe("binding and release", function () {
             expect(world.addressesOf(concurrent.instanceId)).to.have.length(1);
             expect((await world.checkInvariants()).bound).to.equal(2);
             expect(world.logs.filter(l => l.outcome === "already-bound").length).to.be.at.least(2);
+        });
+
+        it("writes into each row where its server runs: zone, type, private IP, launch time, Karpenter's node pool and capacity type", async () => {
+            await open({ poolSize: 2 });
+            const spot = world.ec2.addInstance({ tags: { ...INSTANCE_TAGS, "karpenter.sh/capacity-type": "spot" }, instanceType: "c7gn.4xlarge", availabilityZone: "us-east-1c" });
+            const untyped = world.ec2.addInstance({ tags: { team: "live", "karpenter.sh/nodepool": "media" } });
+            await world.handle(handler, stateChange(spot.instanceId, "running"), stateChange(untyped.instanceId, "running"));
+            const rows = await world.servers();
+            const rowOf = (instanceId: string) => rows.find(r => r.InstanceId === instanceId)!;
+            expect(rowOf(spot.instanceId)).to.deep.include({
+                AvailabilityZone: "us-east-1c", InstanceType: "c7gn.4xlarge", PrivateIp: spot.networkInterfaces[0].privateIpAddress,
+                LaunchedAt: new Date(spot.launchTime).toISOString(), NodePool: "media", CapacityType: "spot",
+            });
+            // A tag the instance lacks is no attribute at all, never an empty one.
+            expect(rowOf(untyped.instanceId)).to.include({ NodePool: "media", InstanceType: "c7i.2xlarge" });
+            expect(rowOf(untyped.instanceId)).to.not.have.property("CapacityType");
+            // The four original attributes are exactly as before.
+            expect(rowOf(spot.instanceId)).to.include({ allocated: false });
+            expect(Object.keys(rowOf(spot.instanceId))).to.include.members(["EIP", "DNS_Record", "AssociationId", "allocated"]);
         });
 
         it("keeps the scheduler's allocated flag through a duplicate running event", async () => {

@@ -80,6 +80,9 @@ describe("the stack", function () {
             expect(servers).to.include({ hashKey: "EIP", rangeKey: "DNS_Record", billingMode: "PAY_PER_REQUEST", deletionProtectionEnabled: false });
             expect(servers.attributes).to.deep.equal([{ name: "EIP", type: "S" }, { name: "DNS_Record", type: "S" }]);
             expect(servers.pointInTimeRecovery).to.deep.equal({ enabled: true });
+            // The scheduler's stream: every change with the row before and after it.
+            expect(servers).to.include({ streamEnabled: true, streamViewType: "NEW_AND_OLD_IMAGES" });
+            expect(run.outputs.serversStream).to.match(/^arn:aws:dynamodb:us-west-2:123456789012:table\/servers-\d+\/stream\//);
             const claims = run.ofType(T.table).find(t => t.name === "claims")!.inputs;
             expect(claims).to.include({ hashKey: "Id", billingMode: "PAY_PER_REQUEST" });
             expect(claims.rangeKey).to.equal(undefined);

@@ -88,6 +88,8 @@ function mocks(recorded: DeclaredResource[], account: MockAccount): pulumi.runti
             }
             if (args.type === "aws:dynamodb/table:Table") {
                 state.arn = `arn:aws:dynamodb:us-west-2:123456789012:table/${state.name}`;
+                // A stream's ARN names its table and when it was enabled.
+                if (state.streamEnabled) state.streamArn = `${state.arn}/stream/2026-12-02T00:00:00.000`;
             }
             return { id: `${args.name}-id`, state };
         },

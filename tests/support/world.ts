@@ -33,6 +33,12 @@ export interface ServerItem {
     AllocationId: string;
     allocated: boolean;
     BoundAt: string;
+    LaunchedAt?: string;
+    AvailabilityZone?: string;
+    InstanceType?: string;
+    PrivateIp?: string;
+    NodePool?: string;
+    CapacityType?: string;
 }
 
 export interface LogLine {

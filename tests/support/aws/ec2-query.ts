@@ -117,6 +117,8 @@ function reservation(accountId: string, instance: ModelInstance, byPrivateIp: Ma
             {
                 instanceId: instance.instanceId,
                 instanceState: { code: STATE_CODES[instance.state], name: instance.state },
+                instanceType: instance.instanceType,
+                placement: { availabilityZone: instance.availabilityZone, tenancy: "default" },
                 launchTime: new Date(instance.launchTime).toISOString(),
                 privateIpAddress: primary?.privateIpAddress,
                 ipAddress: primary && byPrivateIp.get(primary.privateIpAddress)?.publicIp,

@@ -7,7 +7,10 @@ export type Tags = Record<string, string>;
 export type InstanceState = "pending" | "running" | "stopping" | "stopped" | "shutting-down" | "terminated";
 export interface ModelInterface { networkInterfaceId: string; deviceIndex: number; networkCardIndex: number; privateIpAddress: string }
 /** `launchTime`: when the instance last started (ms by the model's clock); a stop and start renews it. */
-export interface ModelInstance { instanceId: string; state: InstanceState; tags: Tags; networkInterfaces: ModelInterface[]; launchTime: number }
+export interface ModelInstance {
+    instanceId: string; state: InstanceState; tags: Tags; networkInterfaces: ModelInterface[]; launchTime: number;
+    instanceType: string; availabilityZone: string;
+}
 export interface ModelAssociation { associationId: string; instanceId: string; networkInterfaceId: string; privateIpAddress: string }
 export interface ModelAddress { allocationId: string; publicIp: string; tags: Tags; association?: ModelAssociation }
 
@@ -87,6 +90,8 @@ export class Ec2Model {
             /** Default: one interface, device 0 on network card 0. */
             interfaces?: { deviceIndex: number; networkCardIndex?: number }[];
             secondaryInterfaceFirst?: boolean;
+            instanceType?: string;
+            availabilityZone?: string;
         } = {},
     ): ModelInstance {
         const instanceId = options.instanceId ?? this.newId("i-");
@@ -94,7 +99,10 @@ export class Ec2Model {
         const networkInterfaces = (options.interfaces ?? [{ deviceIndex: 0 }]).map((n) => this.newInterface(n.deviceIndex, n.networkCardIndex ?? 0));
         if (options.secondaryInterfaceFirst) networkInterfaces.unshift(this.newInterface(1, 0));
         if (!networkInterfaces.some(isPrimary)) throw new Error(`instance ${instanceId} needs an interface at device 0 on card 0`);
-        const instance: ModelInstance = { instanceId, state: options.state ?? "running", tags: { ...options.tags }, networkInterfaces, launchTime: this.clock() };
+        const instance: ModelInstance = {
+            instanceId, state: options.state ?? "running", tags: { ...options.tags }, networkInterfaces, launchTime: this.clock(),
+            instanceType: options.instanceType ?? "c7i.2xlarge", availabilityZone: options.availabilityZone ?? "us-east-1a",
+        };
         this.instanceMap.set(instanceId, instance);
         if (instance.state === "terminated") this.terminatedAt.set(instanceId, this.clock());
         this.record(this.instanceVersions, instanceId, instance);
