@@ -60,7 +60,6 @@ export = async () => {
         dnsTtl: String(settings.dnsTtl),
         dnsRecords: settings.dnsRecords,
         serversTable: servers.name,
-        serversStream: servers.streamArn,
         claimsTable: claims.name,
     };
     const scope = {
@@ -113,6 +112,7 @@ export = async () => {
 
     return {
         serversTable: servers.name,
+        serversStream: servers.streamArn,
         claimsTable: claims.name,
         functionName: binder.name,
         reconcilerName: reconciler.name,

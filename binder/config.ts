@@ -28,8 +28,8 @@ export interface Settings {
     alarmEmail?: string;
     /** The cluster's VPCs: the only ones whose network interfaces the functions may put a pool address on. */
     vpcIds?: string[];
-    /** The account's Elastic IP quota in the stack's Region, which the pool must stay under. */
-    addressQuota: number;
+    /** The account's Elastic IP quota in the stack's Region, which the pool must stay under; unset, no alarm watches it. */
+    addressQuota?: number;
 }
 
 export const DEFAULTS = {
@@ -42,7 +42,6 @@ export const DEFAULTS = {
     reconcileSchedule: "rate(5 minutes)",
     minFreeAddresses: 1,
     binderConcurrency: 10,
-    addressQuota: 5,
 };
 
 // Lambda's SQS event source mapping takes a maximum concurrency of 2 to 1000.
@@ -93,6 +92,11 @@ class Reader {
             return fallback;
         }
         return value;
+    }
+
+    /** An optional whole number; undefined when the key is not set. */
+    optionalInteger(key: string, min: number, max: number): number | undefined {
+        return this.raw(key) === undefined ? undefined : this.integer(key, min, min, max);
     }
 
     boolean(key: string, fallback: boolean): boolean {
@@ -223,7 +227,7 @@ export function parseSettings(lookup: RawLookup): Settings {
         binderConcurrency: r.integer("binderConcurrency", DEFAULTS.binderConcurrency, LIMITS.concurrencyMin, LIMITS.concurrencyMax),
         alarmEmail: r.raw("alarmEmail")?.trim(),
         vpcIds: r.ids("vpcIds", VPC_ID, "vpc-0123456789abcdef0"),
-        addressQuota: r.integer("addressQuota", DEFAULTS.addressQuota, 1, LIMITS.addressQuota),
+        addressQuota: r.optionalInteger("addressQuota", 1, LIMITS.addressQuota),
     };
     if (!SCHEDULE.test(settings.reconcileSchedule)) {
         r.fail("reconcileSchedule", `must be an EventBridge schedule such as 'rate(5 minutes)' or 'cron(0/5 * * * ? *)', not '${settings.reconcileSchedule}'`);

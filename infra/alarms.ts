@@ -7,8 +7,8 @@ import { quotaAlarmThreshold } from "./guardrails";
 export interface AlarmArgs {
     stack: string;
     minFreeAddresses: number;
-    /** The account's Elastic IP quota in the Region. */
-    addressQuota: number;
+    /** The account's Elastic IP quota in the Region; without it, no alarm watches the pool's size. */
+    addressQuota?: number;
     alarmEmail?: string;
     queues: FailureQueues;
     /** The queue the binder reads; its oldest message's age shows a stalled binder. */
@@ -42,17 +42,6 @@ export function alarms(args: AlarmArgs): { topic?: aws.sns.Topic; alarms: aws.cl
             treatMissingData: "notBreaching",
             alarmActions: actions,
             okActions: actions,
-        }),
-        // The pool is close to the account's Elastic IP quota: growing it further will fail.
-        new aws.cloudwatch.MetricAlarm("address-quota", {
-            ...binderMetric,
-            alarmDescription: `The pool holds ${quotaAlarmThreshold(args.addressQuota)} or more addresses, near the Elastic IP quota of ${args.addressQuota} (addressQuota): raise the quota before growing the pool.`,
-            metricName: METRIC.poolSize,
-            statistic: "Maximum",
-            comparisonOperator: "GreaterThanOrEqualToThreshold",
-            threshold: quotaAlarmThreshold(args.addressQuota),
-            treatMissingData: "notBreaching",
-            alarmActions: actions,
         }),
         // Binds or releases are failing (pool exhausted, AWS errors, malformed events).
         new aws.cloudwatch.MetricAlarm("failures", {
@@ -95,5 +84,19 @@ export function alarms(args: AlarmArgs): { topic?: aws.sns.Topic; alarms: aws.cl
                 alarmActions: actions,
             })),
     ];
+    const quota = args.addressQuota;
+    if (quota !== undefined) {
+        // The pool is close to the account's Elastic IP quota: growing it further will fail.
+        made.push(new aws.cloudwatch.MetricAlarm("address-quota", {
+            ...binderMetric,
+            alarmDescription: `The pool holds ${quotaAlarmThreshold(quota)} or more addresses, near the Elastic IP quota of ${quota} (addressQuota): raise the quota before growing the pool.`,
+            metricName: METRIC.poolSize,
+            statistic: "Maximum",
+            comparisonOperator: "GreaterThanOrEqualToThreshold",
+            threshold: quotaAlarmThreshold(quota),
+            treatMissingData: "notBreaching",
+            alarmActions: actions,
+        }));
+    }
     return { topic, alarms: made };
 }

@@ -7,11 +7,18 @@ export function quotaAlarmThreshold(quota: number): number {
     return Math.max(1, Math.floor(quota * 0.9));
 }
 
+/** AWS's default Elastic IP quota per Region, assumed while addressQuota is not set. */
+export const AWS_DEFAULT_ADDRESS_QUOTA = 5;
+
 /** Warnings for a stack whose pool has `external` tagged addresses it did not allocate. */
 export function previewWarnings(settings: Settings, external: number): string[] {
     const warnings: string[] = [];
     const pool = settings.poolSize + external;
-    if (pool > settings.addressQuota) {
+    if (settings.addressQuota === undefined && pool > AWS_DEFAULT_ADDRESS_QUOTA) {
+        warnings.push(`eip-dns-binder:addressQuota is not set, and the pool would hold ${pool} addresses (poolSize ${settings.poolSize} plus ${external} tagged elsewhere), `
+            + `more than AWS's default Elastic IP quota of ${AWS_DEFAULT_ADDRESS_QUOTA}. If the account's quota was raised, set addressQuota to it `
+            + "(Service Quotas, Amazon EC2, EC2-VPC Elastic IPs); that also turns on the address-quota alarm.");
+    } else if (settings.addressQuota !== undefined && pool > settings.addressQuota) {
         warnings.push(`eip-dns-binder:addressQuota: the pool would hold ${pool} addresses (poolSize ${settings.poolSize} plus ${external} tagged elsewhere), `
             + `more than the quota of ${settings.addressQuota}: allocation fails past the account's Elastic IP quota. `
             + "Raise the quota in Service Quotas (Amazon EC2, EC2-VPC Elastic IPs) and set addressQuota to it, or lower poolSize.");

@@ -20,8 +20,10 @@ describe("preview warnings", () => {
         expect(warning).to.match(/^eip-dns-binder:addressQuota: the pool would hold 11 addresses \(poolSize 4 plus 7 tagged elsewhere\), more than the quota of 10/);
     });
 
-    it("warns with the default quota of 5 when a stack that predates addressQuota has a larger pool", () => {
-        expect(previewWarnings(settings("prod", { addressQuota: undefined }), 0)[0]).to.match(/the pool would hold 40 addresses .* more than the quota of 5/);
+    it("without addressQuota, warns past AWS's default quota of 5 and asks for the account's own", () => {
+        expect(previewWarnings(settings("dev", { addressQuota: undefined }), 1)).to.deep.equal([]);
+        expect(previewWarnings(settings("prod", { addressQuota: undefined }), 0)[0])
+            .to.match(/^eip-dns-binder:addressQuota is not set, and the pool would hold 40 addresses .* more than AWS's default Elastic IP quota of 5\. If the account's quota was raised, set addressQuota/);
     });
 
     it("warns when vpcIds is not set", () => {

@@ -311,6 +311,12 @@ describe("the stack", function () {
             }
         });
 
+        it("without addressQuota, as before it existed, makes no address-quota alarm, so an upgrade fires nothing", async () => {
+            const run = await runStack("dev", { addressQuota: undefined });
+            expect(run.ofType(T.alarm).map(a => a.name)).to.not.include("address-quota");
+            expect(run.ofType(T.alarm)).to.have.length(5);
+        });
+
         it("caps the binder's concurrency at binderConcurrency", async () => {
             const run = await runStack("dev", { binderConcurrency: 25 });
             expect(run.one(T.mapping).inputs.scalingConfig).to.deep.equal({ maximumConcurrency: 25 });
