@@ -24,7 +24,7 @@ export interface Figures {
     /** Answered (not throttled) AWS calls per bound target, by API, and in total. */
     callsPerBind: Record<string, number>;
     callsPerBindTotal: number;
-    /** Route53 requests per bound target, throttled attempts included: what the account's 5 a second pays for. */
+    /** Answered Route53 requests per bound target (like callsPerBind; throttled attempts are in `throttled`). */
     route53PerBind: number;
     throttled: Record<string, number>;
     throttledTotal: number;
@@ -112,7 +112,7 @@ export function figures(o: Observed): Figures {
         launchToBound: { p50: percentile(boundAt, 50), p99: percentile(boundAt, 99) },
         callsPerBind,
         callsPerBindTotal: perBind(answered.length, audit.bound),
-        route53PerBind: perBind(calls.filter(c => c.service === "route53").length, audit.bound),
+        route53PerBind: perBind(answered.filter(c => c.service === "route53").length, audit.bound),
         throttled,
         throttledTotal,
         conflicts,

@@ -17,10 +17,11 @@ import { errorCode } from "./clients";
 export const IN_SYNC_WAIT = { maxWaitTime: 60, minDelay: 1, maxDelay: 8 };
 
 /**
- * Changes in one request: Route53 takes up to 1,000 ResourceRecord elements in a
- * request, and an UPSERT counts twice (Route53 quotas, "Quotas on API requests").
+ * Changes in one request. Route53 takes up to 1,000 ResourceRecord elements in a
+ * request, an UPSERT counting twice (Route53 quotas, "Maximums on API requests"),
+ * and its API reference once capped a request at 100 changes: 100 fits both.
  */
-const CHANGES_PER_REQUEST = 500;
+const CHANGES_PER_REQUEST = 100;
 
 /** A name and the one address its A record holds. */
 export interface NamedAddress {
