@@ -40,9 +40,9 @@ interface Associated {
 }
 
 /**
- * Binds per binding name at most this many instances before their names go to
- * Route53 in one change: one SQS batch at most on the event path, and a bounded
- * wait for the first of a reconciler's many.
+ * Per binding, at most this many associated binds wait for their names to go to
+ * Route53 in one change: a whole SQS batch on the event path, and for the
+ * reconciler, which may bind hundreds, a bounded wait for the first of them.
  */
 const NAMES_PER_CHANGE = 50;
 
