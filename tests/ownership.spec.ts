@@ -1,7 +1,7 @@
 // Two stacks that share addressTags: each binder keeps to the addresses whose owner
 // tag names its own stack and pool (or that carry none), and says so in its log.
 import { expect } from "chai";
-import { createEventHandler, createReconcileHandler } from "../binder";
+import type { EventHandler, ReconcileHandler } from "../binder";
 import { OWNER_TAG, poolOwner } from "../binder/schema";
 import { ADDRESS_TAGS, stateChange, World } from "./support/world";
 
@@ -11,12 +11,11 @@ describe("pool ownership", function () {
     afterEach(async () => { await world?.close(); });
 
     it("refuses an address owned by another stack, with a log line that names the owner, and binds its own or an unowned one", async () => {
-        world = await World.create({ poolSize: 0 });
-        world.useEnvironment();
+        let handler: EventHandler, reconcile: ReconcileHandler;
+        ({ world, handler, reconcile } = await World.open({ poolSize: 0 }));
         const foreign = world.ec2.addAddress({ tags: { ...ADDRESS_TAGS, [OWNER_TAG]: poolOwner("other", ADDRESS_TAGS) } });
         const own = world.ec2.addAddress({ tags: { ...ADDRESS_TAGS, [OWNER_TAG]: poolOwner(world.settings.stack, ADDRESS_TAGS) } });
         const unowned = world.ec2.addAddress({ tags: ADDRESS_TAGS });
-        const handler = createEventHandler();
         const first = world.launch();
         const second = world.launch();
         const third = world.launch();
@@ -33,7 +32,7 @@ describe("pool ownership", function () {
         // The third worker finds the pool exhausted rather than taking the other stack's address, and so does the reconciler.
         const exhausted = /no free pool address for i-\w+: 0 of 2 addresses tagged team=live, pool=media are free/;
         expect(String(await world.handle(handler, stateChange(third.instanceId, "running")).catch(err => err))).to.match(exhausted);
-        expect(String(await createReconcileHandler()({}).catch(err => err))).to.match(exhausted);
+        expect(String(await reconcile({}).catch(err => err))).to.match(exhausted);
         expect(world.addressesOf(third.instanceId)).to.deep.equal([]);
         expect(foreign.association).to.equal(undefined);
     });

@@ -3,7 +3,6 @@
 // a stopped one goes offline.
 import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { expect } from "chai";
-import { createEventHandler } from "../binder";
 import { serverChanges, StreamEvent } from "../examples/scheduler-stream";
 import { INSTANCE_TAGS, stateChange, World } from "./support/world";
 
@@ -13,9 +12,9 @@ describe("the scheduler's stream example", function () {
     afterEach(async () => { await world?.close(); });
 
     it("sees a bound worker come online, with where it runs, and go offline when it stops", async () => {
-        world = await World.create({ poolSize: 1 });
-        world.useEnvironment();
-        const handler = createEventHandler();
+        const opened = await World.open({ poolSize: 1 });
+        world = opened.world;
+        const { handler } = opened;
         const worker = world.ec2.addInstance({ tags: { ...INSTANCE_TAGS, "karpenter.sh/capacity-type": "spot" }, availabilityZone: "us-east-1b" });
         await world.handle(handler, stateChange(worker.instanceId, "running"));
         const { Items } = await world.dynamodb.send(new ScanCommand({ TableName: world.settings.serversTable }));
