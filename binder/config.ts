@@ -2,6 +2,7 @@
 // The stack validates `pulumi config` with it at preview; the Lambda reads the
 // subset it needs back from its environment with the same rules.
 import { namedError } from "./errors";
+import { DRAIN_REASONS, DrainReason } from "./events";
 import { PLACEHOLDERS, hostNameProblem, isWithin, normalizeDomain, placeholdersIn, renderName, usesInstance } from "./naming";
 
 export const PROJECT = "eip-dns-binder";
@@ -30,6 +31,12 @@ export interface Settings {
     vpcIds?: string[];
     /** The account's Elastic IP quota in the stack's Region, which the pool must stay under; unset, no alarm watches it. */
     addressQuota?: number;
+    /**
+     * The signals that drain a worker before it goes away, each an EventBridge rule to the
+     * event queue; [] for none. Stopping and stopped are not among them: the state rule
+     * always sends those, since a stopped server cannot serve.
+     */
+    drainOn: DrainReason[];
 }
 
 export const DEFAULTS = {
@@ -43,6 +50,13 @@ export const DEFAULTS = {
     minFreeAddresses: 1,
     binderConcurrency: 10,
 };
+
+/**
+ * drainOn when it is not set: Spot interruption warnings and scheduled changes. Rebalance
+ * recommendations are opt-in, since many are never followed by an interruption. (A list,
+ * so not in DEFAULTS, which Pulumi.yaml declares key by key.)
+ */
+export const DEFAULT_DRAIN_ON: readonly DrainReason[] = ["spot-interruption", "scheduled-change"];
 
 // Lambda's SQS event source mapping takes a maximum concurrency of 2 to 1000.
 export const LIMITS = { poolSize: 1000, dnsTtlMin: 1, dnsTtlMax: 86400, concurrencyMin: 2, concurrencyMax: 1000, addressQuota: 100000 };
@@ -137,6 +151,29 @@ class Reader {
         return [...new Set(value as string[])];
     }
 
+    /** A list of values from `allowed`, duplicates collapsed, in the order of `allowed`; `fallback` when the key is not set. */
+    listOf<T extends string>(key: string, allowed: readonly T[], fallback: readonly T[]): T[] {
+        const raw = this.raw(key);
+        if (raw === undefined) return [...fallback];
+        let value: unknown;
+        try {
+            value = JSON.parse(raw);
+        } catch {
+            value = raw;
+        }
+        const expected = `a list of ${allowed.join(", ")} (or [] for none)`;
+        if (!Array.isArray(value)) {
+            this.fail(key, `must be ${expected}, such as ["${allowed[0]}"], not '${raw}'`);
+            return [...fallback];
+        }
+        const bad = value.filter(item => !(allowed as readonly unknown[]).includes(item));
+        if (bad.length > 0) {
+            this.fail(key, `has ${bad.map(item => `'${String(item)}'`).join(", ")}: it must be ${expected}`);
+            return [...fallback];
+        }
+        return allowed.filter(item => value.includes(item));
+    }
+
     tags(key: string, why: string): Tags {
         const raw = this.raw(key);
         let value: unknown;
@@ -228,6 +265,7 @@ export function parseSettings(lookup: RawLookup): Settings {
         alarmEmail: r.raw("alarmEmail")?.trim(),
         vpcIds: r.ids("vpcIds", VPC_ID, "vpc-0123456789abcdef0"),
         addressQuota: r.optionalInteger("addressQuota", 1, LIMITS.addressQuota),
+        drainOn: r.listOf("drainOn", DRAIN_REASONS, DEFAULT_DRAIN_ON),
     };
     if (!SCHEDULE.test(settings.reconcileSchedule)) {
         r.fail("reconcileSchedule", `must be an EventBridge schedule such as 'rate(5 minutes)' or 'cron(0/5 * * * ? *)', not '${settings.reconcileSchedule}'`);

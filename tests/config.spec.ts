@@ -39,6 +39,7 @@ describe("stack config", () => {
             alarmEmail: undefined,
             vpcIds: ["vpc-0123456789abcdef0"],
             addressQuota: 10,
+            drainOn: ["spot-interruption", "scheduled-change"],
         });
     });
 
@@ -85,6 +86,10 @@ describe("stack config", () => {
         ["a vpcIds that is not a list", { vpcIds: "vpc-0123456789abcdef0" }, /eip-dns-binder:vpcIds must be a non-empty list of ids such as \["vpc-0123456789abcdef0"\], not 'vpc-0123456789abcdef0'/],
         ["an empty vpcIds", { vpcIds: [] }, /eip-dns-binder:vpcIds must be a non-empty list of ids/],
         ["a vpcIds entry that is not a VPC id", { vpcIds: ["vpc-0123456789abcdef0", "subnet-0123456789abcdef0"] }, /eip-dns-binder:vpcIds has 'subnet-0123456789abcdef0', not an id such as 'vpc-0123456789abcdef0'/],
+        ["a drainOn that is not a list", { drainOn: "spot-interruption" }, /^eip-dns-binder:drainOn must be a list of spot-interruption, rebalance-recommendation, scheduled-change \(or \[\] for none\), such as \["spot-interruption"\], not 'spot-interruption'$/],
+        ["a drainOn that is a map", { drainOn: { "spot-interruption": true } }, /^eip-dns-binder:drainOn must be a list of spot-interruption, rebalance-recommendation, scheduled-change/],
+        ["a drainOn with an unknown signal", { drainOn: ["spot-interruption", "spot"] }, /^eip-dns-binder:drainOn has 'spot': it must be a list of spot-interruption, rebalance-recommendation, scheduled-change \(or \[\] for none\)$/],
+        ["a drainOn with a state, which the state rule always sends", { drainOn: ["stopping", "stopped"] }, /^eip-dns-binder:drainOn has 'stopping', 'stopped': it must be a list of spot-interruption, rebalance-recommendation, scheduled-change/],
         ["an addressQuota of zero", { addressQuota: 0 }, /eip-dns-binder:addressQuota must be a whole number from 1 to 100000, not '0'/],
     ];
     for (const [what, overrides, message] of rejected) {
@@ -94,6 +99,19 @@ describe("stack config", () => {
             expect(found[0]).to.match(message);
         });
     }
+
+    it("drains on Spot interruption warnings and scheduled changes unless drainOn says otherwise", () => {
+        expect(settings({ drainOn: undefined }).drainOn).to.deep.equal(["spot-interruption", "scheduled-change"]);
+        expect(settings({ drainOn: [] }).drainOn).to.deep.equal([]);
+        expect(settings({ drainOn: ["rebalance-recommendation"] }).drainOn).to.deep.equal(["rebalance-recommendation"]);
+    });
+
+    it("reads drainOn as `pulumi config set --path 'drainOn[0]'` stores it, duplicates collapsed, in a fixed order", () => {
+        const stored = (value: unknown) => parseSettings(key => (key === "drainOn" ? JSON.stringify(value) : lookup(stackConfig("dev"))(key)));
+        expect(stored(["scheduled-change", "rebalance-recommendation", "spot-interruption", "scheduled-change"]).drainOn)
+            .to.deep.equal(["spot-interruption", "rebalance-recommendation", "scheduled-change"]);
+        expect(stored([]).drainOn).to.deep.equal([]);
+    });
 
     it("leaves vpcIds unset when it is not configured, as before it existed", () => {
         expect(settings({ vpcIds: undefined }).vpcIds).to.equal(undefined);
