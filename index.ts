@@ -9,7 +9,7 @@ import { isNamedError } from "./binder/errors";
 import { alarms } from "./infra/alarms";
 import { failureQueues } from "./infra/failures";
 import { previewWarnings } from "./infra/guardrails";
-import { reconcileSchedule, stateChangeRule } from "./infra/events";
+import { drainSignalRules, onlyRulesSend, reconcileSchedule, stateChangeRule } from "./infra/events";
 import { binderFunction } from "./infra/lambda";
 import { eventQueue, feedFromQueue } from "./infra/queue";
 import { addressName, addressRecords, allocateAddresses, findExternalAddresses, PoolAddress } from "./infra/pool";
@@ -92,8 +92,14 @@ export = async () => {
     });
     feedFromQueue(binder, events, settings.binderConcurrency);
 
-    // EC2 state changes (running, shutting-down, terminated) go to the queue.
-    stateChangeRule(events, queues.delivery);
+    // EC2 state changes (running, stopping, stopped, shutting-down, terminated) go to the queue.
+    const stateRule = stateChangeRule(events, queues.delivery);
+
+    // The early drain signals drainOn chooses (Spot interruptions, rebalances, scheduled changes) go to the same queue.
+    const drainRules = drainSignalRules(events, queues.delivery, settings.drainOn);
+
+    // Only those rules may send to the event queue and to its dead-letter queue.
+    onlyRulesSend(events, queues.delivery, [stateRule, ...drainRules]);
 
     // The reconciler heals what lost or failed events left behind, on a schedule.
     const reconciler = binderFunction("reconciler", {

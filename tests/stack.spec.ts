@@ -1,6 +1,7 @@
 // What a reviewer of `pulumi preview` checks, for the real dev and prod stack files.
 import { expect } from "chai";
-import { EVENT_PATTERN } from "../infra/events";
+import { DRAIN_REASONS, DrainReason } from "../binder/events";
+import { DRAIN_RULES, EVENT_PATTERN } from "../infra/events";
 import { RUNTIME } from "../infra/lambda";
 import { runStack, StackRun, ZONE_ID } from "../tools/mock-stack";
 
@@ -35,6 +36,23 @@ const statement = (run: StackRun, sid: string, role = "binder") => statements(ru
 /** The mocks give queues and rules their real ARN forms (the IAM simulator reads them), other resources a mock form. */
 const ARN_FORM: Record<string, string> = { [T.queue]: "arn:aws:sqs:us-west-2:123456789012:", [T.rule]: "arn:aws:events:us-west-2:123456789012:rule/" };
 const arnOf = (type: string, name: string) => new RegExp(`${(ARN_FORM[type] ?? `${type}/`).replace(/[/:]/g, "\\$&")}${name}-\\d+$`);
+/** The ARN of every rule whose target is the event queue. */
+const queueRules = (run: StackRun) => run.ofType(T.target)
+    .filter(t => /:instance-events-\d+$/.test(t.inputs.arn))
+    .map(t => `arn:aws:events:us-west-2:123456789012:rule/${t.inputs.rule}`);
+/** The drain rules a stack run declares, by the signal each routes. */
+const drainRules = (run: StackRun) => run.ofType(T.rule).filter(r => r.name.startsWith("drain-")).map(r => r.name.slice("drain-".length) as DrainReason);
+
+/** Checks that `queue`'s policy lets EventBridge send for exactly `senders`, and refuses everyone else. */
+function onlyRulesSend(run: StackRun, queue: string, senders: string[]): void {
+    const policy = JSON.parse(named(run, T.queuePolicy, queue).inputs.policy);
+    expect(policy.Statement, queue).to.have.length(2);
+    expect(policy.Statement[0], queue).to.deep.include({ Effect: "Allow", Principal: { Service: "events.amazonaws.com" }, Action: "sqs:SendMessage" });
+    expect(policy.Statement[1], queue).to.deep.include({ Sid: "NobodyElseSends", Effect: "Deny", Principal: "*", Action: "sqs:SendMessage" });
+    expect(policy.Statement[0].Condition, queue).to.deep.equal({ ArnEquals: { "aws:SourceArn": senders } });
+    expect(policy.Statement[1].Condition, queue).to.deep.equal({ ArnNotEquals: { "aws:SourceArn": senders } });
+    for (const statement of policy.Statement) expect(statement.Resource, queue).to.match(arnOf(T.queue, queue));
+}
 
 describe("the stack", function () {
     this.timeout(120_000);
@@ -48,7 +66,7 @@ describe("the stack", function () {
             for (const r of run.resources) counts[r.type] = (counts[r.type] ?? 0) + 1;
             expect(counts).to.deep.equal({
                 [T.eip]: 4, [T.record]: 4, [T.table]: 2, [T.fn]: 2, [T.role]: 2, [T.policy]: 2,
-                [T.rule]: 2, [T.target]: 2, [T.permission]: 1, [T.logGroup]: 2,
+                [T.rule]: 4, [T.target]: 4, [T.permission]: 1, [T.logGroup]: 2,
                 [T.queue]: 3, [T.queuePolicy]: 2, [T.mapping]: 1, [T.alarm]: 6,
             });
         });
@@ -88,7 +106,7 @@ describe("the stack", function () {
             expect(claims.rangeKey).to.equal(undefined);
         });
 
-        it("routes running, stopping, stopped, shutting-down and terminated EC2 state changes to the event queue, and only this rule may send", () => {
+        it("routes running, stopping, stopped, shutting-down and terminated EC2 state changes to the event queue, and only the rules may send", () => {
             const rule = named(run, T.rule, "instance-state").inputs;
             expect(JSON.parse(rule.eventPattern)).to.deep.equal({
                 "source": ["aws.ec2"],
@@ -100,19 +118,25 @@ describe("the stack", function () {
             expect(target.arn).to.match(arnOf(T.queue, "instance-events"));
             expect(target.retryPolicy).to.deep.equal({ maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 10 });
             expect(target.deadLetterConfig.arn).to.match(arnOf(T.queue, "undelivered-events"));
-            for (const queue of ["instance-events", "undelivered-events"]) {
-                const policy = JSON.parse(named(run, T.queuePolicy, queue).inputs.policy);
-                expect(policy.Statement, queue).to.have.length(2);
-                expect(policy.Statement[0], queue).to.deep.include({ Effect: "Allow", Principal: { Service: "events.amazonaws.com" }, Action: "sqs:SendMessage" });
-                expect(policy.Statement[1], queue).to.deep.include({ Sid: "NobodyElseSends", Effect: "Deny", Principal: "*", Action: "sqs:SendMessage" });
-                for (const statement of policy.Statement) {
-                    expect(statement.Resource, queue).to.match(arnOf(T.queue, queue));
-                    expect(Object.values(statement.Condition)[0], queue).to.deep.equal({ "aws:SourceArn": policy.Statement[0].Condition.ArnEquals["aws:SourceArn"] });
-                }
-                expect(policy.Statement[0].Condition.ArnEquals["aws:SourceArn"], queue).to.match(arnOf(T.rule, "instance-state"));
-                expect(Object.keys(policy.Statement[1].Condition), queue).to.deep.equal(["ArnNotEquals"]);
-            }
+            const senders = queueRules(run);
+            expect(senders[0]).to.match(arnOf(T.rule, "instance-state"));
+            for (const queue of ["instance-events", "undelivered-events"]) onlyRulesSend(run, queue, senders);
             expect(run.ofType(T.permission).map(p => p.name), "nothing invokes the binder but its queue").to.deep.equal(["reconcile"]);
+        });
+
+        it("routes Spot interruption warnings and EC2 scheduled changes to the event queue by default, but no rebalance recommendations", () => {
+            expect(drainRules(run)).to.deep.equal(["spot-interruption", "scheduled-change"]);
+            for (const reason of drainRules(run)) {
+                const rule = named(run, T.rule, `drain-${reason}`).inputs;
+                expect(JSON.parse(rule.eventPattern), reason).to.deep.equal(DRAIN_RULES[reason].pattern);
+                expect(rule.description, reason).to.match(/for eip-dns-binder\.$/);
+                const target = named(run, T.target, `drain-${reason}`).inputs;
+                expect(target.rule, reason).to.match(new RegExp(`^drain-${reason}-\\d+$`));
+                expect(target.arn, reason).to.match(arnOf(T.queue, "instance-events"));
+                expect(target.retryPolicy, reason).to.deep.equal(named(run, T.target, "instance-state").inputs.retryPolicy);
+                expect(target.deadLetterConfig, reason).to.deep.equal(named(run, T.target, "instance-state").inputs.deadLetterConfig);
+            }
+            expect(queueRules(run)).to.have.length(3);
         });
 
         it("feeds the binder from the queue in batches of 10, at most 10 at once, reporting failed messages", () => {
@@ -315,6 +339,35 @@ describe("the stack", function () {
             const run = await runStack("dev", { addressQuota: undefined });
             expect(run.ofType(T.alarm).map(a => a.name)).to.not.include("address-quota");
             expect(run.ofType(T.alarm)).to.have.length(5);
+        });
+
+        it("makes no drain rule with drainOn [], and lets only the state-change rule send", async () => {
+            const run = await runStack("dev", { drainOn: [] });
+            expect(drainRules(run)).to.deep.equal([]);
+            expect(run.ofType(T.rule).map(r => r.name)).to.have.members(["instance-state", "reconcile"]);
+            const senders = queueRules(run);
+            expect(senders).to.have.length(1);
+            expect(senders[0]).to.match(arnOf(T.rule, "instance-state"));
+            for (const queue of ["instance-events", "undelivered-events"]) onlyRulesSend(run, queue, senders);
+        });
+
+        it("makes one drain rule per signal with every signal in drainOn, and lets exactly the four rules send", async () => {
+            const run = await runStack("dev", { drainOn: ["scheduled-change", "rebalance-recommendation", "spot-interruption"] });
+            expect(drainRules(run)).to.deep.equal([...DRAIN_REASONS]);
+            expect(run.ofType(T.target).filter(t => t.name.startsWith("drain-"))).to.have.length(3);
+            const senders = queueRules(run);
+            expect(senders).to.have.length(4);
+            for (const [i, name] of ["instance-state", ...DRAIN_REASONS.map(r => `drain-${r}`)].entries()) expect(senders[i]).to.match(arnOf(T.rule, name));
+            for (const queue of ["instance-events", "undelivered-events"]) onlyRulesSend(run, queue, senders);
+        });
+
+        it("keeps the names of the state-change rule, its target and the queue policies, so an upgrade replaces nothing", async () => {
+            for (const drainOn of [[], [...DRAIN_REASONS]]) {
+                const run = await runStack("dev", { drainOn });
+                expect(run.ofType(T.rule).map(r => r.name), JSON.stringify(drainOn)).to.include.members(["instance-state", "reconcile"]);
+                expect(run.ofType(T.target).map(r => r.name), JSON.stringify(drainOn)).to.include.members(["instance-state", "reconcile"]);
+                expect(run.ofType(T.queuePolicy).map(r => r.name), JSON.stringify(drainOn)).to.have.members(["instance-events", "undelivered-events"]);
+            }
         });
 
         it("caps the binder's concurrency at binderConcurrency", async () => {
