@@ -3,6 +3,7 @@
 // makes for each resource type the stack declares, in the IAM simulator.
 import { expect } from "chai";
 import * as path from "path";
+import { DRAIN_REASONS } from "../binder/events";
 import { runStack, StackRun } from "../tools/mock-stack";
 import { jsonBlockAfter } from "./support/iam/markdown";
 import { alarmTopic, autoNamed, DOC_ACCOUNT, functionArn, LOOKUPS, PROVIDER_CALLS } from "./support/iam/provider-calls";
@@ -21,10 +22,16 @@ describe("the deploy role's policies (docs/deploying.md)", function () {
     ];
     const allowed = (request: Authorization) => decide(DEPLOYER, request, { identity: policies });
     let run: StackRun;
-    before(async () => { run = await runStack("dev", { alarmEmail: "oncall@example.com" }); });
+    // Every drain signal on, so every rule the stack can make is covered.
+    before(async () => { run = await runStack("dev", { alarmEmail: "oncall@example.com", drainOn: [...DRAIN_REASONS] }); });
 
     it("keeps each policy under the managed-policy limit", () => {
         for (const policy of policies) expect(JSON.stringify(policy).length).to.be.below(MANAGED_POLICY_LIMIT);
+    });
+
+    it("is run against a stack with every rule: the state changes, the schedule and each drain signal", () => {
+        expect(run.ofType("aws:cloudwatch/eventRule:EventRule").map(r => r.name)).to.have.members(
+            ["instance-state", "reconcile", ...DRAIN_REASONS.map(reason => `drain-${reason}`)]);
     });
 
     it("has the provider's calls for every resource type the dev stack declares, with alarmEmail set", () => {
@@ -58,6 +65,8 @@ describe("the deploy role's policies (docs/deploying.md)", function () {
             { action: "dynamodb:DeleteTable", resource: `arn:aws:dynamodb:us-west-2:${DOC_ACCOUNT}:table/orders` },
             { action: "iam:PutRolePolicy", resource: `arn:aws:iam::${DOC_ACCOUNT}:role/Administrator` },
             { action: "sns:Subscribe", resource: alarmTopic, context: { "sns:Protocol": "https" } },
+            { action: "events:PutRule", resource: `arn:aws:events:us-west-2:${DOC_ACCOUNT}:rule/${autoNamed("orders")}` },
+            { action: "events:PutTargets", resource: `arn:aws:events:us-west-2:${DOC_ACCOUNT}:rule/${autoNamed("orders")}` },
         ];
         for (const request of refused) expect(await allowed(request), `${request.action} ${JSON.stringify(request.context ?? {})}`).to.not.equal("Allowed");
     });

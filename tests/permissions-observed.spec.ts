@@ -17,7 +17,7 @@ function worldFacts(world: World, mode: DnsRecordsMode): StackFacts {
     return {
         stack: "test", mode, policies: {} as StackFacts["policies"], queuePolicies: {}, tables,
         logGroups: { binder: "log-group:binder", reconciler: "log-group:reconciler" },
-        zoneId: "Z0TESTZONE", queues: { events: "events", failed: "failed", undelivered: "undelivered" }, stateRule: "rule",
+        zoneId: "Z0TESTZONE", queues: { events: "events", failed: "failed", undelivered: "undelivered" }, stateRule: "rule", drainRules: [], scheduleRule: "schedule",
         poolAddressTags: {}, addressTags: {}, instanceTags: {}, vpcArns: [], recordName: "name", suffix: "suffix", hostedZone: "zone",
     };
 }

@@ -23,6 +23,33 @@ function commandsInUse(): Set<string> {
     return found;
 }
 
+/**
+ * Who may send to the event queue and the undelivered-events queue: EventBridge for each
+ * rule that targets them, and nobody else (EventBridge for another rule or for none, an
+ * administrator of the account, the binder). Returns what went otherwise.
+ */
+async function refusedSenders(facts: StackFacts): Promise<string[]> {
+    const wrong: string[] = [];
+    const admin: PolicyDocument = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "sqs:*", Resource: "*" }] };
+    for (const queue of [facts.queues.events, facts.queues.undelivered]) {
+        const send = (principal: string, context: Record<string, string>, identity: PolicyDocument[] = []) =>
+            decide(principal, { action: "sqs:SendMessage", resource: queue, context }, { identity, resource: facts.queuePolicies[queue] });
+        const check = async (who: string, decision: Promise<string>, wanted: string) => {
+            const got = await decision;
+            if (got !== wanted) wrong.push(`${who} sending to ${queue}: ${got}, expected ${wanted}`);
+        };
+        for (const rule of [facts.stateRule, ...facts.drainRules]) {
+            await check(`EventBridge for ${rule}`, send("events.amazonaws.com", { "aws:SourceArn": rule }), "Allowed");
+            await check(`EventBridge for ${rule}-other`, send("events.amazonaws.com", { "aws:SourceArn": `${rule}-other` }), "ExplicitlyDenied");
+        }
+        await check("EventBridge for the reconciler's schedule", send("events.amazonaws.com", { "aws:SourceArn": facts.scheduleRule }), "ExplicitlyDenied");
+        await check("EventBridge for no rule", send("events.amazonaws.com", {}), "ExplicitlyDenied");
+        await check("an administrator", send(`arn:aws:iam::${ACCOUNT}:role/admin`, {}, [admin]), "ExplicitlyDenied");
+        await check("the binder", send(principalOf("binder"), {}, [admin, facts.policies.binder]), "ExplicitlyDenied");
+    }
+    return wrong;
+}
+
 describe("permissions, simulated", function () {
     this.timeout(120_000);
 
@@ -48,19 +75,24 @@ describe("permissions, simulated", function () {
                     });
                 }
 
-                it("lets only the state-change rule send to the event queue and the undelivered-events queue", async () => {
-                    for (const queue of [facts.queues.events, facts.queues.undelivered]) {
-                        const send = (principal: string, context: Record<string, string>, identity: PolicyDocument[] = []) =>
-                            decide(principal, { action: "sqs:SendMessage", resource: queue, context }, { identity, resource: facts.queuePolicies[queue] });
-                        const admin: PolicyDocument = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "sqs:*", Resource: "*" }] };
-                        expect(await send("events.amazonaws.com", { "aws:SourceArn": facts.stateRule }), queue).to.equal("Allowed");
-                        expect(await send("events.amazonaws.com", { "aws:SourceArn": `${facts.stateRule}-other` }), queue).to.equal("ExplicitlyDenied");
-                        expect(await send(`arn:aws:iam::${ACCOUNT}:role/admin`, {}, [admin]), queue).to.equal("ExplicitlyDenied");
-                        expect(await send(principalOf("binder"), {}, [admin, facts.policies.binder]), queue).to.equal("ExplicitlyDenied");
-                    }
+                it("lets only the state-change rule and the drain rules send to the event queue and the undelivered-events queue", async () => {
+                    expect(facts.drainRules).to.have.length(2);
+                    expect(await refusedSenders(facts)).to.deep.equal([]);
                 });
             });
         }
+    }
+});
+
+describe("permissions, simulated, for every choice of drain signals", function () {
+    this.timeout(120_000);
+
+    for (const drainOn of [[], ["spot-interruption", "rebalance-recommendation", "scheduled-change"]]) {
+        it(`lets exactly the rules send with drainOn ${JSON.stringify(drainOn)}`, async () => {
+            const facts = await stackFacts("dev", "per-address", { drainOn });
+            expect(facts.drainRules).to.have.length(drainOn.length);
+            expect(await refusedSenders(facts)).to.deep.equal([]);
+        });
     }
 });
 

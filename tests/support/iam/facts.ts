@@ -24,6 +24,10 @@ export interface StackFacts {
     zoneId: string;
     queues: { events: string; failed: string; undelivered: string };
     stateRule: string;
+    /** The rules of the drain signals the stack's drainOn chooses, which send to the event queue too. */
+    drainRules: string[];
+    /** The reconciler's schedule: a rule of the stack's own that must not send to the event queue. */
+    scheduleRule: string;
     /** Tags a pool address carries when this stack allocated it. */
     poolAddressTags: Tags;
     addressTags: Tags;
@@ -41,6 +45,9 @@ const resource = (run: StackRun, type: string, name: string) => {
     if (!found) throw new Error(`the stack declares no ${type} named ${name}`);
     return found;
 };
+
+/** The ARN of the rule an EventBridge target belongs to. */
+const ruleArn = (target: { inputs: Record<string, any> }) => `arn:aws:events:${REGION}:${ACCOUNT}:rule/${target.inputs.rule}`;
 
 /** Runs `stack` under mocks in `mode` and gathers what its functions' calls are authorized against. */
 export async function stackFacts(stack: string, mode: DnsRecordsMode, overrides: Record<string, unknown> = {}): Promise<StackFacts> {
@@ -70,7 +77,9 @@ export async function stackFacts(stack: string, mode: DnsRecordsMode, overrides:
         logGroups: { binder: logGroup("binder"), reconciler: logGroup("reconciler") },
         zoneId: ZONE_ID,
         queues,
-        stateRule: `arn:aws:events:${REGION}:${ACCOUNT}:rule/${resource(run, "aws:cloudwatch/eventTarget:EventTarget", "instance-state").inputs.rule}`,
+        stateRule: ruleArn(resource(run, "aws:cloudwatch/eventTarget:EventTarget", "instance-state")),
+        drainRules: run.ofType("aws:cloudwatch/eventTarget:EventTarget").filter(t => t.name.startsWith("drain-")).map(ruleArn),
+        scheduleRule: ruleArn(resource(run, "aws:cloudwatch/eventTarget:EventTarget", "reconcile")),
         poolAddressTags: { ...settings.addressTags, [STACK_TAG]: stack, [OWNER_TAG]: poolOwner(stack, settings.addressTags) },
         addressTags: settings.addressTags,
         instanceTags: settings.instanceTags,

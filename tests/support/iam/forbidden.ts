@@ -70,7 +70,7 @@ export const FORBIDDEN: Forbidden[] = [
     one("change a batch with one name outside the template", BOTH, f => recordChange(f.zoneId, "DELETE", "A", [f.recordName, outsideName(f)])),
     one("list another zone's records", BOTH, () => ({ action: "route53:ListResourceRecordSets", resource: `arn:aws:route53:::hostedzone/${otherZone}` })),
     one("delete its zone", BOTH, f => ({ action: "route53:DeleteHostedZone", resource: zone(f) })),
-    // SQS: the binder consumes its own event queue; nobody but the rule sends to it.
+    // SQS: the binder consumes its own event queue; nobody but the rules send to it.
     one("send to the event queue", BOTH, f => ({ action: "sqs:SendMessage", resource: f.queues.events })),
     one("send to the undelivered-events queue", BOTH, f => ({ action: "sqs:SendMessage", resource: f.queues.undelivered })),
     one("receive from another queue", BOTH, f => ({ action: "sqs:ReceiveMessage", resource: f.queues.failed })),
