@@ -5,9 +5,13 @@ import { usageError } from "./errors";
 export const USAGE = `Usage: eip-dns-binder <command> [options]
 
 Commands:
-  status                   show the pool and the drift the reconciler would fix
+  status                   show the pool, draining and waiting workers, and the
+                           drift the reconciler would fix
   reconcile [--dry-run]    fix that drift now (--dry-run: only report it)
   release <instance-id>    take back the address bound to an instance
+  drain <instance-id>      take a worker off the servers table; it keeps its
+                           address, name and claim until it terminates
+  undrain <instance-id>    end a worker's drain and publish it again
 
 The stack's settings come from \`pulumi stack output --json\` on standard input:
   pulumi stack output --json | npx eip-dns-binder status
@@ -23,14 +27,15 @@ Options:
 
 AWS credentials and region come from the SDK's default chain
 (AWS_PROFILE, AWS_REGION, environment variables, SSO, instance roles).
-Exit codes: 0 done, 1 AWS or reconcile failure, 2 usage or settings error.
+Exit codes: 0 done, 1 AWS or reconcile failure, or a drain or undrain that
+could not be done, 2 usage or settings error.
 `;
 
 export type Command =
     | { name: "help" }
     | { name: "status"; json: boolean }
     | { name: "reconcile"; json: boolean; dryRun: boolean }
-    | { name: "release"; instanceId: string };
+    | { name: "release" | "drain" | "undrain"; instanceId: string };
 
 /** Where the settings come from: a file (else standard input), and values that override it. */
 export interface SettingsSource {
@@ -60,6 +65,11 @@ const OPTIONS = {
 /** Options that belong to one command only. */
 const ONLY_FOR: Record<string, string[]> = { "json": ["status", "reconcile"], "dry-run": ["reconcile"] };
 
+/** The commands; those after `reconcile` act on one instance, named by its id. */
+const COMMANDS = ["status", "reconcile", "release", "drain", "undrain"] as const;
+type CommandName = typeof COMMANDS[number];
+const isCommand = (name: string): name is CommandName => (COMMANDS as readonly string[]).includes(name);
+
 const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
 
 /** A command line that makes no sense: say what, and where the help is. */
@@ -88,20 +98,20 @@ export function parseInvocation(argv: string[]): Invocation {
 
     const [name, ...operands] = positionals;
     if (name === undefined) throw wrong("missing command");
-    if (!["status", "reconcile", "release"].includes(name)) throw wrong(`unknown command '${name}'`);
+    if (!isCommand(name)) throw wrong(`unknown command '${name}'`);
     for (const [option, commands] of Object.entries(ONLY_FOR)) {
         if (values[option as keyof typeof values] !== undefined && !commands.includes(name)) {
             throw wrong(`--${option} does not apply to ${name}`);
         }
     }
-    const expected = name === "release" ? 1 : 0;
+    const expected = name === "status" || name === "reconcile" ? 0 : 1;
     if (operands.length > expected) throw wrong(`unexpected argument '${operands[expected]}'`);
 
     const json = values.json ?? false;
     if (name === "status") return { command: { name, json }, source, verbose };
     if (name === "reconcile") return { command: { name, json, dryRun: values["dry-run"] ?? false }, source, verbose };
     const [instanceId] = operands;
-    if (instanceId === undefined) throw wrong("release needs an instance id");
+    if (instanceId === undefined) throw wrong(`${name} needs an instance id`);
     if (!INSTANCE_ID.test(instanceId)) throw wrong(`'${instanceId}' is not an instance id: expected i- and 8 to 17 hex digits`);
-    return { command: { name: "release", instanceId }, source, verbose };
+    return { command: { name, instanceId }, source, verbose };
 }

@@ -9,6 +9,11 @@ export function usageError(message: string): Error {
     return namedError(USAGE_ERROR, message);
 }
 
+/** A well-formed command that what AWS shows rules out: exit code 1, and nothing changed. */
+export function refusal(message: string): Error {
+    return new Error(message);
+}
+
 export function exitCodeOf(err: unknown): number {
     return isNamedError(err, USAGE_ERROR) ? 2 : 1;
 }

@@ -16,6 +16,24 @@ export function age(ms: number): string {
     return `${Math.floor(seconds / 86400)}d`;
 }
 
+const UNITS: [number, string][] = [[86400, "d"], [3600, "h"], [60, "m"], [1, "s"]];
+
+/** "45s", "1m 30s", "2h", "3d 4h": the two largest units, for a time still to come. */
+export function span(ms: number): string {
+    const seconds = Math.max(0, Math.ceil(ms / 1000));
+    const largest = UNITS.findIndex(([size]) => seconds >= size);
+    const i = largest < 0 ? UNITS.length - 1 : largest;
+    const [size, unit] = UNITS[i];
+    const whole = `${Math.floor(seconds / size)}${unit}`;
+    if (i === UNITS.length - 1) return whole;
+    const [next, nextUnit] = UNITS[i + 1];
+    const rest = Math.floor((seconds % size) / next);
+    return rest === 0 ? whole : `${whole} ${rest}${nextUnit}`;
+}
+
+/** "in 1m 30s" until a deadline, "passed" once it has. */
+export const countdown = (ms: number) => (ms > 0 ? `in ${span(ms)}` : "passed");
+
 export function count(n: number, singular: string, plural = `${singular}s`): string {
     return `${n} ${n === 1 ? singular : plural}`;
 }

@@ -1,10 +1,12 @@
-// The operator CLI: `eip-dns-binder status | reconcile [--dry-run] | release <instance-id>`.
+// The operator CLI: `eip-dns-binder status | reconcile [--dry-run] | release <instance-id>
+// | drain <instance-id> | undrain <instance-id>`.
 // `main` does the work against injected streams, so tests run it in-process; `run`
 // wires it to the real process.
 import { text } from "node:stream/consumers";
 import { Context } from "../binder/context";
 import { Command, parseInvocation, USAGE } from "./args";
 import { cliContext } from "./context";
+import { drainCommand, undrainCommand } from "./drain";
 import { describeFailure, exitCodeOf } from "./errors";
 import { reconcileCommand } from "./reconcile";
 import { releaseCommand } from "./release";
@@ -25,6 +27,8 @@ function execute(ctx: Context, command: Exclude<Command, { name: "help" }>, out:
         case "status": return statusCommand(ctx, command, out);
         case "reconcile": return reconcileCommand(ctx, command, out);
         case "release": return releaseCommand(ctx, command.instanceId, out);
+        case "drain": return drainCommand(ctx, command.instanceId, out);
+        case "undrain": return undrainCommand(ctx, command.instanceId, out);
     }
 }
 

@@ -1,17 +1,20 @@
 // The operator CLI against the same stand-ins as the binder: in-process through
 // `main` with a fixed clock, and once as a real process through bin/.
-import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { ScanCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { expect } from "chai";
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { createEventHandler, EventHandler } from "../binder";
-import { ENV } from "../binder/config";
+import { DnsRecordsMode, ENV } from "../binder/config";
 import { Inspection, Reconciliation } from "../binder/reconcile";
+import { drainKey } from "../binder/schema";
+import { Store } from "../binder/store";
 import { USAGE } from "../cli/args";
-import { age } from "../cli/format";
+import { age, countdown } from "../cli/format";
 import { main } from "../cli/main";
+import { AwsCall } from "./support/aws/gateway";
 import { stateChange, World } from "./support/world";
 
 const BIN = path.join(__dirname, "..", "bin", "eip-dns-binder.js");
@@ -24,17 +27,24 @@ interface Run {
     stderr: string;
 }
 
-/** Runs the CLI in-process; `stdin` undefined stands for a terminal. */
-async function cli(argv: string[], stdin?: string): Promise<Run> {
+/** Runs the CLI in-process; `stdin` undefined stands for a terminal, and its clock says `now`. */
+async function cli(argv: string[], stdin?: string, now = NOW): Promise<Run> {
     const run = { code: 0, stdout: "", stderr: "" };
     run.code = await main(argv, {
         stdin: async () => stdin,
         stdout: text => { run.stdout += text; },
         stderr: text => { run.stderr += text; },
-        now: () => NOW,
+        now: () => now,
     });
     return run;
 }
+
+/** `ms` after `at`. */
+const after = (at: Date, ms: number) => new Date(at.getTime() + ms);
+
+/** Calls that change something, in any service. */
+const WRITES = ["PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem", "AssociateAddress", "DisassociateAddress", "ChangeResourceRecordSets"];
+const isWrite = (call: AwsCall) => WRITES.includes(call.action);
 
 /** Runs bin/eip-dns-binder.js in its own Node process, `stdin` piped in. */
 function cliProcess(argv: string[], stdin = "", env: Record<string, string> = {}): Promise<Run> {
@@ -68,6 +78,14 @@ describe("the operator CLI", function () {
                 [["release"], "release needs an instance id"],
                 [["release", "i-ZZZ"], "'i-ZZZ' is not an instance id: expected i- and 8 to 17 hex digits"],
                 [["release", "web-1"], "'web-1' is not an instance id: expected i- and 8 to 17 hex digits"],
+                [["drain"], "drain needs an instance id"],
+                [["undrain"], "undrain needs an instance id"],
+                [["drain", "web-1"], "'web-1' is not an instance id: expected i- and 8 to 17 hex digits"],
+                [["undrain", "i-0123"], "'i-0123' is not an instance id: expected i- and 8 to 17 hex digits"],
+                [["drain", "i-0123456789abcdef0", "i-0123456789abcdef1"], "unexpected argument 'i-0123456789abcdef1'"],
+                [["undrain", "i-0123456789abcdef0", "now"], "unexpected argument 'now'"],
+                [["drain", "--json", "i-0123456789abcdef0"], "--json does not apply to drain"],
+                [["undrain", "--dry-run", "i-0123456789abcdef0"], "--dry-run does not apply to undrain"],
             ];
             for (const [argv, message] of cases) {
                 expect(await cli(argv, "{}"), argv.join(" ")).to.deep.equal({
@@ -99,6 +117,11 @@ describe("the operator CLI", function () {
             expect(ages).to.deep.equal(["0s", "0s", "59s", "1m", "59m", "1h", "23h", "3d"]);
         });
 
+        it("counts down to a deadline in its two largest units", () => {
+            const left = [-1, 0, 1, 45_000, 60_000, 90_000, 89_001, 60 * MINUTE + 5 * MINUTE + 7_000, 2 * 60 * MINUTE, 27 * 60 * MINUTE].map(countdown);
+            expect(left).to.deep.equal(["passed", "passed", "in 1s", "in 45s", "in 1m", "in 1m 30s", "in 1m 30s", "in 1h 5m", "in 2h", "in 1d 3h"]);
+        });
+
         it("runs as a process through bin/eip-dns-binder.js", async () => {
             expect(await cliProcess(["--help"])).to.deep.equal({ code: 0, stdout: USAGE, stderr: "" });
         });
@@ -110,8 +133,8 @@ describe("the operator CLI", function () {
         /** A scratch folder for a test's files. */
         let dir: string | undefined;
 
-        async function open(poolSize: number): Promise<World> {
-            world = await World.create({ poolSize });
+        async function open(poolSize: number, dnsRecords?: DnsRecordsMode): Promise<World> {
+            world = await World.create({ poolSize, dnsRecords });
             world.useEnvironment();
             handler = createEventHandler();
             return world;
@@ -173,9 +196,15 @@ describe("the operator CLI", function () {
             return { w, fresh, busy, gone, lost };
         }
 
+        /** Every item of the claims table: claims, locks, drain marks and the waitlist. */
+        async function claimsTable(w: World): Promise<Record<string, unknown>[]> {
+            const out = await w.dynamodb.send(new ScanCommand({ TableName: w.settings.claimsTable, ConsistentRead: true }));
+            return (out.Items ?? []).map(item => Object.fromEntries(Object.entries(item).map(([name, value]) => [name, value.S ?? value.BOOL ?? value.N])));
+        }
+
         /** Everything the binder keeps, to prove that a command changed nothing. */
         async function snapshot(w: World) {
-            return { addresses: w.ec2.addresses(), servers: await w.servers(), claims: await w.claims() };
+            return { addresses: w.ec2.addresses(), servers: await w.servers(), claims: await claimsTable(w), records: w.route53.records("A") };
         }
 
         it("shows the pool, the drift and a summary", async () => {
@@ -209,8 +238,9 @@ describe("the operator CLI", function () {
             const run = await cli(["status", "--json"], stackOutput(w));
             expect(run.code).to.equal(0);
             const inspection: Inspection = JSON.parse(run.stdout);
-            expect(inspection).to.have.all.keys("pool", "free", "drift");
+            expect(inspection).to.have.all.keys("pool", "free", "drift", "draining", "waiting");
             expect(inspection.free).to.equal(3);
+            expect([inspection.draining, inspection.waiting]).to.deep.equal([[], []]);
             const [address] = w.addressesOf(fresh);
             expect(inspection.pool.find(entry => entry.instanceId === fresh)).to.deep.equal({
                 allocationId: address.allocationId,
@@ -294,6 +324,209 @@ describe("the operator CLI", function () {
             for (const id of [gone, lost, "i-0123456789abcdef0"]) {
                 expect(await cli(["release", id], stackOutput(w))).to.deep.equal({ code: 0, stdout: `nothing bound to ${id}\n`, stderr: "" });
             }
+        });
+
+        /** The stack's bookkeeping as the binder's own store reads it. */
+        const storeOf = (w: World) => new Store(w.dynamodb, w.settings.serversTable, w.settings.claimsTable);
+
+        /** The item that marks `instanceId` draining, as stored. */
+        async function markOf(w: World, instanceId: string): Promise<Record<string, unknown> | undefined> {
+            return (await claimsTable(w)).find(item => item.Id === drainKey(instanceId));
+        }
+
+        /** The one line `drain` prints for a bound worker. */
+        function drained(w: World, instanceId: string, what = `drained ${instanceId}`): string {
+            const [address] = w.addressesOf(instanceId);
+            return `${what}: not on the servers table while it drains; it keeps ${address.publicIp} (${w.nameOf(address.publicIp, instanceId)}) `
+                + `and its claim until it terminates; undo with: eip-dns-binder undrain ${instanceId}\n`;
+        }
+
+        /** An EC2 Spot Instance Interruption Warning, as AWS sends it, sent at `time`. */
+        function spotWarning(instanceId: string, time: Date): Record<string, unknown> {
+            return {
+                "version": "0",
+                "id": `evt-${instanceId}-spot`,
+                "detail-type": "EC2 Spot Instance Interruption Warning",
+                "source": "aws.ec2",
+                "account": "123456789012",
+                "time": time.toISOString().replace(/\.\d+Z$/, "Z"),
+                "region": "us-east-1",
+                "resources": [`arn:aws:ec2:us-east-1a:instance/${instanceId}`],
+                "detail": { "instance-id": instanceId, "instance-action": "terminate" },
+            };
+        }
+
+        for (const dnsRecords of ["per-address", "per-binding"] as const) {
+            it(`drains a bound worker: its row goes; its address, name, claim and lock stay (${dnsRecords})`, async () => {
+                const w = await open(2, dnsRecords);
+                const worker = await bind(w);
+                const other = await bind(w);
+                const [address] = w.addressesOf(worker);
+                const name = w.nameOf(address.publicIp, worker);
+                const records = w.route53.records("A");
+                const at = new Date();
+
+                expect(await cli(["drain", worker], stackOutput(w), at)).to.deep.equal({ code: 0, stdout: drained(w, worker), stderr: "" });
+                expect((await w.servers()).map(row => row.InstanceId)).to.deep.equal([other]);
+                expect(w.addressesOf(worker)).to.deep.equal([address]);
+                expect((await w.claims()).find(claim => claim.Id === worker)).to.include({ AllocationId: address.allocationId, DnsName: name });
+                expect((await w.locks()).find(lock => lock.Id === address.allocationId)).to.include({ InstanceId: worker });
+                expect(w.route53.records("A"), "a name changed").to.deep.equal(records);
+                if (dnsRecords === "per-binding") expect(records.map(r => [r.name, r.values])).to.deep.include([`${name}.`, [address.publicIp]]);
+                expect(await markOf(w, worker)).to.deep.equal({ Id: drainKey(worker), Cause: "operator", SignalledAt: at.toISOString(), RecordedAt: at.toISOString() });
+            });
+        }
+
+        it("drains a worker once: a second drain says it is already draining and writes nothing", async () => {
+            const w = await open(1);
+            const worker = await bind(w);
+            const at = new Date();
+            expect((await cli(["drain", worker], stackOutput(w), at)).code).to.equal(0);
+            const before = await snapshot(w);
+            const seen = w.gateway.calls.length;
+
+            const again = await cli(["drain", worker], stackOutput(w), after(at, 5 * MINUTE));
+            expect(again).to.deep.equal({ code: 0, stdout: drained(w, worker, `${worker} is already draining (operator, signalled 5m ago)`), stderr: "" });
+            expect(await snapshot(w)).to.deep.equal(before);
+            expect((await markOf(w, worker))?.RecordedAt, "the first mark was replaced").to.equal(at.toISOString());
+            const writes = w.gateway.calls.slice(seen).filter(isWrite);
+            expect(writes.filter(call => call.outcome === "ok"), "a write took effect").to.deep.equal([]);
+        });
+
+        it("refuses to drain an instance EC2 does not show, one that is not a worker, or one stopped or going away, and writes nothing", async () => {
+            const w = await open(4);
+            const stranger = w.launch({ team: "other" }).instanceId;
+            const [leaving, gone, stopped, ahead] = [await bind(w), await bind(w), await bind(w), await bind(w)];
+            w.ec2.setState(leaving, "shutting-down");
+            w.ec2.setState(gone, "terminated");
+            w.ec2.setState(stopped, "stopped");
+            const launched = new Date(w.ec2.instance(ahead)!.launchTime).toISOString();
+            const before = await snapshot(w);
+            const seen = w.gateway.calls.length;
+
+            const cases: [string, string, Date][] = [
+                ["i-0123456789abcdef0", "EC2 does not show i-0123456789abcdef0 in this account and region; nothing drained", new Date()],
+                [stranger, `${stranger} is not one of this stack's workers: it lacks the instance tags team=live, karpenter.sh/nodepool=media; nothing drained`, new Date()],
+                [leaving, `${leaving} is shutting-down: it is going away already; the binder releases it`, new Date()],
+                [gone, `${gone} is terminated: it is going away already; the binder releases it`, new Date()],
+                [stopped, `${stopped} is stopped: the binder withdraws its row while it is stopped, and a drain would not outlast its next start; nothing drained`, new Date()],
+                // A clock behind EC2's: by it, the worker has not started yet.
+                [ahead, `${ahead} started at ${launched}, later than this machine's clock says it is (${NOW.toISOString()}): check the clock; nothing drained`, NOW],
+            ];
+            for (const [instanceId, message, now] of cases) {
+                expect(await cli(["drain", instanceId], stackOutput(w), now), instanceId).to.deep.equal({ code: 1, stdout: "", stderr: `eip-dns-binder: ${message}\n` });
+            }
+            expect(await snapshot(w)).to.deep.equal(before);
+            expect(w.gateway.calls.slice(seen).filter(isWrite), "a refused drain wrote").to.deep.equal([]);
+        });
+
+        it("undrains a worker: its row is published again, and says so when it was not draining", async () => {
+            const w = await open(2);
+            const worker = await bind(w);
+            const [address] = w.addressesOf(worker);
+            const at = new Date();
+            await cli(["drain", worker], stackOutput(w), at);
+            expect(await w.servers()).to.deep.equal([]);
+
+            expect(await cli(["undrain", worker], stackOutput(w), after(at, 10 * MINUTE))).to.deep.equal({
+                code: 0,
+                stdout: `undrained ${worker} (operator, signalled 10m ago): ${address.publicIp} (${w.nameOf(address.publicIp, worker)}) is on the servers table again\n`,
+                stderr: "",
+            });
+            expect(await markOf(w, worker)).to.equal(undefined);
+            expect((await w.servers()).map(row => [row.InstanceId, row.EIP, row.allocated])).to.deep.equal([[worker, address.publicIp, false]]);
+            expect((await w.checkInvariants()).bound).to.equal(1);
+
+            const idle = w.launch().instanceId;
+            for (const instanceId of [worker, idle, "i-0123456789abcdef0"]) {
+                expect(await cli(["undrain", instanceId], stackOutput(w))).to.deep.equal({ code: 0, stdout: `${instanceId} is not draining\n`, stderr: "" });
+            }
+            expect(await w.servers()).to.have.length(1);
+        });
+
+        it("undrains a stopped worker without publishing it, and exits 1 when publishing fails", async () => {
+            const w = await open(2);
+            const [stopped, failing] = [await bind(w), await bind(w)];
+            const at = new Date();
+            for (const instanceId of [stopped, failing]) expect((await cli(["drain", instanceId], stackOutput(w), at)).code).to.equal(0);
+            w.ec2.setState(stopped, "stopped");
+            expect(await cli(["undrain", stopped], stackOutput(w), at)).to.deep.equal({
+                code: 0,
+                stdout: `undrained ${stopped} (operator, signalled 0s ago): not published, EC2 does not show it running\n`,
+                stderr: "",
+            });
+            expect(await markOf(w, stopped)).to.equal(undefined);
+
+            w.gateway.inject({ service: "ec2", action: "DescribeInstances", code: "UnauthorizedOperation", status: 403 });
+            expect(await cli(["undrain", failing], stackOutput(w), at)).to.deep.equal({
+                code: 1,
+                stdout: `undrained ${failing} (operator, signalled 0s ago), but publishing it failed; the reconciler tries again on its next run\n`,
+                stderr: "eip-dns-binder: UnauthorizedOperation: Injected fault (UnauthorizedOperation) for DescribeInstances\n",
+            });
+            expect(await markOf(w, failing)).to.equal(undefined);
+            const fixed = await cli(["reconcile"], stackOutput(w), at);
+            expect(fixed.stdout).to.include(`fixed   unpublished-binding  ${failing}`);
+            expect((await w.servers()).map(row => row.InstanceId)).to.deep.equal([failing]);
+        });
+
+        it("shows draining and waiting workers in status, and in its JSON", async () => {
+            const w = await open(3);
+            const [spot, manual, busy] = [await bind(w), await bind(w), await bind(w)];
+            const late = w.launch().instanceId;
+            // The pool is exhausted: the bind fails, and the worker waits for an address.
+            await w.handle(handler, stateChange(late, "running")).then(() => expect.fail("bound from an exhausted pool"), (err: Error) => expect(err.name).to.equal("PoolExhaustedError"));
+            const gone = w.launch().instanceId;
+            w.ec2.setState(gone, "terminated");
+            // A whole second, at or after every launch: the time of an EventBridge event.
+            const t0 = new Date(Math.ceil(Date.now() / 1000) * 1000);
+            await w.handle(handler, spotWarning(spot, t0));
+            expect((await cli(["drain", manual], stackOutput(w), after(t0, 10_000))).code).to.equal(0);
+            await storeOf(w).wait([busy], after(t0, -2 * 60 * MINUTE).toISOString());
+            await storeOf(w).wait([gone], after(t0, -10 * MINUTE).toISOString());
+            const lateSince = (await storeOf(w).waiting()).find(entry => entry.instanceId === late)!.since;
+            const ip = (instanceId: string) => w.addressesOf(instanceId)[0].publicIp;
+
+            const now = after(t0, 30_000);
+            const run = await cli(["status"], stackOutput(w), now);
+            expect(run.code).to.equal(0);
+            expect(run.stderr).to.equal("");
+            const sections = run.stdout.split("\n\n");
+            expect(sections.slice(1)).to.deep.equal([
+                [
+                    "INSTANCE             ADDRESS       CAUSE              AGE  DEADLINE   STATE",
+                    `${spot}  ${ip(spot)}  spot-interruption  30s  in 1m 30s  running`,
+                    `${manual}  ${ip(manual)}  operator           20s  -          running`,
+                ].join("\n"),
+                [
+                    "INSTANCE             WAITING  NOTE",
+                    `${busy}  2h       holds an address`,
+                    `${gone}  10m      no longer a running target`,
+                    `${late}  ${age(now.getTime() - Date.parse(lateSince)).padEnd(7)}  -`,
+                ].join("\n"),
+                [
+                    "KIND            INSTANCE             ADDRESS  DETAIL",
+                    `unbound-target  ${late}  -        running target without a pool address`,
+                ].join("\n"),
+                "3 addresses, 0 free, 1 drift, 2 draining, 3 waiting\n",
+            ]);
+            // Drained workers keep their addresses, but have no row to name them or say how long they have served.
+            const pool = sections[0].split("\n");
+            for (const instanceId of [spot, manual]) {
+                expect(pool.find(line => line.includes(instanceId))).to.match(new RegExp(`^${ip(instanceId).replace(/\./g, "\\.")}\\s+-\\s+${instanceId}\\s+running\\s+-\\s+-$`));
+            }
+
+            const later = (await cli(["status"], stackOutput(w), after(t0, 3 * MINUTE))).stdout.split("\n\n")[1].split("\n");
+            expect(later.slice(1)).to.deep.equal([
+                `${spot}  ${ip(spot)}  spot-interruption  3m   passed    running`,
+                `${manual}  ${ip(manual)}  operator           2m   -         running`,
+            ]);
+
+            const inspection: Inspection = JSON.parse((await cli(["status", "--json"], stackOutput(w), now)).stdout);
+            expect(inspection.draining.map(({ instanceId, cause, signalledAt, deadline, state }) => ({ instanceId, cause, signalledAt, deadline, state }))).to.have.deep.members([
+                { instanceId: spot, cause: "spot-interruption", signalledAt: t0.toISOString(), deadline: after(t0, 2 * MINUTE).toISOString(), state: "running" },
+                { instanceId: manual, cause: "operator", signalledAt: after(t0, 10_000).toISOString(), deadline: undefined, state: "running" },
+            ]);
+            expect(inspection.waiting.map(({ instanceId, holds, running }) => [instanceId, holds, running])).to.deep.equal([[busy, true, true], [gone, false, false], [late, false, true]]);
         });
 
         it("fails with the AWS error's code and message, exit code 1", async () => {
