@@ -1,6 +1,6 @@
 // What one SQS batch of EventBridge events asks the binder to do, instance by instance.
 import { isNamedError } from "./errors";
-import { MALFORMED, malformed, readEvent } from "./events";
+import { DrainSignal, MALFORMED, malformed, readEvent } from "./events";
 import { announcedPhase } from "./lifecycle";
 
 /** The batch Lambda's SQS event source mapping hands the function. */
@@ -14,15 +14,18 @@ export interface Receipt {
     receiveCount: number;
 }
 
-/** One instance's events in a batch, and the one thing to do about them. */
+/** One instance's events in a batch: the states it entered and the signals that it goes. */
 export interface Work {
     instanceId: string;
-    states: string[];
-    /** The messages to report failed if the work fails, so that SQS delivers them again. */
+    /** The states it entered, in the order received, each with its message. */
+    states: { messageId: string; state: string }[];
+    /** Signals that it is about to go, each with its message (one message may name several instances). */
+    drains: { messageId: string; signal: DrainSignal }[];
+    /** Every message about it: those to report failed if the work fails, so that SQS delivers them again. */
     messageIds: string[];
 }
 
-/** A message that is not an EC2 state change: it is logged and dropped, never retried. */
+/** A message that is not an event the binder knows: it is logged and dropped, never retried. */
 export interface Dropped {
     messageId?: string;
     reason: string;
@@ -30,10 +33,12 @@ export interface Dropped {
 }
 
 export interface BatchWork {
-    /** Instances with at least one message announcing a phase (see lifecycle.ts): EC2 decides what each needs. */
+    /** Instances with at least one message announcing a phase (see lifecycle.ts) or a drain: EC2 decides what each needs. */
     instances: Work[];
     /** Instances whose only events are states that need nothing (the rule does not send these). */
     ignored: Work[];
+    /** Messages about nothing to do (a scheduled change that is over). */
+    idle: string[];
     dropped: Dropped[];
     /** Each message's receipt, by message id (a record without a receipt handle has none). */
     receipts: Map<string, Receipt>;
@@ -49,6 +54,7 @@ export function readBatch(event: unknown): BatchWork {
     if (!Array.isArray(records)) throw malformed("the event is not an SQS batch (it has no Records list)");
     const byInstance = new Map<string, Work>();
     const dropped: Dropped[] = [];
+    const idle: string[] = [];
     const receipts = new Map<string, Receipt>();
     for (const record of records as unknown[]) {
         const { messageId, body, receiptHandle, attributes } = (record ?? {}) as Record<string, unknown>;
@@ -59,22 +65,26 @@ export function readBatch(event: unknown): BatchWork {
         if (typeof receiptHandle === "string" && receiptHandle !== "") {
             receipts.set(messageId, { receiptHandle, receiveCount: receiveCountOf(attributes) });
         }
-        let change;
+        let events;
         try {
-            change = readEvent(parseBody(body));
+            events = readEvent(parseBody(body));
         } catch (err) {
             if (!isNamedError(err, MALFORMED)) throw err;
             dropped.push({ messageId, reason: err.message, body });
             continue;
         }
-        const work = byInstance.get(change.instanceId) ?? { instanceId: change.instanceId, states: [], messageIds: [] };
-        work.states.push(change.state);
-        work.messageIds.push(messageId);
-        byInstance.set(change.instanceId, work);
+        if (events.length === 0) idle.push(messageId);
+        for (const event of events) {
+            const work = byInstance.get(event.instanceId) ?? { instanceId: event.instanceId, states: [], messageIds: [], drains: [] };
+            if (event.kind === "state") work.states.push({ messageId, state: event.state });
+            else work.drains.push({ messageId, signal: event });
+            if (!work.messageIds.includes(messageId)) work.messageIds.push(messageId);
+            byInstance.set(event.instanceId, work);
+        }
     }
     const all = [...byInstance.values()];
-    const announces = (work: Work) => work.states.some(state => announcedPhase(state) !== undefined);
-    return { instances: all.filter(announces), ignored: all.filter(work => !announces(work)), dropped, receipts };
+    const announces = (work: Work) => work.drains.length > 0 || work.states.some(({ state }) => announcedPhase(state) !== undefined);
+    return { instances: all.filter(announces), ignored: all.filter(work => !announces(work)), idle, dropped, receipts };
 }
 
 /** SQS's ApproximateReceiveCount, a string; 1 when it is missing or not a count. */

@@ -4,16 +4,17 @@ import { claimFor, Context, describeTags, hasTags } from "./context";
 import { hasTimeToStart, waitBudgetSeconds } from "./deadline";
 import { IN_SYNC_WAIT } from "./dns";
 import { Address, Attachment, Instance, isAttachedTo } from "./ec2";
-import { namedError } from "./errors";
+import { isNamedError, namedError } from "./errors";
 import { observedPhase } from "./lifecycle";
 import { Logger } from "./log";
 import { ownPool } from "./ownership";
-import { Claim, Placement } from "./store";
+import { Claim, DRAINING, Placement } from "./store";
 
-export type BindOutcome = "bound" | "already-bound" | "not-a-target" | "not-running";
+export type BindOutcome = "bound" | "already-bound" | "not-a-target" | "not-running" | "draining";
 
-/** No pool address could be had. Thrown, so the event is retried and finally dead-lettered. */
-const poolExhausted = (message: string) => namedError("PoolExhaustedError", message);
+/** No pool address could be had. Thrown, so the event is retried and finally dead-lettered; the worker waits for a release meanwhile. */
+const POOL_EXHAUSTED = "PoolExhaustedError";
+const poolExhausted = (message: string) => namedError(POOL_EXHAUSTED, message);
 
 /** Another invocation changed this instance's claim under us; a retry will see the new state. */
 const claimRace = (instanceId: string) =>
@@ -99,12 +100,28 @@ export async function bindEach(ctx: Context, instances: Instance[], view: PoolVi
             if (associated === "not-a-target") results.push({ instanceId, outcome: associated });
             else pending.push(associated);
         } catch (error) {
-            results.push({ instanceId, error });
+            if (!isNamedError(error, DRAINING)) results.push({ instanceId, error });
+            else {
+                ctx.log.with({ instanceId, action: "bind" }).info("draining: not bound", { outcome: "draining" });
+                results.push({ instanceId, outcome: "draining" });
+            }
         }
         if (pending.length >= perChange) results.push(...await publishAll(ctx, pending.splice(0)));
     }
     results.push(...await publishAll(ctx, pending));
+    await waitForRelease(ctx, results.flatMap(r => ("error" in r && isNamedError(r.error, POOL_EXHAUSTED) ? [r.instanceId] : [])));
     return results;
+}
+
+/**
+ * Puts workers that found the pool exhausted on the waitlist, so that the first
+ * release hands them its address. Their events still come again: the list only
+ * makes them quicker, and losing this write loses nothing else.
+ */
+async function waitForRelease(ctx: Context, instanceIds: string[]): Promise<void> {
+    if (instanceIds.length === 0) return;
+    await ctx.store.wait(instanceIds, ctx.now().toISOString()).catch(error =>
+        ctx.log.warn("could not put workers on the waitlist; their events will bind them", { action: "bind", instanceIds, error }));
 }
 
 /**
@@ -139,7 +156,7 @@ async function associate(ctx: Context, instance: Instance, view: PoolView): Prom
         }
         view.addresses = pool.flatMap(address => (address === seen ? (held ? [held] : []) : [address]));
     }
-    const { claim, associationId } = await claimAndAssociate(ctx, instanceId, target, view, log);
+    const { claim, associationId } = await claimAndAssociate(ctx, instance, target, view, log);
     view.addresses = view.addresses.map(address => address.allocationId === claim.allocationId
         ? { ...address, association: { ...target, associationId, instanceId } }
         : address);
@@ -172,7 +189,9 @@ async function publishAll(ctx: Context, bindings: Associated[]): Promise<BindRes
             await publish(ctx, binding);
             return { instanceId, outcome: binding.outcome };
         } catch (error) {
-            return { instanceId, error };
+            if (!isNamedError(error, DRAINING)) return { instanceId, error };
+            ctx.log.with({ instanceId, action: "bind" }).info("bound, but draining: its row is not published", { outcome: "draining", allocationId: binding.claim.allocationId });
+            return { instanceId, outcome: "draining" };
         }
     }));
 }
@@ -211,8 +230,9 @@ export async function adopt(ctx: Context, instanceId: string, held: Address): Pr
  * associate the same address.
  */
 async function claimAndAssociate(
-    ctx: Context, instanceId: string, target: Attachment, view: PoolView, log: Logger,
+    ctx: Context, instance: Instance, target: Attachment, view: PoolView, log: Logger,
 ): Promise<{ claim: Claim; associationId: string }> {
+    const { instanceId } = instance;
     const pool = view.addresses ?? [];
     const lockedByOthers = (address: Address) => {
         const owner = view.locks.get(address.allocationId);
@@ -223,7 +243,7 @@ async function claimAndAssociate(
     const exhausted = () => poolExhausted(
         `no free pool address for ${instanceId}: 0 of ${pool.length} addresses tagged ${describeTags(ctx.settings.addressTags)} are free`);
 
-    const first = await firstClaim(ctx, instanceId, candidates);
+    const first = await firstClaim(ctx, instance, candidates);
     if (!first) throw exhausted();
     let { claim, adopted } = first;
     let refused = false;
@@ -309,11 +329,12 @@ async function letGo(ctx: Context, claim: Claim): Promise<void> {
     await ctx.store.unbind(claim.publicIp, claim.dnsName, claim.allocationId, claim.instanceId);
 }
 
-/** Claims the first candidate, or adopts the claim this instance already has. */
-async function firstClaim(ctx: Context, instanceId: string, candidates: Address[]): Promise<{ claim: Claim; adopted: boolean } | undefined> {
+/** Claims the first candidate (unless the instance is draining), or adopts the claim this instance already has. */
+async function firstClaim(ctx: Context, instance: Instance, candidates: Address[]): Promise<{ claim: Claim; adopted: boolean } | undefined> {
+    const { instanceId } = instance;
     if (candidates.length > 0) {
         const fresh = claimFor(ctx, instanceId, candidates[0]);
-        if (await ctx.store.writeClaim(fresh)) return { claim: fresh, adopted: false };
+        if (await ctx.store.firstClaim(fresh, instance.launchedAt)) return { claim: fresh, adopted: false };
     }
     const existing = await ctx.store.claim(instanceId);
     if (!existing && candidates.length > 0) throw claimRace(instanceId);

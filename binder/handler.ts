@@ -105,22 +105,24 @@ export async function handleBatch(ctx: Context, queue: Redeliveries, event: unkn
         return { batchItemFailures: [] };
     }
     batch.dropped.forEach(dropped => drop(ctx, dropped));
-    for (const { instanceId, states } of batch.ignored) ctx.log.info("state needs no action", { instanceId, states, outcome: "ignored" });
+    for (const { instanceId, states } of batch.ignored) ctx.log.info("state needs no action", { instanceId, states: states.map(s => s.state), outcome: "ignored" });
+    for (const messageId of batch.idle) ctx.log.info("event needs no action", { messageId, outcome: "ignored" });
 
     // The messages SQS must deliver again: of work that failed, that waits for EC2, or that was not started.
     const again: Again[] = [];
     const fail = (work: Work, err: unknown) => {
-        ctx.log.error("failed; its events will be delivered again", { instanceId: work.instanceId, states: work.states, outcome: "failed", error: err });
+        ctx.log.error("failed; its events will be delivered again", { instanceId: work.instanceId, states: work.states.map(s => s.state), drains: work.drains.map(d => d.signal.reason), outcome: "failed", error: err });
         ctx.metrics.failed(err instanceof Error ? err.name : "Error");
         again.push(...work.messageIds.map(messageId => ({ messageId, why: "failed" as const })));
     };
     const receiveCount = (messageId: string) => batch.receipts.get(messageId)?.receiveCount ?? 1;
     const work = batch.instances.map(w => ({
         instanceId: w.instanceId,
-        announcements: w.states.flatMap((state, i) => {
+        announcements: w.states.flatMap(({ messageId, state }) => {
             const phase = announcedPhase(state);
-            return phase ? [{ messageId: w.messageIds[i], phase, receiveCount: receiveCount(w.messageIds[i]) }] : [];
+            return phase ? [{ messageId, phase, receiveCount: receiveCount(messageId) }] : [];
         }),
+        drains: w.drains.map(({ messageId, signal }) => ({ messageId, notice: { cause: signal.reason, signalledAt: signal.signalledAt, deadline: signal.deadline } })),
     }));
     const settled = await settleAll(ctx, work);
     for (const w of batch.instances) {
@@ -136,8 +138,10 @@ export async function handleBatch(ctx: Context, queue: Redeliveries, event: unkn
         });
         again.push(...postponed.flatMap(w => w.messageIds).map(messageId => ({ messageId, why: "postponed" as const })));
     }
-    if (again.length > 0) await redeliverSoon(ctx, queue, again, batch.receipts);
-    return { batchItemFailures: again.map(({ messageId }) => ({ itemIdentifier: messageId })) };
+    // A message that names several instances (a scheduled change) comes again once, if any of them needs it.
+    const once = again.filter((a, i) => again.findIndex(b => b.messageId === a.messageId) === i);
+    if (once.length > 0) await redeliverSoon(ctx, queue, once, batch.receipts);
+    return { batchItemFailures: once.map(({ messageId }) => ({ itemIdentifier: messageId })) };
 }
 
 /** A message to deliver again: of work that failed, that waits for EC2 to catch up, or that was not started for lack of time. */

@@ -14,6 +14,8 @@ export const METRIC = {
     poolSize: "PoolSize",
     freeAddresses: "FreeAddresses",
     drift: "Drift",
+    drains: "Drains",
+    handOvers: "HandOvers",
 } as const;
 
 type Unit = "Count" | "Milliseconds";
@@ -24,6 +26,10 @@ export interface Metrics {
     released(): void;
     /** A failed event, by reason: an AWS error code, PoolExhaustedError, MalformedEventError... */
     failed(reason: string): void;
+    /** A worker drained, by cause: spot-interruption, scheduled-change, operator... */
+    drained(cause: string): void;
+    /** A worker bound to an address a release had just freed. */
+    handedOver(): void;
     pool(size: number, free: number): void;
     drift(count: number): void;
     flush(): void;
@@ -44,6 +50,7 @@ export function emfDocument(dimensions: Record<string, string>, dimensionSets: s
 export function createMetrics(stack: string, write: (line: string) => void = line => process.stdout.write(`${line}\n`)): Metrics {
     const values: Record<string, [number, Unit]> = {};
     const failures: string[] = [];
+    const drains: string[] = [];
     const add = (name: string, value: number, unit: Unit) => {
         values[name] = [(values[name]?.[0] ?? 0) + value, unit];
     };
@@ -54,6 +61,8 @@ export function createMetrics(stack: string, write: (line: string) => void = lin
         },
         released: () => add(METRIC.releases, 1, "Count"),
         failed: reason => failures.push(reason),
+        drained: cause => drains.push(cause),
+        handedOver: () => add(METRIC.handOvers, 1, "Count"),
         pool: (size, free) => {
             values[METRIC.poolSize] = [size, "Count"];
             values[METRIC.freeAddresses] = [free, "Count"];
@@ -63,6 +72,9 @@ export function createMetrics(stack: string, write: (line: string) => void = lin
             if (Object.keys(values).length > 0) write(emfDocument({ Stack: stack }, [["Stack"]], values));
             for (const reason of failures) {
                 write(emfDocument({ Stack: stack, Reason: reason }, [["Stack"], ["Stack", "Reason"]], { [METRIC.failures]: [1, "Count"] }));
+            }
+            for (const cause of drains) {
+                write(emfDocument({ Stack: stack, Cause: cause }, [["Stack"], ["Stack", "Cause"]], { [METRIC.drains]: [1, "Count"] }));
             }
         },
     };

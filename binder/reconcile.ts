@@ -10,7 +10,7 @@ import { observedPhase } from "./lifecycle";
 import { isNameFor, renderName } from "./naming";
 import { ownPool } from "./ownership";
 import { releaseAll } from "./release";
-import { Claim, ServerRow, StoredServer } from "./store";
+import { Claim, DrainMark, drainHolds, ServerRow, StoredServer, Waiting } from "./store";
 
 /** How long a claim may stay without its address before it counts as abandoned. */
 export const CLAIM_LEASE_MS = 15 * 60 * 1000;
@@ -23,6 +23,8 @@ export type DriftKind =
     | "outdated-row"         // a row with an old association id (a remap) or of an earlier run: publish again
     | "stale-binding"        // a claim whose instance is gone or no longer a target: release it
     | "stopped-row"          // the row of the run EC2 shows stopped: withdraw it, keep the binding
+    | "draining-row"         // the row of a worker being drained: withdraw it, keep the binding
+    | "stale-drain"          // a drain mark of an instance that is gone, or of an earlier run: forget it
     | "orphan-row"           // a row whose instance does not hold its address: remove the row
     | "stale-lock"           // a lock older than the lease that no claim or association backs: unlock
     | "stale-record"         // per binding: a name the binder gave to a pool address that no binding holds: delete it
@@ -41,6 +43,8 @@ export interface Drift {
     row?: ServerRow;
     /** The name a stale-record drift is about. */
     dnsName?: string;
+    /** The drain mark a stale-drain drift is about, as it was read. */
+    mark?: DrainMark;
     /** The instance's state as inspected, where it decides the fix. */
     state?: string;
 }
@@ -56,10 +60,25 @@ export interface PoolEntry {
     boundAt?: string;
 }
 
+/** A worker being drained, as an operator wants to see it. */
+export interface DrainEntry extends DrainMark {
+    state?: string;
+}
+
 export interface Inspection {
     pool: PoolEntry[];
     free: number;
     drift: Drift[];
+    /** Workers whose drain holds for the run EC2 shows. */
+    draining: DrainEntry[];
+    /** Workers on the waitlist, longest waiting first. */
+    waiting: WaitEntry[];
+}
+
+/** A worker on the waitlist: whether it holds a pool address by now, and whether it still runs as a target (and is not draining). */
+export interface WaitEntry extends Waiting {
+    holds: boolean;
+    running: boolean;
 }
 
 export interface Reconciliation {
@@ -73,7 +92,7 @@ export interface Reconciliation {
 /** Reads the pool, claims, locks, rows, instances and (per binding) names, and lists what is out of line. */
 export async function inspect(ctx: Context): Promise<Inspection> {
     const { instanceTags, dnsRecords } = ctx.settings;
-    const [pool, { claims, locks }, rows, targets, records] = await Promise.all([
+    const [pool, { claims, locks, drains, waiting }, rows, targets, records] = await Promise.all([
         ownPool(ctx),
         ctx.store.bookkeeping(),
         ctx.store.allServers(),
@@ -81,7 +100,10 @@ export async function inspect(ctx: Context): Promise<Inspection> {
         dnsRecords === "per-binding" ? ctx.dns.records() : Promise.resolve(undefined),
     ]);
     const known = new Map<string, Instance>(targets.map(i => [i.instanceId, i]));
-    const referenced = [...claims.map(c => c.instanceId), ...rows.map(r => r.instanceId), ...locks.map(l => l.instanceId), ...pool.flatMap(a => a.association?.instanceId ?? [])];
+    const referenced = [
+        ...claims.map(c => c.instanceId), ...rows.map(r => r.instanceId), ...locks.map(l => l.instanceId), ...drains.map(d => d.instanceId),
+        ...pool.flatMap(a => a.association?.instanceId ?? []),
+    ];
     for (const instance of await ctx.ec2.instances([...new Set(referenced)].filter(id => !known.has(id)))) known.set(instance.instanceId, instance);
 
     const claimOf = new Map<string, Claim>(claims.map(c => [c.instanceId, c]));
@@ -91,12 +113,24 @@ export async function inspect(ctx: Context): Promise<Inspection> {
     const now = ctx.now().getTime();
     const older = (iso: string, ms: number) => now - Date.parse(iso) > ms;
     const drift: Drift[] = [];
+    const markOf = new Map(drains.map(d => [d.instanceId, d]));
+    // Running and drained: its binding stays, but it is neither published nor bound anew.
+    const draining = (instance?: Instance) => {
+        const mark = instance && markOf.get(instance.instanceId);
+        return mark !== undefined && observedPhase(instance) === "running" && drainHolds(mark, instance!.launchedAt);
+    };
 
-    // Running targets: each must hold one pool address, recorded, published and named.
+    // Running targets: each must hold one pool address, recorded, published and named (a draining one: recorded only).
     for (const instance of targets) {
         const { instanceId } = instance;
         const claim = claimOf.get(instanceId);
         const held = instance.primary && pool.find(a => isAttachedTo(a, instance.primary!));
+        if (draining(instance)) {
+            if (held && (claim?.allocationId !== held.allocationId || lockOf.get(held.allocationId) !== instanceId)) {
+                drift.push({ kind: "unrecorded-binding", state: "running", instanceId, allocationId: held.allocationId, publicIp: held.publicIp, detail: "draining, and holds the address without its claim and lock" });
+            }
+            continue;
+        }
         if (!held) {
             if (!claim) drift.push({ kind: "unbound-target", state: "running", instanceId, detail: "running target without a pool address" });
             else if (rows.some(r => r.instanceId === instanceId)) {
@@ -143,13 +177,26 @@ export async function inspect(ctx: Context): Promise<Inspection> {
         const holder = addressOf.get(allocationId)?.association?.instanceId;
         const ownsLock = lockOf.get(allocationId) === instanceId;
         const phase = observedPhase(instance);
-        if (phase === "stopped" && (holder === instanceId || ownsLock)) {
+        if (draining(instance) && (holder === instanceId || (!holder && ownsLock))) {
+            drift.push({ kind: "draining-row", instanceId, allocationId, publicIp, row, detail: `instance is draining (${markOf.get(instanceId)!.cause})` });
+        } else if (phase === "stopped" && (holder === instanceId || ownsLock)) {
             // Only the row of the run that stopped: a lagging read shows the run before a new start.
             if (row.launchedAt === undefined || row.launchedAt === instance!.launchedAt) drift.push({ kind: "stopped-row", instanceId, allocationId, publicIp, row, detail: `instance is ${instance!.state}` });
         } else if (holder ? holder !== instanceId : !(ownsLock && phase === "running" && tagged(instance))) {
             // A running target that holds the lock but lost the address is rebound above.
             drift.push({ kind: "orphan-row", instanceId, allocationId, publicIp, row, detail: holder ? `${publicIp} is on ${holder}` : `row for ${row.dnsName} outlived its binding` });
         }
+    }
+
+    // Drain marks of instances that are gone, no longer targets, or started again since.
+    for (const mark of drains) {
+        const instance = known.get(mark.instanceId);
+        const phase = observedPhase(instance);
+        const why = phase === "gone" ? `instance is ${instance!.state}`
+            : phase === "unknown" && older(mark.recordedAt, CLAIM_LEASE_MS) ? "instance no longer exists"
+                : instance && !tagged(instance) ? "instance no longer carries the instance tags"
+                    : instance && phase !== "unknown" && !drainHolds(mark, instance.launchedAt) ? `instance started again at ${instance.launchedAt}` : undefined;
+        if (why) drift.push({ kind: "stale-drain", instanceId: mark.instanceId, detail: `drain (${mark.cause}) no longer holds: ${why}`, mark });
     }
 
     // Locks that nothing backs.
@@ -188,7 +235,13 @@ export async function inspect(ctx: Context): Promise<Inspection> {
             detail: `associated to ${holder ?? address.association.networkInterfaceId} without a claim; left alone`,
         });
     }
-    return { pool: describePool(pool, rows, known), free: pool.filter(a => !a.association).length, drift };
+    return {
+        pool: describePool(pool, rows, known),
+        free: pool.filter(a => !a.association).length,
+        drift,
+        draining: drains.filter(mark => draining(known.get(mark.instanceId))).map(mark => ({ ...mark, state: known.get(mark.instanceId)?.state })),
+        waiting: waiting.map(w => ({ ...w, holds: pool.some(a => a.association?.instanceId === w.instanceId), running: targets.some(t => t.instanceId === w.instanceId && !draining(t)) })),
+    };
 }
 
 function describePool(pool: Address[], rows: StoredServer[], instances: Map<string, Instance>): PoolEntry[] {
@@ -251,7 +304,18 @@ export async function reconcile(ctx: Context, options: { dryRun: boolean }): Pro
     if (toUnname.length > 0) {
         await unname(ctx, toUnname).then(() => result.fixed.push(...toUnname), err => toUnname.forEach(drift => failed(drift, err)));
     }
-    if (toBind.length > 0) settled(toBind, await bindAll(ctx, toBind.map(drift => drift.instanceId!)));
+    if (toBind.length > 0) {
+        // The longest-waiting workers first: the addresses the releases freed are theirs.
+        const place = (drift: Drift) => {
+            const i = inspection.waiting.findIndex(w => w.instanceId === drift.instanceId);
+            return i < 0 ? inspection.waiting.length : i;
+        };
+        const bound = await bindAll(ctx, [...toBind].sort((a, b) => place(a) - place(b)).map(drift => drift.instanceId!));
+        settled(toBind, bound);
+        if (!options.dryRun) await leaveWaitlist(ctx, inspection, bound);
+    } else if (!options.dryRun) {
+        await leaveWaitlist(ctx, inspection, []);
+    }
     if (result.postponed.length > 0) {
         ctx.log.warn("the invocation is nearly out of time; the rest is left for the next run", { action: "reconcile", postponed: result.postponed.length, timeLeftMs: ctx.timeLeft() });
     }
@@ -261,11 +325,29 @@ export async function reconcile(ctx: Context, options: { dryRun: boolean }): Pro
     return result;
 }
 
+/**
+ * Takes off the waitlist the workers that hold an address by now (an event bound
+ * them), that this run bound, or that no longer run as targets. Not drift: the
+ * list only hurries binds along, so a failure here is logged and left for the next run.
+ */
+async function leaveWaitlist(ctx: Context, inspection: Inspection, bound: { instanceId: string }[]): Promise<void> {
+    const done = new Set(bound.flatMap(r => ("error" in r ? [] : [r.instanceId])));
+    const leaving = inspection.waiting.filter(w => w.holds || !w.running || done.has(w.instanceId)).map(w => w.instanceId);
+    if (leaving.length === 0) return;
+    await ctx.store.stopWaiting(leaving).then(
+        () => ctx.log.info("waitlist pruned", { action: "reconcile", instanceIds: leaving }),
+        error => ctx.log.warn("could not prune the waitlist; the next run tries again", { action: "reconcile", instanceIds: leaving, error }));
+}
+
 /** Fixes one drift that binding does not; each looks again where its read may be old, and writes only on what it read. */
 async function fix(ctx: Context, drift: Drift): Promise<void> {
     switch (drift.kind) {
         case "stopped-row":
+        case "draining-row":
             await ctx.store.withdrawRow(drift.row!);
+            return;
+        case "stale-drain":
+            await ctx.store.forgetDrain(drift.instanceId!, drift.mark!.signalledAt);
             return;
         case "orphan-row": {
             // Look again (a bind may have associated since the inspection): the row goes

@@ -1,16 +1,21 @@
 // One batch of events: one read of the batch's instances, then for each the
 // verdict of lifecycle.ts, carried out with the same binds, releases and
-// withdrawals the reconciler uses.
+// withdrawals the reconciler uses, and the drains of workers about to go.
 import { bindEach, newPoolView } from "./bind";
 import { Context, hasTags } from "./context";
 import { hasTimeToStart } from "./deadline";
+import { drain, DrainNotice } from "./drain";
 import { Instance } from "./ec2";
+import { handOver } from "./handover";
 import { Announcement, decide, observedPhase } from "./lifecycle";
 import { releaseAll, withdraw } from "./release";
+import { drainHolds } from "./store";
 
 export interface InstanceWork {
     instanceId: string;
     announcements: Announcement[];
+    /** Signals that the instance is about to go, each with its message. */
+    drains: { messageId: string; notice: DrainNotice }[];
 }
 
 /** How one instance's work ended: its outcome and which messages wait or are done, or the error that fails them all. */
@@ -21,14 +26,17 @@ export type Settled =
 /** What EC2 shows for one instance of the batch: what is to be done, or the outcome when nothing is. */
 type Verdict = { instanceId: string; wait: string[]; done: string[] } & (
     | { act: "bind" | "release" | "withdraw"; instance?: Instance }
+    | { act: "drain"; instance: Instance; notice: DrainNotice }
     | { act?: undefined; outcome: string }
 );
 
 /**
- * Settles each instance of a batch: withdrawals and releases first, so that an
- * address freed in the batch can go to a launch in it, then the binds, whose
- * names go to Route53 together. Never throws; stops starting work near the
- * invocation's timeout, and the instances it did not get to have no result.
+ * Settles each instance of a batch: drains first, since a worker about to go
+ * must leave the list at once; then withdrawals and releases, so that an address
+ * freed in the batch can go to a launch in it; then the binds, whose names go to
+ * Route53 together; and what the releases freed beyond that goes to workers on
+ * the waitlist. Never throws; stops starting work near the invocation's timeout,
+ * and the instances it did not get to have no result.
  */
 export async function settleAll(ctx: Context, work: InstanceWork[]): Promise<Settled[]> {
     if (!hasTimeToStart(ctx.timeLeft())) return [];
@@ -45,27 +53,44 @@ export async function settleAll(ctx: Context, work: InstanceWork[]): Promise<Set
         results.push("error" in acted ? acted : { ...acted, wait, done });
     };
     for (const v of verdicts) {
-        if (v.act !== "withdraw") continue;
+        if (v.act !== "drain" && v.act !== "withdraw") continue;
         if (!hasTimeToStart(ctx.timeLeft())) return results;
         const { instanceId } = v;
-        await withdraw(ctx, instanceId, v.instance?.launchedAt).then(outcome => settled({ instanceId, outcome }), error => settled({ instanceId, error }));
+        const step = v.act === "drain" ? drain(ctx, v.instance, v.notice) : withdraw(ctx, instanceId, v.instance?.launchedAt);
+        await step.then(outcome => settled({ instanceId, outcome }), error => settled({ instanceId, error }));
     }
-    (await releaseAll(ctx, verdicts.filter(v => v.act === "release").map(v => v.instanceId))).forEach(settled);
+    const released = await releaseAll(ctx, verdicts.filter(v => v.act === "release").map(v => v.instanceId));
+    released.forEach(settled);
     (await bindEach(ctx, verdicts.flatMap(v => (v.act === "bind" ? [v.instance!] : [])), newPoolView())).forEach(settled);
+    if (released.some(r => "outcome" in r && r.outcome === "released") && hasTimeToStart(ctx.timeLeft())) {
+        await handOver(ctx, new Set(work.map(w => w.instanceId)));
+    }
     return results;
 }
 
 /** One instance: what EC2 shows is to be done, and the messages that disagree with it wait. */
-function judge(ctx: Context, { instanceId, announcements }: InstanceWork, instance: Instance | undefined): Verdict {
+function judge(ctx: Context, { instanceId, announcements, drains }: InstanceWork, instance: Instance | undefined): Verdict {
     const log = ctx.log.with({ instanceId });
+    const signals = drains.map(d => d.messageId);
     if (instance && !hasTags(instance.tags, ctx.settings.instanceTags)) {
         // One read and nothing else for an instance that is not ours (a binding left on an
         // instance that lost its tags is the reconciler's).
         log.info("instance lacks the instance tags; not a target", { outcome: "not-a-target", state: instance.state });
-        return { instanceId, outcome: "not-a-target", wait: [], done: announcements.map(a => a.messageId) };
+        return { instanceId, outcome: "not-a-target", wait: [], done: [...announcements.map(a => a.messageId), ...signals] };
     }
-    const { act, wait, done } = decide(observedPhase(instance), announcements);
+    const phase = observedPhase(instance);
+    const verdict = decide(phase, announcements);
+    const wait = verdict.wait;
+    const done = [...verdict.done, ...signals];
+    // A signal that the instance goes: EC2 decides here too. Gone: release; stopped: its row is
+    // withdrawn anyway; not shown: nothing; otherwise drain, instead of binding.
+    const act = signals.length > 0 && phase === "gone" ? "release" : verdict.act;
+    const notice = drains.length > 0 && instance && phase !== "gone" && phase !== "unknown" && act !== "withdraw" ? firstNotice(drains) : undefined;
+    if (notice && drainHolds(notice, instance!.launchedAt)) {
+        return { instanceId, instance: instance!, act: "drain", notice, wait, done };
+    }
     const observed = instance?.state ?? "not found";
+    if (notice) log.info("the signal is of an earlier run of the instance; nothing to drain", { outcome: "earlier-run", cause: notice.cause, launchedAt: instance!.launchedAt });
     if (act) {
         if (wait.length > 0) log.info("other events for this instance disagree with EC2; they will come again", { outcome: "waiting", observed });
         return { instanceId, instance, act, wait, done };
@@ -74,6 +99,12 @@ function judge(ctx: Context, { instanceId, announcements }: InstanceWork, instan
         log.info("EC2 does not show what the event says yet; the event will come again", { outcome: "waiting", observed, announced: announcements.map(a => a.phase) });
         return { instanceId, outcome: "waiting", wait, done };
     }
+    if (notice) return { instanceId, outcome: "earlier-run", wait, done };
     log.info("EC2 never showed what the event says; nothing to do (the reconciler checks again)", { outcome: "unconfirmed", observed });
     return { instanceId, outcome: "unconfirmed", wait, done };
+}
+
+/** The notice a batch's signals give: one that names when the instance goes, if any does. */
+function firstNotice(drains: { notice: DrainNotice }[]): DrainNotice {
+    return (drains.find(d => d.notice.deadline !== undefined) ?? drains[0]).notice;
 }

@@ -11,10 +11,11 @@ import {
     TransactWriteItem,
     TransactWriteItemsCommand,
     ScanCommand,
+    UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { errorCode } from "./clients";
 import { namedError } from "./errors";
-import { CLAIM_KEY, SERVER_KEY } from "./schema";
+import { CLAIM_KEY, drainKey, SERVER_KEY, WAITLIST_KEY } from "./schema";
 
 /** An instance's claim on one pool address, written before the address is associated. */
 export interface Claim {
@@ -30,6 +31,40 @@ export interface Lock {
     allocationId: string;
     instanceId: string;
     lockedAt: string;
+}
+
+/**
+ * Why a worker is being drained: an early signal from AWS (see events.ts), or an
+ * operator's `drain` command.
+ */
+export type DrainCause = "spot-interruption" | "rebalance-recommendation" | "scheduled-change" | "operator";
+
+/**
+ * A worker's drain: its server stays off the scheduler's list while it goes away,
+ * but keeps its address, name and claim for the streams already on it. A drain
+ * holds for the run of the instance that was going when it was signalled: a run
+ * started after `signalledAt` (a stop and start) is served again.
+ */
+export interface DrainMark {
+    instanceId: string;
+    cause: DrainCause;
+    /** When the signal was sent (ISO 8601). */
+    signalledAt: string;
+    /** When the signal says the instance goes, if it says. */
+    deadline?: string;
+    /** When the binder recorded it. */
+    recordedAt: string;
+}
+
+/** Whether a drain holds for the run that started at `launchedAt` (a run not known: it holds). */
+export function drainHolds(mark: Pick<DrainMark, "signalledAt">, launchedAt: string | undefined): boolean {
+    return launchedAt === undefined || launchedAt <= mark.signalledAt;
+}
+
+/** A running worker that found the pool exhausted, and since when it waits. */
+export interface Waiting {
+    instanceId: string;
+    since: string;
 }
 
 /** A bound server as the scheduler sees it. */
@@ -70,9 +105,14 @@ const serverKey = (publicIp: string, dnsName: string) => ({ [SERVER_KEY.partitio
 
 const isConflict = (err: unknown) => errorCode(err) === "ConditionalCheckFailedException";
 
+/** The instance is draining: its server stays off the list (not a failure: its bind is settled). */
+export const DRAINING = "DrainingError";
+
 /** The instance no longer holds the address's lock: its release, or the reconciler, has moved on. */
 const lockLost = (row: ServerRow) =>
     namedError("LockLostError", `${row.instanceId} no longer holds the lock of ${row.allocationId}; its row is not published`);
+
+const draining = (row: ServerRow) => namedError(DRAINING, `${row.instanceId} is draining; its row is not published`);
 
 /** Runs a conditional write; false when its condition did not hold. */
 async function conditional(write: () => Promise<unknown>): Promise<boolean> {
@@ -103,6 +143,23 @@ function toClaim(item: Record<string, AttributeValue>): Claim {
         dnsName: item.DnsName?.S ?? "",
         claimedAt: item.ClaimedAt?.S ?? "",
     };
+}
+
+function toDrain(item: Record<string, AttributeValue>): DrainMark {
+    return {
+        instanceId: (item[CLAIM_KEY]?.S ?? "").slice(drainKey("").length),
+        cause: (item.Cause?.S ?? "operator") as DrainCause,
+        signalledAt: item.SignalledAt?.S ?? "",
+        deadline: item.Deadline?.S,
+        recordedAt: item.RecordedAt?.S ?? "",
+    };
+}
+
+/** The waitlist item's workers, longest waiting first: one attribute per instance, its value when it began to wait. */
+function toWaiting(item: Record<string, AttributeValue>): Waiting[] {
+    return Object.entries(item)
+        .flatMap(([name, value]) => (name !== CLAIM_KEY && value.S !== undefined ? [{ instanceId: name, since: value.S }] : []))
+        .sort((a, b) => (a.since === b.since ? (a.instanceId < b.instanceId ? -1 : 1) : a.since < b.since ? -1 : 1));
 }
 
 /** A server row as stored, with the scheduler's fields. */
@@ -141,17 +198,23 @@ export class Store {
         return out.Item && toClaim(out.Item);
     }
 
-    /** Every claim and lock (the reconciler's view; small: about two items per bound instance). */
-    async bookkeeping(): Promise<{ claims: Claim[]; locks: Lock[] }> {
+    /** Every claim, lock, drain mark and waiting worker (the reconciler's view; small: about two items per bound instance). */
+    async bookkeeping(): Promise<{ claims: Claim[]; locks: Lock[]; drains: DrainMark[]; waiting: Waiting[] }> {
         const items = await this.scan(this.claimsTable);
+        const key = (item: Record<string, AttributeValue>) => item[CLAIM_KEY]?.S ?? "";
+        const waitlist = items.find(item => key(item) === WAITLIST_KEY);
+        const drains = items.filter(item => key(item).startsWith(drainKey("")));
+        const rest = items.filter(item => item !== waitlist && !drains.includes(item));
         const isLock = (item: Record<string, AttributeValue>) => item.InstanceId !== undefined;
         return {
-            claims: items.filter(item => !isLock(item)).map(toClaim),
-            locks: items.filter(isLock).map(item => ({
-                allocationId: item[CLAIM_KEY]?.S ?? "",
+            claims: rest.filter(item => !isLock(item)).map(toClaim),
+            locks: rest.filter(isLock).map(item => ({
+                allocationId: key(item),
                 instanceId: item.InstanceId?.S ?? "",
                 lockedAt: item.LockedAt?.S ?? "",
             })),
+            drains: drains.map(toDrain),
+            waiting: waitlist ? toWaiting(waitlist) : [],
         };
     }
 
@@ -197,7 +260,7 @@ export class Store {
         return items;
     }
 
-    /** Writes a claim if the instance has none yet (false if it has), or replaces the claim on `replacing`. */
+    /** Writes a claim if the instance has none yet (false if it has), or replaces the claim on `replacing`; see also firstClaim. */
     async writeClaim(claim: Claim, replacing?: string): Promise<boolean> {
         return conditional(() => this.client.send(new PutItemCommand({
             TableName: this.claimsTable,
@@ -206,6 +269,20 @@ export class Store {
                 ? { ConditionExpression: "attribute_not_exists(#key)", ExpressionAttributeNames: { "#key": CLAIM_KEY } }
                 : { ConditionExpression: "AllocationId = :old", ExpressionAttributeValues: { ":old": S(replacing) } }),
         })));
+    }
+
+    /**
+     * Writes an instance's first claim, if it has none yet (false if it has), and
+     * only while no drain holds for its run (the run that started at `launchedAt`):
+     * a worker about to go takes no address another may need.
+     */
+    async firstClaim(claim: Claim, launchedAt: string | undefined): Promise<boolean> {
+        const refused = await this.transact([
+            { Put: { TableName: this.claimsTable, Item: claimItem(claim), ...expression(`attribute_not_exists(#${CLAIM_KEY})`) } },
+            this.notDraining(claim.instanceId, launchedAt),
+        ]);
+        if (refused.includes(1)) throw namedError(DRAINING, `${claim.instanceId} is draining; it takes no address`);
+        return refused.length === 0;
     }
 
     /** Deletes the instance's claim if it is still on `allocationId`. */
@@ -232,7 +309,8 @@ export class Store {
         const owned = ownedBy(row.instanceId, row.launchedAt);
         const condition = expression(`attribute_not_exists(#${SERVER_KEY.partition}) OR (${owned.clause})`, owned.values);
         const lockHeld = this.lockHeld(row.allocationId, row.instanceId);
-        const refused = await this.transact([lockHeld, {
+        const notDraining = this.notDraining(row.instanceId, row.launchedAt);
+        const refused = await this.transact([lockHeld, notDraining, {
             Update: {
                 TableName: this.serversTable,
                 Key: key,
@@ -249,16 +327,18 @@ export class Store {
         }]);
         if (refused.length === 0) return;
         if (refused.includes(0)) throw lockLost(row);
+        if (refused.includes(1)) throw draining(row);
         const stale = (await this.client.send(new GetItemCommand({ TableName: this.serversTable, Key: key, ConsistentRead: true }))).Item;
         const run = stale?.InstanceId?.S === row.instanceId ? stale.LaunchedAt?.S : undefined;
         if (run !== undefined && row.launchedAt !== undefined && run > row.launchedAt) {
             // The row is of a later run than this bind saw: the view is behind, not the row.
             throw namedError("StaleRunError", `the row of ${row.publicIp} is of ${row.instanceId}'s run started ${run}, later than the one this bind saw; retrying`);
         }
-        const replaced = await this.transact([lockHeld, {
+        const replaced = await this.transact([lockHeld, notDraining, {
             Put: { TableName: this.serversTable, Item: { ...key, ...fields, allocated: { BOOL: false }, BoundAt: S(now) }, ...asRead(stale, ["InstanceId", "LaunchedAt"]) },
         }]);
         if (replaced.includes(0)) throw lockLost(row);
+        if (replaced.includes(1)) throw draining(row);
         if (replaced.length > 0) throw namedError("RowRaceError", `the row of ${row.publicIp} changed while ${row.instanceId} was publishing it; retrying`);
     }
 
@@ -274,6 +354,18 @@ export class Store {
             { Delete: { TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(allocationId) }, ...expression("#InstanceId = :owner", { ":owner": instanceId }) } },
         ]);
         return refused.length === 0;
+    }
+
+    /** The condition, in a transaction, that no drain holds for this run of `instanceId`. */
+    private notDraining(instanceId: string, launchedAt: string | undefined): TransactWriteItem {
+        const holds = launchedAt === undefined ? "" : " OR #SignalledAt < :launched";
+        return {
+            ConditionCheck: {
+                TableName: this.claimsTable,
+                Key: { [CLAIM_KEY]: S(drainKey(instanceId)) },
+                ...expression(`attribute_not_exists(#${CLAIM_KEY})${holds}`, launchedAt === undefined ? {} : { ":launched": launchedAt }),
+            },
+        };
     }
 
     /** The condition, in a transaction, that `instanceId` holds the lock of `allocationId`. */
@@ -313,8 +405,67 @@ export class Store {
         await this.deleteIf(this.serversTable, serverKey(publicIp, dnsName), expression(owned.clause, owned.values));
     }
 
+    /**
+     * Records a drain for the run of the instance that started at `launchedAt`;
+     * false when one already holds for that run (the first signal stands). A mark
+     * of an earlier run is replaced.
+     */
+    async markDrain(mark: DrainMark, launchedAt: string | undefined): Promise<boolean> {
+        const earlier = launchedAt === undefined ? "" : " OR #SignalledAt < :launched";
+        return conditional(() => this.client.send(new PutItemCommand({
+            TableName: this.claimsTable,
+            Item: {
+                [CLAIM_KEY]: S(drainKey(mark.instanceId)), Cause: S(mark.cause), SignalledAt: S(mark.signalledAt), RecordedAt: S(mark.recordedAt),
+                ...(mark.deadline !== undefined && { Deadline: S(mark.deadline) }),
+            },
+            ...expression(`attribute_not_exists(#${CLAIM_KEY})${earlier}`, launchedAt === undefined ? {} : { ":launched": launchedAt }),
+        })));
+    }
+
+    /** The instance's drain mark, read consistently. */
+    async drainOf(instanceId: string): Promise<DrainMark | undefined> {
+        const out = await this.client.send(new GetItemCommand({ TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(drainKey(instanceId)) }, ConsistentRead: true }));
+        return out.Item && toDrain(out.Item);
+    }
+
+    /** Deletes the instance's drain mark; when `signalledAt` is given, only that one (not a newer signal's). */
+    async forgetDrain(instanceId: string, signalledAt?: string): Promise<void> {
+        const condition = signalledAt === undefined ? undefined : expression("#SignalledAt = :signalled", { ":signalled": signalledAt });
+        await this.deleteIf(this.claimsTable, { [CLAIM_KEY]: S(drainKey(instanceId)) }, condition);
+    }
+
+    /** Puts workers on the waitlist; one already on it keeps its place. */
+    async wait(instanceIds: string[], since: string): Promise<void> {
+        if (instanceIds.length === 0) return;
+        const names = Object.fromEntries(instanceIds.map((id, i) => [`#w${i}`, id]));
+        await this.client.send(new UpdateItemCommand({
+            TableName: this.claimsTable,
+            Key: { [CLAIM_KEY]: S(WAITLIST_KEY) },
+            UpdateExpression: `SET ${instanceIds.map((_, i) => `#w${i} = if_not_exists(#w${i}, :since)`).join(", ")}`,
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: { ":since": S(since) },
+        }));
+    }
+
+    /** The workers waiting for an address, longest waiting first: one read, whatever the pool's size. */
+    async waiting(): Promise<Waiting[]> {
+        const out = await this.client.send(new GetItemCommand({ TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(WAITLIST_KEY) }, ConsistentRead: true }));
+        return out.Item ? toWaiting(out.Item) : [];
+    }
+
+    /** Takes workers off the waitlist (those not on it are no matter). */
+    async stopWaiting(instanceIds: string[]): Promise<void> {
+        if (instanceIds.length === 0) return;
+        await this.client.send(new UpdateItemCommand({
+            TableName: this.claimsTable,
+            Key: { [CLAIM_KEY]: S(WAITLIST_KEY) },
+            UpdateExpression: `REMOVE ${instanceIds.map((_, i) => `#w${i}`).join(", ")}`,
+            ExpressionAttributeNames: Object.fromEntries(instanceIds.map((id, i) => [`#w${i}`, id])),
+        }));
+    }
+
     /** Deletes an item only while `condition` holds: the owner check of every removal. */
-    private async deleteIf(TableName: string, Key: Record<string, AttributeValue>, condition: Condition): Promise<void> {
+    private async deleteIf(TableName: string, Key: Record<string, AttributeValue>, condition?: Condition): Promise<void> {
         await conditional(() => this.client.send(new DeleteItemCommand({ TableName, Key, ...condition })));
     }
 }

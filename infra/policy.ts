@@ -1,5 +1,6 @@
 import { DnsRecordsMode, Tags } from "../binder/config";
 import { renderName } from "../binder/naming";
+import { WAITLIST_KEY } from "../binder/schema";
 
 /** An IAM policy statement, as the reviewer of a preview reads it. */
 export interface Statement {
@@ -41,8 +42,9 @@ export interface PolicyScope {
 // Item actions per function and table, from the calls binder/store.ts makes. A
 // transaction (TransactWriteItems) is authorized as each of its items' actions.
 const ITEM_ACTIONS = {
-    // claims and locks: read, written and deleted conditionally, checked in a row's transaction,
-    // and read whole after a lock collision (the binder) or to reconcile (the reconciler).
+    // claims, locks and drain marks: read, written and deleted conditionally, checked in a row's
+    // or a first claim's transaction, and read whole after a lock collision (the binder) or to
+    // reconcile (the reconciler). Only the waitlist item is updated in place (see Waitlist below).
     claims: ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"],
     // rows: published (update, or a conditional put replacing a stale row), read back, withdrawn.
     servers: ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
@@ -110,6 +112,14 @@ export function binderPolicy(scope: PolicyScope): PolicyDocument {
             Effect: "Allow",
             Action: ITEM_ACTIONS.claims,
             Resource: [scope.tables.claims],
+        },
+        {
+            // Workers join and leave the waitlist, one item; no claim or lock is ever updated in place.
+            Sid: "Waitlist",
+            Effect: "Allow",
+            Action: ["dynamodb:UpdateItem"],
+            Resource: [scope.tables.claims],
+            Condition: { "ForAllValues:StringEquals": { "dynamodb:LeadingKeys": [WAITLIST_KEY] } },
         },
         {
             Sid: "ServerRows",

@@ -13,10 +13,11 @@ describe("reading a batch", () => {
         const ids = batch.Records.map(r => r.messageId as string);
         expect(readBatch(batch)).to.deep.equal({
             instances: [
-                { instanceId: A, states: ["running", "running"], messageIds: [ids[0], ids[2]] },
-                { instanceId: B, states: ["running"], messageIds: [ids[1]] },
+                { instanceId: A, states: [{ messageId: ids[0], state: "running" }, { messageId: ids[2], state: "running" }], drains: [], messageIds: [ids[0], ids[2]] },
+                { instanceId: B, states: [{ messageId: ids[1], state: "running" }], drains: [], messageIds: [ids[1]] },
             ],
             ignored: [],
+            idle: [],
             dropped: [],
             receipts: new Map(ids.map(id => [id, { receiptHandle: `handle-${id}`, receiveCount: 1 }])),
         });
@@ -40,7 +41,7 @@ describe("reading a batch", () => {
     it("keeps every state of one instance's events together, whatever the order, for EC2 to settle", () => {
         for (const order of [["running", "terminated"], ["shutting-down", "running"]]) {
             const work = readBatch(queueBatch(...order.map(state => stateChange(A, state))));
-            expect(work.instances.map(w => [w.instanceId, w.states]), order.join(",")).to.deep.equal([[A, order]]);
+            expect(work.instances.map(w => [w.instanceId, w.states.map(s => s.state)]), order.join(",")).to.deep.equal([[A, order]]);
         }
     });
 

@@ -35,8 +35,9 @@ describe("binding and release", function () {
                 const instance = world.launch();
                 world.gateway.clearCalls();
                 expect(await deliver(world, handler, stateChange(instance.instanceId, "running"))).to.equal(undefined);
+                // The first claim goes in a transaction with the check that the worker is not draining; the row, with the lock's.
                 expect(world.gateway.calls.map(c => c.action)).to.deep.equal([
-                    "DescribeInstances", "DescribeAddresses", "PutItem", "PutItem", "AssociateAddress", "TransactWriteItems",
+                    "DescribeInstances", "DescribeAddresses", "TransactWriteItems", "PutItem", "AssociateAddress", "TransactWriteItems",
                 ]);
                 expect(world.addressesOf(instance.instanceId)).to.have.length(1);
             }
@@ -182,8 +183,11 @@ describe("binding and release", function () {
             world.ec2.setState(instance.instanceId, "terminated");
             world.gateway.clearCalls();
             expect(await deliver(world, handler, stateChange(instance.instanceId, "terminated"))).to.equal(undefined);
-            // EC2 first (a release acts only on what EC2 says), then claim, row, lock, address, row and lock together, claim.
-            expect(world.gateway.calls.map(c => c.action)).to.deep.equal(["DescribeInstances", "GetItem", "DeleteItem", "GetItem", "DescribeAddresses", "TransactWriteItems", "DeleteItem"]);
+            // EC2 first (a release acts only on what EC2 says), then claim, row, lock, address, row and lock together, claim;
+            // then the one read of the waitlist, which is empty, so nobody gets the freed address.
+            expect(world.gateway.calls.map(c => c.action)).to.deep.equal([
+                "DescribeInstances", "GetItem", "DeleteItem", "GetItem", "DescribeAddresses", "TransactWriteItems", "DeleteItem", "GetItem",
+            ]);
             expect((await world.checkInvariants()).bound).to.equal(0);
         });
 
@@ -268,9 +272,10 @@ describe("binding and release", function () {
             await world.handle(handler, ...instances.map(i => stateChange(i.instanceId, "running")));
             expect((await world.checkInvariants()).bound).to.equal(5);
             const count = (action: string) => world.gateway.calls.filter(c => c.action === action).length;
-            // The row is written in a transaction with the check that the lock is still held.
+            // The claim is written in a transaction with the check that the worker is not draining, the lock
+            // on its own, and the row in a transaction with the checks that the lock is held and no drain is.
             expect({ DescribeInstances: count("DescribeInstances"), DescribeAddresses: count("DescribeAddresses"), PutItem: count("PutItem"), AssociateAddress: count("AssociateAddress"), TransactWriteItems: count("TransactWriteItems") })
-                .to.deep.equal({ DescribeInstances: 1, DescribeAddresses: 1, PutItem: 10, AssociateAddress: 5, TransactWriteItems: 5 });
+                .to.deep.equal({ DescribeInstances: 1, DescribeAddresses: 1, PutItem: 5, AssociateAddress: 5, TransactWriteItems: 10 });
             expect(world.gateway.calls).to.have.length(22);
         });
 
@@ -425,8 +430,8 @@ describe("binding and release", function () {
             expect((await world.checkInvariants()).bound).to.equal(2);
         });
 
-        it("hands an address to the next worker only once the last one's release is done, name included", async () => {
-            await open({ poolSize: 1, dnsRecords: "per-binding" });
+        it("hands an address to the waiting worker only once the last one's release is done, name included", async () => {
+            await open({ poolSize: 1, dnsRecords: "per-binding", dnsName: "{instance-id}.edge.{suffix}" });
             const first = world.launch();
             await deliver(world, handler, stateChange(first.instanceId, "running"));
             // AWS disassociates on termination, but the release event has not arrived yet.
@@ -435,12 +440,17 @@ describe("binding and release", function () {
             const early = await deliver(world, handler, stateChange(second.instanceId, "running"));
             expect(early?.name).to.equal("PoolExhaustedError");
             expect(world.addressesOf(second.instanceId)).to.have.length(0);
+            expect(Object.keys(await world.waitlist())).to.deep.equal([second.instanceId]);
 
+            // The release frees the address and, in the same invocation, hands it to the waiting worker.
             expect(await deliver(world, handler, stateChange(first.instanceId, "terminated"))).to.equal(undefined);
-            expect(world.route53.records("A")).to.have.length(0);
+            expect(world.route53.records("A").map(r => r.name)).to.deep.equal([`${second.instanceId}.edge.live.example.com.`]);
+            expect((await world.checkInvariants()).bound).to.equal(1);
+            expect(world.addressesOf(second.instanceId)).to.have.length(1);
+            expect(await world.waitlist()).to.deep.equal({});
+            // Its own event, when it comes again, finds the binding done.
             expect(await deliver(world, handler, stateChange(second.instanceId, "running"))).to.equal(undefined);
             expect((await world.checkInvariants()).bound).to.equal(1);
-            expect(world.route53.records("A")).to.have.length(1);
         });
 
         it("names a batch of binds with one Route53 change and one wait, then publishes their rows", async () => {
@@ -456,7 +466,9 @@ describe("binding and release", function () {
             expect(new Set(polls.map(c => (c.input as { Id: string }).Id)).size).to.equal(1);
             // Every row is written after the names are in sync, none before.
             const actions = world.gateway.calls.map(c => c.action);
-            expect(actions.indexOf("TransactWriteItems")).to.be.greaterThan(actions.lastIndexOf("GetChange"));
+            const rowWrites = world.gateway.calls.flatMap((c, i) => (c.action === "TransactWriteItems" && JSON.stringify(c.input).includes('"Update"') ? [i] : []));
+            expect(rowWrites).to.have.length(4);
+            expect(Math.min(...rowWrites)).to.be.greaterThan(actions.lastIndexOf("GetChange"));
         });
 
         it("fails only the binding whose name Route53 refuses; the rest of the batch is named and published", async () => {

@@ -54,6 +54,15 @@ function overwritingRows(client: DynamoDBClient, settings: BinderSettings): Stor
     })(client, settings.serversTable, settings.claimsTable);
 }
 
+/** A row published whether or not its worker is draining: the drain's mark is not checked. */
+function publishingWhileDraining(client: DynamoDBClient, settings: BinderSettings): Store {
+    return new (class extends Store {
+        override async markDrain(): Promise<boolean> {
+            return true;
+        }
+    })(client, settings.serversTable, settings.claimsTable);
+}
+
 /** Runs in `npm test`; `npm run explore` runs many more. EXPLORE_SEED replays another seed. */
 const RUNS = 150;
 const SEED = Number(process.env.EXPLORE_SEED ?? 20261202);
@@ -74,6 +83,7 @@ describe("interleaving explorer", function () {
     const plants: [string, RunOptions, string][] = [
         ["the address lock taken unconditionally, and AllowReassociation: false dropped", { store: unconditionalLock, ec2: reassociating }, "double-booked"],
         ["a row written whole on every bind", { store: overwritingRows }, "allocated-reset"],
+        ["a drain that leaves no mark, so a bind on its way publishes the row again", { store: publishingWhileDraining }, "allocated-while-draining"],
     ];
     for (const [bug, plant, invariant] of plants) {
         it(`finds a planted bug within the same bounded exploration: ${bug}`, async () => {

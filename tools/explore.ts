@@ -27,6 +27,7 @@ async function main(): Promise<void> {
     let actors = 0;
     let fewestActors = Infinity;
     let steps = 0;
+    const outcomes = new Map<string, number>();
     const started = Date.now();
     try {
         for (let i = 0; i < runs; i++) {
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
             actors += result.actors;
             fewestActors = Math.min(fewestActors, result.actors);
             steps += result.steps;
+            for (const [outcome, n] of Object.entries(result.outcomes)) outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + n);
             if ((i + 1) % 100 === 0) console.error(`${i + 1}/${runs} runs, ${failedSeeds.length} with violations, ${((Date.now() - started) / 1000).toFixed(0)} s`);
         }
     } finally {
@@ -58,6 +60,7 @@ async function main(): Promise<void> {
     console.log(`violations by invariant: ${byInvariant.size === 0 ? "none" : [...byInvariant].map(([k, n]) => `${k} ${n}`).join(", ")}`);
     console.log(`runs with violations: ${failedSeeds.length}${failedSeeds.length ? ` (seeds ${failedSeeds.slice(0, 20).join(", ")}${failedSeeds.length > 20 ? ", …" : ""})` : ""}`);
     console.log(`converged after: ${[...converged].sort().map(([k, n]) => `${k}: ${n}`).join(", ")}`);
+    console.log(`outcomes the binder logged: ${[...outcomes].sort().map(([k, n]) => `${k} ${n}`).join(", ")}`);
     if (failedSeeds.length > 0) process.exitCode = 1;
 }
 

@@ -7,7 +7,7 @@ import { createEventHandler, createReconcileHandler, EventHandler, ReconcileHand
 import { QueueBatch } from "../../binder/batch";
 import { BinderSettings, binderEnvironment, DnsRecordsMode, EVENT_QUEUE_URL_ENV } from "../../binder/config";
 import { renderName } from "../../binder/naming";
-import { CLAIM_KEY, SERVER_KEY } from "../../binder/schema";
+import { CLAIM_KEY, SERVER_KEY, WAITLIST_KEY } from "../../binder/schema";
 import { Ec2Model, InstanceState, ModelInstance } from "./aws/ec2";
 import { AwsGateway, GatewayOptions } from "./aws/gateway";
 import { Route53Model } from "./aws/route53";
@@ -64,6 +64,43 @@ export function stateChange(instanceId: string, state: string): Record<string, u
         "region": "us-east-1",
         "resources": [`arn:aws:ec2:us-east-1:123456789012:instance/${instanceId}`],
         "detail": { "instance-id": instanceId, state },
+    };
+}
+
+/** The signals that drain a worker, as tests send them. */
+export type DrainSignalKind = "spot-interruption" | "rebalance-recommendation" | "scheduled-change";
+
+/**
+ * A drain signal for `instanceIds`, shaped as AWS documents each event (the
+ * fixtures in tests/fixtures/events hold the documented samples): a Spot
+ * interruption warning, a rebalance recommendation (one instance each), or an
+ * AWS Health scheduled change, which may name several. `time` is when it was sent.
+ */
+export function drainSignal(kind: DrainSignalKind, instanceIds: string[], time: Date = new Date()): Record<string, unknown> {
+    const envelope = {
+        "version": "0",
+        "id": `evt-${kind}-${instanceIds.join("-")}-${time.getTime()}`,
+        "account": "123456789012",
+        // AWS sends whole seconds; the milliseconds kept here let a test's clock tell a signal from a launch a moment before it.
+        "time": time.toISOString(),
+        "region": "us-east-1",
+    };
+    const arn = (id: string) => `arn:aws:ec2:us-east-1:123456789012:instance/${id}`;
+    if (kind === "spot-interruption") {
+        return { ...envelope, "detail-type": "EC2 Spot Instance Interruption Warning", "source": "aws.ec2", "resources": [arn(instanceIds[0])], "detail": { "instance-id": instanceIds[0], "instance-action": "terminate" } };
+    }
+    if (kind === "rebalance-recommendation") {
+        return { ...envelope, "detail-type": "EC2 Instance Rebalance Recommendation", "source": "aws.ec2", "resources": [arn(instanceIds[0])], "detail": { "instance-id": instanceIds[0] } };
+    }
+    const start = new Date(time.getTime() + 14 * 24 * 3600 * 1000).toUTCString();
+    return {
+        ...envelope, "detail-type": "AWS Health Event", "source": "aws.health", "resources": instanceIds,
+        "detail": {
+            eventArn: "arn:aws:health:us-east-1::event/EC2/AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED/AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED_1",
+            service: "EC2", eventTypeCode: "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED", eventTypeCategory: "scheduledChange", statusCode: "upcoming",
+            startTime: start, eventRegion: "us-east-1",
+            affectedEntities: instanceIds.map(entityValue => ({ entityValue, status: "PENDING" })),
+        },
     };
 }
 
@@ -204,12 +241,23 @@ export class World {
 
     /** Instances' claims: {Id: instance id, AllocationId, …}. */
     async claims(): Promise<Record<string, string>[]> {
-        return (await this.bookkeeping()).filter(item => item.InstanceId === undefined);
+        return (await this.bookkeeping()).filter(item => item.Id.startsWith("i-"));
     }
 
     /** Addresses' locks: {Id: allocation id, InstanceId, LockedAt}. */
     async locks(): Promise<Record<string, string>[]> {
-        return (await this.bookkeeping()).filter(item => item.InstanceId !== undefined);
+        return (await this.bookkeeping()).filter(item => item.Id.startsWith("eipalloc-"));
+    }
+
+    /** Drain marks: {Id: drain/<instance id>, Cause, SignalledAt, Deadline?, RecordedAt}. */
+    async drains(): Promise<Record<string, string>[]> {
+        return (await this.bookkeeping()).filter(item => item.Id.startsWith("drain/"));
+    }
+
+    /** The workers on the waitlist: instance id → since when. */
+    async waitlist(): Promise<Record<string, string>> {
+        const { Id: _key, ...waiting } = (await this.bookkeeping()).find(item => item.Id === WAITLIST_KEY) ?? { Id: WAITLIST_KEY };
+        return waiting;
     }
 
     private async bookkeeping(): Promise<Record<string, string>[]> {

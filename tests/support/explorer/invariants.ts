@@ -26,6 +26,8 @@ export interface Allocation {
 
 export interface Snapshot {
     settings: BinderSettings;
+    /** When each worker's drain signal was sent (ms): the run that had started by then is drained. */
+    signalled: Map<string, number>;
     ec2: Ec2Model;
     route53: Route53Model;
     allocations: Allocation[];
@@ -62,9 +64,11 @@ export async function checkStep(world: Snapshot): Promise<Violation[]> {
 
 /**
  * What must hold once the world is quiet: every running target holds exactly one
- * pool address with its claim, lock, row (with EC2's association id) and, per
- * binding, its record; a stopped target holds its address, claim, lock and record
- * but no row; nothing else is associated, claimed, locked, published or named.
+ * pool address, if one is free, with its claim, lock, row (with EC2's association
+ * id) and, per binding, its record; a stopped or draining target holds its
+ * address (a draining one, if it got one), claim, lock and record but no row;
+ * nothing else is associated, claimed, locked, published or named; drain marks
+ * are of runs that are drained, and the waitlist of running targets without an address.
  */
 export async function checkFinal(world: Snapshot): Promise<Violation[]> {
     const { settings, ec2 } = world;
@@ -74,6 +78,11 @@ export async function checkFinal(world: Snapshot): Promise<Violation[]> {
         const instance = ec2.instance(id);
         return instance !== undefined && hasTags(instance.tags, settings.instanceTags) ? instance.state : undefined;
     };
+    const drained = (id: string) => {
+        const signalled = world.signalled.get(id);
+        const instance = ec2.instance(id);
+        return signalled !== undefined && instance !== undefined && instance.launchTime <= signalled;
+    };
     const bound = ec2.addresses().filter(a => a.association);
     for (const address of bound) {
         const state = isTarget(address.association!.instanceId);
@@ -81,21 +90,33 @@ export async function checkFinal(world: Snapshot): Promise<Violation[]> {
     }
     const holders = bound.map(a => a.association!.instanceId);
     for (const id of new Set(holders)) if (holders.filter(h => h === id).length > 1) fail("two-addresses", `${id} holds ${holders.filter(h => h === id).length} pool addresses`);
-    for (const instance of ec2.instances()) {
-        if (isTarget(instance.instanceId) === "running" && !holders.includes(instance.instanceId)) fail("unbound-target", `${instance.instanceId} is a running target without a pool address`);
+    const free = ec2.addresses().length - bound.length;
+    const unbound = ec2.instances().filter(i => isTarget(i.instanceId) === "running" && !drained(i.instanceId) && !holders.includes(i.instanceId));
+    if (free > 0) for (const instance of unbound) fail("unbound-target", `${instance.instanceId} is a running target without a pool address, and ${free} are free`);
+
+    const items = await world.bookkeeping();
+    const key = (item: Record<string, AttributeValue>) => s(item, "Id");
+    const waiting = Object.keys(items.find(i => key(i) === "waitlist") ?? {}).filter(name => name !== "Id");
+    const stray = waiting.filter(id => !unbound.some(i => i.instanceId === id));
+    if (stray.length > 0) fail("waitlist-mismatch", `on the waitlist, but not a running target waiting for an address: ${stray.join(", ")}`);
+    for (const mark of items.filter(i => key(i).startsWith("drain/"))) {
+        const id = key(mark).slice("drain/".length);
+        const state = isTarget(id);
+        if (state === undefined || state === "shutting-down" || state === "terminated" || !drained(id)) {
+            fail("drain-mismatch", `a drain mark for ${id}, which is ${state ?? "not a target"}${drained(id) ? "" : " and not drained in this run"}`);
+        }
     }
 
     const nameOf = (publicIp: string, instanceId: string) => renderName(settings.dnsName, { ip: publicIp, suffix: settings.suffix, instanceId });
     const expectedRows = bound
-        .filter(a => isTarget(a.association!.instanceId) === "running")
+        .filter(a => isTarget(a.association!.instanceId) === "running" && !drained(a.association!.instanceId))
         .map(a => `${a.publicIp} ${nameOf(a.publicIp, a.association!.instanceId)} ${a.association!.associationId} ${a.association!.instanceId} ${a.allocationId}`);
     const rows = (await world.rows()).map(r => `${s(r, "EIP")} ${s(r, "DNS_Record")} ${s(r, "AssociationId")} ${s(r, "InstanceId")} ${s(r, "AllocationId")}`);
     compare(fail, "row-mismatch", "server rows", rows, expectedRows);
 
-    const items = await world.bookkeeping();
-    const claims = items.filter(i => !i.InstanceId).map(i => `${s(i, "Id")} → ${s(i, "AllocationId")}`);
+    const claims = items.filter(i => key(i).startsWith("i-")).map(i => `${s(i, "Id")} → ${s(i, "AllocationId")}`);
     compare(fail, "claim-mismatch", "claims", claims, bound.map(a => `${a.association!.instanceId} → ${a.allocationId}`));
-    const locks = items.filter(i => i.InstanceId).map(i => `${s(i, "Id")} → ${s(i, "InstanceId")}`);
+    const locks = items.filter(i => key(i).startsWith("eipalloc-")).map(i => `${s(i, "Id")} → ${s(i, "InstanceId")}`);
     compare(fail, "lock-mismatch", "locks", locks, bound.map(a => `${a.allocationId} → ${a.association!.instanceId}`));
 
     if (settings.dnsRecords === "per-binding") {

@@ -1,8 +1,10 @@
 // What one explored run sets in motion, drawn by fast-check from its seed (and
-// shrunk by it when a run fails): the workers' lives, the messages about them, the
-// reconciler runs, the scheduler's allocations, a hand-made change and the faults.
+// shrunk by it when a run fails): the workers' lives (drain signals included), the
+// pool's size, the messages about them, the reconciler runs, the scheduler's
+// allocations, a hand-made change and the faults.
 import fc from "fast-check";
 import type { DnsRecordsMode } from "../../../binder/config";
+import type { DrainSignalKind } from "../world";
 
 export interface WorkerPlan {
     /** Carries the instance tags (an untagged instance must cost one read and nothing else). */
@@ -13,6 +15,8 @@ export interface WorkerPlan {
     terminate: boolean;
     /** Has a second network card, whose device-0 interface EC2 lists first. */
     twoCards: boolean;
+    /** A signal that it goes (Spot interruption, rebalance, scheduled change), sent once at some point while it runs. */
+    drain: DrainSignalKind | null;
 }
 
 export type HandDrift = "delete-row" | "disassociate" | "delete-record";
@@ -35,7 +39,7 @@ export interface Plan {
     dnsRecords: DnsRecordsMode;
     /** Name template: per-address names carry the IP; per-binding may carry the instance id. */
     dnsName: string;
-    /** Addresses beyond one per worker. */
+    /** Addresses beyond one per worker; -1: one short, so a worker waits for another's release. */
     spareAddresses: number;
     workers: WorkerPlan[];
     /** Which messages the queue delivers twice, in the order they are sent. */
@@ -61,8 +65,11 @@ export const planArbitrary: fc.Arbitrary<Plan> = fc
     .record({
         perBinding: fc.boolean(),
         instanceIdNames: fc.boolean(),
-        spareAddresses: fc.integer({ min: 0, max: 1 }),
-        workers: fc.array(fc.record({ untagged: fc.integer({ min: 0, max: 5 }), stopStart: fc.boolean(), terminate: fc.boolean(), twoCards: fc.boolean() }), { minLength: 2, maxLength: 3 }),
+        spareAddresses: fc.integer({ min: -1, max: 1 }),
+        workers: fc.array(fc.record({
+            untagged: fc.integer({ min: 0, max: 5 }), stopStart: fc.boolean(), terminate: fc.boolean(), twoCards: fc.boolean(),
+            drain: fc.option(fc.constantFrom<DrainSignalKind>("spot-interruption", "rebalance-recommendation", "scheduled-change"), { freq: 2 }),
+        }), { minLength: 2, maxLength: 3 }),
         duplicates: fc.array(fc.boolean(), { minLength: 12, maxLength: 12 }),
         batchSize: fc.integer({ min: 1, max: 3 }),
         reconcilerRuns: fc.integer({ min: 1, max: 2 }),
@@ -77,7 +84,7 @@ export const planArbitrary: fc.Arbitrary<Plan> = fc
         dnsName: raw.perBinding && raw.instanceIdNames ? "{instance-id}.{suffix}" : "{ip-dashed}.{suffix}",
         spareAddresses: raw.spareAddresses,
         // One worker in six is not a target.
-        workers: raw.workers.map(({ untagged, stopStart, terminate, twoCards }) => ({ tagged: untagged !== 0, stopStart, terminate, twoCards })),
+        workers: raw.workers.map(({ untagged, stopStart, terminate, twoCards, drain }) => ({ tagged: untagged !== 0, stopStart, terminate, twoCards, drain })),
         duplicates: raw.duplicates,
         batchSize: raw.batchSize,
         reconcilerRuns: raw.reconcilerRuns,

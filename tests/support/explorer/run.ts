@@ -27,7 +27,7 @@ import { AwsGateway } from "../aws/gateway";
 import { Gate, inProcessHandler } from "../aws/in-process";
 import { Route53Model } from "../aws/route53";
 import { SqsModel } from "../aws/sqs";
-import { ADDRESS_TAGS, createBinderTables, INSTANCE_TAGS, stateChange, ZONE } from "../world";
+import { ADDRESS_TAGS, createBinderTables, drainSignal, INSTANCE_TAGS, stateChange, ZONE } from "../world";
 import { seeded } from "../seeded";
 import { Allocation, checkFinal, checkStep, Violation } from "./invariants";
 import { Plan } from "./plan";
@@ -53,6 +53,8 @@ export interface RunResult {
     actors: number;
     /** The run, step by step: actor, call or move, result. */
     trace: string;
+    /** How often each outcome the binder logged came up (drained, handed-over, bound…): what the run exercised. */
+    outcomes: Record<string, number>;
 }
 
 /** Replacements for the binder's AWS layer: how a test plants a bug to show that the explorer finds it. */
@@ -64,10 +66,14 @@ export interface RunOptions {
 interface Message {
     id: string;
     instanceId: string;
-    state: string;
+    /** The state it announces, or the drain signal it carries. */
+    says: string;
+    event: Record<string, unknown>;
     receiveCount: number;
     visibleAt: number;
     status: "queued" | "in-flight" | "done" | "dead";
+    /** The step after which it was done. */
+    doneStep?: number;
 }
 
 const CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" };
@@ -131,12 +137,15 @@ class RunWorld {
     private readonly steps: Steps;
     private readonly messages: Message[] = [];
     private readonly allocations: Allocation[] = [];
+    /** When each worker's drain signal was sent (virtual ms): a run that started by then is drained. */
+    private readonly signalled = new Map<string, number>();
     private readonly violations: Violation[] = [];
     private readonly notes: { step: number; actor: string; text: string }[] = [];
     private readonly faults: Map<number, Plan["faults"][number]["kind"]>;
     private readonly duplicates: boolean[];
     private invocations = 0;
     private calls = 0;
+    private readonly outcomes: Record<string, number> = {};
 
     constructor(
         private readonly plan: Plan,
@@ -157,7 +166,8 @@ class RunWorld {
 
     async play(): Promise<RunResult> {
         const { plan, ec2 } = this;
-        for (let i = 0; i < plan.workers.length + plan.spareAddresses; i++) ec2.addAddress({ tags: ADDRESS_TAGS });
+        for (let i = 0; i < Math.max(1, plan.workers.length + plan.spareAddresses); i++) ec2.addAddress({ tags: ADDRESS_TAGS });
+        // Never fewer addresses than one: a run with one short always has a worker that waits.
         const instances = plan.workers.map(w => ec2.addInstance({
             tags: w.tagged ? INSTANCE_TAGS : { team: "other" },
             state: "pending",
@@ -189,18 +199,31 @@ class RunWorld {
             this.steps.later(`worker ${instanceId}`, `→ ${state}`, () => {
                 this.ec2.setState(instanceId, state);
                 if (state !== "running") this.retire(a => a.instanceId === instanceId);
-                if (SENT_STATES.includes(state)) this.send(instanceId, state);
+                if (SENT_STATES.includes(state)) this.send(instanceId, state, stateChange(instanceId, state));
+                // The signal that it goes comes at any moment of its first run, concurrently with the rest of its life.
+                if (state === "running" && i === 0 && worker.drain) this.signal(instanceId, worker.drain);
                 next(i + 1);
             });
         };
         next(0);
     }
 
+    /** AWS says the worker goes (if it still runs by then): the scheduler must stop getting it. */
+    private signal(instanceId: string, kind: NonNullable<Plan["workers"][number]["drain"]>): void {
+        this.steps.later(`worker ${instanceId}`, `${kind} signal`, () => {
+            if (this.ec2.instance(instanceId)?.state !== "running") return;
+            this.signalled.set(instanceId, this.clock.now);
+            // What the scheduler handed out on it until now is being drained: its row goes.
+            this.retire(a => a.instanceId === instanceId);
+            this.send(instanceId, kind, drainSignal(kind, [instanceId], new Date(this.clock.now)));
+        });
+    }
+
     /** EventBridge puts the event in the queue, sometimes twice (at least once delivery). */
-    private send(instanceId: string, state: string): void {
+    private send(instanceId: string, says: string, event: Record<string, unknown>): void {
         const copies = this.duplicates.shift() ? 2 : 1;
         for (let c = 0; c < copies; c++) {
-            const message: Message = { id: `m${this.messages.length + 1}`, instanceId, state, receiveCount: 0, visibleAt: this.clock.now, status: "queued" };
+            const message: Message = { id: `m${this.messages.length + 1}`, instanceId, says, event, receiveCount: 0, visibleAt: this.clock.now, status: "queued" };
             this.messages.push(message);
             this.offer(message);
         }
@@ -208,7 +231,7 @@ class RunWorld {
 
     /** The event source mapping polls: a batch of this message and others visible now goes to a new invocation. */
     private offer(message: Message): void {
-        this.steps.later("queue", `deliver ${message.id} (${message.instanceId} ${message.state})`, () => {
+        this.steps.later("queue", `deliver ${message.id} (${message.instanceId} ${message.says})`, () => {
             if (message.status !== "queued") return;
             this.clock.now = Math.max(this.clock.now, message.visibleAt);
             const others = this.messages.filter(m => m !== message && m.status === "queued" && m.visibleAt <= this.clock.now);
@@ -227,7 +250,7 @@ class RunWorld {
             Records: messages.map(m => ({
                 messageId: m.id,
                 receiptHandle: handleOf(m),
-                body: JSON.stringify(stateChange(m.instanceId, m.state)),
+                body: JSON.stringify(m.event),
                 attributes: { ApproximateReceiveCount: String(m.receiveCount) },
             })),
         };
@@ -250,10 +273,11 @@ class RunWorld {
                 this.note(name, `invocation failed: ${String(err)}`);
                 failed = new Set(messages.map(m => m.id));
             }
-            this.note(name, `batch ${messages.map(m => `${m.id}(${m.instanceId} ${m.state} ×${m.receiveCount})`).join(", ")}: ${failed.size === 0 ? "all done" : `again: ${[...failed].join(", ")}`}`);
+            this.note(name, `batch ${messages.map(m => `${m.id}(${m.instanceId} ${m.says} ×${m.receiveCount})`).join(", ")}: ${failed.size === 0 ? "all done" : `again: ${[...failed].join(", ")}`}`);
             for (const m of messages) {
                 if (!failed.has(m.id)) {
                     m.status = "done";
+                    m.doneStep = this.steps.trace.length;
                 } else if (m.receiveCount >= MAX_RECEIVES) {
                     m.status = "dead";
                 } else {
@@ -288,8 +312,10 @@ class RunWorld {
         this.steps.spawn(name, async () => {
             try {
                 const out = await client.send(new ScanCommand({ TableName: this.settings.serversTable }));
+                const scanned = this.steps.trace.length;
                 const free = (out.Items ?? []).filter(item => item.allocated?.BOOL === false).sort((a, b) => (a.EIP.S! < b.EIP.S! ? -1 : 1))[0];
                 if (!free) return;
+                this.checkNotDraining(free.InstanceId.S!, free.LaunchedAt?.S, scanned);
                 await client.send(new UpdateItemCommand({
                     TableName: this.settings.serversTable,
                     Key: { EIP: free.EIP, DNS_Record: free.DNS_Record },
@@ -311,6 +337,18 @@ class RunWorld {
                 client.destroy();
             }
         });
+    }
+
+    /**
+     * Once the binder has handled a worker's drain signal, the scheduler must never
+     * again find that run of it free on the list (a run started after the signal is
+     * served again).
+     */
+    private checkNotDraining(instanceId: string, launchedAt: string | undefined, scanned: number): void {
+        const signalled = this.signalled.get(instanceId);
+        if (signalled === undefined || (launchedAt !== undefined && Date.parse(launchedAt) > signalled)) return;
+        const handled = this.messages.find(m => m.instanceId === instanceId && !SENT_STATES.includes(m.says) && m.doneStep !== undefined && m.doneStep < scanned);
+        if (handled) this.observe([{ invariant: "allocated-while-draining", detail: `the scheduler found ${instanceId} free after its ${handled.says} (${handled.id}) was handled` }]);
     }
 
     /** What an operator does in the console: the reconciler must heal it. */
@@ -381,6 +419,7 @@ class RunWorld {
     private snapshot() {
         return {
             settings: this.settings,
+            signalled: this.signalled,
             ec2: this.ec2,
             route53: this.route53,
             allocations: this.allocations,
@@ -391,7 +430,7 @@ class RunWorld {
 
     private result(): RunResult {
         // The workers act too: they launch, stop, start and terminate.
-        return { violations: this.violations, steps: this.steps.trace.length, actors: this.plan.workers.length + this.steps.actorCount(), trace: this.formatTrace() };
+        return { violations: this.violations, steps: this.steps.trace.length, actors: this.plan.workers.length + this.steps.actorCount(), trace: this.formatTrace(), outcomes: this.outcomes };
     }
 
     private formatTrace(): string {
@@ -455,6 +494,7 @@ class RunWorld {
         const dynamodb = this.dynamoClient(who);
         const log = createLogger(line => {
             const entry = JSON.parse(line) as { level: string; message: string; outcome?: string; error?: { name?: string } };
+            if (entry.outcome) this.outcomes[entry.outcome] = (this.outcomes[entry.outcome] ?? 0) + 1;
             if (entry.level !== "INFO" || entry.outcome) this.note(actor, `${entry.level} ${entry.message}${entry.outcome ? ` [${entry.outcome}]` : ""}${entry.error?.name ? ` (${entry.error.name})` : ""}`);
         });
         return {

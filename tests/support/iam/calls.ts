@@ -6,6 +6,7 @@ import { DnsRecordsMode, Tags } from "../../../binder/config";
 import { FunctionRole } from "../../../infra/policy";
 import { REGION, StackFacts } from "./facts";
 import { ACCOUNT, Authorization } from "./simulate";
+import { WAITLIST_KEY } from "../../../binder/schema";
 
 /** One call: who makes it, in which DNS modes (all if absent), and what AWS authorizes for it. */
 export interface Call {
@@ -85,14 +86,18 @@ export const SDK_CALLS: Record<string, Call[]> = {
         ],
     }],
     GetItemCommand: [
-        { what: "read a claim or a lock", by: BOTH, authorize: f => [item("GetItem", f.tables.claims)] },
+        { what: "read a claim, a lock or the waitlist", by: BOTH, authorize: f => [item("GetItem", f.tables.claims)] },
         { what: "read back a row that refused a publish", by: BOTH, authorize: f => [item("GetItem", f.tables.servers)] },
     ],
     PutItemCommand: [
         { what: "write a claim or a lock", by: BOTH, authorize: f => [item("PutItem", f.tables.claims)] },
+        { what: "record a worker's drain", by: ["binder"], authorize: f => [item("PutItem", f.tables.claims)] },
+    ],
+    UpdateItemCommand: [
+        { what: "put workers on the waitlist, or take them off", by: BOTH, authorize: f => [{ ...item("UpdateItem", f.tables.claims), context: { "dynamodb:LeadingKeys": [WAITLIST_KEY] } }] },
     ],
     DeleteItemCommand: [
-        { what: "drop a claim or a lock", by: BOTH, authorize: f => [item("DeleteItem", f.tables.claims)] },
+        { what: "drop a claim, a lock or a stale drain mark", by: BOTH, authorize: f => [item("DeleteItem", f.tables.claims)] },
         { what: "withdraw a row", by: BOTH, authorize: f => [item("DeleteItem", f.tables.servers)] },
     ],
     ScanCommand: [
@@ -100,6 +105,7 @@ export const SDK_CALLS: Record<string, Call[]> = {
         { what: "read every server row", by: ["reconciler"], authorize: f => [item("Scan", f.tables.servers)] },
     ],
     TransactWriteItemsCommand: [
+        { what: "write a first claim unless the worker drains", by: BOTH, authorize: f => [item("PutItem", f.tables.claims), item("ConditionCheckItem", f.tables.claims)] },
         { what: "publish a row while holding the lock", by: BOTH, authorize: f => [item("ConditionCheckItem", f.tables.claims), item("UpdateItem", f.tables.servers)] },
         { what: "replace a stale row while holding the lock", by: BOTH, authorize: f => [item("ConditionCheckItem", f.tables.claims), item("PutItem", f.tables.servers)] },
         { what: "take back a row and its lock together", by: BOTH, authorize: f => [item("DeleteItem", f.tables.servers), item("DeleteItem", f.tables.claims)] },

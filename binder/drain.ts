@@ -1,0 +1,65 @@
+// Draining: a worker that is about to go (a Spot interruption, a scheduled
+// change, an operator's word) leaves the scheduler's list at once, but keeps its
+// address, name and claim for the streams already on it, until EC2 shows it
+// going away. The mark goes first and the row after it: a bind still on its way
+// cannot publish once the mark is there (a row write checks it), and a row
+// published before it is the one taken away.
+import { bindAll, BindResult } from "./bind";
+import { Context } from "./context";
+import { Instance } from "./ec2";
+import { DrainCause, drainHolds } from "./store";
+
+export type DrainOutcome = "drained" | "already-draining" | "earlier-run";
+
+/** What says the worker goes: its cause, when it was sent, and when it says the worker goes. */
+export interface DrainNotice {
+    cause: DrainCause;
+    signalledAt: string;
+    deadline?: string;
+}
+
+/**
+ * Drains the run of `instance` that EC2 showed: records the mark (a duplicate
+ * signal finds it there and changes nothing), then withdraws the row. A signal
+ * sent before the run began (a stop and start since) is of an earlier run, and
+ * left alone. Repeating it after a failure finishes the same drain.
+ */
+export async function drain(ctx: Context, instance: Instance, notice: DrainNotice): Promise<DrainOutcome> {
+    const { instanceId, launchedAt } = instance;
+    const log = ctx.log.with({ instanceId, action: "drain" });
+    if (!drainHolds(notice, launchedAt)) {
+        log.info("the signal is of an earlier run of the instance; nothing to drain", { outcome: "earlier-run", cause: notice.cause, signalledAt: notice.signalledAt, launchedAt });
+        return "earlier-run";
+    }
+    const fresh = await ctx.store.markDrain({ instanceId, ...notice, recordedAt: ctx.now().toISOString() }, launchedAt);
+    const claim = await ctx.store.claim(instanceId);
+    if (claim) await ctx.store.withdraw(claim.publicIp, claim.dnsName, instanceId, launchedAt);
+    // A worker about to go has no use for an address a release frees.
+    else await ctx.store.stopWaiting([instanceId]);
+    const outcome = fresh ? "drained" : "already-draining";
+    if (fresh) ctx.metrics.drained(notice.cause);
+    log.info(fresh ? "draining: row withdrawn; address, name and claim kept until it goes" : "already draining; row withdrawn", {
+        outcome, cause: notice.cause, deadline: notice.deadline, publicIp: claim?.publicIp,
+    });
+    return outcome;
+}
+
+export type UndrainOutcome = "undrained" | "not-draining";
+
+/**
+ * Ends a drain an operator started (or a signal that proved false): forgets the
+ * mark, then binds the instance again, which publishes its row if it still runs
+ * and holds its address. Only the mark that was read goes, not a newer signal's.
+ */
+export async function undrain(ctx: Context, instanceId: string): Promise<{ outcome: UndrainOutcome; bind?: BindResult }> {
+    const log = ctx.log.with({ instanceId, action: "undrain" });
+    const mark = await ctx.store.drainOf(instanceId);
+    if (!mark) {
+        log.info("not draining", { outcome: "not-draining" });
+        return { outcome: "not-draining" };
+    }
+    await ctx.store.forgetDrain(instanceId, mark.signalledAt);
+    log.info("drain ended; publishing the server again", { outcome: "undrained", cause: mark.cause });
+    const [bind] = await bindAll(ctx, [instanceId]);
+    return { outcome: "undrained", bind };
+}
