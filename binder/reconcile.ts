@@ -236,7 +236,7 @@ export async function inspect(ctx: Context): Promise<Inspection> {
         });
     }
     return {
-        pool: describePool(pool, rows, known),
+        pool: describePool(pool, rows, claims, known),
         free: pool.filter(a => !a.association).length,
         drift,
         draining: drains.filter(mark => draining(known.get(mark.instanceId))).map(mark => ({ ...mark, state: known.get(mark.instanceId)?.state })),
@@ -244,16 +244,18 @@ export async function inspect(ctx: Context): Promise<Inspection> {
     };
 }
 
-function describePool(pool: Address[], rows: StoredServer[], instances: Map<string, Instance>): PoolEntry[] {
+function describePool(pool: Address[], rows: StoredServer[], claims: Claim[], instances: Map<string, Instance>): PoolEntry[] {
     return pool.map(address => {
         const instanceId = address.association?.instanceId;
         const row = rows.find(r => r.allocationId === address.allocationId && r.instanceId === instanceId);
+        // A stopped or draining worker has no row, but its name is still its own.
+        const claim = claims.find(c => c.allocationId === address.allocationId && c.instanceId === instanceId);
         return {
             allocationId: address.allocationId,
             publicIp: address.publicIp,
             instanceId,
             state: instanceId ? instances.get(instanceId)?.state : undefined,
-            dnsName: row?.dnsName,
+            dnsName: row?.dnsName ?? claim?.dnsName,
             allocated: row?.allocated,
             boundAt: row?.boundAt,
         };

@@ -10,7 +10,7 @@ import { RUNTIME } from "../infra/lambda";
 import { archiveProblems, captureArchives, FUNCTIONS, FunctionName, LambdaArchive, writeArchive, zipArchive } from "../tools/archive";
 import { LambdaProcess, startLambda } from "../tools/lambda-process";
 import { createBrokenHandler } from "./fixtures/archive/captured-client";
-import { queueBatch, stateChange, World, WorldOptions } from "./support/world";
+import { drainSignal, queueBatch, stateChange, World, WorldOptions } from "./support/world";
 
 const SIZE_LIMIT = 256 * 1024;
 
@@ -189,6 +189,118 @@ describe("the shipped Lambda archive", function () {
             expect(result).to.deep.equal({ value: { batchItemFailures: [{ itemIdentifier: batch.Records[0].messageId }] } });
             expect(world.gateway.calls.map(c => c.action)).to.deep.equal(["ChangeMessageVisibilityBatch"]);
             expect(logged().find(l => l.outcome === "postponed")?.timeLeftMs).to.be.within(9_000, 10_000);
+        });
+
+        describe("draining and handing over", () => {
+            const bindAll = async (...instances: { instanceId: string }[]) => {
+                expect(await lambda.invoke(queueBatch(...instances.map(i => stateChange(i.instanceId, "running"))))).to.deep.equal(handled);
+            };
+
+            for (const kind of ["spot-interruption", "rebalance-recommendation", "scheduled-change"] as const) {
+                it(`${kind}: withdraws the row at once, keeps address, claim and lock, and shrugs off a duplicate`, async () => {
+                    await open({ poolSize: 2 });
+                    const [worker, other] = [world.launch(), world.launch()];
+                    await bindAll(worker, other);
+                    const signal = drainSignal(kind, [worker.instanceId]);
+                    expect(await lambda.invoke(queueBatch(signal))).to.deep.equal(handled);
+                    await world.checkInvariants([worker.instanceId]);
+                    expect((await world.servers()).map(r => r.InstanceId)).to.deep.equal([other.instanceId]);
+                    expect(world.addressesOf(worker.instanceId)).to.have.length(1);
+                    const [mark] = await world.drains();
+                    expect(mark).to.include({ Id: `drain/${worker.instanceId}`, Cause: kind });
+                    if (kind === "rebalance-recommendation") expect(mark.Deadline).to.equal(undefined);
+                    else expect(Date.parse(mark.Deadline)).to.be.greaterThan(Date.parse(mark.SignalledAt));
+
+                    // At least once delivery: the same signal again changes nothing, the first mark stands.
+                    world.gateway.clearCalls();
+                    expect(await lambda.invoke(queueBatch(signal))).to.deep.equal(handled);
+                    expect(await world.drains()).to.deep.equal([mark]);
+                    expect(logged().filter(l => l.action === "drain").map(l => l.outcome)).to.deep.equal(["drained", "already-draining"]);
+                    const drains = lambda.logs.map(line => JSON.parse(line)).filter(entry => "_aws" in entry && entry.Drains !== undefined);
+                    expect(drains.map(d => d.Cause)).to.deep.equal([kind]);
+                });
+            }
+
+            it("drains every instance a scheduled change names, in one message; a closed one and a malformed one change nothing", async () => {
+                await open({ poolSize: 3 });
+                const [a, b, c] = [world.launch(), world.launch(), world.launch()];
+                await bindAll(a, b, c);
+                world.gateway.clearCalls();
+                const closed = drainSignal("scheduled-change", [c.instanceId]);
+                (closed.detail as Record<string, unknown>).statusCode = "closed";
+                const broken = drainSignal("spot-interruption", [c.instanceId]);
+                delete (broken.detail as Record<string, unknown>)["instance-id"];
+                expect(await lambda.invoke(queueBatch(closed, broken))).to.deep.equal(handled);
+                expect(world.gateway.calls).to.have.length(0);
+                expect(logged().map(l => l.outcome)).to.include.members(["ignored", "malformed"]);
+
+                expect(await lambda.invoke(queueBatch(drainSignal("scheduled-change", [a.instanceId, b.instanceId])))).to.deep.equal(handled);
+                await world.checkInvariants([a.instanceId, b.instanceId]);
+                expect((await world.servers()).map(r => r.InstanceId)).to.deep.equal([c.instanceId]);
+                expect((await world.drains()).map(d => d.Id).sort()).to.deep.equal([`drain/${a.instanceId}`, `drain/${b.instanceId}`].sort());
+            });
+
+            it("a signal for a non-target or an instance EC2 does not show costs one read and writes nothing", async () => {
+                await open({ poolSize: 1 });
+                const other = world.launch({ team: "web" });
+                world.gateway.clearCalls();
+                const batch = queueBatch(drainSignal("spot-interruption", [other.instanceId]), drainSignal("spot-interruption", ["i-0123456789abcdef0"]));
+                expect(await lambda.invoke(batch)).to.deep.equal(handled);
+                expect(world.gateway.calls.map(c => c.action)).to.deep.equal(["DescribeInstances"]);
+                expect(logged().map(l => l.outcome)).to.have.members(["not-a-target", "unconfirmed"]);
+            });
+
+            it("a worker warned before it is bound takes no address; its termination leaves nothing behind", async () => {
+                await open({ poolSize: 1 });
+                const worker = world.launch();
+                expect(await lambda.invoke(queueBatch(drainSignal("spot-interruption", [worker.instanceId])))).to.deep.equal(handled);
+                await bindAll(worker);
+                expect(world.addressesOf(worker.instanceId)).to.have.length(0);
+                expect(await world.claims()).to.deep.equal([]);
+                expect(logged().filter(l => l.action === "bind").map(l => l.outcome)).to.deep.equal(["draining"]);
+                world.ec2.setState(worker.instanceId, "terminated");
+                expect(await lambda.invoke(queueBatch(stateChange(worker.instanceId, "terminated")))).to.deep.equal(handled);
+                await world.checkInvariants();
+            });
+
+            it("drain, then terminate: the address, name and claim go; the address goes to the worker waiting for it", async () => {
+                await open({ poolSize: 1, dnsRecords: "per-binding", dnsName: "{instance-id}.edge.{suffix}" });
+                const [old, replacement] = [world.launch(), world.launch()];
+                await bindAll(old);
+                expect(await lambda.invoke(queueBatch(drainSignal("spot-interruption", [old.instanceId])))).to.deep.equal(handled);
+                // Karpenter launches the replacement first: the pool is exhausted, so it waits.
+                const waited = await lambda.invoke(queueBatch(stateChange(replacement.instanceId, "running")));
+                expect((waited.value as { batchItemFailures: unknown[] }).batchItemFailures).to.have.length(1);
+                expect(Object.keys(await world.waitlist())).to.deep.equal([replacement.instanceId]);
+
+                world.ec2.setState(old.instanceId, "terminated");
+                expect(await lambda.invoke(queueBatch(stateChange(old.instanceId, "terminated")))).to.deep.equal(handled);
+                // The release and the hand-over in the one invocation: the replacement is bound, named and published.
+                await world.checkInvariants();
+                expect(world.addressesOf(replacement.instanceId)).to.have.length(1);
+                expect((await world.servers()).map(r => r.InstanceId)).to.deep.equal([replacement.instanceId]);
+                expect(await world.waitlist()).to.deep.equal({});
+                expect(logged().map(l => l.outcome)).to.include("handed-over");
+                const handOvers = lambda.logs.map(line => JSON.parse(line)).filter(entry => "_aws" in entry && entry.HandOvers !== undefined);
+                expect(handOvers.map(h => h.HandOvers)).to.deep.equal([1]);
+            });
+
+            it("drain, then stop and start: the new run is published again", async () => {
+                await open({ poolSize: 1 });
+                const worker = world.launch();
+                await bindAll(worker);
+                expect(await lambda.invoke(queueBatch(drainSignal("scheduled-change", [worker.instanceId])))).to.deep.equal(handled);
+                world.ec2.setState(worker.instanceId, "stopping");
+                world.ec2.setState(worker.instanceId, "stopped");
+                expect(await lambda.invoke(queueBatch(stateChange(worker.instanceId, "stopped")))).to.deep.equal(handled);
+                await new Promise(resolve => setTimeout(resolve, 5)); // a later launch time than the signal's
+                world.ec2.setState(worker.instanceId, "pending");
+                world.ec2.setState(worker.instanceId, "running");
+                expect(await lambda.invoke(queueBatch(stateChange(worker.instanceId, "running")))).to.deep.equal(handled);
+                await world.checkInvariants();
+                const [row] = await world.servers();
+                expect(row).to.include({ InstanceId: worker.instanceId, LaunchedAt: new Date(world.ec2.instance(worker.instanceId)!.launchTime).toISOString() });
+            });
         });
 
         it("reconciles: binds a worker whose event was lost", async () => {

@@ -509,10 +509,11 @@ describe("the operator CLI", function () {
                 ].join("\n"),
                 "3 addresses, 0 free, 1 drift, 2 draining, 3 waiting\n",
             ]);
-            // Drained workers keep their addresses, but have no row to name them or say how long they have served.
+            // Drained workers keep their addresses and names, but have no row to say whether or how long they have served.
             const pool = sections[0].split("\n");
             for (const instanceId of [spot, manual]) {
-                expect(pool.find(line => line.includes(instanceId))).to.match(new RegExp(`^${ip(instanceId).replace(/\./g, "\\.")}\\s+-\\s+${instanceId}\\s+running\\s+-\\s+-$`));
+                const name = `${ip(instanceId).replace(/\./g, "-")}\\.live\\.example\\.com`;
+                expect(pool.find(line => line.includes(instanceId))).to.match(new RegExp(`^${ip(instanceId).replace(/\./g, "\\.")}\\s+${name}\\s+${instanceId}\\s+running\\s+-\\s+-$`));
             }
 
             const later = (await cli(["status"], stackOutput(w), after(t0, 3 * MINUTE))).stdout.split("\n\n")[1].split("\n");
