@@ -4,8 +4,9 @@
 // only after a delay. The waitlist (one item) says who waits; binding goes
 // through the same protocol as any bind, so a waiting worker that an event binds
 // at the same moment still ends with one binding.
-import { bindEach, BindResult, newPoolView } from "./bind";
+import { bindEach, BindResult, newPoolView, PoolView } from "./bind";
 import { Context, hasTags } from "./context";
+import { Address } from "./ec2";
 import { observedPhase } from "./lifecycle";
 import { ownPool } from "./ownership";
 
@@ -20,7 +21,7 @@ export async function handOver(ctx: Context, busy: Set<string>): Promise<BindRes
     try {
         const waiting = (await ctx.store.waiting()).filter(w => !busy.has(w.instanceId));
         if (waiting.length === 0) return [];
-        const view = { ...newPoolView(), addresses: await ownPool(ctx) };
+        const view: PoolView & { addresses: Address[] } = { ...newPoolView(), addresses: await ownPool(ctx) };
         const pool = view.addresses;
         const holding = new Set(pool.flatMap(a => a.association?.instanceId ?? []));
         const instances = await ctx.ec2.instances(waiting.filter(w => !holding.has(w.instanceId)).map(w => w.instanceId));
@@ -34,15 +35,24 @@ export async function handOver(ctx: Context, busy: Set<string>): Promise<BindRes
             const instance = shown(w.instanceId);
             return holding.has(w.instanceId) || (instance !== undefined && (!hasTags(instance.tags, ctx.settings.instanceTags) || ["gone", "stopped"].includes(observedPhase(instance))));
         });
-        const free = pool.filter(a => !a.association).length;
-        const results = await bindEach(ctx, running.slice(0, free), view);
-        const bound = results.flatMap(r => ("outcome" in r ? [r.instanceId] : []));
-        bound.forEach(() => ctx.metrics.handedOver());
-        if (bound.length > 0) log.info("freed addresses handed to waiting workers", { outcome: "handed-over", instanceIds: bound });
-        await ctx.store.stopWaiting([...new Set([...leaving.map(w => w.instanceId), ...bound])]);
+        // In rounds: a worker that turns out to be draining takes no address, so the next one may.
+        const results: BindResult[] = [];
+        const queue = [...running];
+        for (let free = freeIn(view.addresses); free > 0 && queue.length > 0; free = freeIn(view.addresses)) {
+            const round = await bindEach(ctx, queue.splice(0, free), view);
+            results.push(...round);
+            if (round.every(r => "error" in r)) break;
+        }
+        const settled = results.flatMap(r => ("outcome" in r ? [r.instanceId] : []));
+        const handed = results.flatMap(r => ("outcome" in r && r.outcome === "bound" ? [r.instanceId] : []));
+        handed.forEach(() => ctx.metrics.handedOver());
+        if (handed.length > 0) log.info("freed addresses handed to waiting workers", { outcome: "handed-over", instanceIds: handed });
+        await ctx.store.stopWaiting([...new Set([...leaving.map(w => w.instanceId), ...settled])]);
         return results;
     } catch (error) {
         log.warn("could not hand freed addresses to waiting workers; their events will bind them", { error });
         return [];
     }
 }
+
+const freeIn = (pool: Address[]) => pool.filter(a => !a.association).length;

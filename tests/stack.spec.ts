@@ -220,7 +220,7 @@ describe("the stack", function () {
         it("gives each function one inline least-privilege policy and no managed policies", () => {
             expect(run.ofType(T.attachment)).to.have.length(0);
             for (const role of run.ofType(T.role)) expect(role.inputs.assumeRolePolicy.Statement[0].Principal).to.deep.equal({ Service: "lambda.amazonaws.com" });
-            const common = ["WriteOwnLogs", "ReadInstancesAndAddresses", "MovePoolAddressesOnly", "AttachToClusterInterfacesOnly", "AttachToTargetInstancesOnly", "ClaimsAndLocks", "ServerRows"];
+            const common = ["WriteOwnLogs", "ReadInstancesAndAddresses", "MovePoolAddressesOnly", "AttachToClusterInterfacesOnly", "AttachToTargetInstancesOnly", "ClaimsAndLocks", "Waitlist", "ServerRows"];
             expect(statements(run, "binder").map(s => s.Sid)).to.deep.equal([...common, "ConsumeOwnEventQueue"]);
             expect(statements(run, "reconciler").map(s => s.Sid)).to.deep.equal(common);
             for (const s of [...statements(run, "binder"), ...statements(run, "reconciler")]) {
@@ -238,6 +238,13 @@ describe("the stack", function () {
             expect(statement(run, "ConsumeOwnEventQueue", "binder").Resource[0]).to.match(arnOf(T.queue, "instance-events"));
             // Only the reconciler reads the servers table whole; both read the claims and locks whole.
             expect(statement(run, "ServerRows", "binder").Action).to.deep.equal(["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]);
+            // A claim or a lock is never updated in place; only the waitlist item is.
+            for (const role of ["binder", "reconciler"]) {
+                expect(statement(run, "ClaimsAndLocks", role).Action).to.not.include("dynamodb:UpdateItem");
+                expect(statement(run, "Waitlist", role)).to.deep.include({
+                    Action: ["dynamodb:UpdateItem"], Condition: { "ForAllValues:StringEquals": { "dynamodb:LeadingKeys": ["waitlist"] } },
+                });
+            }
             expect(statement(run, "ServerRows", "reconciler").Action).to.deep.equal(["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:UpdateItem"]);
             for (const role of ["binder", "reconciler"]) {
                 expect(statement(run, "ClaimsAndLocks", role).Action).to.deep.equal(["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"]);
