@@ -7,7 +7,7 @@
 import { bindAll, BindResult } from "./bind";
 import { Context } from "./context";
 import { Instance } from "./ec2";
-import { DrainCause, drainHolds } from "./store";
+import { DrainCause, drainHolds, DrainMark } from "./store";
 
 export type DrainOutcome = "drained" | "already-draining" | "earlier-run";
 
@@ -51,7 +51,7 @@ export type UndrainOutcome = "undrained" | "not-draining";
  * mark, then binds the instance again, which publishes its row if it still runs
  * and holds its address. Only the mark that was read goes, not a newer signal's.
  */
-export async function undrain(ctx: Context, instanceId: string): Promise<{ outcome: UndrainOutcome; bind?: BindResult }> {
+export async function undrain(ctx: Context, instanceId: string): Promise<{ outcome: UndrainOutcome; mark?: DrainMark; bind?: BindResult }> {
     const log = ctx.log.with({ instanceId, action: "undrain" });
     const mark = await ctx.store.drainOf(instanceId);
     if (!mark) {
@@ -61,5 +61,5 @@ export async function undrain(ctx: Context, instanceId: string): Promise<{ outco
     await ctx.store.forgetDrain(instanceId, mark.signalledAt);
     log.info("drain ended; publishing the server again", { outcome: "undrained", cause: mark.cause });
     const [bind] = await bindAll(ctx, [instanceId]);
-    return { outcome: "undrained", bind };
+    return { outcome: "undrained", mark, bind };
 }

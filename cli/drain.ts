@@ -52,9 +52,7 @@ export async function drainCommand(ctx: Context, instanceId: string, out: (text:
 
 /** Exit code 1 when the worker is not published again for a failure, or because a newer drain holds. */
 export async function undrainCommand(ctx: Context, instanceId: string, out: (text: string) => void): Promise<number> {
-    // Read for the report only: undrain forgets exactly the mark it reads itself.
-    const mark = await ctx.store.drainOf(instanceId);
-    const { outcome, bind } = await undrain(ctx, instanceId);
+    const { outcome, mark, bind } = await undrain(ctx, instanceId);
     if (outcome === "not-draining") {
         out(`${instanceId} is not draining\n`);
         return 0;
