@@ -1,5 +1,6 @@
 // The final state against DESIGN.md's invariants, counted instead of asserted, so
 // that the naive binder's failures are figures rather than a stack trace.
+import { drainKey, WAITLIST_KEY } from "../binder/schema";
 import { BenchWorld } from "./world";
 
 export interface Audit {
@@ -32,13 +33,18 @@ export interface Audit {
     staleRows: number;
     /** per-binding: bound rows whose name does not resolve to their address. */
     unresolvedNames: number;
+    /** Ours: drain marks left in the claims table (the reconciler forgets those of workers that are gone). */
+    drainMarks: number;
+    /** Ours: workers still on the waitlist (it names running workers that found the pool exhausted). */
+    waiting: number;
 }
 
 const sum = (values: Record<string, number>) => Object.values(values).reduce((a, b) => a + b, 0);
 export const duplicatesOf = (audit: Audit) => sum(audit.duplicates);
 export const leaksOf = (audit: Audit) => sum(audit.leaks);
 
-export async function audit(world: BenchWorld): Promise<Audit> {
+/** The final state; `targets` are the workers that should end bound (the burst's launches unless a scenario says). */
+export async function audit(world: BenchWorld, targets: string[] = world.instanceIds): Promise<Audit> {
     const instances = new Map(world.ec2.instances().map(i => [i.instanceId, i]));
     const isTarget = (id: string) => {
         const instance = instances.get(id);
@@ -49,7 +55,11 @@ export async function audit(world: BenchWorld): Promise<Audit> {
     const rows = await world.scan(world.settings.serversTable);
     // The claims table holds instances' claims (Id = instance id) and addresses' locks
     // (Id = allocation id, with InstanceId); both must match a binding.
-    const bookkeeping = await world.scan(world.settings.claimsTable);
+    // Drain marks and the waitlist are kept there too, and are neither claims nor locks.
+    const items = await world.scan(world.settings.claimsTable);
+    const isMark = (item: Record<string, unknown>) => String(item.Id).startsWith(drainKey(""));
+    const waitlist = items.find(item => item.Id === WAITLIST_KEY);
+    const bookkeeping = items.filter(item => item !== waitlist && !isMark(item));
     const claims = bookkeeping.map(item => item.InstanceId === undefined
         ? { InstanceId: item.Id, AllocationId: item.AllocationId }
         : { InstanceId: item.InstanceId, AllocationId: item.Id });
@@ -59,8 +69,8 @@ export async function audit(world: BenchWorld): Promise<Audit> {
     const rowMatches = (row: Record<string, unknown>, a: (typeof addresses)[number]) =>
         row.AllocationId === a.allocationId && row.InstanceId === a.association?.instanceId && row.AssociationId === a.association?.associationId;
     const withRow = associated.filter(a => rows.some(row => rowMatches(row, a)));
-    const bound = world.instanceIds.filter(id => held.get(id) === 1 && withRow.some(a => a.association!.instanceId === id));
-    const unbound = world.instanceIds.filter(id => !held.has(id));
+    const bound = targets.filter(id => held.get(id) === 1 && withRow.some(a => a.association!.instanceId === id));
+    const unbound = targets.filter(id => !held.has(id));
     const free = addresses.length - associated.length;
 
     const records = new Map(world.route53.records("A").map(r => [r.name, r.values]));
@@ -69,7 +79,7 @@ export async function audit(world: BenchWorld): Promise<Audit> {
         : 0;
 
     return {
-        targets: world.instanceIds.length,
+        targets: targets.length,
         bound: bound.length,
         unbound: unbound.length,
         unboundWithFreeAddress: Math.min(free, unbound.length),
@@ -86,6 +96,8 @@ export async function audit(world: BenchWorld): Promise<Audit> {
         },
         staleRows: rows.filter(row => holderOf.get(String(row.AllocationId)) !== row.InstanceId).length,
         unresolvedNames: unresolved,
+        drainMarks: items.filter(isMark).length,
+        waiting: waitlist ? Object.keys(waitlist).filter(key => key !== "Id").length : 0,
     };
 }
 

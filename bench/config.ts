@@ -55,6 +55,15 @@ export function benchConfig(): BenchConfig {
             ec2DescribeInstances: numberFrom("BENCH_BACKGROUND_DESCRIBE_INSTANCES", 10),
             route53: numberFrom("BENCH_BACKGROUND_ROUTE53", 1),
         },
+        // Karpenter's and EC2's timing in the replacement and spot-reclaim scenarios (bench/README.md says why these).
+        disruption: {
+            budgetShare: numberFrom("BENCH_DISRUPTION_BUDGET", 0.1),
+            launchSpreadMs: numberFrom("BENCH_LAUNCH_SPREAD_MS", 2_000),
+            drainGapMs: numberFrom("BENCH_DRAIN_GAP_MS", 5_000),
+            shutdownMs: numberFrom("BENCH_SHUTDOWN_MS", 30_000),
+            nextWaveMs: numberFrom("BENCH_NEXT_WAVE_MS", 10_000),
+            quietMs: 60_000,
+        },
         only: process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined,
     };
 }

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { AsyncOptions, AsyncSource } from "./async";
 import { Clock } from "./clock";
 import { Freezer } from "./freeze";
-import { QueueOptions, QueueSource } from "./queue";
+import { Arrival, QueueOptions, QueueSource } from "./queue";
 
 /** Any handler: the event (or batch) in, what it returns is the source's business. */
 export type Handler = (payload: unknown, context: { awsRequestId: string; getRemainingTimeInMillis(): number }) => Promise<unknown>;
@@ -48,6 +48,10 @@ export interface Source {
     nextDue(): number | undefined;
     /** Each of the delivery's events' result, in order; the failed ones are scheduled again or given up. */
     settle(delivery: Delivery, outcome: Outcome, now: number): ({ ok: true } | { ok: false; error: string })[];
+    /** Sends the events due to arrive by `now` (a source whose events all come at once has none). */
+    arrive?(now: number): void;
+    /** When the next event arrives; nextDue counts it too. */
+    nextArrival?(): number | undefined;
 }
 
 interface Container {
@@ -89,13 +93,18 @@ export class LambdaSim {
         return this.source instanceof QueueSource && this.source.changeVisibility(receiptHandle, seconds, this.clock.now());
     }
 
-    /** Delivers every event at once and resolves when each has succeeded or run out of attempts. */
-    run(events: unknown[]): Promise<Invocation[]> {
+    /**
+     * Delivers every event at once, and (queue only) each arrival at its time, and
+     * resolves when all are sent and each has succeeded or run out of attempts. An
+     * arrival's event number is its place after `events`, in the order of their times.
+     */
+    run(events: unknown[], arrivals: Arrival[] = []): Promise<Invocation[]> {
+        if (arrivals.length > 0 && this.options.mode !== "queue") throw new Error("only the queue feed takes arrivals");
         return new Promise(resolve => {
             this.finish = () => resolve(this.invocations);
             this.started = this.clock.now();
             this.source = this.options.mode === "queue"
-                ? new QueueSource(events, this.started, this.options)
+                ? new QueueSource(events, this.started, this.options, arrivals)
                 : new AsyncSource(events, this.started, this.options);
             this.pump();
         });
@@ -111,6 +120,7 @@ export class LambdaSim {
             this.clock.skipTo(due);
             now = this.clock.now();
         }
+        source.arrive?.(now);
         while (this.running < this.concurrency) {
             const delivery = source.take(now);
             if (!delivery) break;
@@ -118,8 +128,10 @@ export class LambdaSim {
         }
         const next = source.nextDue();
         if (this.running === 0 && next === undefined) return this.finish();
-        if (next !== undefined && this.running < this.concurrency) {
-            this.timer = setTimeout(() => this.pump(), Math.max(0, next - now));
+        // An arrival is sent on time even while every slot is busy: the world changes when it says.
+        const wake = this.running < this.concurrency ? next : source.nextArrival?.();
+        if (wake !== undefined) {
+            this.timer = setTimeout(() => this.pump(), Math.max(0, wake - now));
         }
     }
 

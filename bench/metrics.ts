@@ -5,6 +5,8 @@ import { faultCodes, FaultKind } from "./faults";
 import { Invocation } from "./lambda";
 import { LogLine } from "./logs";
 import { ReconcilerRuns } from "./reconciler";
+import type { ReplacementFigures } from "./replacement";
+import type { DrainFigures } from "./spot";
 import { BenchWorld } from "./world";
 
 export interface Figures {
@@ -49,6 +51,10 @@ export interface Figures {
     leaks: number;
     /** Bench health: CPU this scenario's thread used (share of one core) and its event-loop delay, so a slow harness shows. */
     harness: { seconds: number; skippedSeconds: number; cpuShare: number; loopDelayP99Ms: number };
+    /** Replacement scenarios: the new workers' waits and what bound them. */
+    replacement?: ReplacementFigures;
+    /** Spot reclaim scenarios: warning to row withdrawn, and the addresses' release. */
+    drain?: DrainFigures;
 }
 
 export interface Observed {
@@ -61,11 +67,16 @@ export interface Observed {
     faults: FaultKind;
     reconciler?: ReconcilerRuns;
     harness: Figures["harness"];
+    /** The instance each event number binds (default: the burst's launches); undefined for an event that binds none. */
+    eventTargets?: (string | undefined)[];
+    /** Calls are counted per this many workers (default: the bound ones); the disruption scenarios count per replaced or warned worker. */
+    workers?: number;
 }
 
 const THROTTLING = new Set(["RequestLimitExceeded", "Throttling", "ThrottlingException"]);
 
-function percentile(sorted: number[], p: number): number {
+/** The p-th percentile of sorted values (nearest rank); 0 for none. */
+export function percentile(sorted: number[], p: number): number {
     if (sorted.length === 0) return 0;
     return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
@@ -74,11 +85,13 @@ const perBind = (count: number, bound: number) => (bound === 0 ? 0 : count / bou
 
 export function figures(o: Observed): Figures {
     const { world, invocations, audit } = o;
+    const targetOf = o.eventTargets ?? world.instanceIds;
     const boundIds = new Set(world.ec2.addresses().flatMap(a => (a.association ? [a.association.instanceId] : [])));
     // The first successful invocation of each target that ends bound is when it was bound.
     const binding = new Map<number, Invocation>();
     for (const inv of [...invocations].sort((a, b) => a.end - b.end)) {
-        if (inv.ok && !binding.has(inv.event) && boundIds.has(world.instanceIds[inv.event])) binding.set(inv.event, inv);
+        const target = targetOf[inv.event];
+        if (inv.ok && !binding.has(inv.event) && target !== undefined && boundIds.has(target)) binding.set(inv.event, inv);
     }
     const boundAt = [...binding.values()].map(inv => inv.end / 1000).sort((a, b) => a - b);
     const latencies = [...binding.values()].map(inv => (inv.end - inv.start) / 1000).sort((a, b) => a - b);
@@ -87,7 +100,8 @@ export function figures(o: Observed): Figures {
     const answered = calls.filter(c => !(c.errorCode && THROTTLING.has(c.errorCode)));
     const callsPerBind: Record<string, number> = {};
     for (const call of answered) callsPerBind[call.action] = (callsPerBind[call.action] ?? 0) + 1;
-    for (const action of Object.keys(callsPerBind)) callsPerBind[action] = perBind(callsPerBind[action], audit.bound);
+    const workers = o.workers ?? audit.bound;
+    for (const action of Object.keys(callsPerBind)) callsPerBind[action] = perBind(callsPerBind[action], workers);
     const throttled = Object.fromEntries(world.throttler.throttled);
     const throttledTotal = Object.values(throttled).reduce((a, b) => a + b, 0);
 
@@ -106,17 +120,17 @@ export function figures(o: Observed): Figures {
         timeToLastBound: boundAt.length ? boundAt[boundAt.length - 1] : 0,
         allBound: audit.bound === Math.min(audit.targets, world.spec.pool),
         bound: audit.bound,
-        lost: new Set(invocations.filter(i => i.ok && !boundIds.has(world.instanceIds[i.event])).map(i => i.event)).size,
+        lost: new Set(invocations.filter(i => i.ok && targetOf[i.event] !== undefined && !boundIds.has(targetOf[i.event]!)).map(i => i.event)).size,
         boundAt,
         bindLatency: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1] ?? 0 },
         launchToBound: { p50: percentile(boundAt, 50), p99: percentile(boundAt, 99) },
         callsPerBind,
-        callsPerBindTotal: perBind(answered.length, audit.bound),
-        route53PerBind: perBind(answered.filter(c => c.service === "route53").length, audit.bound),
+        callsPerBindTotal: perBind(answered.length, workers),
+        route53PerBind: perBind(answered.filter(c => c.service === "route53").length, workers),
         throttled,
         throttledTotal,
         conflicts,
-        conflictsPerBind: perBind(conflicts, audit.bound),
+        conflictsPerBind: perBind(conflicts, workers),
         alreadyAssociated: calls.filter(c => c.action === "AssociateAddress" && c.errorCode === "Resource.AlreadyAssociated").length,
         displaced: world.ec2.displaced,
         invocations: {

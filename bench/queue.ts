@@ -7,7 +7,8 @@
 // timed out, reappears when its visibility timeout ends (counted from the
 // receive, as in SQS) or, if the handler changed its visibility, that many
 // seconds after the change; one that fails on its `maxReceives`th receive goes
-// to the dead-letter queue instead.
+// to the dead-letter queue instead. Events can also arrive while the run goes
+// on (`Arrival`): each is sent at its time, whether or not a poller is free.
 import { randomUUID } from "node:crypto";
 import type { Delivery, Outcome, Source } from "./lambda";
 
@@ -16,6 +17,16 @@ export interface QueueOptions {
     visibilityTimeoutMs: number;
     /** The redrive policy's maxReceiveCount. */
     maxReceives: number;
+}
+
+/**
+ * An event sent `at` ms after the run begins. `send` makes the world show what the
+ * event says (an instance's new state, say) and returns the event, made then, so
+ * that its time is the moment it was sent.
+ */
+export interface Arrival {
+    at: number;
+    send: () => unknown;
 }
 
 interface Message {
@@ -34,16 +45,34 @@ export class QueueSource implements Source {
     private readonly messages = new Map<string, Message>();
     /** The messages each running invocation received. */
     private readonly received = new Map<Delivery, Message[]>();
+    /** Arrivals not sent yet, soonest first, at absolute times; an arrival's event number follows the initial events'. */
+    private readonly arrivals: { at: number; send: () => unknown; event: number }[];
 
-    constructor(events: unknown[], now: number, private readonly options: QueueOptions) {
-        const sentAt = Date.now();
-        events.forEach((event, index) => {
-            const id = randomUUID();
-            this.messages.set(id, { id, event: index, body: JSON.stringify(event), sentAt, receives: 0, visibleAt: now });
-        });
+    constructor(events: unknown[], now: number, private readonly options: QueueOptions, arrivals: Arrival[] = []) {
+        events.forEach((event, index) => this.enqueue(event, index, now));
+        this.arrivals = [...arrivals].sort((a, b) => a.at - b.at).map((a, i) => ({ at: now + a.at, send: a.send, event: events.length + i }));
+    }
+
+    private enqueue(event: unknown, index: number, now: number): void {
+        const id = randomUUID();
+        this.messages.set(id, { id, event: index, body: JSON.stringify(event), sentAt: Date.now(), receives: 0, visibleAt: now });
+    }
+
+    /** Sends every arrival due by `now`: the world changes, then its message is in the queue. */
+    arrive(now: number): void {
+        while (this.arrivals.length > 0 && this.arrivals[0].at <= now) {
+            const { send, event } = this.arrivals.shift()!;
+            this.enqueue(send(), event, now);
+        }
+    }
+
+    /** When the next arrival is due; undefined once all are sent. */
+    nextArrival(): number | undefined {
+        return this.arrivals[0]?.at;
     }
 
     take(now: number): Delivery | undefined {
+        this.arrive(now);
         const batch = [...this.messages.values()].filter(m => m.visibleAt <= now).slice(0, this.options.batchSize);
         if (batch.length === 0) return undefined;
         for (const message of batch) {
@@ -68,7 +97,8 @@ export class QueueSource implements Source {
     }
 
     nextDue(): number | undefined {
-        return this.messages.size > 0 ? Math.min(...[...this.messages.values()].map(m => m.visibleAt)) : undefined;
+        const times = [...[...this.messages.values()].map(m => m.visibleAt), ...this.arrivals.slice(0, 1).map(a => a.at)];
+        return times.length > 0 ? Math.min(...times) : undefined;
     }
 
     settle(delivery: Delivery, outcome: Outcome) {

@@ -7,7 +7,7 @@ import { Job, runJobs } from "./jobs";
 import { writeBurstChart, writeResults } from "./report";
 import { binderRevision } from "./revision";
 import { scenarios } from "./scenarios";
-import { callsTable, collect, LEGEND, mainTable } from "./table";
+import { callsTable, collect, DISRUPTION_LEGEND, LEGEND, mainTable, replacementTable, spotTable } from "./table";
 
 async function main(): Promise<void> {
     const began = performance.now();
@@ -22,7 +22,10 @@ async function main(): Promise<void> {
 
     const done = await runJobs(jobs, config, config.parallel, r => {
         const x = r.figures;
-        const summary = x ? `${x.bound} bound, last at ${x.timeToLastBound.toFixed(1)} s, took ${x.harness.seconds.toFixed(0)} s` : `failed: ${r.error}`;
+        const what = !x ? "" : x.replacement ? `wait p99 ${x.replacement.wait.p99.toFixed(2)} s, ${x.replacement.boundBy.handOver} handed over`
+            : x.drain ? `withdrawn p99 ${x.drain.withdrawn.p99.toFixed(2)} s, ${x.drain.violations} violations`
+            : `${x.bound} bound, last at ${x.timeToLastBound.toFixed(1)} s`;
+        const summary = x ? `${what}, took ${x.harness.seconds.toFixed(0)} s` : `failed: ${r.error}`;
         console.error(`  [${elapsed()} s] ${r.scenario.name} ${r.binder}: ${summary}`);
     });
     const results = collect(list, done);
@@ -32,9 +35,11 @@ async function main(): Promise<void> {
     const used = process.cpuUsage(cpu);
     const coresBusy = (used.user + used.system) / 1e6 / totalSeconds;
 
-    console.log(mainTable(results));
-    console.log(`\n${LEGEND}`);
-    console.log("\nAWS calls per bind by API (answered calls; throttled attempts counted apart):\n");
+    if (results.some(r => r.scenario.kind === "burst")) console.log(`${mainTable(results)}\n\n${LEGEND}`);
+    if (results.some(r => r.scenario.kind === "replacement")) console.log(`\nReplacement (Karpenter replacing the fleet):\n\n${replacementTable(results)}`);
+    if (results.some(r => r.scenario.kind === "spot-reclaim")) console.log(`\nSpot reclaim (interruption warnings, then interruptions):\n\n${spotTable(results)}`);
+    if (results.some(r => r.scenario.kind !== "burst")) console.log(`\n${DISRUPTION_LEGEND}`);
+    console.log("\nAWS calls per bind by API (answered calls; throttled attempts counted apart; replacement, spot-reclaim: per replaced or warned worker):\n");
     console.log(callsTable(results));
     console.log("\nGoals (our binder):");
     for (const g of goals) console.log(`  ${g.met ? "met   " : "MISSED"}  ${g.goal}: ${g.value}`);

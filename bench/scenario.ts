@@ -1,6 +1,6 @@
-// Runs one binder through one scenario in a fresh world and measures it.
-import { monitorEventLoopDelay, performance } from "node:perf_hooks";
-import { createEventHandler } from "../binder";
+// Runs one binder through one scenario in a fresh world and measures it: a burst
+// of launches, or (replacement.ts, spot.ts) a fleet bound first and then replaced
+// or reclaimed while the binder runs.
 import { DnsRecordsMode } from "../binder/config";
 import { seeded } from "../tests/support/seeded";
 import { stateChange } from "../tests/support/world";
@@ -8,17 +8,22 @@ import { audit } from "./audit";
 import { BackgroundLoad } from "./buckets";
 import { FaultKind, injectFaults } from "./faults";
 import { Freezer } from "./freeze";
-import { Handler, Invocation, LambdaOptions, LambdaSim } from "./lambda";
-import { Captured, captureLogs } from "./logs";
+import { measure, newLambda, ScenarioRun } from "./measure";
 import { Figures, figures } from "./metrics";
-import { createNaiveHandler } from "./naive";
-import { reconcileAlongside, ReconcilerRuns } from "./reconciler";
+import { DisruptionTiming, runReplacement } from "./replacement";
+import { runSpotReclaim } from "./spot";
 import { BenchWorld } from "./world";
 
-export type Binder = "ours" | "naive";
+/** Ours; ours with hand-over off (baseline.ts, the replacement scenarios' baseline); the original sample's approach. */
+export type Binder = "ours" | "no-handover" | "naive";
+
+/** A burst of launches; Karpenter replacing a bound fleet; Spot reclaiming one. */
+export type ScenarioKind = "burst" | "replacement" | "spot-reclaim";
 
 export interface Scenario {
     name: string;
+    kind: ScenarioKind;
+    /** The burst's launches; for the other kinds, the fleet (bound before the measured phase). */
     launches: number;
     pool: number;
     dnsRecords: DnsRecordsMode;
@@ -32,6 +37,8 @@ export interface Scenario {
     reconcileEveryMs: number;
     /** Other clients drawing on the shared API buckets during the burst. */
     background: BackgroundLoad;
+    /** spot-reclaim: the warnings are sent evenly over this many ms (0: all at once). */
+    warningSpreadMs?: number;
 }
 
 export interface RunSettings {
@@ -45,17 +52,11 @@ export interface RunSettings {
     batchSize: number;
     visibilityTimeoutMs: number;
     maxReceives: number;
+    /** The replacement and spot-reclaim scenarios' timing (Karpenter's and EC2's). */
+    disruption: DisruptionTiming;
 }
 
-const HANDLERS: Record<Binder, () => Handler> = { ours: createEventHandler, naive: createNaiveHandler };
-
-/** Ours is fed by the event queue; the naive binder is invoked once per event, as in the original sample. */
-function lambdaOptions(scenario: Scenario, binder: Binder, run: RunSettings): LambdaOptions {
-    const { timeoutMs } = run;
-    return binder === "ours"
-        ? { mode: "queue", maxConcurrency: scenario.concurrency, batchSize: run.batchSize, visibilityTimeoutMs: run.visibilityTimeoutMs, maxReceives: run.maxReceives, timeoutMs }
-        : { mode: "async", concurrency: run.concurrency, retryDelaysMs: run.retryDelaysMs, timeoutMs };
-}
+const RUNNERS: Record<ScenarioKind, (s: ScenarioRun) => Promise<Figures>> = { "burst": runBurst, "replacement": runReplacement, "spot-reclaim": runSpotReclaim };
 
 export async function runScenario(scenario: Scenario, binder: Binder, run: RunSettings): Promise<Figures> {
     const world = new BenchWorld({ launches: scenario.launches, pool: scenario.pool, dnsRecords: scenario.dnsRecords, latencyMs: run.latencyMs, background: scenario.background });
@@ -66,47 +67,18 @@ export async function runScenario(scenario: Scenario, binder: Binder, run: RunSe
         injectFaults(world.gateway, scenario.faults, scenario.faultRate, seeded(run.seed));
         // Handlers read their settings and endpoint from the environment at cold start, as in Lambda.
         Object.assign(process.env, world.environment());
-        const events = world.instanceIds.map(id => stateChange(id, "running"));
-        const lambda = new LambdaSim(world.clock, HANDLERS[binder], lambdaOptions(scenario, binder, run), freezer);
-        world.sqs.accepts = (handle, seconds) => lambda.changeVisibility(handle, seconds);
-
-        const loop = monitorEventLoopDelay({ resolution: 10 });
-        const cpu = process.threadCpuUsage();
-        const began = performance.now();
-        const skippedBefore = world.clock.skippedMs;
-        loop.enable();
-        const stopCapture = captureLogs();
-        let invocations: Invocation[];
-        let captured: Captured;
-        let reconciler: ReconcilerRuns | undefined;
-        try {
-            const reconciling = binder === "ours" && scenario.reconcileEveryMs > 0 ? reconcileAlongside(scenario.reconcileEveryMs) : undefined;
-            invocations = await lambda.run(events);
-            reconciler = await reconciling?.stop();
-        } finally {
-            captured = stopCapture();
-            loop.disable();
-        }
-        const seconds = (performance.now() - began) / 1000;
-        const used = process.threadCpuUsage(cpu);
-        return figures({
-            world,
-            invocations,
-            coldStarts: lambda.coldStarts,
-            logs: captured.logs,
-            metricDocuments: captured.metricDocuments,
-            audit: await audit(world),
-            faults: scenario.faults,
-            reconciler,
-            harness: {
-                seconds,
-                skippedSeconds: (world.clock.skippedMs - skippedBefore) / 1000,
-                cpuShare: (used.user + used.system) / 1e6 / seconds,
-                loopDelayP99Ms: loop.percentile(99) / 1e6,
-            },
-        });
+        return await RUNNERS[scenario.kind]({ world, scenario, binder, run, freezer });
     } finally {
         await world.close();
         await freezer.stop();
     }
+}
+
+/** Every launch's running event at once; ours with the reconciler beside it when the scenario says. */
+async function runBurst(s: ScenarioRun): Promise<Figures> {
+    const { world, scenario, binder } = s;
+    const events = world.instanceIds.map(id => stateChange(id, "running"));
+    const lambda = newLambda(s);
+    const measured = await measure(world, () => lambda.run(events), binder === "ours" ? scenario.reconcileEveryMs : 0);
+    return figures({ world, ...measured, coldStarts: lambda.coldStarts, audit: await audit(world), faults: scenario.faults });
 }

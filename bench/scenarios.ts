@@ -3,6 +3,8 @@
 // scenarios run ours at 50 too, to show what raising binderConcurrency costs.
 // The -shared scenarios add other clients of the account on the APIs the binder
 // shares with them: Karpenter's DescribeInstances, another tool's Route53 requests.
+// The replacement and spot-reclaim scenarios bind a fleet first, then replace it
+// as Karpenter does or reclaim it as EC2 does (replacement.ts, spot.ts).
 import { NO_BACKGROUND } from "./buckets";
 import { BenchConfig } from "./config";
 import { Scenario } from "./scenario";
@@ -10,7 +12,7 @@ import { Scenario } from "./scenario";
 export function scenarios(config: BenchConfig): Scenario[] {
     const both = ["ours", "naive"] as Scenario["binders"];
     const base = {
-        dnsRecords: "per-address", faults: "none", faultRate: 0, concurrency: config.binderConcurrency, binders: both, reconcileEveryMs: 0, background: NO_BACKGROUND,
+        kind: "burst", dnsRecords: "per-address", faults: "none", faultRate: 0, concurrency: config.binderConcurrency, binders: both, reconcileEveryMs: 0, background: NO_BACKGROUND,
     } as const;
     const burst = (launches: number, share: number) => ({ launches, pool: Math.round(launches * share) });
     const list: Scenario[] = [];
@@ -44,5 +46,13 @@ export function scenarios(config: BenchConfig): Scenario[] {
     // The reconciler racing the burst: its binds and releases against the binder's.
     list.push({ ...base, name: "per-address-200-reconciling", ...burst(200, 1), binders: ["ours"], reconcileEveryMs: config.reconcileEveryMs });
     list.push({ ...base, name: "per-address-200-failing", ...burst(200, 1), faults: "failing", faultRate: config.failingRate });
+    // Karpenter replacing the whole fleet, the pool exactly its size: ours beside ours with hand-over off (baseline.ts).
+    for (const fleet of [50, 200]) {
+        list.push({ ...base, kind: "replacement", name: `replacement-${fleet}`, ...burst(fleet, 1), binders: ["ours", "no-handover"] });
+    }
+    // Spot reclaiming 50 bound workers: warnings over 5 s, and all at once.
+    for (const [tag, warningSpreadMs] of [["", 5_000], ["-at-once", 0]] as const) {
+        list.push({ ...base, kind: "spot-reclaim", name: `spot-reclaim-50${tag}`, ...burst(50, 1), binders: ["ours"], warningSpreadMs });
+    }
     return list.filter(s => !config.only || config.only.test(s.name));
 }

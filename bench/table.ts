@@ -1,5 +1,6 @@
-// The stdout tables: one row per scenario and binder, a ratio row (ours / naive),
-// and AWS calls per bind by API.
+// The stdout tables: one row per burst scenario and binder, a ratio row (ours /
+// naive); the replacement and spot-reclaim scenarios in tables of their own; and
+// AWS calls per bind by API.
 import { floorSeconds } from "./chart";
 import { JobResult } from "./jobs";
 import { Figures } from "./metrics";
@@ -76,7 +77,7 @@ function render(rows: string[][]): string {
 
 export function mainTable(results: ScenarioResult[]): string {
     const rows: string[][] = [COLUMNS];
-    for (const r of results) {
+    for (const r of results.filter(r => r.scenario.kind === "burst")) {
         const { ours, naive } = r.figures;
         if (ours) rows.push(row(r, "ours", ours));
         if (naive) rows.push(row(r, "naive", naive));
@@ -95,6 +96,82 @@ export const LEGEND = [
     "invocations/failed/dead: deliveries of an event to the handler (an SQS batch of 10 counts 10) incl. redeliveries, failed ones,",
     "  events dead-lettered (ours after its max receives, naive after 3 attempts); faults/surfaced: injected, and deliveries failed by one",
     "cpu, lag p99: the scenario thread's CPU share and event-loop delay (harness health)",
+].join("\n");
+
+/** What every disruption table ends with: cost, the audit, the invocations and the harness's health. */
+const TAIL = ["calls/worker", "throttled", "dup", "leaks", "stale", "invocations", "failed", "cpu", "lag p99"];
+
+function tail(x: Figures): string[] {
+    return [
+        f(x.callsPerBindTotal, 1),
+        String(x.throttledTotal),
+        String(x.duplicates),
+        String(x.leaks),
+        String(x.audit.staleRows),
+        String(x.invocations.total),
+        String(x.invocations.failed),
+        `${f(x.harness.cpuShare * 100, 0)}%`,
+        `${f(x.harness.loopDelayP99Ms, 0)}ms`,
+    ];
+}
+
+function errorRows(r: ScenarioResult, columns: string[]): string[][] {
+    return Object.entries(r.errors).map(([binder, error]) => [r.scenario.name, binder, `ERROR: ${error.split("\n")[0]}`, ...columns.slice(3).map(() => "")]);
+}
+
+const REPLACEMENT_COLUMNS = ["scenario", "binder", "replaced", "waves", "wait p50 s", "p99 s", "max s", "hand-over", "1st delivery", "redelivery", "unbound", "binds/worker", ...TAIL];
+
+/** The replacement scenarios: ours, the baseline without hand-over, and the ratio of their waits. */
+export function replacementTable(results: ScenarioResult[]): string {
+    const rows: string[][] = [REPLACEMENT_COLUMNS];
+    for (const r of results.filter(r => r.scenario.kind === "replacement")) {
+        for (const binder of ["ours", "no-handover"] as const) {
+            const x = r.figures[binder];
+            const m = x?.replacement;
+            if (!x || !m) continue;
+            rows.push([r.scenario.name, binder, String(m.replaced), `${m.waves}x${m.waveSize}`, f(m.wait.p50, 2), f(m.wait.p99, 2), f(m.wait.max, 2),
+                String(m.boundBy.handOver), String(m.boundBy.firstDelivery), String(m.boundBy.redelivery), String(m.boundBy.unbound), f(m.bindsPerWorker, 2), ...tail(x)]);
+        }
+        const [ours, baseline] = [r.figures.ours?.replacement, r.figures["no-handover"]?.replacement];
+        if (ours && baseline) {
+            const cells = REPLACEMENT_COLUMNS.map(() => "");
+            cells[1] = "ours/no-handover";
+            cells[4] = ratio(ours.wait.p50, baseline.wait.p50);
+            cells[5] = ratio(ours.wait.p99, baseline.wait.p99);
+            cells[6] = ratio(ours.wait.max, baseline.wait.max);
+            rows.push(cells);
+        }
+        rows.push(...errorRows(r, REPLACEMENT_COLUMNS));
+    }
+    return render(rows);
+}
+
+const SPOT_COLUMNS = ["scenario", "binder", "warned", "over s", "withdrawn p50 s", "p99 s", "max s", "not withdrawn", "violations", "drained", "released", "free/pool", ...TAIL];
+
+/** The spot-reclaim scenarios: warning to row withdrawn, rows after the drain, and the release after the interruption. */
+export function spotTable(results: ScenarioResult[]): string {
+    const rows: string[][] = [SPOT_COLUMNS];
+    for (const r of results.filter(r => r.scenario.kind === "spot-reclaim")) {
+        for (const [binder, x] of Object.entries(r.figures)) {
+            const d = x.drain;
+            if (!d) continue;
+            rows.push([r.scenario.name, binder, String(d.warned), f(d.warningSpreadSeconds, 0), f(d.withdrawn.p50, 2), f(d.withdrawn.p99, 2), f(d.withdrawn.max, 2),
+                String(d.notWithdrawn), String(d.violations), String(d.drained), String(d.released), `${d.addressesFree}/${d.pool}`, ...tail(x)]);
+        }
+        rows.push(...errorRows(r, SPOT_COLUMNS));
+    }
+    return render(rows);
+}
+
+export const DISRUPTION_LEGEND = [
+    "replacement: Karpenter replaces the bound fleet in waves of its disruption budget (10% of the nodes); pool = fleet; waves: count x size",
+    "  wait: old worker's shutting-down event sent to the new worker's row published; hand-over / 1st delivery / redelivery: what bound each new worker",
+    "  binds/worker: the binder's 'bound' log lines per new worker (above 1: concurrent hand-overs binding the same waiting workers)",
+    "  no-handover: ours with the waitlist switched off (bench/baseline.ts), i.e. before hand-over: a waiting worker's event must come back",
+    "spot-reclaim: every worker warned (over s: warnings spread over that many seconds), interrupted two minutes after its warning",
+    "  withdrawn: warning sent to its row removed; violations: warned workers with a row after the drain (never withdrawn, or published again)",
+    "  drained: fresh drain marks logged; released: workers the binder released after the interruption; free/pool: pool addresses free at the end",
+    "calls/worker: answered AWS calls per replaced or warned worker (setup not counted)",
 ].join("\n");
 
 export function callsTable(results: ScenarioResult[]): string {
