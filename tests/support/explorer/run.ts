@@ -324,11 +324,14 @@ class RunWorld {
                     ExpressionAttributeValues: { ":true": { BOOL: true }, ":false": { BOOL: false }, ":instance": free.InstanceId },
                 }));
                 const allocation = { publicIp: free.EIP.S!, dnsName: free.DNS_Record.S!, instanceId: free.InstanceId.S!, allocationId: free.AllocationId?.S ?? "", live: true };
-                // A server that is going away when it is handed out, or whose row is of an earlier run of
-                // the instance (before a stop and start, its withdrawal still on its way), is not one that stayed bound.
+                // A server that is going away when it is handed out, whose row is of an earlier run of the
+                // instance (before a stop and start, its withdrawal still on its way), or whose drain signal
+                // was sent (its handling still on its way), is not one that stayed bound.
                 const instance = this.ec2.instance(allocation.instanceId);
+                const signalled = this.signalled.get(allocation.instanceId);
                 allocation.live = instance?.state === "running" && this.ec2.address(allocation.allocationId)?.association?.instanceId === allocation.instanceId
-                    && free.LaunchedAt?.S === new Date(instance.launchTime).toISOString();
+                    && free.LaunchedAt?.S === new Date(instance.launchTime).toISOString()
+                    && !(signalled !== undefined && instance.launchTime <= signalled);
                 this.allocations.push(allocation);
                 this.note(name, `allocated ${allocation.publicIp} on ${allocation.instanceId}`);
             } catch (err) {
