@@ -247,15 +247,27 @@ async function claimAndAssociate(
     if (!first) throw exhausted();
     let { claim, adopted } = first;
     let refused = false;
+    // Work on what the claim names: follow it wherever another invocation for the instance moves it.
+    const follow = async () => {
+        const current = await ctx.store.claim(instanceId);
+        if (!current) throw claimRace(instanceId);
+        claim = current;
+        adopted = true;
+    };
     for (;;) {
         const { allocationId } = claim;
-        if (await ctx.store.lock(allocationId, instanceId, ctx.now().toISOString())) {
+        const lock = await ctx.store.lockClaimed(claim, ctx.now().toISOString());
+        if (lock === "moved") {
+            await follow();
+            continue;
+        }
+        if (lock === "locked") {
             const result = await associateLocked(ctx, claim, target, adopted, log);
             if ("associationId" in result) return { claim, associationId: result.associationId };
             if ("refused" in result) {
                 // One more address is worth a try; a second refusal fails the bind.
                 if (refused) {
-                    await ctx.store.dropClaim(instanceId, allocationId);
+                    await ctx.store.moveClaim(instanceId, allocationId, undefined);
                     throw result.refused;
                 }
                 refused = true;
@@ -269,20 +281,15 @@ async function claimAndAssociate(
         }
         skipped.add(allocationId);
         const next = candidates.find(address => !skipped.has(address.allocationId) && !lockedByOthers(address));
-        if (!next) {
-            await ctx.store.dropClaim(instanceId, allocationId);
-            throw exhausted();
-        }
-        const moved = claimFor(ctx, instanceId, next);
-        if (await ctx.store.writeClaim(moved, allocationId)) {
+        const moved = next && claimFor(ctx, instanceId, next);
+        if (await ctx.store.moveClaim(instanceId, allocationId, moved)) {
+            if (!moved) throw exhausted();
             claim = moved;
             adopted = false;
         } else {
-            // A concurrent invocation for this instance moved the claim first: follow it.
-            const current = await ctx.store.claim(instanceId);
-            if (!current) throw claimRace(instanceId);
-            claim = current;
-            adopted = true;
+            // A concurrent invocation for this instance moved the claim first, or won
+            // this address meanwhile: follow it.
+            await follow();
         }
     }
 }

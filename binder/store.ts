@@ -229,6 +229,43 @@ export class Store {
         })));
     }
 
+    /**
+     * Locks the address `claim` names for its instance, on the condition that the
+     * claim still names it: another invocation for the instance may have moved the
+     * claim on since it was read, and then this address is no longer the
+     * instance's to take. `held`: another instance holds the lock; `moved`: the
+     * claim names another address now.
+     */
+    async lockClaimed(claim: Claim, now: string): Promise<"locked" | "held" | "moved"> {
+        const refused = await this.transact([
+            {
+                Put: {
+                    TableName: this.claimsTable,
+                    Item: { [CLAIM_KEY]: S(claim.allocationId), InstanceId: S(claim.instanceId), LockedAt: S(now) },
+                    ...expression(`attribute_not_exists(#${CLAIM_KEY}) OR #InstanceId = :instance`, { ":instance": claim.instanceId }),
+                },
+            },
+            { ConditionCheck: { TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(claim.instanceId) }, ...expression("#AllocationId = :claimed", { ":claimed": claim.allocationId }) } },
+        ]);
+        return refused.includes(1) ? "moved" : refused.includes(0) ? "held" : "locked";
+    }
+
+    /**
+     * Moves an instance's claim off `from`, on the conditions that it still names
+     * `from` and that the instance does not hold `from`'s lock: if it does, another
+     * invocation for the instance has won that address and may be associating it,
+     * so the claim stays with it. `to` undefined drops the claim. False when a
+     * condition did not hold.
+     */
+    async moveClaim(instanceId: string, from: string, to: Claim | undefined): Promise<boolean> {
+        const stillOn = expression("#AllocationId = :from", { ":from": from });
+        const refused = await this.transact([
+            to ? { Put: { TableName: this.claimsTable, Item: claimItem(to), ...stillOn } } : { Delete: { TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(instanceId) }, ...stillOn } },
+            { ConditionCheck: { TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(from) }, ...expression(`attribute_not_exists(#${CLAIM_KEY}) OR #InstanceId <> :instance`, { ":instance": instanceId }) } },
+        ]);
+        return refused.length === 0;
+    }
+
     /** The instance holding an address's lock, read consistently; undefined when it is free. */
     async lockOwner(allocationId: string): Promise<string | undefined> {
         const out = await this.client.send(new GetItemCommand({

@@ -35,9 +35,10 @@ describe("binding and release", function () {
                 const instance = world.launch();
                 world.gateway.clearCalls();
                 expect(await deliver(world, handler, stateChange(instance.instanceId, "running"))).to.equal(undefined);
-                // The first claim goes in a transaction with the check that the worker is not draining; the row, with the lock's.
+                // Three transactions: the first claim with the check that the worker is not draining, the lock with
+                // the check that the claim still names the address, the row with the checks on the lock and the drain.
                 expect(world.gateway.calls.map(c => c.action)).to.deep.equal([
-                    "DescribeInstances", "DescribeAddresses", "TransactWriteItems", "PutItem", "AssociateAddress", "TransactWriteItems",
+                    "DescribeInstances", "DescribeAddresses", "TransactWriteItems", "TransactWriteItems", "AssociateAddress", "TransactWriteItems",
                 ]);
                 expect(world.addressesOf(instance.instanceId)).to.have.length(1);
             }
@@ -227,7 +228,7 @@ describe("binding and release", function () {
 
         it("rides out EC2 and DynamoDB throttling with the SDK's retries", async () => {
             let throttled = 0;
-            await open({ poolSize: 3, gateway: { throttle: (_service, action) => (action === "AssociateAddress" || action === "PutItem") && throttled++ % 2 === 0 } });
+            await open({ poolSize: 3, gateway: { throttle: (_service, action) => (action === "AssociateAddress" || action === "TransactWriteItems") && throttled++ % 2 === 0 } });
             const instances = [world.launch(), world.launch(), world.launch()];
             const errors = await Promise.all(instances.map(i => deliver(world, handler, stateChange(i.instanceId, "running"))));
             expect(errors.filter(Boolean)).to.deep.equal([]);
@@ -273,9 +274,10 @@ describe("binding and release", function () {
             expect((await world.checkInvariants()).bound).to.equal(5);
             const count = (action: string) => world.gateway.calls.filter(c => c.action === action).length;
             // The claim is written in a transaction with the check that the worker is not draining, the lock
-            // on its own, and the row in a transaction with the checks that the lock is held and no drain is.
+            // with the check that the claim still names its address, and the row with the checks that the
+            // lock is held and no drain is.
             expect({ DescribeInstances: count("DescribeInstances"), DescribeAddresses: count("DescribeAddresses"), PutItem: count("PutItem"), AssociateAddress: count("AssociateAddress"), TransactWriteItems: count("TransactWriteItems") })
-                .to.deep.equal({ DescribeInstances: 1, DescribeAddresses: 1, PutItem: 5, AssociateAddress: 5, TransactWriteItems: 10 });
+                .to.deep.equal({ DescribeInstances: 1, DescribeAddresses: 1, PutItem: 0, AssociateAddress: 5, TransactWriteItems: 15 });
             expect(world.gateway.calls).to.have.length(22);
         });
 

@@ -120,7 +120,7 @@ describe("the reconciler", function () {
         await open({ poolSize: 2 });
         const instance = world.launch();
         // The bind stops after its claim: the lock is never written.
-        world.gateway.inject({ service: "dynamodb", action: "PutItem", match: call => (call.input as { Item?: { InstanceId?: unknown } }).Item?.InstanceId !== undefined });
+        world.gateway.inject({ service: "dynamodb", action: "TransactWriteItems", match: call => (call.input as { TransactItems: { Put?: { Item?: { InstanceId?: unknown } } }[] }).TransactItems[0].Put?.Item?.InstanceId !== undefined });
         await world.handle(handler, stateChange(instance.instanceId, "running")).catch(() => undefined);
         expect(await world.claims()).to.have.length(1);
         expect((await reconcile({})).inspection.drift).to.deep.equal([]);

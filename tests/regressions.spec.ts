@@ -101,7 +101,7 @@ describe("regressions: interleavings that broke an invariant", function () {
         world.route53.pollsUntilInSync = 0;
         // The first worker claims the address, and its lock write fails: a claim without its lock.
         const first = world.launch().instanceId;
-        world.gateway.inject({ service: "dynamodb", action: "PutItem", match: call => (call.input as { Item?: { InstanceId?: unknown } }).Item?.InstanceId !== undefined });
+        world.gateway.inject({ service: "dynamodb", action: "TransactWriteItems", match: call => (call.input as { TransactItems: { Put?: { Item?: { InstanceId?: unknown } } }[] }).TransactItems[0].Put?.Item?.InstanceId !== undefined });
         await world.handle(handler, stateChange(first, "running")).catch(() => undefined);
         // Another worker locks and binds the same address, and names it.
         const second = await bound();
@@ -162,6 +162,44 @@ describe("regressions: interleavings that broke an invariant", function () {
         const [address] = world.addressesOf(instance.instanceId);
         expect(address.allocationId).to.not.equal(refusing.allocationId);
         expect((await world.locks()).map(l => l.Id)).to.deep.equal([address.allocationId]);
+        await world.checkInvariants();
+    });
+
+    it("6. two binds of one waiting worker, one moving its claim while the other wins the lock, leave it one address", async () => {
+        await open({ poolSize: 2 });
+        const [o1, o2] = [await bound(), await bound()];
+        const w = world.launch().instanceId;
+        await world.handle(handler, stateChange(w, "running")).catch(() => undefined); // exhausted: W waits
+        const holder = (allocationId: string) => world.ec2.address(allocationId)!.association!.instanceId;
+        const [first, second] = candidateOrder(w, world.ec2.addresses());
+        const [slow, quick] = [holder(first.allocationId), holder(second.allocationId)];
+        expect([slow, quick].sort()).to.deep.equal([o1, o2].sort());
+        world.ec2.setState(slow, "shutting-down");
+        world.ec2.setState(quick, "shutting-down");
+        const text = (c: { input: unknown }) => JSON.stringify(c.input);
+        // W's lock of `first`: a write to the claims table keyed by `first` that names W.
+        const locksFirst = (c: { action: string; input: unknown }) => ["PutItem", "TransactWriteItems"].includes(c.action)
+            && text(c).includes(`"Id":{"S":"${first.allocationId}"}`) && text(c).includes(`"InstanceId":{"S":"${w}"}`);
+        // P: the release of `first`'s holder, held after it disassociated, before its row and lock go.
+        const unbind = world.gateway.pauseAt(c => c.action === "TransactWriteItems" && text(c).includes(first.allocationId) && text(c).includes(slow) && text(c).includes("Delete"));
+        const P = world.handle(handler, stateChange(slow, "shutting-down"));
+        await unbind.reached;
+        // Q: the release of `second`'s holder hands the freed address to W: it claims `first` for W; its lock is held.
+        const qLock = world.gateway.pauseAt(locksFirst);
+        const Q = world.handle(handler, stateChange(quick, "shutting-down"));
+        await qLock.reached;
+        // R: W's own event comes back and takes W's claim, on `first`; its lock is held too.
+        const rLock = world.gateway.pauseAt(locksFirst);
+        const R = world.handle(handler, stateChange(w, "running"));
+        await rLock.reached;
+        // Q finds `first` locked by P's instance and moves W's claim on; then P lets `first` go; then R locks it.
+        qLock.resume();
+        await Q.catch(() => undefined);
+        unbind.resume();
+        await P;
+        rLock.resume();
+        await R.catch(() => undefined);
+        expect(world.addressesOf(w)).to.have.length(1);
         await world.checkInvariants();
     });
 });

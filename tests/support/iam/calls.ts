@@ -105,7 +105,8 @@ export const SDK_CALLS: Record<string, Call[]> = {
         { what: "read every server row", by: ["reconciler"], authorize: f => [item("Scan", f.tables.servers)] },
     ],
     TransactWriteItemsCommand: [
-        { what: "write a first claim unless the worker drains", by: BOTH, authorize: f => [item("PutItem", f.tables.claims), item("ConditionCheckItem", f.tables.claims)] },
+        { what: "write a first claim unless the worker drains, lock an address while the claim names it, or move a claim off an address", by: BOTH, authorize: f => [item("PutItem", f.tables.claims), item("ConditionCheckItem", f.tables.claims)] },
+        { what: "drop a claim off an address the instance does not hold", by: BOTH, authorize: f => [item("DeleteItem", f.tables.claims), item("ConditionCheckItem", f.tables.claims)] },
         { what: "publish a row while holding the lock", by: BOTH, authorize: f => [item("ConditionCheckItem", f.tables.claims), item("UpdateItem", f.tables.servers)] },
         { what: "replace a stale row while holding the lock", by: BOTH, authorize: f => [item("ConditionCheckItem", f.tables.claims), item("PutItem", f.tables.servers)] },
         { what: "take back a row and its lock together", by: BOTH, authorize: f => [item("DeleteItem", f.tables.servers), item("DeleteItem", f.tables.claims)] },
