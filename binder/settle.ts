@@ -62,9 +62,8 @@ export async function settleAll(ctx: Context, work: InstanceWork[]): Promise<Set
     const released = await releaseAll(ctx, verdicts.filter(v => v.act === "release").map(v => v.instanceId));
     released.forEach(settled);
     (await bindEach(ctx, verdicts.flatMap(v => (v.act === "bind" ? [v.instance!] : [])), newPoolView())).forEach(settled);
-    if (released.some(r => "outcome" in r && r.outcome === "released") && hasTimeToStart(ctx.timeLeft())) {
-        await handOver(ctx, new Set(work.map(w => w.instanceId)));
-    }
+    const freed = released.flatMap(r => ("outcome" in r && r.outcome === "released" ? [r.instanceId] : []));
+    if (freed.length > 0 && hasTimeToStart(ctx.timeLeft())) await handOver(ctx, freed, new Set(work.map(w => w.instanceId)));
     return results;
 }
 

@@ -3,8 +3,9 @@
 // every invariant over the whole final state.
 import { expect } from "chai";
 import { createEventHandler, EventHandler } from "../binder";
+import { Store } from "../binder/store";
 import type { ChangeResourceRecordSetsInput } from "./support/aws/route53-rest";
-import { INSTANCE_TAGS, queueBatch, stateChange, World, WorldOptions } from "./support/world";
+import { drainSignal, INSTANCE_TAGS, queueBatch, stateChange, World, WorldOptions } from "./support/world";
 
 async function deliver(world: World, handler: EventHandler, event: unknown): Promise<Error | undefined> {
     try {
@@ -453,6 +454,31 @@ describe("binding and release", function () {
             // Its own event, when it comes again, finds the binding done.
             expect(await deliver(world, handler, stateChange(second.instanceId, "running"))).to.equal(undefined);
             expect((await world.checkInvariants()).bound).to.equal(1);
+        });
+
+        it("hands each address a batch's releases free to the workers first in line, passing over one that drains", async () => {
+            await open({ poolSize: 2 });
+            const [a, b] = [world.launch(), world.launch()];
+            await world.handle(handler, stateChange(a.instanceId, "running"), stateChange(b.instanceId, "running"));
+            // Three workers wait, in this order; the first is warned before it gets an address.
+            const waiting = [world.launch(), world.launch(), world.launch()];
+            for (const w of waiting) {
+                expect((await deliver(world, handler, stateChange(w.instanceId, "running")))?.name).to.equal("PoolExhaustedError");
+                await new Promise(resolve => setTimeout(resolve, 5)); // each waits from a later moment
+            }
+            await world.handle(handler, drainSignal("spot-interruption", [waiting[0].instanceId]));
+            // Its drain took it off the list; put it back at the head, as a bind of it after the drain would.
+            await new Store(world.dynamodb, world.settings.serversTable, world.settings.claimsTable).wait([waiting[0].instanceId], new Date(0).toISOString());
+            expect(Object.keys(await world.waitlist())).to.have.members(waiting.map(w => w.instanceId));
+
+            for (const old of [a, b]) world.ec2.setState(old.instanceId, "terminated");
+            await world.handle(handler, stateChange(a.instanceId, "terminated"), stateChange(b.instanceId, "terminated"));
+            // Two addresses freed: the draining worker takes none, so the next two in line get them.
+            expect(world.addressesOf(waiting[0].instanceId)).to.have.length(0);
+            expect(world.addressesOf(waiting[1].instanceId)).to.have.length(1);
+            expect(world.addressesOf(waiting[2].instanceId)).to.have.length(1);
+            expect(await world.waitlist()).to.deep.equal({});
+            await world.checkInvariants([waiting[0].instanceId]);
         });
 
         it("names a batch of binds with one Route53 change and one wait, then publishes their rows", async () => {
