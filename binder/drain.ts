@@ -20,22 +20,27 @@ export interface DrainNotice {
 
 /**
  * Drains the run of `instance` that EC2 showed: records the mark (a duplicate
- * signal finds it there and changes nothing), then withdraws the row. A signal
- * sent before the run began (a stop and start since) is of an earlier run, and
- * left alone. Repeating it after a failure finishes the same drain.
+ * signal finds it there and changes nothing), then withdraws the row of every run
+ * the signal concerns. A signal sent before the run EC2 shows began (a stop and
+ * start since) drains only that earlier run: its row, which the stop's own
+ * withdrawal may not have taken yet, goes, and a late bind of it cannot publish
+ * it again; the run EC2 shows is served. Repeating it after a failure finishes
+ * the same drain.
  */
 export async function drain(ctx: Context, instance: Instance, notice: DrainNotice): Promise<DrainOutcome> {
     const { instanceId, launchedAt } = instance;
     const log = ctx.log.with({ instanceId, action: "drain" });
-    if (!drainHolds(notice, launchedAt)) {
+    const holds = drainHolds(notice, launchedAt);
+    // Marked even for an earlier run: a bind of that run still on its way must not publish it.
+    const fresh = await ctx.store.markDrain({ instanceId, ...notice, recordedAt: ctx.now().toISOString() }, launchedAt);
+    const claim = await ctx.store.claim(instanceId);
+    if (claim) await ctx.store.withdrawSignalled(claim.publicIp, claim.dnsName, instanceId, notice.signalledAt);
+    // A worker about to go has no use for an address a release frees.
+    else if (holds) await ctx.store.stopWaiting([instanceId]);
+    if (!holds) {
         log.info("the signal is of an earlier run of the instance; nothing to drain", { outcome: "earlier-run", cause: notice.cause, signalledAt: notice.signalledAt, launchedAt });
         return "earlier-run";
     }
-    const fresh = await ctx.store.markDrain({ instanceId, ...notice, recordedAt: ctx.now().toISOString() }, launchedAt);
-    const claim = await ctx.store.claim(instanceId);
-    if (claim) await ctx.store.withdraw(claim.publicIp, claim.dnsName, instanceId, launchedAt);
-    // A worker about to go has no use for an address a release frees.
-    else await ctx.store.stopWaiting([instanceId]);
     const outcome = fresh ? "drained" : "already-draining";
     if (fresh) ctx.metrics.drained(notice.cause);
     log.info(fresh ? "draining: row withdrawn; address, name and claim kept until it goes" : "already draining; row withdrawn", {

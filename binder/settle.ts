@@ -85,11 +85,13 @@ function judge(ctx: Context, { instanceId, announcements, drains }: InstanceWork
     // withdrawn anyway; not shown: nothing; otherwise drain, instead of binding.
     const act = signals.length > 0 && phase === "gone" ? "release" : verdict.act;
     const notice = drains.length > 0 && instance && phase !== "gone" && phase !== "unknown" && act !== "withdraw" ? firstNotice(drains) : undefined;
-    if (notice && drainHolds(notice, instance!.launchedAt)) {
+    // A signal of an earlier run still drains when there is nothing else to do: its run's row, if left, goes.
+    if (notice && (act === undefined || drainHolds(notice, instance!.launchedAt))) {
         return { instanceId, instance: instance!, act: "drain", notice, wait, done };
     }
     const observed = instance?.state ?? "not found";
-    if (notice) log.info("the signal is of an earlier run of the instance; nothing to drain", { outcome: "earlier-run", cause: notice.cause, launchedAt: instance!.launchedAt });
+    // A bind of the run EC2 shows replaces the row of the earlier run the signal was about.
+    if (notice) log.info("the signal is of an earlier run of the instance; binding this one", { outcome: "earlier-run", cause: notice.cause, launchedAt: instance!.launchedAt });
     if (act) {
         if (wait.length > 0) log.info("other events for this instance disagree with EC2; they will come again", { outcome: "waiting", observed });
         return { instanceId, instance, act, wait, done };
@@ -98,7 +100,6 @@ function judge(ctx: Context, { instanceId, announcements, drains }: InstanceWork
         log.info("EC2 does not show what the event says yet; the event will come again", { outcome: "waiting", observed, announced: announcements.map(a => a.phase) });
         return { instanceId, outcome: "waiting", wait, done };
     }
-    if (notice) return { instanceId, outcome: "earlier-run", wait, done };
     log.info("EC2 never showed what the event says; nothing to do (the reconciler checks again)", { outcome: "unconfirmed", observed });
     return { instanceId, outcome: "unconfirmed", wait, done };
 }

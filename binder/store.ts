@@ -433,6 +433,16 @@ export class Store {
     }
 
     /**
+     * Removes the server row if it belongs to `instanceId` and to a run of it that
+     * had started by `signalledAt` (a row written before runs were recorded counts):
+     * a drain's withdrawal, which leaves a run started after the signal alone.
+     */
+    async withdrawSignalled(publicIp: string, dnsName: string, instanceId: string, signalledAt: string): Promise<void> {
+        await this.deleteIf(this.serversTable, serverKey(publicIp, dnsName),
+            expression("#InstanceId = :instance AND (attribute_not_exists(#LaunchedAt) OR #LaunchedAt <= :signalled)", { ":instance": instanceId, ":signalled": signalledAt }));
+    }
+
+    /**
      * Removes the server row if it still belongs to `instanceId` and, when `launchedAt`
      * is given, to that run of it: a row the instance published after it started again
      * is not the stopped run's to remove.

@@ -5,7 +5,7 @@ import { Context, describeTags, hasTags } from "../binder/context";
 import { drain, undrain } from "../binder/drain";
 import { Instance } from "../binder/ec2";
 import { observedPhase } from "../binder/lifecycle";
-import { Claim, DrainMark } from "../binder/store";
+import { Claim, DrainMark, drainHolds } from "../binder/store";
 import { refusal } from "./errors";
 import { age } from "./format";
 
@@ -36,11 +36,11 @@ export async function drainCommand(ctx: Context, instanceId: string, out: (text:
     const shown = (await ctx.ec2.instances([instanceId])).find(instance => instance.instanceId === instanceId);
     const instance = drainable(ctx, instanceId, shown);
     const signalledAt = ctx.now().toISOString();
-    const outcome = await drain(ctx, instance, { cause: "operator", signalledAt });
-    if (outcome === "earlier-run") {
+    if (!drainHolds({ signalledAt }, instance.launchedAt)) {
         // The drain would be of a run before this one: only a clock behind EC2's says so.
         throw refusal(`${instanceId} started at ${instance.launchedAt}, later than this machine's clock says it is (${signalledAt}): check the clock; nothing drained`);
     }
+    const outcome = await drain(ctx, instance, { cause: "operator", signalledAt });
     const [claim, mark] = await Promise.all([
         ctx.store.claim(instanceId),
         outcome === "already-draining" ? ctx.store.drainOf(instanceId) : undefined,

@@ -8,21 +8,27 @@ import { expect } from "chai";
 import fc from "fast-check";
 import { BinderSettings } from "../binder/config";
 import { Attachment, Ec2 } from "../binder/ec2";
-import { ServerRow, Store } from "../binder/store";
+import { Claim, ServerRow, Store } from "../binder/store";
 import { explorationProperty } from "./support/explorer/property";
 import { Explorer, RunOptions } from "./support/explorer/run";
 
 // Planted bugs, to show that the bounded exploration finds what it must.
 
-/** An address's lock taken whoever holds it. */
+/** An address's lock taken whoever holds it, and whatever the claim names. */
 function unconditionalLock(client: DynamoDBClient, settings: BinderSettings): Store {
+    const take = (allocationId: string, instanceId: string, now: string) => client.send(new PutItemCommand({
+        TableName: settings.claimsTable,
+        Item: { Id: { S: allocationId }, InstanceId: { S: instanceId }, LockedAt: { S: now } },
+    }));
     return new (class extends Store {
         override async lock(allocationId: string, instanceId: string, now: string): Promise<boolean> {
-            await client.send(new PutItemCommand({
-                TableName: settings.claimsTable,
-                Item: { Id: { S: allocationId }, InstanceId: { S: instanceId }, LockedAt: { S: now } },
-            }));
+            await take(allocationId, instanceId, now);
             return true;
+        }
+
+        override async lockClaimed(claim: Claim, now: string): Promise<"locked"> {
+            await take(claim.allocationId, claim.instanceId, now);
+            return "locked";
         }
     })(client, settings.serversTable, settings.claimsTable);
 }
