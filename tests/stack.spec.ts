@@ -220,7 +220,7 @@ describe("the stack", function () {
         it("gives each function one inline least-privilege policy and no managed policies", () => {
             expect(run.ofType(T.attachment)).to.have.length(0);
             for (const role of run.ofType(T.role)) expect(role.inputs.assumeRolePolicy.Statement[0].Principal).to.deep.equal({ Service: "lambda.amazonaws.com" });
-            const common = ["WriteOwnLogs", "ReadInstancesAndAddresses", "MovePoolAddressesOnly", "AttachToClusterInterfacesOnly", "AttachToTargetInstancesOnly", "ClaimsAndLocks", "ServerRows"];
+            const common = ["WriteOwnLogs", "ReadInstancesAndAddresses", "MovePoolAddressesOnly", "AttachToClusterInterfacesOnly", "AttachToTargetInstancesOnly", "ClaimsAndLocks", "Waitlist", "ServerRows"];
             expect(statements(run, "binder").map(s => s.Sid)).to.deep.equal([...common, "ConsumeOwnEventQueue"]);
             expect(statements(run, "reconciler").map(s => s.Sid)).to.deep.equal(common);
             for (const s of [...statements(run, "binder"), ...statements(run, "reconciler")]) {
