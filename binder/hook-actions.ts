@@ -79,8 +79,10 @@ const bound = (instanceId: string, claim: Claim): HookAnswer =>
  * Binds the caller as an event would (claim, lock, associate, name, row), over the
  * instance just read, and answers with its binding as its claim records it. A
  * worker already bound and published is answered from its claim and row alone: a
- * boot that asks again after a 503 costs two reads, not a bind. An exhausted pool
- * puts the worker on the waitlist: the next release hands it an address.
+ * boot that asks again after a 503 costs two reads, not a bind. A drain the worker
+ * started itself (cause `node`: its pod's preStop hook, when the pod was only
+ * restarted) ends here; any other drain stands (409). An exhausted pool puts the
+ * worker on the waitlist: the next release hands it an address.
  */
 export async function bindSelf(ctx: Context, instance: Instance, log: Logger): Promise<HookAnswer> {
     const { instanceId } = instance;
@@ -88,6 +90,12 @@ export async function bindSelf(ctx: Context, instance: Instance, log: Logger): P
     if (known.claim && known.published) {
         log.info("already bound and published; answered from its claim", { action: "bind", outcome: "already-bound", allocationId: known.claim.allocationId });
         return bound(instanceId, known.claim);
+    }
+    const mark = await ctx.store.drainOf(instanceId);
+    if (mark?.cause === "node" && drainHolds(mark, instance.launchedAt)) {
+        // Only the mark that was read goes, not a signal that came since.
+        await ctx.store.forgetDrain(instanceId, mark.signalledAt);
+        log.info("its own drain ends: it asks to be bound again", { action: "undrain", outcome: "undrained", cause: mark.cause, signalledAt: mark.signalledAt });
     }
     const [result] = await bindEach(ctx, [instance], newPoolView());
     if (!result) return unavailable("no-time", "the invocation had too little time left to start the bind", RETRY_AFTER.soon, instanceId);
@@ -101,7 +109,7 @@ export async function bindSelf(ctx: Context, instance: Instance, log: Logger): P
             : unavailable("bind-failed", message, RETRY_AFTER.soon, instanceId);
     }
     if (result.outcome === "draining") {
-        return { status: 409, body: { error: "draining", reason: `${instanceId} is draining: it takes no address and publishes no row`, instanceId } };
+        return { status: 409, body: { error: "draining", reason: `${instanceId} is draining (a drain it did not start): it takes no address and publishes no row`, instanceId } };
     }
     const claim = result.outcome === "bound" || result.outcome === "already-bound" ? await ctx.store.claim(instanceId) : undefined;
     if (!claim) return unavailable("bind-failed", `${instanceId} was not bound (${result.outcome})`, RETRY_AFTER.soon, instanceId);

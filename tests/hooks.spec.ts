@@ -8,7 +8,7 @@ import { Clock } from "../bench/clock";
 import { Throttler } from "../bench/buckets";
 import { shippedArchives, Shipped } from "./support/archives";
 import { Answer, answerOf, Authorizer, callers, hookRequest } from "./support/hooks";
-import { INSTANCE_TAGS, queueBatch, stateChange, World, WorldOptions } from "./support/world";
+import { drainSignal, INSTANCE_TAGS, queueBatch, stateChange, World, WorldOptions } from "./support/world";
 
 /** Calls that only read; anything else the gateway records is a write. */
 const READS = ["DescribeInstances", "DescribeAddresses", "GetItem", "Scan"];
@@ -199,15 +199,34 @@ describe("the node hooks, through the shipped archive", function () {
             expect(writes()).to.deep.equal([]);
         });
 
-        it("answers 409 to a draining worker and binds nothing", async () => {
+        it("answers 409 to a worker a Spot warning drains, and binds nothing", async () => {
             await open({ poolSize: 1 });
+            await openBinder();
             const worker = world.launch();
-            expect((await call("POST", "/drain", callers.instance(worker.instanceId))).body.outcome).to.equal("drained");
+            expect(await binder!.invoke(queueBatch(drainSignal("spot-interruption", [worker.instanceId])))).to.deep.equal({ value: { batchItemFailures: [] } });
             const answer = await bind(worker.instanceId);
             expect(answer.status).to.equal(409);
             expect(answer.body).to.deep.include({ error: "draining", instanceId: worker.instanceId });
             expect(world.addressesOf(worker.instanceId)).to.deep.equal([]);
             expect(await world.claims()).to.deep.equal([]);
+            expect((await world.drains()).map(d => d.Cause)).to.deep.equal(["spot-interruption"]);
+        });
+
+        it("ends the drain a worker started itself (its pod restarted) and publishes it again, as a new server", async () => {
+            await open({ poolSize: 1 });
+            const worker = world.launch();
+            const first = await bind(worker.instanceId);
+            const [row] = await world.servers();
+            await world.allocate(row.EIP, row.DNS_Record);
+            expect((await call("POST", "/drain", callers.instance(worker.instanceId))).body.outcome).to.equal("drained");
+            expect(await world.servers()).to.deep.equal([]);
+            const again = await bind(worker.instanceId);
+            expect(again).to.deep.equal(first);
+            expect(await world.drains()).to.deep.equal([]);
+            await world.checkInvariants();
+            const [published] = await world.servers();
+            expect(published.allocated, "the streams of the pod that stopped are gone").to.equal(false);
+            expect(logged().filter(l => l.action === "undrain").map(l => l.cause)).to.deep.equal(["node"]);
         });
     });
 
