@@ -30,12 +30,17 @@ export const callers = {
     sso: (email: string) => authorizer(`arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_AdministratorAccess_0123456789abcdef/${email}`, `AROAEXAMPLESSOID0001:${email}`),
 };
 
-export const URL_ID = "abcdefghijklmnopqrstuvwxyz012345";
-export const DOMAIN = `${URL_ID}.lambda-url.us-east-1.on.aws`;
+/** A function URL's host name: an id Lambda makes up, and the function's region. */
+const DOMAIN = "abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws";
 
-/** The request Lambda hands the function for `method path?query` from `caller`, with the headers a signed request carries. */
-export function hookRequest(method: string, pathAndQuery: string, caller: Authorizer, headers: Record<string, string> = {}): Record<string, unknown> {
-    const url = new URL(pathAndQuery, `https://${DOMAIN}`);
+/**
+ * The request Lambda hands the function for `method path?query` from `caller`, at the
+ * function URL `domain`, with the headers the request carried.
+ */
+export function hookRequest(method: string, pathAndQuery: string, caller: Authorizer, options: { headers?: Record<string, string>; domain?: string } = {}): Record<string, unknown> {
+    const domain = options.domain ?? DOMAIN;
+    const urlId = domain.split(".")[0];
+    const url = new URL(pathAndQuery, `https://${domain}`);
     const now = new Date();
     const query = url.search.slice(1);
     return {
@@ -44,16 +49,16 @@ export function hookRequest(method: string, pathAndQuery: string, caller: Author
         rawPath: url.pathname,
         rawQueryString: query,
         headers: {
-            "host": DOMAIN, "x-amzn-trace-id": `Root=1-${randomUUID()}`, "x-forwarded-proto": "https", "x-forwarded-port": "443",
-            "x-forwarded-for": "198.51.100.10", "accept": "*/*", "user-agent": "curl/8.5.0", ...headers,
+            "host": domain, "x-amzn-trace-id": `Root=1-${randomUUID()}`, "x-forwarded-proto": "https", "x-forwarded-port": "443",
+            "x-forwarded-for": "198.51.100.10", "accept": "*/*", "user-agent": "curl/8.5.0", ...options.headers,
         },
         ...(query && { queryStringParameters: Object.fromEntries(url.searchParams) }),
         requestContext: {
             accountId: ACCOUNT,
-            apiId: URL_ID,
+            apiId: urlId,
             authorizer: { iam: caller },
-            domainName: DOMAIN,
-            domainPrefix: URL_ID,
+            domainName: domain,
+            domainPrefix: urlId,
             http: { method, path: url.pathname, protocol: "HTTP/1.1", sourceIp: "198.51.100.10", userAgent: "curl/8.5.0" },
             requestId: randomUUID(),
             routeKey: "$default",
