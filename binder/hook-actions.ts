@@ -91,13 +91,16 @@ export async function bindSelf(ctx: Context, instance: Instance, log: Logger): P
         log.info("already bound and published; answered from its claim", { action: "bind", outcome: "already-bound", allocationId: known.claim.allocationId });
         return bound(instanceId, known.claim);
     }
-    const mark = await ctx.store.drainOf(instanceId);
-    if (mark?.cause === "node" && drainHolds(mark, instance.launchedAt)) {
-        // Only the mark that was read goes, not a signal that came since.
-        await ctx.store.forgetDrain(instanceId, mark.signalledAt);
-        log.info("its own drain ends: it asks to be bound again", { action: "undrain", outcome: "undrained", cause: mark.cause, signalledAt: mark.signalledAt });
+    let [result] = await bindEach(ctx, [instance], newPoolView());
+    if (result && "outcome" in result && result.outcome === "draining") {
+        const mark = await ctx.store.drainOf(instanceId);
+        if (mark?.cause === "node" && drainHolds(mark, instance.launchedAt)) {
+            // Only the mark that was read goes, not a signal that came since.
+            await ctx.store.forgetDrain(instanceId, mark.signalledAt);
+            log.info("its own drain ends: it asks to be bound again", { action: "undrain", outcome: "undrained", cause: mark.cause, signalledAt: mark.signalledAt });
+            [result] = await bindEach(ctx, [instance], newPoolView());
+        }
     }
-    const [result] = await bindEach(ctx, [instance], newPoolView());
     if (!result) return unavailable("no-time", "the invocation had too little time left to start the bind", RETRY_AFTER.soon, instanceId);
     if ("error" in result) {
         const { error } = result;
