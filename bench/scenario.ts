@@ -10,12 +10,14 @@ import { FaultKind, injectFaults } from "./faults";
 import { Freezer } from "./freeze";
 import { Handler, Invocation, LambdaOptions, LambdaSim } from "./lambda";
 import { Captured, captureLogs } from "./logs";
+import { runHookStorm } from "./hooks";
 import { Figures, figures } from "./metrics";
 import { createNaiveHandler } from "./naive";
 import { reconcileAlongside, ReconcilerRuns } from "./reconciler";
 import { BenchWorld } from "./world";
 
-export type Binder = "ours" | "naive";
+/** The hooks: workers bind themselves through the node hooks (hooks.ts), no events. */
+export type Binder = "ours" | "naive" | "hooks";
 
 export interface Scenario {
     name: string;
@@ -47,10 +49,10 @@ export interface RunSettings {
     maxReceives: number;
 }
 
-const HANDLERS: Record<Binder, () => Handler> = { ours: createEventHandler, naive: createNaiveHandler };
+const HANDLERS: Record<Exclude<Binder, "hooks">, () => Handler> = { ours: createEventHandler, naive: createNaiveHandler };
 
 /** Ours is fed by the event queue; the naive binder is invoked once per event, as in the original sample. */
-function lambdaOptions(scenario: Scenario, binder: Binder, run: RunSettings): LambdaOptions {
+function lambdaOptions(scenario: Scenario, binder: Exclude<Binder, "hooks">, run: RunSettings): LambdaOptions {
     const { timeoutMs } = run;
     return binder === "ours"
         ? { mode: "queue", maxConcurrency: scenario.concurrency, batchSize: run.batchSize, visibilityTimeoutMs: run.visibilityTimeoutMs, maxReceives: run.maxReceives, timeoutMs }
@@ -58,6 +60,7 @@ function lambdaOptions(scenario: Scenario, binder: Binder, run: RunSettings): La
 }
 
 export async function runScenario(scenario: Scenario, binder: Binder, run: RunSettings): Promise<Figures> {
+    if (binder === "hooks") return runHookStorm({ ...scenario, latencyMs: run.latencyMs, seed: run.seed });
     const world = new BenchWorld({ launches: scenario.launches, pool: scenario.pool, dnsRecords: scenario.dnsRecords, latencyMs: run.latencyMs, background: scenario.background });
     const freezer = new Freezer();
     await freezer.start();

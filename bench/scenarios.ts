@@ -44,5 +44,7 @@ export function scenarios(config: BenchConfig): Scenario[] {
     // The reconciler racing the burst: its binds and releases against the binder's.
     list.push({ ...base, name: "per-address-200-reconciling", ...burst(200, 1), binders: ["ours"], reconcileEveryMs: config.reconcileEveryMs });
     list.push({ ...base, name: "per-address-200-failing", ...burst(200, 1), faults: "failing", faultRate: config.failingRate });
+    // A boot storm through the node hooks: each worker binds itself at boot (hooks.ts); per-address-200 is the same storm through events.
+    list.push({ ...base, name: "hooks-200", ...burst(200, 1), binders: ["hooks"] });
     return list.filter(s => !config.only || config.only.test(s.name));
 }
