@@ -153,7 +153,7 @@ describe("docs/node-hooks.md", function () {
             expect(code, out).to.equal(0);
             const [address] = world.addressesOf(worker.instanceId);
             expect(out).to.include(`eip-dns-binder: bound: {"instanceId":"${worker.instanceId}","publicIp":"${address.publicIp}"`);
-            expect(view.exchanges.filter(e => e.host === host).map(e => `${e.method} ${e.path} ${e.status}`)).to.deep.equal(["POST /bind?wait=25 200"]);
+            expect(view.exchanges.filter(e => e.host === host).map(e => `${e.method} ${e.path} ${e.status}`)).to.deep.equal(["POST /bind?wait=55 200"]);
             await world.checkInvariants();
         });
 
