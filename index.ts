@@ -3,13 +3,14 @@
 // and takes all three back when the worker goes away. One stack per environment.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { createEventHandler, createReconcileHandler } from "./binder";
-import { binderEnvironment, EVENT_QUEUE_URL_ENV, parseSettings, PROJECT, Settings } from "./binder/config";
+import { createEventHandler, createHookHandler, createReconcileHandler } from "./binder";
+import { binderEnvironment, EVENT_QUEUE_URL_ENV, NODE_ROLE_ARNS_ENV, parseSettings, PROJECT, Settings } from "./binder/config";
 import { isNamedError } from "./binder/errors";
 import { alarms } from "./infra/alarms";
 import { failureQueues } from "./infra/failures";
 import { previewWarnings } from "./infra/guardrails";
 import { drainSignalRules, onlyRulesSend, reconcileSchedule, stateChangeRule } from "./infra/events";
+import { checkNodeRoles, HOOK_TIMEOUT, hookEndpoint } from "./infra/hooks";
 import { binderFunction } from "./infra/lambda";
 import { eventQueue, feedFromQueue } from "./infra/queue";
 import { addressName, addressRecords, allocateAddresses, findExternalAddresses, PoolAddress } from "./infra/pool";
@@ -111,6 +112,22 @@ export = async () => {
     });
     reconcileSchedule(reconciler, settings.reconcileSchedule);
 
+    // With nodeRoleArns, the node hooks: a worker binds itself at boot and drains itself on its way out.
+    let hookUrl: aws.lambda.FunctionUrl | undefined;
+    if (settings.nodeRoleArns) {
+        checkNodeRoles(settings.nodeRoleArns, (await aws.getCallerIdentity()).accountId);
+        // The hook function acts only on the instance that calls, as the binder would on its events.
+        const hook = binderFunction("hook", {
+            description: "Binds or drains the worker that calls, for eip-dns-binder's node hooks.",
+            factory: createHookHandler,
+            timeout: HOOK_TIMEOUT,
+            settings: binderSettings,
+            environment: { [NODE_ROLE_ARNS_ENV]: JSON.stringify(settings.nodeRoleArns) },
+            policy: { ...scope, role: "hook" },
+        });
+        hookUrl = hookEndpoint(hook, settings.nodeRoleArns);
+    }
+
     // Alarms: pool running dry or near the quota, failing binds, a stalled event queue, events in a failure queue.
     const { topic } = alarms({
         stack, minFreeAddresses: settings.minFreeAddresses, addressQuota: settings.addressQuota, alarmEmail: settings.alarmEmail, queues, events,
@@ -127,6 +144,7 @@ export = async () => {
         failedEventsQueue: queues.handling.url,
         undeliveredEventsQueue: queues.delivery.url,
         alarmTopic: topic?.arn,
+        hookUrl: hookUrl?.functionUrl,
         pool: pulumi
             .all(pool.map(address => pulumi.all([address.publicIp, addressName(settings, address.publicIp)])))
             .apply(entries => Object.fromEntries(entries)),

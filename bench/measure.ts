@@ -11,19 +11,19 @@ import { Captured, captureLogs, LogLine } from "./logs";
 import { Figures } from "./metrics";
 import { createNaiveHandler } from "./naive";
 import { reconcileAlongside, ReconcilerRuns } from "./reconciler";
-import type { Binder, RunSettings, Scenario } from "./scenario";
+import type { EventBinder, RunSettings, Scenario } from "./scenario";
 import { BenchWorld } from "./world";
 
 /** One binder in one scenario's world, open and with its environment set. */
 export interface ScenarioRun {
     world: BenchWorld;
     scenario: Scenario;
-    binder: Binder;
+    binder: EventBinder;
     run: RunSettings;
     freezer: Freezer;
 }
 
-const HANDLERS: Record<Binder, () => Handler> = { "ours": createEventHandler, "no-handover": createNoHandoverHandler, "naive": createNaiveHandler };
+const HANDLERS: Record<EventBinder, () => Handler> = { "ours": createEventHandler, "no-handover": createNoHandoverHandler, "naive": createNaiveHandler };
 
 /** Ours (with hand-over or without) is fed by the event queue; the naive binder is invoked once per event, as in the original sample. */
 function lambdaOptions({ scenario, binder, run }: ScenarioRun): LambdaOptions {

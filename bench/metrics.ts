@@ -49,6 +49,8 @@ export interface Figures {
     audit: Audit;
     duplicates: number;
     leaks: number;
+    /** The node hooks' storm (hooks.ts): answers by status and error, calls made, environments started. */
+    hooks?: { answers: Record<string, number>; calls: number; environments: number };
     /** Bench health: CPU this scenario's thread used (share of one core) and its event-loop delay, so a slow harness shows. */
     harness: { seconds: number; skippedSeconds: number; cpuShare: number; loopDelayP99Ms: number };
     /** Replacement scenarios: the new workers' waits and what bound them. */

@@ -3,6 +3,7 @@
 import { performance } from "node:perf_hooks";
 import { benchConfig } from "./config";
 import { judge } from "./goals";
+import { hooksReport } from "./hooks-report";
 import { Job, runJobs } from "./jobs";
 import { writeBurstChart, writeResults } from "./report";
 import { binderRevision } from "./revision";
@@ -41,6 +42,8 @@ async function main(): Promise<void> {
     if (results.some(r => r.scenario.kind !== "burst")) console.log(`\n${DISRUPTION_LEGEND}`);
     console.log("\nAWS calls per bind by API (answered calls; throttled attempts counted apart; replacement, spot-reclaim: per replaced or warned worker):\n");
     console.log(callsTable(results));
+    const hooks = hooksReport(results);
+    if (hooks) console.log(`\nNode hooks:\n${hooks}`);
     console.log("\nGoals (our binder):");
     for (const g of goals) console.log(`  ${g.met ? "met   " : "MISSED"}  ${g.goal}: ${g.value}`);
     const json = writeResults(config, results, goals, { totalSeconds, coresBusy, binder });

@@ -9,13 +9,16 @@ import { BackgroundLoad } from "./buckets";
 import { FaultKind, injectFaults } from "./faults";
 import { Freezer } from "./freeze";
 import { measure, newLambda, ScenarioRun } from "./measure";
+import { runHookStorm } from "./hooks";
 import { Figures, figures } from "./metrics";
 import { DisruptionTiming, runReplacement } from "./replacement";
 import { runSpotReclaim } from "./spot";
 import { BenchWorld } from "./world";
 
-/** Ours; ours with hand-over off (baseline.ts, the replacement scenarios' baseline); the original sample's approach. */
-export type Binder = "ours" | "no-handover" | "naive";
+/** Ours; ours with hand-over off (baseline.ts, the replacement scenarios' baseline); the original sample's approach; workers binding themselves through the node hooks (hooks.ts), no events. */
+export type Binder = "ours" | "no-handover" | "naive" | "hooks";
+/** The binders that events reach through Lambda. */
+export type EventBinder = Exclude<Binder, "hooks">;
 
 /** A burst of launches; Karpenter replacing a bound fleet; Spot reclaiming one. */
 export type ScenarioKind = "burst" | "replacement" | "spot-reclaim";
@@ -59,6 +62,7 @@ export interface RunSettings {
 const RUNNERS: Record<ScenarioKind, (s: ScenarioRun) => Promise<Figures>> = { "burst": runBurst, "replacement": runReplacement, "spot-reclaim": runSpotReclaim };
 
 export async function runScenario(scenario: Scenario, binder: Binder, run: RunSettings): Promise<Figures> {
+    if (binder === "hooks") return runHookStorm({ ...scenario, latencyMs: run.latencyMs, seed: run.seed });
     const world = new BenchWorld({ launches: scenario.launches, pool: scenario.pool, dnsRecords: scenario.dnsRecords, latencyMs: run.latencyMs, background: scenario.background });
     const freezer = new Freezer();
     await freezer.start();

@@ -54,5 +54,7 @@ export function scenarios(config: BenchConfig): Scenario[] {
     for (const [tag, warningSpreadMs] of [["", 5_000], ["-at-once", 0]] as const) {
         list.push({ ...base, kind: "spot-reclaim", name: `spot-reclaim-50${tag}`, ...burst(50, 1), binders: ["ours"], warningSpreadMs });
     }
+    // A boot storm through the node hooks: each worker binds itself at boot (hooks.ts); per-address-200 is the same storm through events.
+    list.push({ ...base, name: "hooks-200", ...burst(200, 1), binders: ["hooks"] });
     return list.filter(s => !config.only || config.only.test(s.name));
 }

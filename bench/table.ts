@@ -82,6 +82,7 @@ export function mainTable(results: ScenarioResult[]): string {
         if (ours) rows.push(row(r, "ours", ours));
         if (naive) rows.push(row(r, "naive", naive));
         if (ours && naive) rows.push(ratioRow(ours, naive));
+        if (r.figures.hooks) rows.push(row(r, "hooks", r.figures.hooks));
         for (const [binder, error] of Object.entries(r.errors)) rows.push([r.scenario.name, binder, `ERROR: ${error.split("\n")[0]}`, ...COLUMNS.slice(3).map(() => "")]);
     }
     return render(rows);

@@ -13,7 +13,7 @@ import { Claim, DRAINING, Placement } from "./store";
 export type BindOutcome = "bound" | "already-bound" | "not-a-target" | "not-running" | "draining";
 
 /** No pool address could be had. Thrown, so the event is retried and finally dead-lettered; the worker waits for a release meanwhile. */
-const POOL_EXHAUSTED = "PoolExhaustedError";
+export const POOL_EXHAUSTED = "PoolExhaustedError";
 const poolExhausted = (message: string) => namedError(POOL_EXHAUSTED, message);
 
 /** Another invocation changed this instance's claim under us; a retry will see the new state. */

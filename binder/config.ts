@@ -3,6 +3,7 @@
 // subset it needs back from its environment with the same rules.
 import { namedError } from "./errors";
 import { DRAIN_REASONS, DrainReason } from "./events";
+import { nodeRole, NodeRole, ROLE_ARN } from "./identity";
 import { PLACEHOLDERS, hostNameProblem, isWithin, normalizeDomain, placeholdersIn, renderName, usesInstance } from "./naming";
 
 export const PROJECT = "eip-dns-binder";
@@ -37,6 +38,11 @@ export interface Settings {
      * always sends those, since a stopped server cannot serve.
      */
     drainOn: DrainReason[];
+    /**
+     * The node IAM roles whose instances may call the node hooks (bind at boot, drain on
+     * exit); unset, the stack makes no hook endpoint.
+     */
+    nodeRoleArns?: string[];
 }
 
 export const DEFAULTS = {
@@ -65,6 +71,8 @@ const SCHEDULE = /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 /** EC2's VPC ids: `vpc-` and 8 or 17 hexadecimal digits. */
 const VPC_ID = /^vpc-([0-9a-f]{8}|[0-9a-f]{17})$/;
+/** How a node role's ARN reads in a message (ROLE_ARN says what one may be). */
+const NODE_ROLE_EXAMPLE = "arn:aws:iam::123456789012:role/KarpenterNodeRole-media";
 
 /** Bad configuration: every problem found, each naming its key. */
 export type ConfigError = Error & { problems: string[] };
@@ -129,8 +137,8 @@ class Reader {
         return fallback;
     }
 
-    /** An optional list of ids, each matching `pattern`; undefined when the key is not set. */
-    ids(key: string, pattern: RegExp, example: string): string[] | undefined {
+    /** An optional list of ids (or ARNs: `noun`), each matching `pattern`; undefined when the key is not set. */
+    ids(key: string, pattern: RegExp, example: string, noun = "id"): string[] | undefined {
         const raw = this.raw(key);
         if (raw === undefined) return undefined;
         let value: unknown;
@@ -140,12 +148,12 @@ class Reader {
             value = raw;
         }
         if (!Array.isArray(value) || value.length === 0) {
-            this.fail(key, `must be a non-empty list of ids such as ["${example}"], not '${raw}'`);
+            this.fail(key, `must be a non-empty list of ${noun}s such as ["${example}"], not '${raw}'`);
             return undefined;
         }
         const bad = value.filter(id => typeof id !== "string" || !pattern.test(id));
         if (bad.length > 0) {
-            this.fail(key, `has ${bad.map(id => `'${String(id)}'`).join(", ")}, not an id such as '${example}'`);
+            this.fail(key, `has ${bad.map(id => `'${String(id)}'`).join(", ")}, not an ${noun} such as '${example}'`);
             return undefined;
         }
         return [...new Set(value as string[])];
@@ -266,6 +274,7 @@ export function parseSettings(lookup: RawLookup): Settings {
         vpcIds: r.ids("vpcIds", VPC_ID, "vpc-0123456789abcdef0"),
         addressQuota: r.optionalInteger("addressQuota", 1, LIMITS.addressQuota),
         drainOn: r.listOf("drainOn", DRAIN_REASONS, DEFAULT_DRAIN_ON),
+        nodeRoleArns: r.ids("nodeRoleArns", ROLE_ARN, NODE_ROLE_EXAMPLE, "IAM role ARN"),
     };
     if (!SCHEDULE.test(settings.reconcileSchedule)) {
         r.fail("reconcileSchedule", `must be an EventBridge schedule such as 'rate(5 minutes)' or 'cron(0/5 * * * ? *)', not '${settings.reconcileSchedule}'`);
@@ -340,6 +349,18 @@ export function eventQueueUrlFromEnv(env: Record<string, string | undefined>): s
     const url = env[EVENT_QUEUE_URL_ENV]?.trim();
     if (!url) throw configError([`environment variable ${EVENT_QUEUE_URL_ENV} is required`]);
     return url;
+}
+
+/** The hook function's node roles, as the stack passes them: a JSON list of role ARNs. */
+export const NODE_ROLE_ARNS_ENV = "BINDER_NODE_ROLE_ARNS";
+
+/** Reads the node roles from the hook function's environment; throws ConfigError naming the variable. */
+export function nodeRolesFromEnv(env: Record<string, string | undefined>): NodeRole[] {
+    const r = new Reader(key => env[key], key => `environment variable ${key}`);
+    const arns = r.ids(NODE_ROLE_ARNS_ENV, ROLE_ARN, NODE_ROLE_EXAMPLE, "IAM role ARN");
+    if (!arns) r.fail(NODE_ROLE_ARNS_ENV, "is required");
+    if (r.problems.length > 0) throw configError(r.problems);
+    return (arns ?? []).flatMap(arn => nodeRole(arn) ?? []);
 }
 
 /** Names each run-time value after its environment variable, for the stack's Lambda. */

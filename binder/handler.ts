@@ -1,11 +1,12 @@
 import { BatchWork, Dropped, readBatch, Receipt, Work } from "./batch";
 import { createClients, createQueueClient } from "./clients";
-import { binderSettingsFromEnv, eventQueueUrlFromEnv } from "./config";
+import { binderSettingsFromEnv, eventQueueUrlFromEnv, nodeRolesFromEnv } from "./config";
 import { Context } from "./context";
 import { Dns } from "./dns";
 import { Ec2 } from "./ec2";
 import { isNamedError, namedError } from "./errors";
 import { MALFORMED } from "./events";
+import { answerHook, FunctionUrlResponse } from "./hooks";
 import { announcedPhase } from "./lifecycle";
 import { createLogger, Logger } from "./log";
 import { createMetrics } from "./metrics";
@@ -19,6 +20,8 @@ import { Store } from "./store";
 export interface InvocationContext {
     awsRequestId?: string;
     getRemainingTimeInMillis?: () => number;
+    /** The function's own ARN: the node hooks serve only its account. */
+    invokedFunctionArn?: string;
 }
 
 /** The partial batch response: the messages SQS must deliver again (ReportBatchItemFailures). */
@@ -28,6 +31,7 @@ export interface BatchResponse {
 
 export type EventHandler = (event: unknown, context?: InvocationContext) => Promise<BatchResponse>;
 export type ReconcileHandler = (event: unknown, context?: InvocationContext) => Promise<Reconciliation>;
+export type HookHandler = (event: unknown, context?: InvocationContext) => Promise<FunctionUrlResponse>;
 
 /**
  * Everything a handler needs, built once per cold start: settings from the
@@ -85,6 +89,20 @@ export function createReconcileHandler(): ReconcileHandler {
                 throw namedError("ReconcileError", `${result.failed.length} drift(s) could not be fixed: ${result.failed.map(f => `${f.drift.kind} ${f.drift.instanceId ?? f.drift.allocationId}: ${f.error}`).join("; ")}`);
             }
             return result;
+        } finally {
+            ctx.metrics.flush();
+        }
+    };
+}
+
+/** The node hooks, behind the function URL: a worker binds itself, drains itself, or asks what it has. */
+export function createHookHandler(): HookHandler {
+    const perInvocation = coldStart();
+    const roles = nodeRolesFromEnv(process.env);
+    return async (event, context) => {
+        const ctx = perInvocation(context);
+        try {
+            return await answerHook(ctx, event, { functionArn: context?.invokedFunctionArn, roles });
         } finally {
             ctx.metrics.flush();
         }

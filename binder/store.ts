@@ -34,10 +34,10 @@ export interface Lock {
 }
 
 /**
- * Why a worker is being drained: an early signal from AWS (see events.ts), or an
- * operator's `drain` command.
+ * Why a worker is being drained: an early signal from AWS (see events.ts), an
+ * operator's `drain` command, or the worker itself through its node hook.
  */
-export type DrainCause = "spot-interruption" | "rebalance-recommendation" | "scheduled-change" | "operator";
+export type DrainCause = "spot-interruption" | "rebalance-recommendation" | "scheduled-change" | "operator" | "node";
 
 /**
  * A worker's drain: its server stays off the scheduler's list while it goes away,
@@ -279,6 +279,12 @@ export class Store {
     /** Unlocks an address if `instanceId` still holds it. */
     async unlock(allocationId: string, instanceId: string): Promise<void> {
         await this.deleteIf(this.claimsTable, { [CLAIM_KEY]: S(allocationId) }, expression("#InstanceId = :owner", { ":owner": instanceId }));
+    }
+
+    /** The server row at (publicIp, dnsName), read consistently; undefined when there is none. */
+    async server(publicIp: string, dnsName: string): Promise<StoredServer | undefined> {
+        const out = await this.client.send(new GetItemCommand({ TableName: this.serversTable, Key: serverKey(publicIp, dnsName), ConsistentRead: true }));
+        return out.Item && toServer(out.Item);
     }
 
     /** Every server row. */

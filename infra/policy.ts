@@ -16,8 +16,8 @@ export interface PolicyDocument {
     Statement: Statement[];
 }
 
-/** The two functions; each gets only the calls its code makes. */
-export type FunctionRole = "binder" | "reconciler";
+/** The functions: the binder, the reconciler and (with nodeRoleArns) the node hooks'; each gets only the calls its code makes. */
+export type FunctionRole = "binder" | "reconciler" | "hook";
 
 /** Everything a function's permissions are scoped to. */
 export interface PolicyScope {
@@ -50,7 +50,14 @@ const ITEM_ACTIONS = {
     servers: ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
 };
 /** Only the reconciler reads the servers table whole. */
-const SCANS_SERVERS: Record<FunctionRole, boolean> = { binder: false, reconciler: true };
+const SCANS_SERVERS: Record<FunctionRole, boolean> = { binder: false, reconciler: true, hook: false };
+
+/** The node hooks bind and drain, and never release: they never disassociate an address. */
+const MOVES: Record<FunctionRole, string[]> = {
+    binder: ["ec2:AssociateAddress", "ec2:DisassociateAddress"],
+    reconciler: ["ec2:AssociateAddress", "ec2:DisassociateAddress"],
+    hook: ["ec2:AssociateAddress"],
+};
 
 const resourceTags = (tags: Tags) =>
     Object.fromEntries(Object.entries(tags).map(([key, value]) => [`aws:ResourceTag/${key}`, value]));
@@ -88,14 +95,14 @@ export function binderPolicy(scope: PolicyScope): PolicyDocument {
             // (Service Authorization Reference, Amazon EC2: AssociateAddress, DisassociateAddress).
             Sid: "MovePoolAddressesOnly",
             Effect: "Allow",
-            Action: ["ec2:AssociateAddress", "ec2:DisassociateAddress"],
+            Action: MOVES[scope.role],
             Resource: [arn("ec2", "elastic-ip/*")],
             Condition: { StringEquals: resourceTags(scope.addressTags) },
         },
         {
             Sid: "AttachToClusterInterfacesOnly",
             Effect: "Allow",
-            Action: ["ec2:AssociateAddress", "ec2:DisassociateAddress"],
+            Action: MOVES[scope.role],
             Resource: [arn("ec2", "network-interface/*")],
             ...(vpcs && { Condition: { ArnEquals: { "ec2:Vpc": vpcs } } }),
         },

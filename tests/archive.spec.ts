@@ -5,11 +5,12 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ENV, EVENT_QUEUE_URL_ENV } from "../binder/config";
+import { ENV, EVENT_QUEUE_URL_ENV, NODE_ROLE_ARNS_ENV } from "../binder/config";
 import { RUNTIME } from "../infra/lambda";
-import { archiveProblems, captureArchives, FUNCTIONS, FunctionName, LambdaArchive, writeArchive, zipArchive } from "../tools/archive";
+import { archiveProblems, FUNCTIONS, FunctionName, LambdaArchive, writeArchive, zipArchive } from "../tools/archive";
 import { LambdaProcess, startLambda } from "../tools/lambda-process";
 import { createBrokenHandler } from "./fixtures/archive/captured-client";
+import { shippedArchives } from "./support/archives";
 import { drainSignal, queueBatch, stateChange, World, WorldOptions } from "./support/world";
 
 const SIZE_LIMIT = 256 * 1024;
@@ -23,16 +24,13 @@ function unpack(files: Record<string, string>): string {
 describe("the shipped Lambda archive", function () {
     this.timeout(180_000);
     let archives: Record<FunctionName, LambdaArchive>;
-    const dirs = {} as Record<FunctionName, string>;
+    let dirs: Record<FunctionName, string>;
     let archive: LambdaArchive;
     let dir: string;
 
+    // The dev stack with the node hooks on, so that every function is shipped.
     before(async () => {
-        archives = await captureArchives("dev");
-        for (const name of FUNCTIONS) {
-            dirs[name] = fs.mkdtempSync(path.join(os.tmpdir(), "lambda-task-"));
-            writeArchive(archives[name], dirs[name]);
-        }
+        ({ archives, dirs } = await shippedArchives());
         archive = archives.binder;
         dir = dirs.binder;
     });
@@ -62,9 +60,10 @@ describe("the shipped Lambda archive", function () {
             expect(`nodejs${process.versions.node.split(".")[0]}.x`).to.equal(archive.runtime);
         });
 
-        it("reads its settings from variables the stack sets; the binder also its event queue", () => {
+        it("reads its settings from variables the stack sets; the binder also its event queue, the hooks the node roles", () => {
             expect(Object.keys(archives.binder.environment).sort()).to.deep.equal([...Object.values(ENV), EVENT_QUEUE_URL_ENV].sort());
             expect(Object.keys(archives.reconciler.environment).sort()).to.deep.equal(Object.values(ENV).sort());
+            expect(Object.keys(archives.hook.environment).sort()).to.deep.equal([...Object.values(ENV), NODE_ROLE_ARNS_ENV].sort());
         });
     });
 

@@ -3,7 +3,7 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
-import { binderSettingsFromEnv, ConfigError, DEFAULTS, eventQueueUrlFromEnv, parseSettings } from "../binder/config";
+import { binderSettingsFromEnv, ConfigError, DEFAULTS, eventQueueUrlFromEnv, nodeRolesFromEnv, parseSettings } from "../binder/config";
 import { isNamedError } from "../binder/errors";
 import { runStack, stackConfig } from "../tools/mock-stack";
 
@@ -40,6 +40,7 @@ describe("stack config", () => {
             vpcIds: ["vpc-0123456789abcdef0"],
             addressQuota: 10,
             drainOn: ["spot-interruption", "scheduled-change"],
+            nodeRoleArns: undefined,
         });
     });
 
@@ -91,6 +92,14 @@ describe("stack config", () => {
         ["a drainOn with an unknown signal", { drainOn: ["spot-interruption", "spot"] }, /^eip-dns-binder:drainOn has 'spot': it must be a list of spot-interruption, rebalance-recommendation, scheduled-change \(or \[\] for none\)$/],
         ["a drainOn with a state, which the state rule always sends", { drainOn: ["stopping", "stopped"] }, /^eip-dns-binder:drainOn has 'stopping', 'stopped': it must be a list of spot-interruption, rebalance-recommendation, scheduled-change/],
         ["an addressQuota of zero", { addressQuota: 0 }, /eip-dns-binder:addressQuota must be a whole number from 1 to 100000, not '0'/],
+        ["a nodeRoleArns that is not a list", { nodeRoleArns: "arn:aws:iam::123456789012:role/KarpenterNodeRole-media" },
+            /^eip-dns-binder:nodeRoleArns must be a non-empty list of IAM role ARNs such as \["arn:aws:iam::123456789012:role\/KarpenterNodeRole-media"\], not 'arn:aws:iam::123456789012:role\/KarpenterNodeRole-media'$/],
+        ["an empty nodeRoleArns", { nodeRoleArns: [] }, /^eip-dns-binder:nodeRoleArns must be a non-empty list of IAM role ARNs/],
+        ["a nodeRoleArns with an instance profile", { nodeRoleArns: ["arn:aws:iam::123456789012:instance-profile/KarpenterNodeInstanceProfile"] },
+            /^eip-dns-binder:nodeRoleArns has 'arn:aws:iam::123456789012:instance-profile\/KarpenterNodeInstanceProfile', not an IAM role ARN such as 'arn:aws:iam::123456789012:role\/KarpenterNodeRole-media'$/],
+        ["a nodeRoleArns with a role session", { nodeRoleArns: ["arn:aws:sts::123456789012:assumed-role/KarpenterNodeRole-media/i-0123456789abcdef0"] },
+            /^eip-dns-binder:nodeRoleArns has 'arn:aws:sts::123456789012:assumed-role\/KarpenterNodeRole-media\/i-0123456789abcdef0', not an IAM role ARN/],
+        ["a nodeRoleArns with a role name", { nodeRoleArns: ["KarpenterNodeRole-media"] }, /^eip-dns-binder:nodeRoleArns has 'KarpenterNodeRole-media', not an IAM role ARN/],
     ];
     for (const [what, overrides, message] of rejected) {
         it(`rejects ${what}`, () => {
@@ -111,6 +120,13 @@ describe("stack config", () => {
         expect(stored(["scheduled-change", "rebalance-recommendation", "spot-interruption", "scheduled-change"]).drainOn)
             .to.deep.equal(["spot-interruption", "rebalance-recommendation", "scheduled-change"]);
         expect(stored([]).drainOn).to.deep.equal([]);
+    });
+
+    it("reads nodeRoleArns as `pulumi config set --path 'nodeRoleArns[0]'` stores it, with paths, duplicates collapsed", () => {
+        const roles = ["arn:aws:iam::123456789012:role/KarpenterNodeRole-media", "arn:aws:iam::123456789012:role/eks/nodes/KarpenterNodeRole-spot"];
+        const stored = (value: unknown) => parseSettings(key => (key === "nodeRoleArns" ? JSON.stringify(value) : lookup(stackConfig("dev"))(key)));
+        expect(stored([...roles, roles[0]]).nodeRoleArns).to.deep.equal(roles);
+        expect(stored(["arn:aws-cn:iam::123456789012:role/KarpenterNodeRole-media"]).nodeRoleArns).to.have.length(1);
     });
 
     it("leaves vpcIds unset when it is not configured, as before it existed", () => {
@@ -158,6 +174,13 @@ describe("run-time settings", () => {
     it("names the variable that is wrong", () => {
         expect(() => binderSettingsFromEnv({ ...env, BINDER_INSTANCE_TAGS: "{}", BINDER_CLAIMS_TABLE: undefined }))
             .to.throw(/environment variable BINDER_INSTANCE_TAGS must be a non-empty map[\s\S]*environment variable BINDER_CLAIMS_TABLE is required/);
+    });
+
+    it("reads the hook function's node roles by name and account, and names the variable when it is missing or wrong", () => {
+        const roles = JSON.stringify(["arn:aws:iam::123456789012:role/eks/nodes/KarpenterNodeRole-media"]);
+        expect(nodeRolesFromEnv({ BINDER_NODE_ROLE_ARNS: roles })).to.deep.equal([{ partition: "aws", account: "123456789012", name: "KarpenterNodeRole-media" }]);
+        expect(() => nodeRolesFromEnv({})).to.throw("Invalid configuration:\n  - environment variable BINDER_NODE_ROLE_ARNS is required");
+        expect(() => nodeRolesFromEnv({ BINDER_NODE_ROLE_ARNS: '["KarpenterNodeRole-media"]' })).to.throw(/environment variable BINDER_NODE_ROLE_ARNS has 'KarpenterNodeRole-media', not an IAM role ARN/);
     });
 
     it("reads the binder's event queue, and names the variable when it is missing", () => {

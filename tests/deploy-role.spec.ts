@@ -8,6 +8,7 @@ import { runStack, StackRun } from "../tools/mock-stack";
 import { jsonBlockAfter } from "./support/iam/markdown";
 import { alarmTopic, autoNamed, DOC_ACCOUNT, functionArn, LOOKUPS, PROVIDER_CALLS } from "./support/iam/provider-calls";
 import { Authorization, decide, PolicyDocument } from "./support/iam/simulate";
+import { NODE_ROLE_ARN } from "./support/world";
 
 const DOC = path.join(__dirname, "..", "docs", "deploying.md");
 /** A managed policy may hold 6,144 characters, whitespace not counted (IAM and STS quotas). */
@@ -22,8 +23,8 @@ describe("the deploy role's policies (docs/deploying.md)", function () {
     ];
     const allowed = (request: Authorization) => decide(DEPLOYER, request, { identity: policies });
     let run: StackRun;
-    // Every drain signal on, so every rule the stack can make is covered.
-    before(async () => { run = await runStack("dev", { alarmEmail: "oncall@example.com", drainOn: [...DRAIN_REASONS] }); });
+    // Every drain signal on, so every rule the stack can make is covered, and the node hooks on.
+    before(async () => { run = await runStack("dev", { alarmEmail: "oncall@example.com", drainOn: [...DRAIN_REASONS], nodeRoleArns: [NODE_ROLE_ARN] }); });
 
     it("keeps each policy under the managed-policy limit", () => {
         for (const policy of policies) expect(JSON.stringify(policy).length).to.be.below(MANAGED_POLICY_LIMIT);
@@ -34,7 +35,7 @@ describe("the deploy role's policies (docs/deploying.md)", function () {
             ["instance-state", "reconcile", ...DRAIN_REASONS.map(reason => `drain-${reason}`)]);
     });
 
-    it("has the provider's calls for every resource type the dev stack declares, with alarmEmail set", () => {
+    it("has the provider's calls for every resource type the dev stack declares, with alarmEmail and nodeRoleArns set", () => {
         const declared = [...new Set(run.resources.map(r => r.type))].sort();
         expect(Object.keys(PROVIDER_CALLS).sort()).to.deep.equal(declared);
     });
@@ -67,6 +68,12 @@ describe("the deploy role's policies (docs/deploying.md)", function () {
             { action: "sns:Subscribe", resource: alarmTopic, context: { "sns:Protocol": "https" } },
             { action: "events:PutRule", resource: `arn:aws:events:us-west-2:${DOC_ACCOUNT}:rule/${autoNamed("orders")}` },
             { action: "events:PutTargets", resource: `arn:aws:events:us-west-2:${DOC_ACCOUNT}:rule/${autoNamed("orders")}` },
+            // A public hook URL, or invoking the hooks granted to anyone, or to another account.
+            { action: "lambda:CreateFunctionUrlConfig", resource: functionArn("hook"), context: { "lambda:FunctionUrlAuthType": "NONE" } },
+            { action: "lambda:UpdateFunctionUrlConfig", resource: functionArn("hook"), context: { "lambda:FunctionUrlAuthType": "NONE" } },
+            { action: "lambda:AddPermission", resource: functionArn("hook"), context: { "lambda:Principal": "*", "lambda:FunctionUrlAuthType": "NONE" } },
+            { action: "lambda:AddPermission", resource: functionArn("hook"), context: { "lambda:Principal": "arn:aws:iam::999999999999:role/KarpenterNodeRole" } },
+            { action: "lambda:CreateFunctionUrlConfig", resource: functionArn("binder"), context: { "lambda:FunctionUrlAuthType": "AWS_IAM" } },
         ];
         for (const request of refused) expect(await allowed(request), `${request.action} ${JSON.stringify(request.context ?? {})}`).to.not.equal("Allowed");
     });

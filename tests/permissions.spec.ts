@@ -9,7 +9,7 @@ import { audit, principalOf } from "./support/iam/audit";
 import { PLATFORM_CALLS, SDK_CALLS } from "./support/iam/calls";
 import { FUNCTIONS, stackFacts, StackFacts } from "./support/iam/facts";
 import { mutants } from "./support/iam/mutants";
-import { ACCOUNT, decide, PolicyDocument } from "./support/iam/simulate";
+import { ACCOUNT, Authorization, decide, PolicyDocument } from "./support/iam/simulate";
 
 const BINDER = path.join(__dirname, "..", "binder");
 
@@ -46,6 +46,7 @@ async function refusedSenders(facts: StackFacts): Promise<string[]> {
         await check("EventBridge for no rule", send("events.amazonaws.com", {}), "ExplicitlyDenied");
         await check("an administrator", send(`arn:aws:iam::${ACCOUNT}:role/admin`, {}, [admin]), "ExplicitlyDenied");
         await check("the binder", send(principalOf("binder"), {}, [admin, facts.policies.binder]), "ExplicitlyDenied");
+        await check("the hook function", send(principalOf("hook"), {}, [facts.policies.hook]), "ExplicitlyDenied");
     }
     return wrong;
 }
@@ -82,6 +83,60 @@ describe("permissions, simulated", function () {
             });
         }
     }
+});
+
+/**
+ * Who may call the node hooks, by the hook function's resource policy alone (the node
+ * role needs nothing in its own policy, within the account): the node role's instance
+ * sessions through the function URL with AWS_IAM auth, and nobody else, nor anyone
+ * directly. Returns what went otherwise.
+ */
+async function wrongInvokers(facts: StackFacts, policy: PolicyDocument = facts.hookPolicy): Promise<string[]> {
+    const wrong: string[] = [];
+    const role = facts.nodeRoleArns[0].split("/").pop();
+    const worker = `arn:aws:sts::${ACCOUNT}:assumed-role/${role}/i-0123456789abcdef0`;
+    const url = (authType: string): Authorization => ({ action: "lambda:InvokeFunctionUrl", resource: facts.hookFunction, context: { "lambda:FunctionUrlAuthType": authType } });
+    const invoke = (viaUrl?: string): Authorization => ({ action: "lambda:InvokeFunction", resource: facts.hookFunction, context: viaUrl === undefined ? {} : { "lambda:InvokedViaFunctionUrl": viaUrl } });
+    const cases: [string, string, Authorization, string][] = [
+        ["a worker calling the URL", worker, url("AWS_IAM"), "Allowed"],
+        ["a worker invoking through the URL", worker, invoke("true"), "Allowed"],
+        ["a worker calling a URL without IAM auth", worker, url("NONE"), "ImplicitlyDenied"],
+        ["a worker invoking the function directly", worker, invoke("false"), "ImplicitlyDenied"],
+        ["a worker invoking the function with no URL in the request", worker, invoke(), "ImplicitlyDenied"],
+        ["another role of the account calling the URL", `arn:aws:sts::${ACCOUNT}:assumed-role/SomeOtherRole/i-0123456789abcdef0`, url("AWS_IAM"), "ImplicitlyDenied"],
+        ["a role of the same name in another account", `arn:aws:sts::999999999999:assumed-role/${role}/i-0123456789abcdef0`, url("AWS_IAM"), "ImplicitlyDenied"],
+        ["the binder calling the URL", principalOf("binder"), url("AWS_IAM"), "ImplicitlyDenied"],
+    ];
+    for (const [who, principal, request, wanted] of cases) {
+        const got = await decide(principal, request, { resource: policy });
+        if (got !== wanted) wrong.push(`${who}: ${got}, expected ${wanted}`);
+    }
+    return wrong;
+}
+
+describe("the node hooks' resource policy, simulated", function () {
+    this.timeout(120_000);
+    let facts: StackFacts;
+    before(async () => { facts = await stackFacts("dev", "per-address"); });
+
+    it("lets the node role's instances call the function URL with IAM auth and invoke the function only through it; nobody else", async () => {
+        expect(facts.hookPolicy.Statement).to.have.length(2);
+        expect(await wrongInvokers(facts)).to.deep.equal([]);
+    });
+
+    it("fails when a grant loses its condition: the function invoked directly, or a URL without IAM auth", async () => {
+        const unconditioned = (action: string) => ({
+            ...facts.hookPolicy,
+            Statement: facts.hookPolicy.Statement.map(({ Condition, ...s }: any) => (s.Action === action ? s : { ...s, Condition })),
+        });
+        expect(await wrongInvokers(facts, unconditioned("lambda:InvokeFunction"))).to.deep.equal([
+            "a worker invoking the function directly: Allowed, expected ImplicitlyDenied",
+            "a worker invoking the function with no URL in the request: Allowed, expected ImplicitlyDenied",
+        ]);
+        expect(await wrongInvokers(facts, unconditioned("lambda:InvokeFunctionUrl"))).to.deep.equal([
+            "a worker calling a URL without IAM auth: Allowed, expected ImplicitlyDenied",
+        ]);
+    });
 });
 
 describe("permissions, simulated, for every choice of drain signals", function () {

@@ -2,6 +2,7 @@
 import { expect } from "chai";
 import { DRAIN_REASONS, DrainReason } from "../binder/events";
 import { DRAIN_RULES, EVENT_PATTERN } from "../infra/events";
+import { HOOK_TIMEOUT } from "../infra/hooks";
 import { RUNTIME } from "../infra/lambda";
 import { runStack, StackRun, ZONE_ID } from "../tools/mock-stack";
 
@@ -23,6 +24,7 @@ const T = {
     alarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
     topic: "aws:sns/topic:Topic",
     subscription: "aws:sns/topicSubscription:TopicSubscription",
+    url: "aws:lambda/functionUrl:FunctionUrl",
 };
 
 /** The resource of `type` named `name`. */
@@ -313,6 +315,73 @@ describe("the stack", function () {
 
         it("names addresses under the zone itself by default", () => {
             expect(Object.values(run.outputs.pool)[0]).to.match(/^\d+-\d+-\d+-\d+\.live\.example\.com$/);
+        });
+    });
+
+    describe("node hooks", () => {
+        const roles = ["arn:aws:iam::123456789012:role/KarpenterNodeRole-media", "arn:aws:iam::123456789012:role/eks/nodes/KarpenterNodeRole-spot"];
+
+        it("makes no endpoint, function or permission for it without nodeRoleArns", async () => {
+            const run = await runStack("dev");
+            expect(run.ofType(T.url)).to.deep.equal([]);
+            expect(run.ofType(T.fn).map(f => f.name)).to.have.members(["binder", "reconciler"]);
+            expect(run.ofType(T.permission).map(p => p.name)).to.deep.equal(["reconcile"]);
+            expect(run.outputs.hookUrl).to.equal(undefined);
+        });
+
+        describe("with nodeRoleArns", () => {
+            let run: StackRun;
+            before(async () => { run = await runStack("dev", { nodeRoleArns: roles }); });
+
+            it("serves the hook function at a function URL with AWS_IAM auth, and exports the URL", () => {
+                const url = run.one(T.url);
+                expect(url.inputs).to.deep.include({ authorizationType: "AWS_IAM" });
+                expect(url.inputs.functionName).to.match(/^hook-\d+$/);
+                expect(run.outputs.hookUrl).to.match(/^https:\/\/\w{32}\.lambda-url\.us-west-2\.on\.aws\/$/);
+            });
+
+            it("lets exactly the node roles call the URL with IAM auth, and invoke the function only through the URL", () => {
+                const hook = run.one(T.url).inputs.functionName;
+                const permissions = run.ofType(T.permission).filter(p => p.name.startsWith("hook-"));
+                expect(permissions.map(p => ({ name: p.name, ...p.inputs }))).to.deep.equal(roles.flatMap(role => {
+                    const name = role.split("/").pop();
+                    return [
+                        { name: `hook-url-${name}`, action: "lambda:InvokeFunctionUrl", function: hook, principal: role, functionUrlAuthType: "AWS_IAM" },
+                        { name: `hook-invoke-${name}`, action: "lambda:InvokeFunction", function: hook, principal: role, invokedViaFunctionUrl: true },
+                    ];
+                }));
+                expect(run.ofType(T.permission).map(p => p.name).filter(n => !n.startsWith("hook-"))).to.deep.equal(["reconcile"]);
+            });
+
+            it("runs the hook function with its own log group, timeout, settings and node roles", () => {
+                const fn = named(run, T.fn, "hook").inputs;
+                expect(fn).to.include({ runtime: RUNTIME, handler: "__index.handler", timeout: HOOK_TIMEOUT });
+                expect(fn.loggingConfig.logGroup).to.match(/^hook-/);
+                expect(fn.role).to.match(/iam\/role:Role\/hook/);
+                const { BINDER_NODE_ROLE_ARNS, ...settings } = fn.environment.variables;
+                expect(JSON.parse(BINDER_NODE_ROLE_ARNS)).to.deep.equal(roles);
+                expect(settings).to.deep.equal(run.outputs.binderSettings);
+            });
+
+            it("gives the hook function what it binds and drains with, and neither releases nor the event queue", () => {
+                expect(statements(run, "hook").map(s => s.Sid)).to.deep.equal(
+                    ["WriteOwnLogs", "ReadInstancesAndAddresses", "MovePoolAddressesOnly", "AttachToClusterInterfacesOnly", "AttachToTargetInstancesOnly", "ClaimsAndLocks", "Waitlist", "ServerRows"]);
+                expect(statement(run, "MovePoolAddressesOnly", "hook")).to.deep.include({
+                    Action: ["ec2:AssociateAddress"], Condition: { StringEquals: { "aws:ResourceTag/team": "live", "aws:ResourceTag/pool": "media-dev" } },
+                });
+                expect(statement(run, "AttachToClusterInterfacesOnly", "hook").Action).to.deep.equal(["ec2:AssociateAddress"]);
+                expect(statement(run, "ServerRows", "hook").Action).to.deep.equal(["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]);
+                expect(statement(run, "WriteOwnLogs", "hook").Resource[0]).to.match(/log-group:hook-\d+:\*$/);
+                // The binder and the reconciler keep what they had.
+                expect(statement(run, "MovePoolAddressesOnly", "binder").Action).to.deep.equal(["ec2:AssociateAddress", "ec2:DisassociateAddress"]);
+            });
+
+            it("fails the preview naming the key when a node role is of another account", async () => {
+                let failure: unknown;
+                await runStack("dev", { nodeRoleArns: [roles[0], "arn:aws:iam::999999999999:role/KarpenterNodeRole-media"] }).catch(err => { failure = err; });
+                expect(String((failure as Error)?.message)).to.match(
+                    /eip-dns-binder:nodeRoleArns has 'arn:aws:iam::999999999999:role\/KarpenterNodeRole-media', of another account than 123456789012, where the stack deploys/);
+            });
         });
     });
 

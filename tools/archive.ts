@@ -23,20 +23,26 @@ function addDirectory(files: Map<string, Buffer>, prefix: string, dir: string): 
     }
 }
 
-/** The stack's functions, by resource name. */
-export const FUNCTIONS = ["binder", "reconciler"] as const;
+/** The stack's functions, by resource name: the node hooks' only when nodeRoleArns is set. */
+export const FUNCTIONS = ["binder", "reconciler", "hook"] as const;
 export type FunctionName = (typeof FUNCTIONS)[number];
 
+/** The functions every stack declares, whatever its config. */
+const ALWAYS = ["binder", "reconciler"] as const;
+
+/** A stack's archives: the binder's and the reconciler's, and the others it declares. */
+export type Archives = Record<(typeof ALWAYS)[number], LambdaArchive> & Partial<Record<FunctionName, LambdaArchive>>;
+
 /** Runs the stack under mocks and returns the archive each of its Lambdas would ship. */
-export async function captureArchives(stack: string, overrides: Record<string, unknown> = {}): Promise<Record<FunctionName, LambdaArchive>> {
+export async function captureArchives(stack: string, overrides: Record<string, unknown> = {}): Promise<Archives> {
     const run = await runStack(stack, overrides);
     const archives: Partial<Record<FunctionName, LambdaArchive>> = {};
     for (const name of FUNCTIONS) {
         const fn = run.ofType("aws:lambda/function:Function").find(r => r.name === name);
-        if (!fn) throw new Error(`the stack declares no function named ${name}`);
-        archives[name] = await expand(fn.inputs);
+        if (fn) archives[name] = await expand(fn.inputs);
+        else if ((ALWAYS as readonly string[]).includes(name)) throw new Error(`the stack declares no function named ${name}`);
     }
-    return archives as Record<FunctionName, LambdaArchive>;
+    return archives as Archives;
 }
 
 async function expand(fn: Record<string, any>): Promise<LambdaArchive> {

@@ -49,11 +49,21 @@ export function startLambda(dir: string, handler: string, env: Record<string, st
     });
     const logs: string[] = [];
     let buffered = "";
-    child.stdout!.on("data", chunk => {
+    let received = 0;
+    // Results whose log lines have not all arrived yet, by how many bytes of stdout they wait for.
+    let held: { written: number; settle: () => void }[] = [];
+    const release = () => {
+        const ready = held.filter(h => h.written <= received);
+        held = held.filter(h => h.written > received);
+        for (const h of ready) h.settle();
+    };
+    child.stdout!.on("data", (chunk: Buffer) => {
+        received += chunk.length;
         buffered += chunk.toString();
         const lines = buffered.split("\n");
         buffered = lines.pop() ?? "";
         logs.push(...lines);
+        release();
     });
     let stderr = "";
     child.stderr!.on("data", chunk => { stderr += chunk.toString(); });
@@ -86,8 +96,11 @@ export function startLambda(dir: string, handler: string, env: Record<string, st
                     },
                 });
             } else if (message.type === "result") {
-                pending.get(message.id)?.(message.error ? { error: message.error } : message.value === undefined ? {} : { value: message.value });
+                const done = pending.get(message.id);
                 pending.delete(message.id);
+                const result = message.error ? { error: message.error } : message.value === undefined ? {} : { value: message.value };
+                held.push({ written: message.written ?? 0, settle: () => done?.(result) });
+                release();
             }
         });
     });

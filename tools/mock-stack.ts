@@ -86,6 +86,10 @@ function mocks(recorded: DeclaredResource[], account: MockAccount): pulumi.runti
             if (args.type === "aws:cloudwatch/eventRule:EventRule") {
                 state.arn = `arn:aws:events:us-west-2:123456789012:rule/${state.name}`;
             }
+            if (args.type === "aws:lambda/functionUrl:FunctionUrl") {
+                // Lambda makes up the URL's id; the region is the function's.
+                state.functionUrl = `https://${"x".repeat(24)}${String(serial).padStart(8, "0")}.lambda-url.us-west-2.on.aws/`;
+            }
             if (args.type === "aws:dynamodb/table:Table") {
                 state.arn = `arn:aws:dynamodb:us-west-2:123456789012:table/${state.name}`;
                 // A stream's ARN names its table and when it was enabled.

@@ -5,7 +5,7 @@ import { AttributeValue, DynamoDBClient, PutItemCommand, ScanCommand, UpdateItem
 import { expect } from "chai";
 import { createEventHandler, createReconcileHandler, EventHandler, ReconcileHandler } from "../../binder";
 import { QueueBatch } from "../../binder/batch";
-import { BinderSettings, binderEnvironment, DnsRecordsMode, EVENT_QUEUE_URL_ENV } from "../../binder/config";
+import { BinderSettings, binderEnvironment, DnsRecordsMode, EVENT_QUEUE_URL_ENV, NODE_ROLE_ARNS_ENV } from "../../binder/config";
 import { renderName } from "../../binder/naming";
 import { CLAIM_KEY, SERVER_KEY, WAITLIST_KEY } from "../../binder/schema";
 import { Ec2Model, InstanceState, ModelInstance } from "./aws/ec2";
@@ -17,6 +17,11 @@ import { createTable, startDynalite } from "./aws/dynalite";
 export const INSTANCE_TAGS = { "team": "live", "karpenter.sh/nodepool": "media" };
 export const ADDRESS_TAGS = { team: "live", pool: "media" };
 export const ZONE = { id: "Z0TESTZONE", name: "live.example.com" };
+/** The account the stand-ins model, and whose node role may call the node hooks. */
+export const ACCOUNT = "123456789012";
+export const NODE_ROLE = "KarpenterNodeRole-media";
+/** Configured with a path, which a session's ARN leaves out. */
+export const NODE_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/eks/nodes/${NODE_ROLE}`;
 
 export interface WorldOptions {
     poolSize: number;
@@ -141,14 +146,21 @@ export async function createBinderTables(client: DynamoDBClient, settings: Pick<
     });
 }
 
-/** The environment the stack gives the binder Lambda, with every AWS endpoint (its event queue's too) at `endpoint`. */
+/**
+ * The environment the stack gives the binder Lambdas, with every AWS endpoint (the event
+ * queue's too) at `endpoint`, the node hooks' roles, and the account for the Lambda host's
+ * context (tools/lambda-host.js).
+ */
 export function lambdaEnvironment(s: BinderSettings, endpoint: string): Record<string, string> {
     return {
         AWS_REGION: "us-east-1",
         AWS_ACCESS_KEY_ID: "test",
         AWS_SECRET_ACCESS_KEY: "test",
         AWS_ENDPOINT_URL: endpoint,
+        AWS_LAMBDA_FUNCTION_NAME: "eip-dns-binder",
+        LAMBDA_HOST_ACCOUNT_ID: ACCOUNT,
         [EVENT_QUEUE_URL_ENV]: `${endpoint}${QUEUE_PATH}`,
+        [NODE_ROLE_ARNS_ENV]: JSON.stringify([NODE_ROLE_ARN]),
         ...binderEnvironment({ ...s, instanceTags: JSON.stringify(s.instanceTags), addressTags: JSON.stringify(s.addressTags), dnsTtl: String(s.dnsTtl) }),
     };
 }

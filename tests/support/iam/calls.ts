@@ -16,7 +16,9 @@ export interface Call {
     authorize(facts: StackFacts, role: FunctionRole): Authorization[];
 }
 
+/** The functions that release, and so disassociate; the hook function only binds and drains. */
 export const BOTH: FunctionRole[] = ["binder", "reconciler"];
+export const ALL: FunctionRole[] = ["binder", "reconciler", "hook"];
 const PER_BINDING: DnsRecordsMode[] = ["per-binding"];
 
 const ec2Arn = (resource: string) => `arn:aws:ec2:${REGION}:${ACCOUNT}:${resource}`;
@@ -58,19 +60,19 @@ const item = (action: string, table: string): Authorization => ({ action: `dynam
 /** Per SDK command used in binder/, every way the code uses it. The spec fails when a command has no entry here. */
 export const SDK_CALLS: Record<string, Call[]> = {
     DescribeInstancesCommand: [{
-        what: "read a batch's instances, or the running targets",
-        by: BOTH,
+        what: "read a batch's instances, the running targets, or the instance that calls a hook",
+        by: ALL,
         authorize: () => [{ action: "ec2:DescribeInstances", resource: "*" }],
     }],
     DescribeAddressesCommand: [{
         what: "read the pool, or one address",
-        by: BOTH,
+        by: ALL,
         authorize: () => [{ action: "ec2:DescribeAddresses", resource: "*" }],
     }],
     AssociateAddressCommand: [{
         // Called with NetworkInterfaceId; the instance is listed in case EC2 checks it too.
         what: "associate a pool address with a target's primary interface",
-        by: BOTH,
+        by: ALL,
         authorize: f => [
             ...poolAddress(f),
             { action: "ec2:AssociateAddress", resource: SAMPLE.networkInterface, context: interfaceIn(clusterVpc(f)) },
@@ -86,40 +88,41 @@ export const SDK_CALLS: Record<string, Call[]> = {
         ],
     }],
     GetItemCommand: [
-        { what: "read a claim, a lock or the waitlist", by: BOTH, authorize: f => [item("GetItem", f.tables.claims)] },
-        { what: "read back a row that refused a publish", by: BOTH, authorize: f => [item("GetItem", f.tables.servers)] },
+        { what: "read a claim, a lock, a drain mark or the waitlist", by: ALL, authorize: f => [item("GetItem", f.tables.claims)] },
+        { what: "read back a row that refused a publish", by: ALL, authorize: f => [item("GetItem", f.tables.servers)] },
+        { what: "read the row of the worker that calls a hook", by: ["hook"], authorize: f => [item("GetItem", f.tables.servers)] },
     ],
     PutItemCommand: [
-        { what: "write a claim or a lock", by: BOTH, authorize: f => [item("PutItem", f.tables.claims)] },
-        { what: "record a worker's drain", by: ["binder"], authorize: f => [item("PutItem", f.tables.claims)] },
+        { what: "write a claim or a lock", by: ALL, authorize: f => [item("PutItem", f.tables.claims)] },
+        { what: "record a worker's drain", by: ["binder", "hook"], authorize: f => [item("PutItem", f.tables.claims)] },
     ],
     UpdateItemCommand: [
-        { what: "put workers on the waitlist, or take them off", by: BOTH, authorize: f => [{ ...item("UpdateItem", f.tables.claims), context: { "dynamodb:LeadingKeys": [WAITLIST_KEY] } }] },
+        { what: "put workers on the waitlist, or take them off", by: ALL, authorize: f => [{ ...item("UpdateItem", f.tables.claims), context: { "dynamodb:LeadingKeys": [WAITLIST_KEY] } }] },
     ],
     DeleteItemCommand: [
-        { what: "drop a claim, a lock or a stale drain mark", by: BOTH, authorize: f => [item("DeleteItem", f.tables.claims)] },
-        { what: "withdraw a row", by: BOTH, authorize: f => [item("DeleteItem", f.tables.servers)] },
+        { what: "drop a claim, a lock or a stale drain mark", by: ALL, authorize: f => [item("DeleteItem", f.tables.claims)] },
+        { what: "withdraw a row", by: ALL, authorize: f => [item("DeleteItem", f.tables.servers)] },
     ],
     ScanCommand: [
-        { what: "read the claims and locks", by: BOTH, authorize: f => [item("Scan", f.tables.claims)] },
+        { what: "read the claims and locks", by: ALL, authorize: f => [item("Scan", f.tables.claims)] },
         { what: "read every server row", by: ["reconciler"], authorize: f => [item("Scan", f.tables.servers)] },
     ],
     TransactWriteItemsCommand: [
-        { what: "write a first claim unless the worker drains, lock an address while the claim names it, or move a claim off an address", by: BOTH, authorize: f => [item("PutItem", f.tables.claims), item("ConditionCheckItem", f.tables.claims)] },
-        { what: "drop a claim off an address the instance does not hold", by: BOTH, authorize: f => [item("DeleteItem", f.tables.claims), item("ConditionCheckItem", f.tables.claims)] },
-        { what: "publish a row while holding the lock", by: BOTH, authorize: f => [item("ConditionCheckItem", f.tables.claims), item("UpdateItem", f.tables.servers)] },
-        { what: "replace a stale row while holding the lock", by: BOTH, authorize: f => [item("ConditionCheckItem", f.tables.claims), item("PutItem", f.tables.servers)] },
-        { what: "take back a row and its lock together", by: BOTH, authorize: f => [item("DeleteItem", f.tables.servers), item("DeleteItem", f.tables.claims)] },
+        { what: "write a first claim unless the worker drains, lock an address while the claim names it, or move a claim off an address", by: ALL, authorize: f => [item("PutItem", f.tables.claims), item("ConditionCheckItem", f.tables.claims)] },
+        { what: "drop a claim off an address the instance does not hold", by: ALL, authorize: f => [item("DeleteItem", f.tables.claims), item("ConditionCheckItem", f.tables.claims)] },
+        { what: "publish a row while holding the lock", by: ALL, authorize: f => [item("ConditionCheckItem", f.tables.claims), item("UpdateItem", f.tables.servers)] },
+        { what: "replace a stale row while holding the lock", by: ALL, authorize: f => [item("ConditionCheckItem", f.tables.claims), item("PutItem", f.tables.servers)] },
+        { what: "take back a row and its lock together", by: ALL, authorize: f => [item("DeleteItem", f.tables.servers), item("DeleteItem", f.tables.claims)] },
     ],
     ChangeResourceRecordSetsCommand: [
-        { what: "point a binding's name at its address", by: BOTH, modes: PER_BINDING, authorize: f => [recordChange(f.zoneId, "UPSERT", "A", [f.recordName])] },
-        { what: "delete a binding's name", by: BOTH, modes: PER_BINDING, authorize: f => [recordChange(f.zoneId, "DELETE", "A", [f.recordName])] },
+        { what: "point a binding's name at its address", by: ALL, modes: PER_BINDING, authorize: f => [recordChange(f.zoneId, "UPSERT", "A", [f.recordName])] },
+        { what: "delete a binding's name", by: ALL, modes: PER_BINDING, authorize: f => [recordChange(f.zoneId, "DELETE", "A", [f.recordName])] },
     ],
     ListResourceRecordSetsCommand: [
-        { what: "read a record before deleting it, or the zone's records", by: BOTH, modes: PER_BINDING, authorize: f => [{ action: "route53:ListResourceRecordSets", resource: `arn:aws:route53:::hostedzone/${f.zoneId}` }] },
+        { what: "read a record before deleting it, or the zone's records", by: ALL, modes: PER_BINDING, authorize: f => [{ action: "route53:ListResourceRecordSets", resource: `arn:aws:route53:::hostedzone/${f.zoneId}` }] },
     ],
     waitUntilResourceRecordSetsChanged: [
-        { what: "wait until a change is INSYNC", by: BOTH, modes: PER_BINDING, authorize: () => [{ action: "route53:GetChange", resource: "arn:aws:route53:::change/C0123456789ABCDEFGHIJ" }] },
+        { what: "wait until a change is INSYNC", by: ALL, modes: PER_BINDING, authorize: () => [{ action: "route53:GetChange", resource: "arn:aws:route53:::change/C0123456789ABCDEFGHIJ" }] },
     ],
     ChangeMessageVisibilityBatchCommand: [
         { what: "hand failed messages back early", by: ["binder"], authorize: f => [{ action: "sqs:ChangeMessageVisibility", resource: f.queues.events }] },
@@ -130,7 +133,7 @@ export const SDK_CALLS: Record<string, Call[]> = {
 export const PLATFORM_CALLS: Call[] = [
     {
         what: "the Lambda runtime writes the function's logs",
-        by: BOTH,
+        by: ALL,
         authorize: (f, role) => ["CreateLogStream", "PutLogEvents"].map(action => ({ action: `logs:${action}`, resource: logStream(f.logGroups[role]) })),
     },
     {

@@ -7,10 +7,12 @@ import { renderName } from "../../../binder/naming";
 import { OWNER_TAG, poolOwner, STACK_TAG } from "../../../binder/schema";
 import { FunctionRole } from "../../../infra/policy";
 import { runStack, stackConfig, StackRun, ZONE_ID } from "../../../tools/mock-stack";
+import { NODE_ROLE_ARN } from "../world";
 import { ACCOUNT, PolicyDocument } from "./simulate";
 
 export const REGION = "us-west-2";
-export const FUNCTIONS: FunctionRole[] = ["binder", "reconciler"];
+/** Every function; stackFacts turns the node hooks on, so the hook function is among them. */
+export const FUNCTIONS: FunctionRole[] = ["binder", "reconciler", "hook"];
 
 export interface StackFacts {
     stack: string;
@@ -34,6 +36,11 @@ export interface StackFacts {
     instanceTags: Tags;
     /** The cluster's VPC ARNs from vpcIds (none when it is not set). */
     vpcArns: string[];
+    /** The hook function's ARN, and its resource policy as Lambda makes it of the stack's permissions. */
+    hookFunction: string;
+    hookPolicy: PolicyDocument;
+    /** The node roles the stack lets call the hooks. */
+    nodeRoleArns: string[];
     /** A name the template gives a binding, as Route53 normalizes it. */
     recordName: string;
     suffix: string;
@@ -49,9 +56,30 @@ const resource = (run: StackRun, type: string, name: string) => {
 /** The ARN of the rule an EventBridge target belongs to. */
 const ruleArn = (target: { inputs: Record<string, any> }) => `arn:aws:events:${REGION}:${ACCOUNT}:rule/${target.inputs.rule}`;
 
-/** Runs `stack` under mocks in `mode` and gathers what its functions' calls are authorized against. */
+/**
+ * A function's resource policy as Lambda's AddPermission writes it for each of the
+ * stack's permissions on it: the principal, the action on the function, and the
+ * condition its FunctionUrlAuthType or InvokedViaFunctionUrl parameter adds.
+ */
+function functionPolicy(run: StackRun, functionName: string, functionArn: string): PolicyDocument {
+    const permissions = run.ofType("aws:lambda/permission:Permission").filter(p => p.inputs.function === functionName);
+    return {
+        Version: "2012-10-17",
+        Statement: permissions.map(({ name, inputs }) => ({
+            Sid: name,
+            Effect: "Allow",
+            Principal: inputs.principal.startsWith("arn:") ? { AWS: inputs.principal } : { Service: inputs.principal },
+            Action: inputs.action,
+            Resource: functionArn,
+            ...(inputs.functionUrlAuthType && { Condition: { StringEquals: { "lambda:FunctionUrlAuthType": inputs.functionUrlAuthType } } }),
+            ...(inputs.invokedViaFunctionUrl !== undefined && { Condition: { Bool: { "lambda:InvokedViaFunctionUrl": String(inputs.invokedViaFunctionUrl) } } }),
+        })),
+    };
+}
+
+/** Runs `stack` under mocks in `mode`, with the node hooks on, and gathers what its functions' calls are authorized against. */
 export async function stackFacts(stack: string, mode: DnsRecordsMode, overrides: Record<string, unknown> = {}): Promise<StackFacts> {
-    const config = { dnsRecords: mode, ...overrides };
+    const config = { dnsRecords: mode, nodeRoleArns: [NODE_ROLE_ARN], ...overrides };
     const settings = parseSettings(key => stackConfig(stack, config)[`eip-dns-binder:${key}`]);
     const run = await runStack(stack, config);
     const policyOf = (role: FunctionRole) => JSON.parse(resource(run, "aws:iam/rolePolicy:RolePolicy", role).inputs.policy) as PolicyDocument;
@@ -68,13 +96,15 @@ export async function stackFacts(stack: string, mode: DnsRecordsMode, overrides:
     const table = (name: string) => `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${name}`;
     const logGroup = (role: FunctionRole) =>
         `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${resource(run, "aws:lambda/function:Function", role).inputs.loggingConfig.logGroup}`;
+    const hookName = run.ofType("aws:lambda/permission:Permission").find(p => p.name.startsWith("hook-"))?.inputs.function ?? "";
+    const hookFunction = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${hookName}`;
     return {
         stack,
         mode,
-        policies: { binder: policyOf("binder"), reconciler: policyOf("reconciler") },
+        policies: { binder: policyOf("binder"), reconciler: policyOf("reconciler"), hook: policyOf("hook") },
         queuePolicies,
         tables: { servers: table(run.outputs.serversTable), claims: table(run.outputs.claimsTable) },
-        logGroups: { binder: logGroup("binder"), reconciler: logGroup("reconciler") },
+        logGroups: { binder: logGroup("binder"), reconciler: logGroup("reconciler"), hook: logGroup("hook") },
         zoneId: ZONE_ID,
         queues,
         stateRule: ruleArn(resource(run, "aws:cloudwatch/eventTarget:EventTarget", "instance-state")),
@@ -84,6 +114,9 @@ export async function stackFacts(stack: string, mode: DnsRecordsMode, overrides:
         addressTags: settings.addressTags,
         instanceTags: settings.instanceTags,
         vpcArns: (settings.vpcIds ?? []).map(id => `arn:aws:ec2:${REGION}:${ACCOUNT}:vpc/${id}`),
+        hookFunction,
+        hookPolicy: functionPolicy(run, hookName, hookFunction),
+        nodeRoleArns: settings.nodeRoleArns ?? [],
         recordName: renderName(settings.dnsName, { ip: "192.0.2.1", suffix: settings.suffix, instanceId: "i-0123456789abcdef0" }),
         suffix: settings.suffix,
         hostedZone: settings.hostedZone,

@@ -2,7 +2,7 @@
 // refuse: what the policies exist to prevent, and what a widened statement or a
 // dropped condition would let through.
 import { FunctionRole } from "../../../infra/policy";
-import { BOTH, Call, interfaceIn, logStream, recordChange, SAMPLE, tagKeys } from "./calls";
+import { ALL, Call, interfaceIn, logStream, recordChange, SAMPLE, tagKeys } from "./calls";
 import { REGION, StackFacts } from "./facts";
 import { ACCOUNT, Authorization } from "./simulate";
 
@@ -30,57 +30,62 @@ const otherZone = "Z0OTHERZONE";
 const zone = (f: StackFacts) => `arn:aws:route53:::hostedzone/${f.zoneId}`;
 const outsideName = (f: StackFacts) => `www.${f.suffix}`;
 const hasVpcs = (f: StackFacts) => f.vpcArns.length > 0;
-const other: Record<FunctionRole, FunctionRole> = { binder: "reconciler", reconciler: "binder" };
+const other: Record<FunctionRole, FunctionRole> = { binder: "reconciler", reconciler: "binder", hook: "binder" };
 
 export const FORBIDDEN: Forbidden[] = [
     // Elastic IPs: only the pool's, only associated or disassociated.
-    each("associate an address missing a pool tag, or with another value of one", BOTH, f =>
+    each("associate an address missing a pool tag, or with another value of one", ALL, f =>
         eachMissingOrOther(f.poolAddressTags, f.addressTags).map(tags => ({ action: "ec2:AssociateAddress", resource: SAMPLE.allocation, context: tagKeys(tags) }))),
-    each("disassociate an address missing a pool tag, or with another value of one", BOTH, f =>
+    each("disassociate an address missing a pool tag, or with another value of one", ALL, f =>
         eachMissingOrOther(f.poolAddressTags, f.addressTags).map(tags => ({ action: "ec2:DisassociateAddress", resource: SAMPLE.allocation, context: tagKeys(tags) }))),
-    one("associate an address that carries the instance tags instead of the pool tags", BOTH, f => ({ action: "ec2:AssociateAddress", resource: SAMPLE.allocation, context: tagKeys(f.instanceTags) })),
-    one("associate onto a network interface outside the cluster's VPCs", BOTH, () => ({ action: "ec2:AssociateAddress", resource: SAMPLE.networkInterface, context: interfaceIn(SAMPLE.otherVpc) }), { when: hasVpcs }),
-    one("associate onto a network interface outside the cluster's VPCs that carries the pool and instance tags", BOTH, f => ({
+    one("associate an address that carries the instance tags instead of the pool tags", ALL, f => ({ action: "ec2:AssociateAddress", resource: SAMPLE.allocation, context: tagKeys(f.instanceTags) })),
+    one("associate onto a network interface outside the cluster's VPCs", ALL, () => ({ action: "ec2:AssociateAddress", resource: SAMPLE.networkInterface, context: interfaceIn(SAMPLE.otherVpc) }), { when: hasVpcs }),
+    one("associate onto a network interface outside the cluster's VPCs that carries the pool and instance tags", ALL, f => ({
         action: "ec2:AssociateAddress", resource: SAMPLE.networkInterface, context: { ...interfaceIn(SAMPLE.otherVpc), ...tagKeys({ ...f.poolAddressTags, ...f.instanceTags }) },
     }), { when: hasVpcs }),
-    one("disassociate from a network interface outside the cluster's VPCs", BOTH, () => ({ action: "ec2:DisassociateAddress", resource: SAMPLE.networkInterface, context: interfaceIn(SAMPLE.otherVpc) }), { when: hasVpcs }),
-    each("associate with an instance missing an instance tag, or with another value of one", BOTH, f =>
+    one("disassociate from a network interface outside the cluster's VPCs", ALL, () => ({ action: "ec2:DisassociateAddress", resource: SAMPLE.networkInterface, context: interfaceIn(SAMPLE.otherVpc) }), { when: hasVpcs }),
+    each("associate with an instance missing an instance tag, or with another value of one", ALL, f =>
         eachMissingOrOther(f.instanceTags, f.instanceTags).map(tags => ({ action: "ec2:AssociateAddress", resource: SAMPLE.instance, context: tagKeys(tags) }))),
-    one("release a pool address", BOTH, f => ({ action: "ec2:ReleaseAddress", resource: SAMPLE.allocation, context: tagKeys(f.poolAddressTags) })),
-    one("allocate an address", BOTH, () => ({ action: "ec2:AllocateAddress", resource: SAMPLE.allocation })),
-    one("retag a pool address", BOTH, f => ({ action: "ec2:CreateTags", resource: SAMPLE.allocation, context: tagKeys(f.poolAddressTags) })),
-    one("retag a target instance", BOTH, f => ({ action: "ec2:CreateTags", resource: SAMPLE.instance, context: tagKeys(f.instanceTags) })),
-    one("change a network interface", BOTH, f => ({ action: "ec2:ModifyNetworkInterfaceAttribute", resource: SAMPLE.networkInterface, context: interfaceIn(f.vpcArns[0] ?? SAMPLE.otherVpc) })),
+    // The node hooks bind and drain; releasing is the binder's and the reconciler's.
+    each("disassociate a pool address, or from a cluster interface", ["hook"], f => [
+        { action: "ec2:DisassociateAddress", resource: SAMPLE.allocation, context: tagKeys(f.poolAddressTags) },
+        { action: "ec2:DisassociateAddress", resource: SAMPLE.networkInterface, context: interfaceIn(f.vpcArns[0] ?? SAMPLE.otherVpc) },
+    ]),
+    one("release a pool address", ALL, f => ({ action: "ec2:ReleaseAddress", resource: SAMPLE.allocation, context: tagKeys(f.poolAddressTags) })),
+    one("allocate an address", ALL, () => ({ action: "ec2:AllocateAddress", resource: SAMPLE.allocation })),
+    one("retag a pool address", ALL, f => ({ action: "ec2:CreateTags", resource: SAMPLE.allocation, context: tagKeys(f.poolAddressTags) })),
+    one("retag a target instance", ALL, f => ({ action: "ec2:CreateTags", resource: SAMPLE.instance, context: tagKeys(f.instanceTags) })),
+    one("change a network interface", ALL, f => ({ action: "ec2:ModifyNetworkInterfaceAttribute", resource: SAMPLE.networkInterface, context: interfaceIn(f.vpcArns[0] ?? SAMPLE.otherVpc) })),
     // DynamoDB: item actions on the two tables, each only where the code uses it.
-    one("read another table", BOTH, () => ({ action: "dynamodb:GetItem", resource: otherTable })),
-    one("write another table", BOTH, () => ({ action: "dynamodb:PutItem", resource: otherTable })),
-    one("query an index of the servers table", BOTH, f => ({ action: "dynamodb:Query", resource: `${f.tables.servers}/index/by-instance` })),
-    one("batch-write the servers table", BOTH, f => ({ action: "dynamodb:BatchWriteItem", resource: f.tables.servers })),
-    one("update an item called waitlist in another table", BOTH, () => ({ action: "dynamodb:UpdateItem", resource: otherTable, context: { "dynamodb:LeadingKeys": ["waitlist"] } })),
-    one("update a claim or lock in place", BOTH, f => ({ action: "dynamodb:UpdateItem", resource: f.tables.claims, context: { "dynamodb:LeadingKeys": ["i-0123456789abcdef0"] } })),
-    one("delete the servers table", BOTH, f => ({ action: "dynamodb:DeleteTable", resource: f.tables.servers })),
-    one("change the claims table", BOTH, f => ({ action: "dynamodb:UpdateTable", resource: f.tables.claims })),
-    one("scan the servers table", ["binder"], f => ({ action: "dynamodb:Scan", resource: f.tables.servers })),
+    one("read another table", ALL, () => ({ action: "dynamodb:GetItem", resource: otherTable })),
+    one("write another table", ALL, () => ({ action: "dynamodb:PutItem", resource: otherTable })),
+    one("query an index of the servers table", ALL, f => ({ action: "dynamodb:Query", resource: `${f.tables.servers}/index/by-instance` })),
+    one("batch-write the servers table", ALL, f => ({ action: "dynamodb:BatchWriteItem", resource: f.tables.servers })),
+    one("update an item called waitlist in another table", ALL, () => ({ action: "dynamodb:UpdateItem", resource: otherTable, context: { "dynamodb:LeadingKeys": ["waitlist"] } })),
+    one("update a claim or lock in place", ALL, f => ({ action: "dynamodb:UpdateItem", resource: f.tables.claims, context: { "dynamodb:LeadingKeys": ["i-0123456789abcdef0"] } })),
+    one("delete the servers table", ALL, f => ({ action: "dynamodb:DeleteTable", resource: f.tables.servers })),
+    one("change the claims table", ALL, f => ({ action: "dynamodb:UpdateTable", resource: f.tables.claims })),
+    one("scan the servers table", ["binder", "hook"], f => ({ action: "dynamodb:Scan", resource: f.tables.servers })),
     // Route53: in per-binding mode, UPSERT and DELETE of A records of its own names in its own zone; nothing otherwise.
-    one("change a record in another zone", BOTH, f => recordChange(otherZone, "UPSERT", "A", [f.recordName])),
-    one("change a record of its zone in per-address mode", BOTH, f => recordChange(f.zoneId, "UPSERT", "A", [f.recordName]), { modes: ["per-address"] }),
-    one("list its zone's records in per-address mode", BOTH, f => ({ action: "route53:ListResourceRecordSets", resource: zone(f) }), { modes: ["per-address"] }),
-    one("CREATE a record (only UPSERT and DELETE)", BOTH, f => recordChange(f.zoneId, "CREATE", "A", [f.recordName])),
-    one("change a TXT record", BOTH, f => recordChange(f.zoneId, "UPSERT", "TXT", [f.recordName])),
-    one("change a name outside the template", BOTH, f => recordChange(f.zoneId, "UPSERT", "A", [outsideName(f)])),
-    one("change a batch with one name outside the template", BOTH, f => recordChange(f.zoneId, "DELETE", "A", [f.recordName, outsideName(f)])),
-    one("list another zone's records", BOTH, () => ({ action: "route53:ListResourceRecordSets", resource: `arn:aws:route53:::hostedzone/${otherZone}` })),
-    one("delete its zone", BOTH, f => ({ action: "route53:DeleteHostedZone", resource: zone(f) })),
+    one("change a record in another zone", ALL, f => recordChange(otherZone, "UPSERT", "A", [f.recordName])),
+    one("change a record of its zone in per-address mode", ALL, f => recordChange(f.zoneId, "UPSERT", "A", [f.recordName]), { modes: ["per-address"] }),
+    one("list its zone's records in per-address mode", ALL, f => ({ action: "route53:ListResourceRecordSets", resource: zone(f) }), { modes: ["per-address"] }),
+    one("CREATE a record (only UPSERT and DELETE)", ALL, f => recordChange(f.zoneId, "CREATE", "A", [f.recordName])),
+    one("change a TXT record", ALL, f => recordChange(f.zoneId, "UPSERT", "TXT", [f.recordName])),
+    one("change a name outside the template", ALL, f => recordChange(f.zoneId, "UPSERT", "A", [outsideName(f)])),
+    one("change a batch with one name outside the template", ALL, f => recordChange(f.zoneId, "DELETE", "A", [f.recordName, outsideName(f)])),
+    one("list another zone's records", ALL, () => ({ action: "route53:ListResourceRecordSets", resource: `arn:aws:route53:::hostedzone/${otherZone}` })),
+    one("delete its zone", ALL, f => ({ action: "route53:DeleteHostedZone", resource: zone(f) })),
     // SQS: the binder consumes its own event queue; nobody but the rules send to it.
-    one("send to the event queue", BOTH, f => ({ action: "sqs:SendMessage", resource: f.queues.events })),
-    one("send to the undelivered-events queue", BOTH, f => ({ action: "sqs:SendMessage", resource: f.queues.undelivered })),
-    one("receive from another queue", BOTH, f => ({ action: "sqs:ReceiveMessage", resource: f.queues.failed })),
-    one("hand back a message of another queue", BOTH, f => ({ action: "sqs:ChangeMessageVisibility", resource: f.queues.failed })),
-    one("purge the event queue", BOTH, f => ({ action: "sqs:PurgeQueue", resource: f.queues.events })),
-    one("read the binder's event queue", ["reconciler"], f => ({ action: "sqs:ReceiveMessage", resource: f.queues.events })),
+    one("send to the event queue", ALL, f => ({ action: "sqs:SendMessage", resource: f.queues.events })),
+    one("send to the undelivered-events queue", ALL, f => ({ action: "sqs:SendMessage", resource: f.queues.undelivered })),
+    one("receive from another queue", ALL, f => ({ action: "sqs:ReceiveMessage", resource: f.queues.failed })),
+    one("hand back a message of another queue", ALL, f => ({ action: "sqs:ChangeMessageVisibility", resource: f.queues.failed })),
+    one("purge the event queue", ALL, f => ({ action: "sqs:PurgeQueue", resource: f.queues.events })),
+    one("read the binder's event queue", ["reconciler", "hook"], f => ({ action: "sqs:ReceiveMessage", resource: f.queues.events })),
     // Logs and everything else.
-    one("write the other function's logs", BOTH, (f, role) => ({ action: "logs:PutLogEvents", resource: logStream(f.logGroups[other[role]]) })),
-    one("delete its own log group", BOTH, (f, role) => ({ action: "logs:DeleteLogGroup", resource: `${f.logGroups[role]}:*` })),
-    one("pass a role", BOTH, () => ({ action: "iam:PassRole", resource: `arn:aws:iam::${ACCOUNT}:role/admin` })),
-    one("invoke a function", BOTH, () => ({ action: "lambda:InvokeFunction", resource: arn("lambda", "function:admin") })),
+    one("write the other function's logs", ALL, (f, role) => ({ action: "logs:PutLogEvents", resource: logStream(f.logGroups[other[role]]) })),
+    one("delete its own log group", ALL, (f, role) => ({ action: "logs:DeleteLogGroup", resource: `${f.logGroups[role]}:*` })),
+    one("pass a role", ALL, () => ({ action: "iam:PassRole", resource: `arn:aws:iam::${ACCOUNT}:role/admin` })),
+    one("invoke a function", ALL, () => ({ action: "lambda:InvokeFunction", resource: arn("lambda", "function:admin") })),
 ];

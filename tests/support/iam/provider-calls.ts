@@ -80,7 +80,19 @@ export const PROVIDER_CALLS: Record<string, (resource: DeclaredResource) => Auth
             ...each(["lambda:ListTags", "lambda:TagResource", "lambda:UntagResource"], mapping),
         ];
     },
-    "aws:lambda/permission:Permission": () => each(["lambda:AddPermission", "lambda:RemovePermission", "lambda:GetPolicy"], functionArn("reconciler")),
+    "aws:lambda/permission:Permission": r => {
+        if (r.name === "reconcile") return each(["lambda:AddPermission", "lambda:RemovePermission", "lambda:GetPolicy"], functionArn("reconciler"));
+        // A node role's grant on the hook function: AddPermission carries its principal, and the URL's auth type when it names one.
+        const principal = r.inputs.principal.replace(/::\d{12}:/, `::${DOC_ACCOUNT}:`);
+        return [
+            { action: "lambda:AddPermission", resource: functionArn("hook"), context: { "lambda:Principal": principal, ...(r.inputs.functionUrlAuthType && { "lambda:FunctionUrlAuthType": r.inputs.functionUrlAuthType }) } },
+            ...each(["lambda:RemovePermission", "lambda:GetPolicy"], functionArn("hook")),
+        ];
+    },
+    "aws:lambda/functionUrl:FunctionUrl": r => [
+        ...each(["lambda:CreateFunctionUrlConfig", "lambda:UpdateFunctionUrlConfig"], functionArn("hook"), { "lambda:FunctionUrlAuthType": r.inputs.authorizationType }),
+        ...each(["lambda:GetFunctionUrlConfig", "lambda:DeleteFunctionUrlConfig"], functionArn("hook")),
+    ],
     "aws:cloudwatch/eventRule:EventRule": r => each(["PutRule", "DescribeRule", "DeleteRule", "EnableRule", "DisableRule", "ListTagsForResource", "TagResource", "UntagResource"]
         .map(a => `events:${a}`), arn("events", `rule/${autoNamed(r.name)}`)),
     "aws:cloudwatch/eventTarget:EventTarget": r => each(["events:PutTargets", "events:RemoveTargets", "events:ListTargetsByRule"], arn("events", `rule/${autoNamed(r.name)}`)),
