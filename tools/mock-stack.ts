@@ -14,6 +14,10 @@ export interface DeclaredResource {
     name: string;
     inputs: Record<string, any>;
     options: { protect?: boolean; retainOnDelete?: boolean };
+    /** Its URN, as the engine makes it: the parents' types, then its own, then its name. */
+    urn: string;
+    /** The URNs its `aliases` option names, each as the engine resolves it. */
+    aliases: string[];
 }
 
 export interface StackRun {
@@ -50,16 +54,40 @@ export function stackConfig(stack: string, overrides: Record<string, unknown> = 
     return config;
 }
 
+/**
+ * A resource's URN as the engine makes it: `urn:pulumi:<stack>::<project>::<type>::<name>`,
+ * where the type is qualified by its parent's (itself qualified by its parent's), except
+ * the root stack's. The mock monitor's own URNs keep only the nearest parent's type.
+ */
+export function urnOf(parentUrn: string, type: string, name: string, stack = pulumi.getStack(), project = pulumi.getProject()): string {
+    const parentType = parentUrn === "" ? "" : parentUrn.split("::")[2];
+    const qualified = parentType === "" || parentType === "pulumi:pulumi:Stack" ? type : `${parentType}$${type}`;
+    return `urn:pulumi:${stack}::${project}::${qualified}::${name}`;
+}
+
+/** The URN an alias of a registration request names: given whole, or as a spec of what differs. */
+function aliasUrn(alias: any, parentUrn: string, type: string, name: string): string {
+    if (alias.getUrn()) return alias.getUrn();
+    const spec = alias.getSpec();
+    const parent = spec.getNoparent() ? "" : spec.getParenturn() || parentUrn;
+    return urnOf(parent, spec.getType() || type, spec.getName() || name, spec.getStack() || undefined, spec.getProject() || undefined);
+}
+
 /** The mocks API does not pass resource options on, so read them off the registration request. */
 function recordOptions(recorded: DeclaredResource[]): void {
     const monitor = pulumi.runtime.getMonitor() as any;
     const register = monitor.registerResource.bind(monitor);
     monitor.registerResource = (request: any, callback: unknown) => {
+        const [parent, type, name] = [request.getParent(), request.getType(), request.getName()];
         const options = { protect: request.getProtect(), retainOnDelete: request.getRetainondelete() };
         // The mock's newResource runs (and records) synchronously inside this call.
         const pending = register(request, callback);
-        const match = recorded.find(r => r.name === request.getName() && r.type === request.getType());
-        if (match) match.options = options;
+        const match = recorded.find(r => r.name === name && r.type === type && r.urn === "");
+        if (match) {
+            match.options = options;
+            match.urn = urnOf(parent, type, name);
+            match.aliases = request.getAliasesList().map((alias: unknown) => aliasUrn(alias, parent, type, name));
+        }
         return pending;
     };
 }
@@ -69,7 +97,7 @@ function mocks(recorded: DeclaredResource[], account: MockAccount): pulumi.runti
     return {
         newResource(args) {
             serial++;
-            recorded.push({ type: args.type, name: args.name, inputs: args.inputs, options: {} });
+            recorded.push({ type: args.type, name: args.name, inputs: args.inputs, options: {}, urn: "", aliases: [] });
             const state: Record<string, any> = { ...args.inputs, name: args.inputs.name ?? `${args.name}-${serial}` };
             state.arn = `arn:aws:mock:us-west-2:123456789012:${args.type}/${state.name}`;
             if (args.type === "aws:ec2/eip:Eip") {
