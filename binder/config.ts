@@ -45,6 +45,14 @@ export interface Settings {
     nodeRoleArns?: string[];
 }
 
+/** Every setting's key, for refusing keys that are none. */
+const KEYS: Record<keyof Settings, true> = {
+    instanceTags: true, addressTags: true, poolSize: true, hostedZone: true, suffix: true, dnsName: true, dnsTtl: true,
+    dnsRecords: true, protectAddresses: true, deletionProtection: true, reconcileSchedule: true, minFreeAddresses: true,
+    binderConcurrency: true, alarmEmail: true, vpcIds: true, addressQuota: true, drainOn: true, nodeRoleArns: true,
+};
+export const SETTING_KEYS = Object.keys(KEYS) as (keyof Settings)[];
+
 export const DEFAULTS = {
     poolSize: 0,
     dnsName: "{ip-dashed}.{suffix}",
@@ -77,18 +85,24 @@ const NODE_ROLE_EXAMPLE = "arn:aws:iam::123456789012:role/KarpenterNodeRole-medi
 /** Bad configuration: every problem found, each naming its key. */
 export type ConfigError = Error & { problems: string[] };
 
-function configError(problems: string[]): ConfigError {
+export function configError(problems: string[]): ConfigError {
     return namedError("ConfigError", `Invalid configuration:\n${problems.map(p => `  - ${p}`).join("\n")}`, { problems });
 }
 
 /** Reads a raw value by key: `pulumi config` values and environment variables are both strings. */
 export type RawLookup = (key: string) => string | undefined;
 
+/** How a problem names a setting, the way its user wrote it. */
+export type KeyLabel = (key: string) => string;
+
+/** A top-level `pulumi config` key: `eip-dns-binder:<key>`. */
+export const configKey: KeyLabel = key => `${PROJECT}:${key}`;
+
 /** Collects problems while values are read, so one run reports all of them. */
 class Reader {
     readonly problems: string[] = [];
 
-    constructor(private readonly lookup: RawLookup, private readonly label: (key: string) => string) {}
+    constructor(private readonly lookup: RawLookup, private readonly label: KeyLabel) {}
 
     fail(key: string, problem: string): void {
         this.problems.push(`${this.label(key)} ${problem}`);
@@ -239,9 +253,12 @@ function checkTemplate(reader: Reader, key: string, template: string, suffix: st
     }
 }
 
-/** Reads and validates the stack's `pulumi config`; throws ConfigError naming every bad key. */
-export function parseSettings(lookup: RawLookup): Settings {
-    const r = new Reader(lookup, key => `${PROJECT}:${key}`);
+/**
+ * Reads and validates one pool's settings (the stack's `pulumi config`, a pool of its
+ * `pools` map, or a component's arguments); throws ConfigError naming every bad key.
+ */
+export function parseSettings(lookup: RawLookup, label: KeyLabel = configKey): Settings {
+    const r = new Reader(lookup, label);
     const instanceTags = r.tags("instanceTags", "an empty map would match every instance in the account");
     const addressTags = r.tags("addressTags", "they mark the addresses that form the pool");
     const poolSize = r.integer("poolSize", DEFAULTS.poolSize, 0, LIMITS.poolSize);

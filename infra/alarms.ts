@@ -3,8 +3,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { METRIC, NAMESPACE } from "../binder/metrics";
 import { FailureQueues } from "./failures";
 import { quotaAlarmThreshold } from "./guardrails";
+import { Owner } from "./owner";
 
 export interface AlarmArgs {
+    /** The pool's name in the binder's metrics (their Stack dimension). */
     stack: string;
     minFreeAddresses: number;
     /** The account's Elastic IP quota in the Region; without it, no alarm watches the pool's size. */
@@ -19,20 +21,20 @@ export interface AlarmArgs {
 const STALLED_AFTER = 900;
 
 /** Alarms on a pool running dry or near the Elastic IP quota, on failing binds, on a stalled event queue and on events set aside in a failure queue. */
-export function alarms(args: AlarmArgs): { topic?: aws.sns.Topic; alarms: aws.cloudwatch.MetricAlarm[] } {
+export function alarms(owner: Owner, args: AlarmArgs): { topic?: aws.sns.Topic; alarms: aws.cloudwatch.MetricAlarm[] } {
     let topic: aws.sns.Topic | undefined;
     if (args.alarmEmail) {
         // One topic carries every alarm to the people who look after the pool.
-        topic = new aws.sns.Topic("alarms");
+        topic = new aws.sns.Topic(owner.name("alarms"), {}, { parent: owner.parent });
         // The address must confirm the subscription from the email AWS sends.
-        new aws.sns.TopicSubscription("alarms", { topic: topic.arn, protocol: "email", endpoint: args.alarmEmail });
+        new aws.sns.TopicSubscription(owner.name("alarms"), { topic: topic.arn, protocol: "email", endpoint: args.alarmEmail }, { parent: owner.parent });
     }
     const actions = topic ? [topic.arn] : [];
     const binderMetric = { namespace: NAMESPACE, dimensions: { Stack: args.stack }, period: 300, evaluationPeriods: 1 };
 
     const made = [
         // The pool is nearly dry: the next workers will come up without an address.
-        new aws.cloudwatch.MetricAlarm("free-addresses", {
+        new aws.cloudwatch.MetricAlarm(owner.name("free-addresses"), {
             ...binderMetric,
             alarmDescription: `Fewer than ${args.minFreeAddresses} pool address(es) are free: grow the pool (poolSize) or tag more addresses.`,
             metricName: METRIC.freeAddresses,
@@ -42,9 +44,9 @@ export function alarms(args: AlarmArgs): { topic?: aws.sns.Topic; alarms: aws.cl
             treatMissingData: "notBreaching",
             alarmActions: actions,
             okActions: actions,
-        }),
+        }, { parent: owner.parent }),
         // Binds or releases are failing (pool exhausted, AWS errors, malformed events).
-        new aws.cloudwatch.MetricAlarm("failures", {
+        new aws.cloudwatch.MetricAlarm(owner.name("failures"), {
             ...binderMetric,
             alarmDescription: "eip-dns-binder failed to handle events; see the function's logs and the failed-events queue.",
             metricName: METRIC.failures,
@@ -53,9 +55,9 @@ export function alarms(args: AlarmArgs): { topic?: aws.sns.Topic; alarms: aws.cl
             threshold: 0,
             treatMissingData: "notBreaching",
             alarmActions: actions,
-        }),
+        }, { parent: owner.parent }),
         // Events are waiting too long to be handled: the binder is failing, throttled or disabled.
-        new aws.cloudwatch.MetricAlarm("event-backlog", {
+        new aws.cloudwatch.MetricAlarm(owner.name("event-backlog"), {
             alarmDescription: pulumi.interpolate`Events in ${args.events.name} have waited over ${STALLED_AFTER / 60} minutes: check the binder's logs and its event source mapping.`,
             namespace: "AWS/SQS",
             metricName: "ApproximateAgeOfOldestMessage",
@@ -67,10 +69,10 @@ export function alarms(args: AlarmArgs): { topic?: aws.sns.Topic; alarms: aws.cl
             threshold: STALLED_AFTER,
             treatMissingData: "notBreaching",
             alarmActions: actions,
-        }),
+        }, { parent: owner.parent }),
         ...Object.entries(args.queues).map(([kind, queue]) =>
             // An event is waiting in a failure queue: someone has to look at it.
-            new aws.cloudwatch.MetricAlarm(`${kind}-queue`, {
+            new aws.cloudwatch.MetricAlarm(owner.name(`${kind}-queue`), {
                 alarmDescription: pulumi.interpolate`Events are waiting in ${queue.name}; inspect, fix and redrive them.`,
                 namespace: "AWS/SQS",
                 metricName: "ApproximateNumberOfMessagesVisible",
@@ -82,12 +84,12 @@ export function alarms(args: AlarmArgs): { topic?: aws.sns.Topic; alarms: aws.cl
                 threshold: 0,
                 treatMissingData: "notBreaching",
                 alarmActions: actions,
-            })),
+            }, { parent: owner.parent })),
     ];
     const quota = args.addressQuota;
     if (quota !== undefined) {
         // The pool is close to the account's Elastic IP quota: growing it further will fail.
-        made.push(new aws.cloudwatch.MetricAlarm("address-quota", {
+        made.push(new aws.cloudwatch.MetricAlarm(owner.name("address-quota"), {
             ...binderMetric,
             alarmDescription: `The pool holds ${quotaAlarmThreshold(quota)} or more addresses, near the Elastic IP quota of ${quota} (addressQuota): raise the quota before growing the pool.`,
             metricName: METRIC.poolSize,
@@ -96,7 +98,7 @@ export function alarms(args: AlarmArgs): { topic?: aws.sns.Topic; alarms: aws.cl
             threshold: quotaAlarmThreshold(quota),
             treatMissingData: "notBreaching",
             alarmActions: actions,
-        }));
+        }, { parent: owner.parent }));
     }
     return { topic, alarms: made };
 }

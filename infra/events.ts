@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { DRAIN_REASONS, DrainReason } from "../binder/events";
 import { MAX_EVENT_AGE } from "./failures";
+import { Owner } from "./owner";
 
 /** The EC2 lifecycle states the binder acts on: bind when running, withdraw the row when stopping, release when going away. */
 export const STATES = ["running", "stopping", "stopped", "shutting-down", "terminated"];
@@ -45,50 +46,50 @@ export const DRAIN_RULES: Record<DrainReason, DrainRule> = {
 };
 
 /** Routes every EC2 instance state change of interest in the account to the event queue. */
-export function stateChangeRule(events: aws.sqs.Queue, deadLetters: aws.sqs.Queue): aws.cloudwatch.EventRule {
+export function stateChangeRule(owner: Owner, events: aws.sqs.Queue, deadLetters: aws.sqs.Queue): aws.cloudwatch.EventRule {
     // Events carry no tags, so the rule matches every instance and the binder filters by tag.
     // Stopping and stopped are always sent, whatever drainOn says: a stopped server cannot serve.
-    const rule = new aws.cloudwatch.EventRule("instance-state", {
+    const rule = new aws.cloudwatch.EventRule(owner.name("instance-state"), {
         description: "EC2 instances entering running, stopping, stopped, shutting-down or terminated, for eip-dns-binder.",
         eventPattern: JSON.stringify(EVENT_PATTERN),
-    });
-    toQueue("instance-state", rule, events, deadLetters);
+    }, { parent: owner.parent });
+    toQueue(owner, "instance-state", rule, events, deadLetters);
     return rule;
 }
 
 /** Routes the drain signals `drainOn` chooses to the event queue, one rule each, in the order of DRAIN_REASONS. */
-export function drainSignalRules(events: aws.sqs.Queue, deadLetters: aws.sqs.Queue, drainOn: readonly DrainReason[]): aws.cloudwatch.EventRule[] {
+export function drainSignalRules(owner: Owner, events: aws.sqs.Queue, deadLetters: aws.sqs.Queue, drainOn: readonly DrainReason[]): aws.cloudwatch.EventRule[] {
     // Like state changes, the signals name instances of every kind: the binder filters by tag.
     return DRAIN_REASONS.filter(reason => drainOn.includes(reason)).map(reason => {
-        const rule = new aws.cloudwatch.EventRule(`drain-${reason}`, {
+        const rule = new aws.cloudwatch.EventRule(owner.name(`drain-${reason}`), {
             description: DRAIN_RULES[reason].description,
             eventPattern: JSON.stringify(DRAIN_RULES[reason].pattern),
-        });
-        toQueue(`drain-${reason}`, rule, events, deadLetters);
+        }, { parent: owner.parent });
+        toQueue(owner, `drain-${reason}`, rule, events, deadLetters);
         return rule;
     });
 }
 
 /** Lets only `rules` send to the event queue and to its dead-letter queue: EventBridge is allowed for them, and everyone else refused. */
-export function onlyRulesSend(events: aws.sqs.Queue, deadLetters: aws.sqs.Queue, rules: aws.cloudwatch.EventRule[]): void {
-    onlyRulesSendTo("instance-events", events, rules);
-    onlyRulesSendTo("undelivered-events", deadLetters, rules);
+export function onlyRulesSend(owner: Owner, events: aws.sqs.Queue, deadLetters: aws.sqs.Queue, rules: aws.cloudwatch.EventRule[]): void {
+    onlyRulesSendTo(owner, "instance-events", events, rules);
+    onlyRulesSendTo(owner, "undelivered-events", deadLetters, rules);
 }
 
-function toQueue(name: string, rule: aws.cloudwatch.EventRule, events: aws.sqs.Queue, deadLetters: aws.sqs.Queue): aws.cloudwatch.EventTarget {
+function toQueue(owner: Owner, name: string, rule: aws.cloudwatch.EventRule, events: aws.sqs.Queue, deadLetters: aws.sqs.Queue): aws.cloudwatch.EventTarget {
     // The target puts each matching event in the queue, retrying delivery and
     // dead-lettering what it cannot deliver instead of dropping it.
-    return new aws.cloudwatch.EventTarget(name, {
+    return new aws.cloudwatch.EventTarget(owner.name(name), {
         rule: rule.name,
         arn: events.arn,
         retryPolicy: { maximumEventAgeInSeconds: MAX_EVENT_AGE, maximumRetryAttempts: 10 },
         deadLetterConfig: { arn: deadLetters.arn },
-    });
+    }, { parent: owner.parent });
 }
 
-function onlyRulesSendTo(name: string, queue: aws.sqs.Queue, rules: aws.cloudwatch.EventRule[]): aws.sqs.QueuePolicy {
+function onlyRulesSendTo(owner: Owner, name: string, queue: aws.sqs.Queue, rules: aws.cloudwatch.EventRule[]): aws.sqs.QueuePolicy {
     const senders = rules.map(rule => rule.arn);
-    return new aws.sqs.QueuePolicy(name, {
+    return new aws.sqs.QueuePolicy(owner.name(name), {
         queueUrl: queue.url,
         policy: pulumi.jsonStringify({
             Version: "2012-10-17",
@@ -116,26 +117,26 @@ function onlyRulesSendTo(name: string, queue: aws.sqs.Queue, rules: aws.cloudwat
                 },
             ],
         }),
-    });
+    }, { parent: owner.parent });
 }
 
 /** Runs the reconciler on a schedule. */
-export function reconcileSchedule(fn: aws.lambda.Function, schedule: string): aws.cloudwatch.EventRule {
+export function reconcileSchedule(owner: Owner, fn: aws.lambda.Function, schedule: string): aws.cloudwatch.EventRule {
     // The schedule heals whatever lost or failed events left behind.
-    const rule = new aws.cloudwatch.EventRule("reconcile", {
+    const rule = new aws.cloudwatch.EventRule(owner.name("reconcile"), {
         description: "Reconciles eip-dns-binder's pool, claims and rows with EC2.",
         scheduleExpression: schedule,
-    });
+    }, { parent: owner.parent });
 
     // EventBridge may invoke the reconciler only for this schedule.
-    new aws.lambda.Permission("reconcile", {
+    new aws.lambda.Permission(owner.name("reconcile"), {
         action: "lambda:InvokeFunction",
         function: fn.name,
         principal: "events.amazonaws.com",
         sourceArn: rule.arn,
-    });
+    }, { parent: owner.parent });
 
     // The schedule's target is the reconciler function.
-    new aws.cloudwatch.EventTarget("reconcile", { rule: rule.name, arn: fn.arn });
+    new aws.cloudwatch.EventTarget(owner.name("reconcile"), { rule: rule.name, arn: fn.arn }, { parent: owner.parent });
     return rule;
 }

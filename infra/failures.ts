@@ -1,4 +1,5 @@
 import * as aws from "@pulumi/aws";
+import { Owner } from "./owner";
 
 /** How long EventBridge keeps retrying to deliver an event (seconds). */
 export const MAX_EVENT_AGE = 3600;
@@ -17,12 +18,12 @@ export interface FailureQueues {
     delivery: aws.sqs.Queue;
 }
 
-export function failureQueues(): FailureQueues {
+export function failureQueues(owner: Owner): FailureQueues {
     const common = { messageRetentionSeconds: RETENTION, sqsManagedSseEnabled: true };
     return {
         // Failed events are kept, encrypted, so they can be read, fixed and replayed.
-        handling: new aws.sqs.Queue("failed-events", common),
+        handling: new aws.sqs.Queue(owner.name("failed-events"), common, { parent: owner.parent }),
         // Undeliverable events are kept the same way.
-        delivery: new aws.sqs.Queue("undelivered-events", common),
+        delivery: new aws.sqs.Queue(owner.name("undelivered-events"), common, { parent: owner.parent }),
     };
 }

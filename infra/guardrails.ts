@@ -1,6 +1,6 @@
 // What `pulumi preview` warns about without failing: settings that are valid but
 // leave a risk the operator should know of.
-import { Settings } from "../binder/config";
+import { configKey, KeyLabel, Settings } from "../binder/config";
 
 /** The pool size at which the address-quota alarm fires: 90% of the quota, at least 1. */
 export function quotaAlarmThreshold(quota: number): number {
@@ -10,21 +10,21 @@ export function quotaAlarmThreshold(quota: number): number {
 /** AWS's default Elastic IP quota per Region, assumed while addressQuota is not set. */
 export const AWS_DEFAULT_ADDRESS_QUOTA = 5;
 
-/** Warnings for a stack whose pool has `external` tagged addresses it did not allocate. */
-export function previewWarnings(settings: Settings, external: number): string[] {
+/** Warnings for a pool with `external` tagged addresses it did not allocate; `key` names a setting as its user wrote it. */
+export function previewWarnings(settings: Settings, external: number, key: KeyLabel = configKey): string[] {
     const warnings: string[] = [];
     const pool = settings.poolSize + external;
     if (settings.addressQuota === undefined && pool > AWS_DEFAULT_ADDRESS_QUOTA) {
-        warnings.push(`eip-dns-binder:addressQuota is not set, and the pool would hold ${pool} addresses (poolSize ${settings.poolSize} plus ${external} tagged elsewhere), `
+        warnings.push(`${key("addressQuota")} is not set, and the pool would hold ${pool} addresses (poolSize ${settings.poolSize} plus ${external} tagged elsewhere), `
             + `more than AWS's default Elastic IP quota of ${AWS_DEFAULT_ADDRESS_QUOTA}. If the account's quota was raised, set addressQuota to it `
             + "(Service Quotas, Amazon EC2, EC2-VPC Elastic IPs); that also turns on the address-quota alarm.");
     } else if (settings.addressQuota !== undefined && pool > settings.addressQuota) {
-        warnings.push(`eip-dns-binder:addressQuota: the pool would hold ${pool} addresses (poolSize ${settings.poolSize} plus ${external} tagged elsewhere), `
+        warnings.push(`${key("addressQuota")}: the pool would hold ${pool} addresses (poolSize ${settings.poolSize} plus ${external} tagged elsewhere), `
             + `more than the quota of ${settings.addressQuota}: allocation fails past the account's Elastic IP quota. `
             + "Raise the quota in Service Quotas (Amazon EC2, EC2-VPC Elastic IPs) and set addressQuota to it, or lower poolSize.");
     }
     if (settings.vpcIds === undefined) {
-        warnings.push("eip-dns-binder:vpcIds is not set: the functions may put a pool address on a network interface in any VPC of the account. "
+        warnings.push(`${key("vpcIds")} is not set: the functions may put a pool address on a network interface in any VPC of the account. `
             + "Set it to the cluster's VPC ids.");
     }
     return warnings;

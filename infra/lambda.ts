@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { BinderSettings, binderEnvironment } from "../binder/config";
 import { InvocationContext } from "../binder/handler";
+import { Owner } from "./owner";
 import { binderPolicy, PolicyScope } from "./policy";
 
 /** The Lambda runtime this stack deploys; the tests run the archive on the same Node major. */
@@ -30,31 +31,31 @@ export interface FunctionArgs {
 }
 
 /** A function of the binder's with its own log group and a role that can do only what it does. */
-export function binderFunction(name: string, args: FunctionArgs): aws.lambda.CallbackFunction<unknown, unknown> {
+export function binderFunction(owner: Owner, name: string, args: FunctionArgs): aws.lambda.CallbackFunction<unknown, unknown> {
     // Logs go to a group the stack owns, so their retention is set and the role
     // needs no permission to create log groups.
-    const logs = new aws.cloudwatch.LogGroup(name, { retentionInDays: 30 });
+    const logs = new aws.cloudwatch.LogGroup(owner.name(name), { retentionInDays: 30 }, { parent: owner.parent });
 
     // The role carries one inline policy instead of CallbackFunction's broad managed policies.
-    const role = new aws.iam.Role(name, {
+    const role = new aws.iam.Role(owner.name(name), {
         assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "lambda.amazonaws.com" }),
-    });
+    }, { parent: owner.parent });
 
-    const partition = aws.getPartitionOutput();
-    const region = aws.getRegionOutput();
-    const identity = aws.getCallerIdentityOutput();
+    const partition = aws.getPartitionOutput({}, { parent: owner.parent });
+    const region = aws.getRegionOutput({}, { parent: owner.parent });
+    const identity = aws.getCallerIdentityOutput({}, { parent: owner.parent });
     // The inline policy scopes every write to this stack's tables, zone and tagged pool addresses.
-    const policy = new aws.iam.RolePolicy(name, {
+    const policy = new aws.iam.RolePolicy(owner.name(name), {
         role: role.id,
         policy: pulumi
             .all([partition.partition, region.region, identity.accountId, logs.arn, pulumi.output(args.policy)])
             .apply(([partitionName, regionName, accountId, logGroupArn, scope]) =>
                 JSON.stringify(binderPolicy({ ...scope, partition: partitionName, region: regionName, accountId, logGroupArn }))),
-    });
+    }, { parent: owner.parent });
 
     // The handler is serialized from binder/ at deploy time; run-time settings travel as
     // environment variables, and the AWS SDK comes from the Lambda runtime, not the archive.
-    return new aws.lambda.CallbackFunction(name, {
+    return new aws.lambda.CallbackFunction(owner.name(name), {
         description: args.description,
         role,
         runtime: RUNTIME,
@@ -65,5 +66,5 @@ export function binderFunction(name: string, args: FunctionArgs): aws.lambda.Cal
         loggingConfig: { logFormat: "Text", logGroup: logs.name },
         callbackFactory: args.factory,
         codePathOptions: { extraExcludePackages: runtimeProvidedPackages() },
-    }, { dependsOn: [policy] });
+    }, { parent: owner.parent, dependsOn: [policy] });
 }

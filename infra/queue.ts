@@ -1,4 +1,5 @@
 import * as aws from "@pulumi/aws";
+import { Owner } from "./owner";
 
 /** Events per invocation: what one read of the instances and one of the pool are shared by. */
 export const BATCH_SIZE = 10;
@@ -14,24 +15,24 @@ const RETENTION = 4 * 24 * 3600;
  * here instead of starting hundreds of invocations that would only fight over
  * EC2's 5 AssociateAddress calls a second.
  */
-export function eventQueue(deadLetters: aws.sqs.Queue, functionTimeout: number): aws.sqs.Queue {
+export function eventQueue(owner: Owner, deadLetters: aws.sqs.Queue, functionTimeout: number): aws.sqs.Queue {
     // Encrypted, redelivered after a failed attempt, and set aside after the last one.
-    return new aws.sqs.Queue("instance-events", {
+    return new aws.sqs.Queue(owner.name("instance-events"), {
         sqsManagedSseEnabled: true,
         messageRetentionSeconds: RETENTION,
         visibilityTimeoutSeconds: VISIBILITY_PER_TIMEOUT * functionTimeout,
         redrivePolicy: deadLetters.arn.apply(arn => JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: MAX_RECEIVES })),
-    });
+    }, { parent: owner.parent });
 }
 
 /** Feeds the binder from the queue in batches, with at most `maxConcurrency` invocations at once. */
-export function feedFromQueue(fn: aws.lambda.Function, queue: aws.sqs.Queue, maxConcurrency: number): aws.lambda.EventSourceMapping {
+export function feedFromQueue(owner: Owner, fn: aws.lambda.Function, queue: aws.sqs.Queue, maxConcurrency: number): aws.lambda.EventSourceMapping {
     // The binder reports the messages it failed on, so one bad instance does not redeliver its whole batch.
-    return new aws.lambda.EventSourceMapping("instance-events", {
+    return new aws.lambda.EventSourceMapping(owner.name("instance-events"), {
         eventSourceArn: queue.arn,
         functionName: fn.arn,
         batchSize: BATCH_SIZE,
         scalingConfig: { maximumConcurrency: maxConcurrency },
         functionResponseTypes: ["ReportBatchItemFailures"],
-    });
+    }, { parent: owner.parent });
 }

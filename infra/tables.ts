@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import { CLAIM_KEY, SERVER_KEY } from "../binder/schema";
+import { Owner } from "./owner";
 
 /** The scheduler's view of the servers and the binder's private bookkeeping. */
 export interface Tables {
@@ -7,7 +8,7 @@ export interface Tables {
     claims: aws.dynamodb.Table;
 }
 
-export function tables(deletionProtection: boolean): Tables {
+export function tables(owner: Owner, deletionProtection: boolean): Tables {
     const common = {
         billingMode: "PAY_PER_REQUEST",
         pointInTimeRecovery: { enabled: true },
@@ -18,7 +19,7 @@ export function tables(deletionProtection: boolean): Tables {
     // keyed by its public IP and DNS name, written only by the binder at run time. Its
     // stream (old and new images) lets a scheduler react the moment a server comes or goes;
     // turning it on updates the table in place.
-    const servers = new aws.dynamodb.Table("servers", {
+    const servers = new aws.dynamodb.Table(owner.name("servers"), {
         ...common,
         streamEnabled: true,
         streamViewType: "NEW_AND_OLD_IMAGES",
@@ -28,15 +29,15 @@ export function tables(deletionProtection: boolean): Tables {
             { name: SERVER_KEY.partition, type: "S" },
             { name: SERVER_KEY.sort, type: "S" },
         ],
-    });
+    }, { parent: owner.parent });
 
     // The claims table holds one item per instance being bound, so that duplicate or
     // concurrent events for one instance agree on a single address (a conditional write).
-    const claims = new aws.dynamodb.Table("claims", {
+    const claims = new aws.dynamodb.Table(owner.name("claims"), {
         ...common,
         hashKey: CLAIM_KEY,
         attributes: [{ name: CLAIM_KEY, type: "S" }],
-    });
+    }, { parent: owner.parent });
 
     return { servers, claims };
 }

@@ -4,7 +4,18 @@ import { DRAIN_REASONS, DrainReason } from "../binder/events";
 import { DRAIN_RULES, EVENT_PATTERN } from "../infra/events";
 import { HOOK_TIMEOUT } from "../infra/hooks";
 import { RUNTIME } from "../infra/lambda";
-import { runStack, StackRun, ZONE_ID } from "../tools/mock-stack";
+import { DEFAULT_POOL } from "../infra/pools";
+import { MockAccount, runStack as runMockStack, StackRun, ZONE_ID } from "../tools/mock-stack";
+
+/**
+ * The stack files' single pool: its resources are children of the top-level pool's
+ * component, named `default-…`; tests/upgrade.spec.ts checks that they keep the URNs
+ * they had at the top level. Here they are read by their names within the pool.
+ */
+const runStack = async (stack: string, overrides?: Record<string, unknown>, account?: MockAccount) =>
+    (await runMockStack(stack, overrides, account)).pool(DEFAULT_POOL);
+/** How the mocks' physical names start: the resource's name, which begins with its pool's. */
+const PHYSICAL = `${DEFAULT_POOL}-`;
 
 const T = {
     eip: "aws:ec2/eip:Eip",
@@ -37,10 +48,10 @@ const statements = (run: StackRun, role = "binder") => JSON.parse(named(run, T.p
 const statement = (run: StackRun, sid: string, role = "binder") => statements(run, role).find(s => s.Sid === sid);
 /** The mocks give queues and rules their real ARN forms (the IAM simulator reads them), other resources a mock form. */
 const ARN_FORM: Record<string, string> = { [T.queue]: "arn:aws:sqs:us-west-2:123456789012:", [T.rule]: "arn:aws:events:us-west-2:123456789012:rule/" };
-const arnOf = (type: string, name: string) => new RegExp(`${(ARN_FORM[type] ?? `${type}/`).replace(/[/:]/g, "\\$&")}${name}-\\d+$`);
+const arnOf = (type: string, name: string) => new RegExp(`${(ARN_FORM[type] ?? `${type}/`).replace(/[/:]/g, "\\$&")}${PHYSICAL}${name}-\\d+$`);
 /** The ARN of every rule whose target is the event queue. */
 const queueRules = (run: StackRun) => run.ofType(T.target)
-    .filter(t => /:instance-events-\d+$/.test(t.inputs.arn))
+    .filter(t => /:default-instance-events-\d+$/.test(t.inputs.arn))
     .map(t => `arn:aws:events:us-west-2:123456789012:rule/${t.inputs.rule}`);
 /** The drain rules a stack run declares, by the signal each routes. */
 const drainRules = (run: StackRun) => run.ofType(T.rule).filter(r => r.name.startsWith("drain-")).map(r => r.name.slice("drain-".length) as DrainReason);
@@ -102,7 +113,7 @@ describe("the stack", function () {
             expect(servers.pointInTimeRecovery).to.deep.equal({ enabled: true });
             // The scheduler's stream: every change with the row before and after it.
             expect(servers).to.include({ streamEnabled: true, streamViewType: "NEW_AND_OLD_IMAGES" });
-            expect(run.outputs.serversStream).to.match(/^arn:aws:dynamodb:us-west-2:123456789012:table\/servers-\d+\/stream\//);
+            expect(run.outputs.serversStream).to.match(/^arn:aws:dynamodb:us-west-2:123456789012:table\/default-servers-\d+\/stream\//);
             const claims = run.ofType(T.table).find(t => t.name === "claims")!.inputs;
             expect(claims).to.include({ hashKey: "Id", billingMode: "PAY_PER_REQUEST" });
             expect(claims.rangeKey).to.equal(undefined);
@@ -133,7 +144,7 @@ describe("the stack", function () {
                 expect(JSON.parse(rule.eventPattern), reason).to.deep.equal(DRAIN_RULES[reason].pattern);
                 expect(rule.description, reason).to.match(/for eip-dns-binder\.$/);
                 const target = named(run, T.target, `drain-${reason}`).inputs;
-                expect(target.rule, reason).to.match(new RegExp(`^drain-${reason}-\\d+$`));
+                expect(target.rule, reason).to.match(new RegExp(`^${PHYSICAL}drain-${reason}-\\d+$`));
                 expect(target.arn, reason).to.match(arnOf(T.queue, "instance-events"));
                 expect(target.retryPolicy, reason).to.deep.equal(named(run, T.target, "instance-state").inputs.retryPolicy);
                 expect(target.deadLetterConfig, reason).to.deep.equal(named(run, T.target, "instance-state").inputs.deadLetterConfig);
@@ -196,8 +207,8 @@ describe("the stack", function () {
             const fn = named(run, T.fn, "binder").inputs;
             expect(fn).to.include({ runtime: RUNTIME, handler: "__index.handler", memorySize: 256, timeout: 120 });
             expect(RUNTIME).to.match(/^nodejs(2[2-9]|[3-9]\d)\.x$/);
-            expect(fn.loggingConfig.logGroup).to.match(/^binder-/);
-            expect(fn.role).to.match(/iam\/role:Role\/binder/);
+            expect(fn.loggingConfig.logGroup).to.match(/^default-binder-/);
+            expect(fn.role).to.match(/iam\/role:Role\/default-binder/);
         });
 
         it("passes the run-time settings as environment variables, and the binder its event queue", () => {
@@ -255,10 +266,10 @@ describe("the stack", function () {
 
         it("scopes each statement to this stack's resources", () => {
             const logs = statement(run, "WriteOwnLogs");
-            expect(statement(run, "WriteOwnLogs", "reconciler").Resource[0]).to.match(/log-group:reconciler-\d+:\*$/);
+            expect(statement(run, "WriteOwnLogs", "reconciler").Resource[0]).to.match(/log-group:default-reconciler-\d+:\*$/);
             expect(logs.Action).to.deep.equal(["logs:CreateLogStream", "logs:PutLogEvents"]);
             expect(logs.Resource).to.have.length(1);
-            expect(logs.Resource[0]).to.match(/^arn:aws:logs:us-west-2:123456789012:log-group:binder-\d+:\*$/);
+            expect(logs.Resource[0]).to.match(/^arn:aws:logs:us-west-2:123456789012:log-group:default-binder-\d+:\*$/);
             expect(statement(run, "ReadInstancesAndAddresses")).to.deep.include({
                 Action: ["ec2:DescribeAddresses", "ec2:DescribeInstances"], Resource: ["*"],
             });
@@ -285,10 +296,10 @@ describe("the stack", function () {
 
         it("exports the table, function, zone and the pool's names", () => {
             expect(run.outputs.zoneId).to.equal(ZONE_ID);
-            expect(run.outputs.functionName).to.match(/^binder-/);
-            expect(run.outputs.reconcilerName).to.match(/^reconciler-/);
+            expect(run.outputs.functionName).to.match(/^default-binder-/);
+            expect(run.outputs.reconcilerName).to.match(/^default-reconciler-/);
             expect(run.outputs.failedEventsQueue).to.be.a("string");
-            expect(run.outputs.serversTable).to.match(/^servers-/);
+            expect(run.outputs.serversTable).to.match(/^default-servers-/);
             expect(run.outputs.pool).to.deep.equal({
                 "192.0.2.1": "192-0-2-1.dev.live.example.com",
                 "192.0.2.2": "192-0-2-2.dev.live.example.com",
@@ -336,7 +347,7 @@ describe("the stack", function () {
             it("serves the hook function at a function URL with AWS_IAM auth, and exports the URL", () => {
                 const url = run.one(T.url);
                 expect(url.inputs).to.deep.include({ authorizationType: "AWS_IAM" });
-                expect(url.inputs.functionName).to.match(/^hook-\d+$/);
+                expect(url.inputs.functionName).to.match(/^default-hook-\d+$/);
                 expect(run.outputs.hookUrl).to.match(/^https:\/\/\w{32}\.lambda-url\.us-west-2\.on\.aws\/$/);
             });
 
@@ -356,8 +367,8 @@ describe("the stack", function () {
             it("runs the hook function with its own log group, timeout, settings and node roles", () => {
                 const fn = named(run, T.fn, "hook").inputs;
                 expect(fn).to.include({ runtime: RUNTIME, handler: "__index.handler", timeout: HOOK_TIMEOUT });
-                expect(fn.loggingConfig.logGroup).to.match(/^hook-/);
-                expect(fn.role).to.match(/iam\/role:Role\/hook/);
+                expect(fn.loggingConfig.logGroup).to.match(/^default-hook-/);
+                expect(fn.role).to.match(/iam\/role:Role\/default-hook/);
                 const { BINDER_NODE_ROLE_ARNS, ...settings } = fn.environment.variables;
                 expect(JSON.parse(BINDER_NODE_ROLE_ARNS)).to.deep.equal(roles);
                 expect(settings).to.deep.equal(run.outputs.binderSettings);
@@ -371,7 +382,7 @@ describe("the stack", function () {
                 });
                 expect(statement(run, "AttachToClusterInterfacesOnly", "hook").Action).to.deep.equal(["ec2:AssociateAddress"]);
                 expect(statement(run, "ServerRows", "hook").Action).to.deep.equal(["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]);
-                expect(statement(run, "WriteOwnLogs", "hook").Resource[0]).to.match(/log-group:hook-\d+:\*$/);
+                expect(statement(run, "WriteOwnLogs", "hook").Resource[0]).to.match(/log-group:default-hook-\d+:\*$/);
                 // The binder and the reconciler keep what they had.
                 expect(statement(run, "MovePoolAddressesOnly", "binder").Action).to.deep.equal(["ec2:AssociateAddress", "ec2:DisassociateAddress"]);
             });

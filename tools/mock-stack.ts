@@ -8,6 +8,8 @@ import * as path from "path";
 
 const ROOT = path.join(__dirname, "..");
 const PROJECT = "eip-dns-binder";
+/** The type of the component each pool's resources are children of. */
+const COMPONENT_TYPE = "eip-dns-binder:index:EipDnsBinder";
 
 export interface DeclaredResource {
     type: string;
@@ -27,6 +29,8 @@ export interface StackRun {
     ofType(type: string): DeclaredResource[];
     /** The one resource of a type; fails if there is not exactly one. */
     one(type: string): DeclaredResource;
+    /** The resources of one pool (children of its component), named as within the pool (`default-servers` as `servers`); the outputs stay the stack's. */
+    pool(name: string): StackRun;
 }
 
 /** Tagged Elastic IPs the mocked account already has, as `aws.ec2.getEips` would return them. */
@@ -94,6 +98,8 @@ function recordOptions(recorded: DeclaredResource[]): void {
 
 function mocks(recorded: DeclaredResource[], account: MockAccount): pulumi.runtime.Mocks {
     let serial = 0;
+    // Addresses are numbered apart, so that they do not depend on what else was declared first.
+    let addresses = 0;
     return {
         newResource(args) {
             serial++;
@@ -101,7 +107,7 @@ function mocks(recorded: DeclaredResource[], account: MockAccount): pulumi.runti
             const state: Record<string, any> = { ...args.inputs, name: args.inputs.name ?? `${args.name}-${serial}` };
             state.arn = `arn:aws:mock:us-west-2:123456789012:${args.type}/${state.name}`;
             if (args.type === "aws:ec2/eip:Eip") {
-                state.publicIp = `192.0.2.${serial}`;
+                state.publicIp = `192.0.2.${++addresses}`;
                 state.allocationId = `eipalloc-${String(serial).padStart(17, "0")}`;
             }
             if (args.type === "aws:cloudwatch/logGroup:LogGroup") {
@@ -168,8 +174,13 @@ export async function runStack(stack: string, overrides: Record<string, unknown>
     const program: () => Promise<Record<string, unknown>> = require(entry);
     const raw = await program();
     const outputs: Record<string, any> = {};
-    for (const [key, value] of Object.entries(raw)) outputs[key] = await settle(value);
+    // pulumi.output unwraps Outputs nested in plain values too, such as each pool's under `pools`.
+    for (const [key, value] of Object.entries(raw)) outputs[key] = await settle(pulumi.output(value));
     await pulumi.runtime.disconnect();
+    return view(resources, outputs);
+}
+
+function view(resources: DeclaredResource[], outputs: Record<string, any>): StackRun {
     const ofType = (type: string) => resources.filter(r => r.type === type);
     return {
         resources,
@@ -179,6 +190,13 @@ export async function runStack(stack: string, overrides: Record<string, unknown>
             const found = ofType(type);
             if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
             return found[0];
+        },
+        pool(name) {
+            const prefix = `${name}-`;
+            const children = resources
+                .filter(r => r.urn.includes(`::${COMPONENT_TYPE}$`) && r.name.startsWith(prefix))
+                .map(r => ({ ...r, name: r.name.slice(prefix.length) }));
+            return view(children, outputs);
         },
     };
 }
