@@ -84,9 +84,10 @@ export class EipDnsBinder extends pulumi.ComponentResource {
 
     constructor(name: string, args: EipDnsBinderArgs, opts: EipDnsBinderOptions = {}) {
         const { settingName, ...options } = opts;
-        super(EIP_DNS_BINDER_TYPE, name, {}, options);
+        // Bad arguments fail before anything is declared, naming the argument.
         const key = settingName ?? (setting => `EipDnsBinder ${name}: ${setting}`);
         const settings = validated(args, key);
+        super(EIP_DNS_BINDER_TYPE, name, {}, options);
         const poolId = args.poolId ?? `${pulumi.getStack()}/${name}`;
         const owner = new Owner(name, this);
 

@@ -31,7 +31,7 @@ describe("the deploy role's policies (docs/deploying.md)", function () {
     });
 
     it("is run against a stack with every rule: the state changes, the schedule and each drain signal", () => {
-        expect(run.ofType("aws:cloudwatch/eventRule:EventRule").map(r => r.name)).to.have.members(
+        expect(run.pool("default").ofType("aws:cloudwatch/eventRule:EventRule").map(r => r.name)).to.have.members(
             ["instance-state", "reconcile", ...DRAIN_REASONS.map(reason => `drain-${reason}`)]);
     });
 

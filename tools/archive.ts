@@ -3,6 +3,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { zipSync } from "fflate";
+import { DEFAULT_POOL } from "../infra/pools";
 import { runStack } from "./mock-stack";
 
 export interface LambdaArchive {
@@ -35,7 +36,8 @@ export type Archives = Record<(typeof ALWAYS)[number], LambdaArchive> & Partial<
 
 /** Runs the stack under mocks and returns the archive each of its Lambdas would ship. */
 export async function captureArchives(stack: string, overrides: Record<string, unknown> = {}): Promise<Archives> {
-    const run = await runStack(stack, overrides);
+    // The stack file's one pool is the top-level one; its functions are named within it.
+    const run = (await runStack(stack, overrides)).pool(DEFAULT_POOL);
     const archives: Partial<Record<FunctionName, LambdaArchive>> = {};
     for (const name of FUNCTIONS) {
         const fn = run.ofType("aws:lambda/function:Function").find(r => r.name === name);

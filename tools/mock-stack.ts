@@ -20,6 +20,8 @@ export interface DeclaredResource {
     urn: string;
     /** The URNs its `aliases` option names, each as the engine resolves it. */
     aliases: string[];
+    /** For a component, the names of the outputs it registered. */
+    registeredOutputs?: string[];
 }
 
 export interface StackRun {
@@ -77,7 +79,7 @@ function aliasUrn(alias: any, parentUrn: string, type: string, name: string): st
     return urnOf(parent, spec.getType() || type, spec.getName() || name, spec.getStack() || undefined, spec.getProject() || undefined);
 }
 
-/** The mocks API does not pass resource options on, so read them off the registration request. */
+/** The mocks API passes neither resource options nor a component's outputs on, so read them off the requests. */
 function recordOptions(recorded: DeclaredResource[]): void {
     const monitor = pulumi.runtime.getMonitor() as any;
     const register = monitor.registerResource.bind(monitor);
@@ -93,6 +95,12 @@ function recordOptions(recorded: DeclaredResource[]): void {
             match.aliases = request.getAliasesList().map((alias: unknown) => aliasUrn(alias, parent, type, name));
         }
         return pending;
+    };
+    const registerOutputs = monitor.registerResourceOutputs.bind(monitor);
+    monitor.registerResourceOutputs = (request: any, callback: unknown) => {
+        const component = recorded.find(r => r.urn === request.getUrn());
+        if (component) component.registeredOutputs = Object.keys(request.getOutputs()?.toJavaScript() ?? {});
+        return registerOutputs(request, callback);
     };
 }
 
@@ -161,18 +169,19 @@ async function settle(value: unknown): Promise<unknown> {
 }
 
 /**
- * Runs index.ts as `pulumi preview` would for `stack` (its YAML plus `overrides`),
+ * Runs `program` (index.ts) as `pulumi preview` would for `stack` (its YAML plus `overrides`),
  * waits until every resource is registered, and returns what was declared.
  */
-export async function runStack(stack: string, overrides: Record<string, unknown> = {}, account: MockAccount = { tagged: [] }): Promise<StackRun> {
+export async function runStack(stack: string, overrides: Record<string, unknown> = {}, account: MockAccount = { tagged: [] }, program = "index.ts"): Promise<StackRun> {
     const resources: DeclaredResource[] = [];
     pulumi.runtime.setAllConfig(stackConfig(stack, overrides));
     await pulumi.runtime.setMocks(mocks(resources, account), PROJECT, stack, false);
     recordOptions(resources);
-    const entry = require.resolve(path.join(ROOT, "index.ts"));
+    const entry = require.resolve(path.join(ROOT, program));
     delete require.cache[entry];
-    const program: () => Promise<Record<string, unknown>> = require(entry);
-    const raw = await program();
+    // A program exports a function that returns its outputs, or exports them itself.
+    const loaded: (() => Promise<Record<string, unknown>>) | Record<string, unknown> = require(entry);
+    const raw = typeof loaded === "function" ? await loaded() : loaded;
     const outputs: Record<string, any> = {};
     // pulumi.output unwraps Outputs nested in plain values too, such as each pool's under `pools`.
     for (const [key, value] of Object.entries(raw)) outputs[key] = await settle(pulumi.output(value));

@@ -2,6 +2,7 @@
 // (tools/mock-stack.ts), and what the demo takes from it: the stack output the
 // operator CLI reads, the pool addresses with the tags and names the program gives
 // them, and the event queue's mapping as the program declares it.
+import { DEFAULT_POOL } from "../../infra/pools";
 import { runStack, StackRun } from "../mock-stack";
 
 /** What `pulumi stack output --json` prints, as far as the demo reads it. */
@@ -45,7 +46,9 @@ function named(run: StackRun, type: string, name: string): Record<string, any> {
 
 /** Runs Pulumi.<stack>.yaml's program with `overrides` under mocks. */
 export async function previewStack(name: string, overrides: Record<string, unknown>): Promise<DemoStack> {
-    const run = await runStack(name, overrides);
+    const stack = await runStack(name, overrides);
+    // The stack file's keys make one pool, the top-level one: its resources, by their names within it.
+    const run = stack.pool(DEFAULT_POOL);
     const output = run.outputs as StackOutput;
     // The program allocates the pool in order and exports it in that order (nothing is tagged outside the mocked account).
     const ips = Object.keys(output.pool);
@@ -55,7 +58,7 @@ export async function previewStack(name: string, overrides: Record<string, unkno
     const mapping = named(run, "aws:lambda/eventSourceMapping:EventSourceMapping", "instance-events");
     return {
         output,
-        resources: run.resources.length,
+        resources: stack.resources.length,
         addresses: eips.map((eip, i) => ({ publicIp: ips[i], tags: eip.inputs.tags })),
         records: run.ofType("aws:route53/record:Record").map(({ inputs }) => ({ name: inputs.name, ttl: inputs.ttl, values: inputs.records })),
         mapping: {

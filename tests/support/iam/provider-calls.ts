@@ -34,6 +34,8 @@ export const LOOKUPS: Authorization[] = [
 
 /** Per Pulumi type token, the calls for one declared resource of that type. */
 export const PROVIDER_CALLS: Record<string, (resource: DeclaredResource) => Authorization[]> = {
+    // A pool's component exists only in Pulumi's state: the provider makes no call for it.
+    "eip-dns-binder:index:EipDnsBinder": () => [],
     "aws:ec2/eip:Eip": r => {
         const address = arn("ec2", "elastic-ip/eipalloc-0123456789abcdef0");
         const tags: Record<string, string> = r.inputs.tags;
@@ -81,7 +83,8 @@ export const PROVIDER_CALLS: Record<string, (resource: DeclaredResource) => Auth
         ];
     },
     "aws:lambda/permission:Permission": r => {
-        if (r.name === "reconcile") return each(["lambda:AddPermission", "lambda:RemovePermission", "lambda:GetPolicy"], functionArn("reconciler"));
+        // The schedule's grant on the reconciler, to EventBridge.
+        if (r.inputs.principal === "events.amazonaws.com") return each(["lambda:AddPermission", "lambda:RemovePermission", "lambda:GetPolicy"], functionArn("reconciler"));
         // A node role's grant on the hook function: AddPermission carries its principal, and the URL's auth type when it names one.
         const principal = r.inputs.principal.replace(/::\d{12}:/, `::${DOC_ACCOUNT}:`);
         return [
