@@ -18,6 +18,8 @@ The stack's settings come from \`pulumi stack output --json\` on standard input:
 
 Options:
   --settings <file>        read the stack output from a file instead
+  --pool <name>            the pool to act on, in a stack with several (its
+                           \`pools\` output); the top-level pool by default
   --servers-table <name>   override the servers table
   --claims-table <name>    override the claims table
   --zone-id <id>           override the hosted zone id
@@ -40,6 +42,8 @@ export type Command =
 /** Where the settings come from: a file (else standard input), and values that override it. */
 export interface SettingsSource {
     file?: string;
+    /** The pool, by its name in the stack's `pools` output. */
+    pool?: string;
     serversTable?: string;
     claimsTable?: string;
     zoneId?: string;
@@ -53,6 +57,7 @@ export interface Invocation {
 
 const OPTIONS = {
     "settings": { type: "string" },
+    "pool": { type: "string" },
     "servers-table": { type: "string" },
     "claims-table": { type: "string" },
     "zone-id": { type: "string" },
@@ -89,6 +94,7 @@ export function parseInvocation(argv: string[]): Invocation {
     const { values, positionals } = parse(argv);
     const source: SettingsSource = {
         file: values.settings,
+        pool: values.pool,
         serversTable: values["servers-table"],
         claimsTable: values["claims-table"],
         zoneId: values["zone-id"],

@@ -27,23 +27,40 @@ async function readSource(source: SettingsSource, stdin: () => Promise<string | 
     return { origin: "standard input", text };
 }
 
-function parseOutput(origin: string, text: string): Json {
+/**
+ * One pool's outputs: `pool`'s under `pools`, else the top-level pool's (the stack's
+ * own outputs), else the only pool's.
+ */
+function poolOutput(origin: string, output: Json, pool: string | undefined): Json {
+    const pools = isObject(output.pools) ? output.pools : {};
+    const names = Object.keys(pools);
+    if (pool !== undefined) {
+        if (isObject(pools[pool])) return pools[pool];
+        throw usageError(`${origin} has no pool '${pool}': ${names.length > 0 ? `its pools are ${names.join(", ")}` : "it has no pools output"}`);
+    }
+    if (isObject(output.binderSettings) || names.length === 0) return output;
+    if (names.length === 1 && isObject(pools[names[0]])) return pools[names[0]] as Json;
+    throw usageError(`${origin} has several pools (${names.join(", ")}) and no top-level one: choose one with --pool <name>`);
+}
+
+function parseOutput(origin: string, text: string, pool: string | undefined): Json {
     let output: unknown;
     try {
         output = JSON.parse(text);
     } catch {
         throw usageError(`${origin} is not JSON: expected the output of \`pulumi stack output --json\``);
     }
-    if (!isObject(output) || !isObject(output.binderSettings)) {
+    const chosen = isObject(output) ? poolOutput(origin, output, pool) : undefined;
+    if (!chosen || !isObject(chosen.binderSettings)) {
         throw usageError(`${origin} has no binderSettings object: expected the output of \`pulumi stack output --json\` from a stack that exports it`);
     }
-    return output;
+    return chosen;
 }
 
-/** Reads the stack output (from `source.file`, else standard input) and applies the flags. */
+/** Reads the stack output (from `source.file`, else standard input), picks the pool, and applies the flags. */
 export async function loadSettings(source: SettingsSource, stdin: () => Promise<string | undefined>): Promise<BinderSettings> {
     const { origin, text } = await readSource(source, stdin);
-    const output = parseOutput(origin, text);
+    const output = parseOutput(origin, text, source.pool);
     // The Lambda's environment is all strings; tolerate an output that kept a value's JSON type.
     const env: Record<string, string | undefined> = Object.fromEntries(Object.entries(output.binderSettings as Json)
         .map(([name, value]) => [name, typeof value === "string" ? value : JSON.stringify(value)]));

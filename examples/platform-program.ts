@@ -1,8 +1,11 @@
 // A platform team's own Pulumi program, with eip-dns-binder as a dependency: one
 // EipDnsBinder per Karpenter node pool, next to whatever else the program declares,
-// its outputs wired into the rest. In that program's package.json:
+// its outputs wired into the rest. The package is TypeScript source, which Pulumi
+// compiles with the program only outside node_modules: add this repository as a git
+// submodule and depend on it by path, which npm links (README, "In your own program"):
 //
-//   "dependencies": { "eip-dns-binder": "github:<your-org>/eip-dns-binder#<tag>" }
+//   git submodule add <this repository> vendor/eip-dns-binder
+//   npm install ./vendor/eip-dns-binder
 //
 // The pools' settings are the config keys of this repository's own stack, with the
 // same rules and defaults (README, "Configure"); bad ones fail the preview by name.
