@@ -7,16 +7,16 @@
 // a release's hand-over finds nobody waiting (and makes no call to find out),
 // and nothing is taken off. Everything else, binds, releases and their calls,
 // is the binder at HEAD.
-import { createClients, createQueueClient } from "../binder/clients";
+import { createClients, createQueueClient } from "../binder/aws/clients";
 import { binderSettingsFromEnv, eventQueueUrlFromEnv } from "../binder/config";
 import { Context } from "../binder/context";
-import { Dns } from "../binder/dns";
-import { Ec2 } from "../binder/ec2";
+import { Dns } from "../binder/aws/dns";
+import { Ec2 } from "../binder/aws/ec2";
 import { handleBatch } from "../binder/handler";
 import { createLogger } from "../binder/log";
 import { createMetrics } from "../binder/metrics";
-import { EventQueue } from "../binder/queue";
-import { Store, Waiting } from "../binder/store";
+import { EventQueue } from "../binder/aws/queue";
+import { Store, Waiting } from "../binder/aws/store";
 import type { Handler } from "./lambda";
 
 /** The Store with the waitlist switched off: no writes to it, and it always reads empty. */

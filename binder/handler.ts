@@ -1,20 +1,20 @@
 import { BatchWork, Dropped, readBatch, Receipt, Work } from "./batch";
-import { createClients, createQueueClient } from "./clients";
+import { createClients, createQueueClient } from "./aws/clients";
 import { binderSettingsFromEnv, eventQueueUrlFromEnv, nodeRolesFromEnv } from "./config";
 import { Context } from "./context";
-import { Dns } from "./dns";
-import { Ec2 } from "./ec2";
+import { Dns } from "./aws/dns";
+import { Ec2 } from "./aws/ec2";
 import { isNamedError, namedError } from "./errors";
 import { MALFORMED } from "./events";
 import { answerHook, FunctionUrlResponse } from "./hooks";
 import { announcedPhase } from "./lifecycle";
 import { createLogger, Logger } from "./log";
 import { createMetrics } from "./metrics";
-import { EventQueue, Redeliveries } from "./queue";
+import { EventQueue, Redeliveries } from "./aws/queue";
 import { reconcile, Reconciliation } from "./reconcile";
 import { redeliveryDelay } from "./redelivery";
 import { settleAll } from "./settle";
-import { Store } from "./store";
+import { Store } from "./aws/store";
 
 /** The part of the Lambda context the handler reads. */
 export interface InvocationContext {

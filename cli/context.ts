@@ -1,13 +1,13 @@
 // The binder's Context for one CLI run: the caller's credentials (the SDK's default
 // chain), logs only when asked for, and no metrics, so standard output stays the report.
-import { createClients } from "../binder/clients";
+import { createClients } from "../binder/aws/clients";
 import { BinderSettings } from "../binder/config";
 import { Context } from "../binder/context";
-import { Dns } from "../binder/dns";
-import { Ec2 } from "../binder/ec2";
+import { Dns } from "../binder/aws/dns";
+import { Ec2 } from "../binder/aws/ec2";
 import { createLogger } from "../binder/log";
 import { createMetrics } from "../binder/metrics";
-import { Store } from "../binder/store";
+import { Store } from "../binder/aws/store";
 
 export interface ContextOptions {
     /** Write the binder's JSON log lines to `stderr`. */

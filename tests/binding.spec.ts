@@ -3,7 +3,7 @@
 // every invariant over the whole final state.
 import { expect } from "chai";
 import { createEventHandler, EventHandler } from "../binder";
-import { Store } from "../binder/store";
+import { Store } from "../binder/aws/store";
 import type { ChangeResourceRecordSetsInput } from "./support/aws/route53-rest";
 import { drainSignal, INSTANCE_TAGS, queueBatch, stateChange, World, WorldOptions } from "./support/world";
 

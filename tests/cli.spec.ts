@@ -10,7 +10,7 @@ import { createEventHandler, EventHandler } from "../binder";
 import { DnsRecordsMode, ENV } from "../binder/config";
 import { Inspection, Reconciliation } from "../binder/reconcile";
 import { drainKey } from "../binder/schema";
-import { Store } from "../binder/store";
+import { Store } from "../binder/aws/store";
 import { USAGE } from "../cli/args";
 import { age, countdown } from "../cli/format";
 import { main } from "../cli/main";

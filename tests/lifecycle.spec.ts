@@ -1,6 +1,6 @@
 // EC2 decides what an event leads to (a pure helper, tested on its own).
 import { expect } from "chai";
-import { Instance } from "../binder/ec2";
+import { Instance } from "../binder/aws/ec2";
 import { Announcement, announcedPhase, CATCH_UP_DELIVERIES, decide, observedPhase, Phase } from "../binder/lifecycle";
 
 const says = (phase: Phase, receiveCount = 1, messageId = `m-${phase}-${receiveCount}`): Announcement => ({ messageId, phase, receiveCount });

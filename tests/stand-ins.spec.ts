@@ -435,7 +435,7 @@ describe("AWS stand-ins", function () {
             ]);
             expect(described.PrivateIpAddress).to.equal(card0.privateIpAddress);
 
-            const { Ec2 } = await import("../binder/ec2");
+            const { Ec2 } = await import("../binder/aws/ec2");
             const [seen] = await new Ec2(clients.ec2).instances([instance.instanceId]);
             expect(seen.primary).to.deep.equal({ networkInterfaceId: card0.networkInterfaceId, privateIpAddress: card0.privateIpAddress });
             const eip = model.addAddress();

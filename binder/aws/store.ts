@@ -14,8 +14,8 @@ import {
     UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { errorCode } from "./clients";
-import { namedError } from "./errors";
-import { CLAIM_KEY, drainKey, SERVER_KEY, WAITLIST_KEY } from "./schema";
+import { namedError } from "../errors";
+import { CLAIM_KEY, drainKey, SERVER_KEY, WAITLIST_KEY } from "../schema";
 
 /** An instance's claim on one pool address, written before the address is associated. */
 export interface Claim {

@@ -11,8 +11,8 @@ import {
     Tag,
 } from "@aws-sdk/client-ec2";
 import { errorCode } from "./clients";
-import { Tags } from "./config";
-import { OWNER_TAG } from "./schema";
+import { Tags } from "../config";
+import { OWNER_TAG } from "../schema";
 
 /** Where an address is attached: a network interface's private IP. */
 export interface Attachment {
