@@ -13,10 +13,10 @@ import { ACCOUNT, Authorization, decide, PolicyDocument } from "./support/iam/si
 
 const BINDER = path.join(__dirname, "..", "binder");
 
-/** The SDK commands (and waiters) the AWS layer in binder/ sends. */
+/** The SDK commands (and waiters) the binder sends: its AWS layer, binder/aws/, and anything else under binder/ that might. */
 function commandsInUse(): Set<string> {
     const found = new Set<string>();
-    for (const file of fs.readdirSync(BINDER).filter(name => name.endsWith(".ts"))) {
+    for (const file of fs.readdirSync(BINDER, { recursive: true, encoding: "utf8" }).filter(name => name.endsWith(".ts"))) {
         const source = fs.readFileSync(path.join(BINDER, file), "utf8");
         for (const match of source.matchAll(/new (\w+Command)\(|\b(waitUntil\w+)\(/g)) found.add(match[1] ?? match[2]);
     }
