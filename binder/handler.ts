@@ -1,20 +1,17 @@
 import { BatchWork, Dropped, readBatch, Receipt, Work } from "./batch";
-import { createClients, createQueueClient } from "./aws/clients";
+import { connect, connectEventQueue } from "./aws/connect";
 import { binderSettingsFromEnv, eventQueueUrlFromEnv, nodeRolesFromEnv } from "./config";
 import { Context } from "./context";
-import { Dns } from "./aws/dns";
-import { Ec2 } from "./aws/ec2";
 import { isNamedError, namedError } from "./errors";
 import { MALFORMED } from "./events";
 import { answerHook, FunctionUrlResponse } from "./hooks";
 import { announcedPhase } from "./lifecycle";
 import { createLogger, Logger } from "./log";
 import { createMetrics } from "./metrics";
-import { EventQueue, Redeliveries } from "./aws/queue";
+import { Redeliveries } from "./aws/queue";
 import { reconcile, Reconciliation } from "./reconcile";
 import { redeliveryDelay } from "./redelivery";
 import { settleAll } from "./settle";
-import { Store } from "./aws/store";
 
 /** The part of the Lambda context the handler reads. */
 export interface InvocationContext {
@@ -35,18 +32,16 @@ export type HookHandler = (event: unknown, context?: InvocationContext) => Promi
 
 /**
  * Everything a handler needs, built once per cold start: settings from the
- * environment, SDK clients, logger. `perInvocation` adds the request id to the
+ * environment, the AWS layer, logger. `perInvocation` adds the request id to the
  * logs, starts fresh metrics and reads the time left from the Lambda context.
  */
 function coldStart(): (context?: InvocationContext) => Context {
     const settings = binderSettingsFromEnv(process.env);
-    const clients = createClients();
+    const { layer } = connect(settings);
     const log: Logger = createLogger();
     const base = {
         settings,
-        ec2: new Ec2(clients.ec2),
-        store: new Store(clients.dynamodb, settings.serversTable, settings.claimsTable),
-        dns: new Dns(clients.route53, settings.hostedZoneId, settings.dnsTtl),
+        ...layer,
         now: () => new Date(),
     };
     return context => ({
@@ -66,7 +61,7 @@ function coldStart(): (context?: InvocationContext) => Context {
  */
 export function createEventHandler(): EventHandler {
     const perInvocation = coldStart();
-    const queue = new EventQueue(createQueueClient(), eventQueueUrlFromEnv(process.env));
+    const queue = connectEventQueue(eventQueueUrlFromEnv(process.env));
     return async (event, context) => {
         const ctx = perInvocation(context);
         try {
