@@ -1,5 +1,5 @@
 import { BatchWork, Dropped, readBatch, Receipt, Work } from "./batch";
-import { connect, connectEventQueue } from "./aws/connect";
+import { connect, connectEventQueue, StoreFactory } from "./aws/connect";
 import { binderSettingsFromEnv, eventQueueUrlFromEnv, nodeRolesFromEnv } from "./config";
 import { Context } from "./context";
 import { isNamedError, namedError } from "./errors";
@@ -30,14 +30,20 @@ export type EventHandler = (event: unknown, context?: InvocationContext) => Prom
 export type ReconcileHandler = (event: unknown, context?: InvocationContext) => Promise<Reconciliation>;
 export type HookHandler = (event: unknown, context?: InvocationContext) => Promise<FunctionUrlResponse>;
 
+/** What a handler may be given instead of what it ships with; the Lambda passes nothing. */
+export interface HandlerOptions {
+    /** Makes the Store it works with (a bench baseline's); the stack's tables' Store by default. */
+    store?: StoreFactory;
+}
+
 /**
  * Everything a handler needs, built once per cold start: settings from the
  * environment, the AWS layer, logger. `perInvocation` adds the request id to the
  * logs, starts fresh metrics and reads the time left from the Lambda context.
  */
-function coldStart(): (context?: InvocationContext) => Context {
+function coldStart(options: HandlerOptions = {}): (context?: InvocationContext) => Context {
     const settings = binderSettingsFromEnv(process.env);
-    const { layer } = connect(settings);
+    const { layer } = connect(settings, { store: options.store });
     const log: Logger = createLogger();
     const base = {
         settings,
@@ -59,8 +65,8 @@ function coldStart(): (context?: InvocationContext) => Context {
  * start, are reported back, so that SQS delivers them again, and handed back to
  * the queue to come back soon rather than after its visibility timeout.
  */
-export function createEventHandler(): EventHandler {
-    const perInvocation = coldStart();
+export function createEventHandler(options: HandlerOptions = {}): EventHandler {
+    const perInvocation = coldStart(options);
     const queue = connectEventQueue(eventQueueUrlFromEnv(process.env));
     return async (event, context) => {
         const ctx = perInvocation(context);
