@@ -26,23 +26,6 @@ export interface DisruptionTiming {
     quietMs: number;
 }
 
-export interface ReplacementFigures {
-    replaced: number;
-    waves: number;
-    waveSize: number;
-    /** Seconds from the old worker's termination event (shutting-down, the first of the two sent) to its new worker's row published. */
-    wait: { p50: number; p99: number; max: number; min: number };
-    /** Seconds from the new worker's running event to its row published. */
-    launchToBound: { p50: number; p99: number; max: number };
-    /**
-     * What bound each new worker: a release's hand-over, its own running event at its
-     * first delivery or at a redelivery; or nothing by the end (unbound).
-     */
-    boundBy: { handOver: number; firstDelivery: number; redelivery: number; unbound: number };
-    /** The binder's "bound" log lines per new worker: above 1, binds of a worker another invocation had bound or was binding. */
-    bindsPerWorker: number;
-}
-
 /** One replacement: the new worker, the old one, and when each event is due (ms after the phase begins). */
 interface Replacement {
     fresh: string;
