@@ -6,11 +6,11 @@ import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { AssociateAddressCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { expect } from "chai";
 import fc from "fast-check";
-import { BinderSettings } from "../binder/config";
-import { Attachment, Ec2 } from "../binder/aws/ec2";
-import { Claim, ServerRow, Store } from "../binder/aws/store";
-import { explorationProperty } from "./support/explorer/property";
-import { Explorer, RunOptions } from "./support/explorer/run";
+import { BinderSettings } from "../../binder/config";
+import { Attachment, Ec2 } from "../../binder/aws/ec2";
+import { Claim, ServerRow, Store } from "../../binder/aws/store";
+import { explorationProperty } from "../support/explorer/property";
+import { Explorer, RunOptions } from "../support/explorer/run";
 
 // Planted bugs, to show that the bounded exploration finds what it must.
 

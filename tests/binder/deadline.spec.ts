@@ -1,7 +1,7 @@
 // Working within the invocation's timeout (pure helpers, tested on their own).
 import { expect } from "chai";
-import { hasTimeToStart, TIME_TO_START_MS, waitBudgetSeconds } from "../binder/deadline";
-import { IN_SYNC_WAIT } from "../binder/aws/dns";
+import { hasTimeToStart, TIME_TO_START_MS, waitBudgetSeconds } from "../../binder/deadline";
+import { IN_SYNC_WAIT } from "../../binder/aws/dns";
 
 describe("deadline", () => {
     it("starts a bind or release only with 40 s or more left, and always outside Lambda", () => {

@@ -5,14 +5,14 @@
 // (binds, an exhausted pool, a drain, a bind while draining, what a worker has),
 // and every call the gateway recorded for each must be one the catalog lists for it.
 import { expect } from "chai";
-import { createEventHandler, createHookHandler, createReconcileHandler } from "../binder";
-import { DnsRecordsMode } from "../binder/config";
-import { FunctionRole } from "../infra/policy";
-import { callsOf } from "./support/iam/audit";
-import { StackFacts } from "./support/iam/facts";
-import { catalogSignature, observedSignatures, Tables } from "./support/iam/observed";
-import { callers, hookRequest } from "./support/hooks";
-import { ACCOUNT, ADDRESS_TAGS, drainSignal, stateChange, World } from "./support/world";
+import { createEventHandler, createHookHandler, createReconcileHandler } from "../../binder";
+import { DnsRecordsMode } from "../../binder/config";
+import { FunctionRole } from "../../infra/policy";
+import { callsOf } from "../support/iam/audit";
+import { StackFacts } from "../support/iam/facts";
+import { catalogSignature, observedSignatures, Tables } from "../support/iam/observed";
+import { callers, hookRequest } from "../support/hooks";
+import { ACCOUNT, ADDRESS_TAGS, drainSignal, stateChange, World } from "../support/world";
 
 /** Facts enough to render the catalog's authorizations in the stand-ins' world. */
 function worldFacts(world: World, mode: DnsRecordsMode): StackFacts {

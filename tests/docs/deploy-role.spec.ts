@@ -3,14 +3,14 @@
 // makes for each resource type the stack declares, in the IAM simulator.
 import { expect } from "chai";
 import * as path from "path";
-import { DRAIN_REASONS } from "../binder/events";
-import { runStack, StackRun } from "../tools/mock-stack";
-import { jsonBlockAfter } from "./support/iam/markdown";
-import { alarmTopic, autoNamed, DOC_ACCOUNT, functionArn, LOOKUPS, PROVIDER_CALLS } from "./support/iam/provider-calls";
-import { Authorization, decide, PolicyDocument } from "./support/iam/simulate";
-import { NODE_ROLE_ARN } from "./support/world";
+import { DRAIN_REASONS } from "../../binder/events";
+import { runStack, StackRun } from "../../tools/mock-stack";
+import { jsonBlockAfter } from "../support/iam/markdown";
+import { alarmTopic, autoNamed, DOC_ACCOUNT, functionArn, LOOKUPS, PROVIDER_CALLS } from "../support/iam/provider-calls";
+import { Authorization, decide, PolicyDocument } from "../support/iam/simulate";
+import { NODE_ROLE_ARN } from "../support/world";
 
-const DOC = path.join(__dirname, "..", "docs", "deploying.md");
+const DOC = path.join(__dirname, "..", "..", "docs", "deploying.md");
 /** A managed policy may hold 6,144 characters, whitespace not counted (IAM and STS quotas). */
 const MANAGED_POLICY_LIMIT = 6144;
 const DEPLOYER = `arn:aws:iam::${DOC_ACCOUNT}:role/eip-dns-binder-deploy-dev`;

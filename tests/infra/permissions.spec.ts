@@ -4,14 +4,14 @@
 import { expect } from "chai";
 import * as fs from "fs";
 import * as path from "path";
-import { DNS_RECORDS_MODES } from "../binder/config";
-import { audit, principalOf } from "./support/iam/audit";
-import { PLATFORM_CALLS, SDK_CALLS } from "./support/iam/calls";
-import { FUNCTIONS, stackFacts, StackFacts } from "./support/iam/facts";
-import { mutants } from "./support/iam/mutants";
-import { ACCOUNT, Authorization, decide, PolicyDocument } from "./support/iam/simulate";
+import { DNS_RECORDS_MODES } from "../../binder/config";
+import { audit, principalOf } from "../support/iam/audit";
+import { PLATFORM_CALLS, SDK_CALLS } from "../support/iam/calls";
+import { FUNCTIONS, stackFacts, StackFacts } from "../support/iam/facts";
+import { mutants } from "../support/iam/mutants";
+import { ACCOUNT, Authorization, decide, PolicyDocument } from "../support/iam/simulate";
 
-const BINDER = path.join(__dirname, "..", "binder");
+const BINDER = path.join(__dirname, "..", "..", "binder");
 
 /** The SDK commands (and waiters) the binder sends: its AWS layer, binder/aws/, and anything else under binder/ that might. */
 function commandsInUse(): Set<string> {

@@ -1,6 +1,6 @@
 import { expect } from "chai";
-import { candidateOrder, fnv1a } from "../binder/candidates";
-import { hostNameProblem, isWithin, placeholdersIn, renderName, usesInstance } from "../binder/naming";
+import { candidateOrder, fnv1a } from "../../binder/candidates";
+import { hostNameProblem, isWithin, placeholdersIn, renderName, usesInstance } from "../../binder/naming";
 
 describe("naming", () => {
     it("renders every placeholder, lower-cased", () => {

@@ -3,9 +3,9 @@
 // failing on the code before the fix and ending here with every invariant kept.
 import { DeleteItemCommand } from "@aws-sdk/client-dynamodb";
 import { expect } from "chai";
-import { EventHandler, ReconcileHandler } from "../binder";
-import { candidateOrder } from "../binder/candidates";
-import { queueBatch, stateChange, World, WorldOptions } from "./support/world";
+import { EventHandler, ReconcileHandler } from "../../binder";
+import { candidateOrder } from "../../binder/candidates";
+import { queueBatch, stateChange, World, WorldOptions } from "../support/world";
 
 describe("regressions: interleavings that broke an invariant", function () {
     this.timeout(120_000);

@@ -3,13 +3,13 @@
 // pool tags, at launch, at allocation or afterwards; other tags stay free.
 import { expect } from "chai";
 import * as path from "path";
-import { parseSettings } from "../binder/config";
-import { OWNER_TAG, STACK_TAG } from "../binder/schema";
-import { stackConfig } from "../tools/mock-stack";
-import { jsonBlockAfter } from "./support/iam/markdown";
-import { Authorization, decide, Decision, PolicyDocument } from "./support/iam/simulate";
+import { parseSettings } from "../../binder/config";
+import { OWNER_TAG, STACK_TAG } from "../../binder/schema";
+import { stackConfig } from "../../tools/mock-stack";
+import { jsonBlockAfter } from "../support/iam/markdown";
+import { Authorization, decide, Decision, PolicyDocument } from "../support/iam/simulate";
 
-const DOC = path.join(__dirname, "..", "docs", "deploying.md");
+const DOC = path.join(__dirname, "..", "..", "docs", "deploying.md");
 const ACCOUNT = "111122223333";
 const ALL: PolicyDocument = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] };
 const PRINCIPALS = {

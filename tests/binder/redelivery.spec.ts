@@ -1,6 +1,6 @@
 // When a failed message comes back (a pure helper, tested on its own).
 import { expect } from "chai";
-import { FIRST_REDELIVERY_SECONDS, MAX_REDELIVERY_SECONDS, redeliveryDelay } from "../binder/redelivery";
+import { FIRST_REDELIVERY_SECONDS, MAX_REDELIVERY_SECONDS, redeliveryDelay } from "../../binder/redelivery";
 
 describe("redelivery delay", () => {
     it("doubles with each delivery, from half to all of its ceiling", () => {

@@ -1,9 +1,9 @@
 // Two stacks that share addressTags: each binder keeps to the addresses whose owner
 // tag names its own stack and pool (or that carry none), and says so in its log.
 import { expect } from "chai";
-import type { EventHandler, ReconcileHandler } from "../binder";
-import { OWNER_TAG, poolOwner } from "../binder/schema";
-import { ADDRESS_TAGS, stateChange, World } from "./support/world";
+import type { EventHandler, ReconcileHandler } from "../../binder";
+import { OWNER_TAG, poolOwner } from "../../binder/schema";
+import { ADDRESS_TAGS, stateChange, World } from "../support/world";
 
 describe("pool ownership", function () {
     this.timeout(60_000);

@@ -1,7 +1,7 @@
 // EC2 decides what an event leads to (a pure helper, tested on its own).
 import { expect } from "chai";
-import { Instance } from "../binder/aws/ec2";
-import { Announcement, announcedPhase, CATCH_UP_DELIVERIES, decide, observedPhase, Phase } from "../binder/lifecycle";
+import { Instance } from "../../binder/aws/ec2";
+import { Announcement, announcedPhase, CATCH_UP_DELIVERIES, decide, observedPhase, Phase } from "../../binder/lifecycle";
 
 const says = (phase: Phase, receiveCount = 1, messageId = `m-${phase}-${receiveCount}`): Announcement => ({ messageId, phase, receiveCount });
 const instance = (state: string): Instance => ({ instanceId: "i-0aaaaaaaaaaaaaaa1", state, tags: {} });

@@ -2,10 +2,10 @@
 // non-targets, releases, exhaustion and throttling, each ending with a check of
 // every invariant over the whole final state.
 import { expect } from "chai";
-import { createEventHandler, EventHandler } from "../binder";
-import { Store } from "../binder/aws/store";
-import type { ChangeResourceRecordSetsInput } from "./support/aws/route53-rest";
-import { drainSignal, INSTANCE_TAGS, queueBatch, stateChange, World, WorldOptions } from "./support/world";
+import { createEventHandler, EventHandler } from "../../binder";
+import { Store } from "../../binder/aws/store";
+import type { ChangeResourceRecordSetsInput } from "../support/aws/route53-rest";
+import { drainSignal, INSTANCE_TAGS, queueBatch, stateChange, World, WorldOptions } from "../support/world";
 
 async function deliver(world: World, handler: EventHandler, event: unknown): Promise<Error | undefined> {
     try {

@@ -1,10 +1,10 @@
 // What a reviewer of `pulumi preview` checks, for the real dev and prod stack files.
 import { expect } from "chai";
-import { DRAIN_REASONS, DrainReason } from "../binder/events";
-import { DRAIN_RULES, EVENT_PATTERN } from "../infra/events";
-import { HOOK_TIMEOUT } from "../infra/hooks";
-import { RUNTIME } from "../infra/lambda";
-import { runStack, StackRun, ZONE_ID } from "../tools/mock-stack";
+import { DRAIN_REASONS, DrainReason } from "../../binder/events";
+import { DRAIN_RULES, EVENT_PATTERN } from "../../infra/events";
+import { HOOK_TIMEOUT } from "../../infra/hooks";
+import { RUNTIME } from "../../infra/lambda";
+import { runStack, StackRun, ZONE_ID } from "../../tools/mock-stack";
 
 const T = {
     eip: "aws:ec2/eip:Eip",

@@ -3,12 +3,12 @@
 // delivers them (payload format 2.0, AWS_IAM auth), against the AWS stand-ins and
 // dynalite; the binder's archive beside it where an event takes part.
 import { expect } from "chai";
-import { startLambda, LambdaProcess } from "../tools/lambda-process";
-import { Clock } from "../bench/clock";
-import { Throttler } from "../bench/buckets";
-import { shippedArchives, Shipped } from "./support/archives";
-import { Answer, answerOf, Authorizer, callers, hookRequest } from "./support/hooks";
-import { drainSignal, INSTANCE_TAGS, queueBatch, stateChange, World, WorldOptions } from "./support/world";
+import { startLambda, LambdaProcess } from "../../tools/lambda-process";
+import { Clock } from "../../bench/clock";
+import { Throttler } from "../../bench/buckets";
+import { shippedArchives, Shipped } from "../support/archives";
+import { Answer, answerOf, Authorizer, callers, hookRequest } from "../support/hooks";
+import { drainSignal, INSTANCE_TAGS, queueBatch, stateChange, World, WorldOptions } from "../support/world";
 
 /** Calls that only read; anything else the gateway records is a write. */
 const READS = ["DescribeInstances", "DescribeAddresses", "GetItem", "Scan"];

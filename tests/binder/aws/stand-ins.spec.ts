@@ -19,12 +19,12 @@ import {
 } from "@aws-sdk/client-route-53";
 import { DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, ScanCommand, TransactionCanceledException, TransactWriteItemsCommand } from "@aws-sdk/client-dynamodb";
 import { ChangeMessageVisibilityBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { createTable as createDynaliteTable, startDynalite } from "./support/aws/dynalite";
-import { Ec2Model } from "./support/aws/ec2";
-import { AwsGateway, type GatewayOptions, type Service } from "./support/aws/gateway";
-import { Route53Model } from "./support/aws/route53";
-import type { ChangeResourceRecordSetsInput } from "./support/aws/route53-rest";
-import { QUEUE_PATH, SqsModel } from "./support/aws/sqs";
+import { createTable as createDynaliteTable, startDynalite } from "../../support/aws/dynalite";
+import { Ec2Model } from "../../support/aws/ec2";
+import { AwsGateway, type GatewayOptions, type Service } from "../../support/aws/gateway";
+import { Route53Model } from "../../support/aws/route53";
+import type { ChangeResourceRecordSetsInput } from "../../support/aws/route53-rest";
+import { QUEUE_PATH, SqsModel } from "../../support/aws/sqs";
 
 const ZONE = { id: "Z0123456789EXAMPLE", name: "live.example.com" };
 const ACCOUNT = "123456789012";
@@ -435,7 +435,7 @@ describe("AWS stand-ins", function () {
             ]);
             expect(described.PrivateIpAddress).to.equal(card0.privateIpAddress);
 
-            const { Ec2 } = await import("../binder/aws/ec2");
+            const { Ec2 } = await import("../../../binder/aws/ec2");
             const [seen] = await new Ec2(clients.ec2).instances([instance.instanceId]);
             expect(seen.primary).to.deep.equal({ networkInterfaceId: card0.networkInterfaceId, privateIpAddress: card0.privateIpAddress });
             const eip = model.addAddress();

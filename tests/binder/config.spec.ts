@@ -3,9 +3,9 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
-import { binderSettingsFromEnv, ConfigError, DEFAULTS, eventQueueUrlFromEnv, nodeRolesFromEnv, parseSettings } from "../binder/config";
-import { isNamedError } from "../binder/errors";
-import { runStack, stackConfig } from "../tools/mock-stack";
+import { binderSettingsFromEnv, ConfigError, DEFAULTS, eventQueueUrlFromEnv, nodeRolesFromEnv, parseSettings } from "../../binder/config";
+import { isNamedError } from "../../binder/errors";
+import { runStack, stackConfig } from "../../tools/mock-stack";
 
 const lookup = (config: Record<string, string>) => (key: string) => config[`eip-dns-binder:${key}`];
 const settings = (overrides: Record<string, unknown>) => parseSettings(lookup(stackConfig("dev", overrides)));
@@ -45,7 +45,7 @@ describe("stack config", () => {
     });
 
     it("documents in Pulumi.yaml the same defaults the code applies", () => {
-        const project = yaml.load(fs.readFileSync(path.join(__dirname, "..", "Pulumi.yaml"), "utf8")) as any;
+        const project = yaml.load(fs.readFileSync(path.join(__dirname, "..", "..", "Pulumi.yaml"), "utf8")) as any;
         const declared = Object.fromEntries(Object.entries<any>(project.config).filter(([, spec]) => "default" in spec).map(([key, spec]) => [key, spec.default]));
         expect(declared).to.deep.equal(DEFAULTS);
     });

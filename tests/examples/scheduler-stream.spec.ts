@@ -3,8 +3,8 @@
 // a stopped one goes offline.
 import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { expect } from "chai";
-import { serverChanges, StreamEvent } from "../examples/scheduler-stream";
-import { INSTANCE_TAGS, stateChange, World } from "./support/world";
+import { serverChanges, StreamEvent } from "../../examples/scheduler-stream";
+import { INSTANCE_TAGS, stateChange, World } from "../support/world";
 
 describe("the scheduler's stream example", function () {
     this.timeout(60_000);

@@ -1,7 +1,7 @@
 // Reading an SQS batch into work per instance (a pure helper, tested on its own).
 import { expect } from "chai";
-import { readBatch } from "../binder/batch";
-import { queueBatch, stateChange } from "./support/world";
+import { readBatch } from "../../binder/batch";
+import { queueBatch, stateChange } from "../support/world";
 
 const A = "i-0aaaaaaaaaaaaaaa1";
 const B = "i-0bbbbbbbbbbbbbbb2";

@@ -10,13 +10,13 @@ import { request } from "node:http";
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
-import { LambdaProcess, startLambda } from "../tools/lambda-process";
-import { shippedArchives, Shipped } from "./support/archives";
-import { NodeView, Sha256 } from "./support/function-url";
-import { callers } from "./support/hooks";
-import { NODE_ROLE, World } from "./support/world";
+import { LambdaProcess, startLambda } from "../../tools/lambda-process";
+import { shippedArchives, Shipped } from "../support/archives";
+import { NodeView, Sha256 } from "../support/function-url";
+import { callers } from "../support/hooks";
+import { NODE_ROLE, World } from "../support/world";
 
-const DOC = fs.readFileSync(path.join(__dirname, "..", "docs", "node-hooks.md"), "utf8");
+const DOC = fs.readFileSync(path.join(__dirname, "..", "..", "docs", "node-hooks.md"), "utf8");
 
 /** The page's fenced blocks of one language. */
 const blocks = (...languages: string[]) => [...DOC.matchAll(/^```(\w+)\n([\s\S]*?)^```$/gm)].filter(m => languages.includes(m[1])).map(m => m[2]);

@@ -2,9 +2,9 @@
 // one run, and a second run changes nothing; it also runs beside a burst of events.
 import { PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { expect } from "chai";
-import { EventHandler, ReconcileHandler } from "../binder";
-import type { ChangeResourceRecordSetsInput } from "./support/aws/route53-rest";
-import { stateChange, World, WorldOptions } from "./support/world";
+import { EventHandler, ReconcileHandler } from "../../binder";
+import type { ChangeResourceRecordSetsInput } from "../support/aws/route53-rest";
+import { stateChange, World, WorldOptions } from "../support/world";
 
 describe("the reconciler", function () {
     this.timeout(120_000);

@@ -3,10 +3,10 @@
 // failed, the batch is delivered again, and the final state must be exactly right. The calls are taken
 // from a recorded clean run, so a new call is covered without touching this file.
 import { expect } from "chai";
-import { candidateOrder } from "../binder/candidates";
-import { createEventHandler, EventHandler } from "../binder";
-import { Service } from "./support/aws/gateway";
-import { stateChange, World, WorldOptions } from "./support/world";
+import { candidateOrder } from "../../binder/candidates";
+import { createEventHandler, EventHandler } from "../../binder";
+import { Service } from "../support/aws/gateway";
+import { stateChange, World, WorldOptions } from "../support/world";
 
 interface Scenario {
     name: string;

@@ -5,13 +5,13 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ENV, EVENT_QUEUE_URL_ENV, NODE_ROLE_ARNS_ENV } from "../binder/config";
-import { RUNTIME } from "../infra/lambda";
-import { archiveProblems, FUNCTIONS, FunctionName, LambdaArchive, writeArchive, zipArchive } from "../tools/archive";
-import { LambdaProcess, startLambda } from "../tools/lambda-process";
-import { createBrokenHandler } from "./fixtures/archive/captured-client";
-import { shippedArchives } from "./support/archives";
-import { drainSignal, queueBatch, stateChange, World, WorldOptions } from "./support/world";
+import { ENV, EVENT_QUEUE_URL_ENV, NODE_ROLE_ARNS_ENV } from "../../binder/config";
+import { RUNTIME } from "../../infra/lambda";
+import { archiveProblems, FUNCTIONS, FunctionName, LambdaArchive, writeArchive, zipArchive } from "../../tools/archive";
+import { LambdaProcess, startLambda } from "../../tools/lambda-process";
+import { createBrokenHandler } from "../fixtures/archive/captured-client";
+import { shippedArchives } from "../support/archives";
+import { drainSignal, queueBatch, stateChange, World, WorldOptions } from "../support/world";
 
 const SIZE_LIMIT = 256 * 1024;
 

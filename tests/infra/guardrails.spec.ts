@@ -1,8 +1,8 @@
 // What the preview warns about without failing.
 import { expect } from "chai";
-import { parseSettings } from "../binder/config";
-import { previewWarnings, quotaAlarmThreshold } from "../infra/guardrails";
-import { stackConfig } from "../tools/mock-stack";
+import { parseSettings } from "../../binder/config";
+import { previewWarnings, quotaAlarmThreshold } from "../../infra/guardrails";
+import { stackConfig } from "../../tools/mock-stack";
 
 const settings = (stack: string, overrides: Record<string, unknown> = {}) =>
     parseSettings(key => stackConfig(stack, overrides)[`eip-dns-binder:${key}`]);

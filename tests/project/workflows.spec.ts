@@ -7,9 +7,9 @@ import * as path from "path";
 // The GitHub workflows are code that deploys production: lint them with actionlint and
 // check the properties a reviewer would otherwise have to remember.
 
-const ROOT = path.join(__dirname, "..");
+const ROOT = path.join(__dirname, "..", "..");
 const WORKFLOWS = path.join(ROOT, ".github", "workflows");
-const BROKEN = path.join(__dirname, "fixtures", "workflows", "broken.yml");
+const BROKEN = path.join(__dirname, "..", "fixtures", "workflows", "broken.yml");
 const DOCS = path.join(ROOT, "docs", "deploying.md");
 
 const CHECKOUT = "actions/checkout";

@@ -2,9 +2,9 @@
 // the status table shows the world they leave, the invariants hold, and the
 // invariant check does find a world that breaks them.
 import { expect } from "chai";
-import { DAY, DemoResult, runDemo } from "../tools/demo";
-import { checkInvariants } from "../tools/demo/invariants";
-import { DemoWorld } from "../tools/demo/world";
+import { DAY, DemoResult, runDemo } from "../../tools/demo";
+import { checkInvariants } from "../../tools/demo/invariants";
+import { DemoWorld } from "../../tools/demo/world";
 
 describe("npm run demo", function () {
     this.timeout(180_000);

@@ -4,11 +4,11 @@
 import { expect } from "chai";
 import * as fs from "fs";
 import * as path from "path";
-import { isNamedError } from "../binder/errors";
-import { DRAIN_REASONS, InstanceEvent, MALFORMED, readEvent } from "../binder/events";
-import { DRAIN_RULES, EVENT_PATTERN } from "../infra/events";
+import { isNamedError } from "../../binder/errors";
+import { DRAIN_REASONS, InstanceEvent, MALFORMED, readEvent } from "../../binder/events";
+import { DRAIN_RULES, EVENT_PATTERN } from "../../infra/events";
 
-const FIXTURES = path.join(__dirname, "fixtures", "events");
+const FIXTURES = path.join(__dirname, "..", "fixtures", "events");
 const fixture = (name: string): any => JSON.parse(fs.readFileSync(path.join(FIXTURES, `${name}.json`), "utf8"));
 
 /**
