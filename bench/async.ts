@@ -1,7 +1,7 @@
 // Lambda's asynchronous invocation as EventBridge uses it (the naive binder): one
 // event per invocation, and a failed one run again after each of `retryDelaysMs`
 // (Lambda's defaults: two more times, after one minute and then two).
-import type { Delivery, Outcome, Source } from "./lambda";
+import type { Delivery, Outcome, Source } from "./source";
 
 export interface AsyncOptions {
     /** Waits before each redelivery of a failed event; its length is the number of retries. */

@@ -1,7 +1,7 @@
 // Bench settings, each overridable by an environment variable for a quicker or
 // different run (e.g. BENCH_ONLY=per-address-50 npm run bench).
 import { BackgroundLoad } from "./buckets";
-import { RunSettings } from "./scenario";
+import { RunSettings } from "./definitions";
 
 export interface BenchConfig extends RunSettings {
     /** Our binder's maximum concurrency (the stack's binderConcurrency) in most scenarios; the -cN ones run it at `concurrency`. */

@@ -2,8 +2,9 @@
 // longest first so the short ones fill in around them.
 import { resolve } from "node:path";
 import { Worker } from "node:worker_threads";
+import { Binder, RunSettings, Scenario } from "./definitions";
 import { Figures } from "./metrics";
-import { Binder, RunSettings, runScenario, Scenario } from "./scenario";
+import { runScenario } from "./scenario";
 
 export interface Job {
     scenario: Scenario;

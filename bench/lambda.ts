@@ -9,6 +9,7 @@ import { AsyncOptions, AsyncSource } from "./async";
 import { Clock } from "./clock";
 import { Freezer } from "./freeze";
 import { Arrival, QueueOptions, QueueSource } from "./queue";
+import type { Delivery, Outcome, Source } from "./source";
 
 /** Any handler: the event (or batch) in, what it returns is the source's business. */
 export type Handler = (payload: unknown, context: { awsRequestId: string; getRemainingTimeInMillis(): number }) => Promise<unknown>;
@@ -29,29 +30,6 @@ export interface Invocation {
     ok: boolean;
     error?: string;
     timedOut?: boolean;
-}
-
-/** One invocation's input: what the handler gets, and the events in it with their attempt numbers. */
-export interface Delivery {
-    payload: unknown;
-    items: { event: number; attempt: number }[];
-}
-
-/** How an invocation ended: it returned a value, or it threw or timed out. */
-export type Outcome = { ok: true; value: unknown } | { ok: false; error: string; timedOut: boolean };
-
-/** Where invocations come from, and what their outcome means for each event in them. */
-export interface Source {
-    /** The next invocation's input, if one is ready at `now`. */
-    take(now: number): Delivery | undefined;
-    /** When the next input is (or becomes) ready; undefined once nothing is left. */
-    nextDue(): number | undefined;
-    /** Each of the delivery's events' result, in order; the failed ones are scheduled again or given up. */
-    settle(delivery: Delivery, outcome: Outcome, now: number): ({ ok: true } | { ok: false; error: string })[];
-    /** Sends the events due to arrive by `now` (a source whose events all come at once has none). */
-    arrive?(now: number): void;
-    /** When the next event arrives; nextDue counts it too. */
-    nextArrival?(): number | undefined;
 }
 
 interface Container {

@@ -11,7 +11,7 @@ import { Captured, captureLogs, LogLine } from "./logs";
 import { Figures } from "./metrics";
 import { createNaiveHandler } from "./naive";
 import { reconcileAlongside, ReconcilerRuns } from "./reconciler";
-import type { EventBinder, RunSettings, Scenario } from "./scenario";
+import type { EventBinder, RunSettings, Scenario } from "./definitions";
 import { BenchWorld } from "./world";
 
 /** One binder in one scenario's world, open and with its environment set. */

@@ -5,8 +5,6 @@ import { faultCodes, FaultKind } from "./faults";
 import { Invocation } from "./lambda";
 import { LogLine } from "./logs";
 import { ReconcilerRuns } from "./reconciler";
-import type { ReplacementFigures } from "./replacement";
-import type { DrainFigures } from "./spot";
 import { BenchWorld } from "./world";
 
 export interface Figures {
@@ -57,6 +55,44 @@ export interface Figures {
     replacement?: ReplacementFigures;
     /** Spot reclaim scenarios: warning to row withdrawn, and the addresses' release. */
     drain?: DrainFigures;
+}
+
+/** Replacement scenarios (replacement.ts): the new workers' waits and what bound them. */
+export interface ReplacementFigures {
+    replaced: number;
+    waves: number;
+    waveSize: number;
+    /** Seconds from the old worker's termination event (shutting-down, the first of the two sent) to its new worker's row published. */
+    wait: { p50: number; p99: number; max: number; min: number };
+    /** Seconds from the new worker's running event to its row published. */
+    launchToBound: { p50: number; p99: number; max: number };
+    /**
+     * What bound each new worker: a release's hand-over, its own running event at its
+     * first delivery or at a redelivery; or nothing by the end (unbound).
+     */
+    boundBy: { handOver: number; firstDelivery: number; redelivery: number; unbound: number };
+    /** The binder's "bound" log lines per new worker: above 1, binds of a worker another invocation had bound or was binding. */
+    bindsPerWorker: number;
+}
+
+/** Spot reclaim scenarios (spot.ts): warning to row withdrawn, and the addresses' release. */
+export interface DrainFigures {
+    warned: number;
+    /** The warnings were sent evenly over this many seconds (0: all at once). */
+    warningSpreadSeconds: number;
+    /** Seconds from each warning sent to its worker's row removed from the servers table. */
+    withdrawn: { p50: number; p99: number; max: number };
+    /** Warned workers whose row was never removed before their interruption. */
+    notWithdrawn: number;
+    /** Warned workers with a row after their drain: one never withdrawn, or one published again after the warning. */
+    violations: number;
+    /** Workers the binder logged drained (a fresh mark). */
+    drained: number;
+    /** Warned workers the binder released after EC2 interrupted them, taking the address off the instance itself. */
+    released: number;
+    /** Pool addresses free at the end, of the pool. */
+    addressesFree: number;
+    pool: number;
 }
 
 export interface Observed {

@@ -6,7 +6,7 @@
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { AssociateAddressCommand, DescribeAddressesCommand, DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { ChangeResourceRecordSetsCommand, Route53Client } from "@aws-sdk/client-route-53";
-import { EC2_RETRY, RETRY } from "../binder/clients";
+import { EC2_RETRY, RETRY } from "../binder/aws/clients";
 import { binderSettingsFromEnv } from "../binder/config";
 import { renderName } from "../binder/naming";
 

@@ -10,7 +10,7 @@
 // to the dead-letter queue instead. Events can also arrive while the run goes
 // on (`Arrival`): each is sent at its time, whether or not a poller is free.
 import { randomUUID } from "node:crypto";
-import type { Delivery, Outcome, Source } from "./lambda";
+import type { Delivery, Outcome, Source } from "./source";
 
 export interface QueueOptions {
     batchSize: number;

@@ -5,43 +5,11 @@
 // old worker's address binds it; without (baseline.ts), its own event's redelivery does.
 import { stateChange, INSTANCE_TAGS } from "../tests/support/world";
 import { audit } from "./audit";
+import type { DisruptionTiming } from "./definitions";
 import { bindFleet, measure, newLambda, ScenarioRun } from "./measure";
 import { Figures, figures, percentile } from "./metrics";
 import { Arrival } from "./queue";
 import { RowWatch } from "./rows";
-
-/** Karpenter's and EC2's timing (bench/config.ts has the defaults, bench/README.md the reasons). */
-export interface DisruptionTiming {
-    /** The NodePool's disruption budget: this share of its nodes (rounded up) is replaced at once. */
-    budgetShare: number;
-    /** A wave's new workers reach running over this many ms. */
-    launchSpreadMs: number;
-    /** From a new worker's running event to its old worker's shutting-down: Karpenter's wait for the new node, then the old one's drain. */
-    drainGapMs: number;
-    /** From shutting-down to terminated. */
-    shutdownMs: number;
-    /** From a wave's last termination to the next wave's launches (Karpenter's disruption controller polls every 10 s). */
-    nextWaveMs: number;
-    /** Idle time between the fleet's setup and the first wave or warning, so that the setup's API buckets refill. */
-    quietMs: number;
-}
-
-export interface ReplacementFigures {
-    replaced: number;
-    waves: number;
-    waveSize: number;
-    /** Seconds from the old worker's termination event (shutting-down, the first of the two sent) to its new worker's row published. */
-    wait: { p50: number; p99: number; max: number; min: number };
-    /** Seconds from the new worker's running event to its row published. */
-    launchToBound: { p50: number; p99: number; max: number };
-    /**
-     * What bound each new worker: a release's hand-over, its own running event at its
-     * first delivery or at a redelivery; or nothing by the end (unbound).
-     */
-    boundBy: { handOver: number; firstDelivery: number; redelivery: number; unbound: number };
-    /** The binder's "bound" log lines per new worker: above 1, binds of a worker another invocation had bound or was binding. */
-    bindsPerWorker: number;
-}
 
 /** One replacement: the new worker, the old one, and when each event is due (ms after the phase begins). */
 interface Replacement {

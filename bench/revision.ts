@@ -3,7 +3,7 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, sep } from "node:path";
 
 export interface Revision {
     commit: string;
@@ -22,7 +22,9 @@ const git = (...args: string[]) => {
 export function binderRevision(): Revision {
     const dir = join(__dirname, "..", "binder");
     const hash = createHash("sha256");
-    for (const file of readdirSync(dir).filter(f => f.endsWith(".ts")).sort()) hash.update(file).update(readFileSync(join(dir, file)));
+    // Every .ts file under binder/, its AWS layer in binder/aws/ too, by its path inside binder/.
+    const files = readdirSync(dir, { recursive: true, encoding: "utf8" }).filter(f => f.endsWith(".ts")).map(f => f.split(sep).join("/")).sort();
+    for (const file of files) hash.update(file).update(readFileSync(join(dir, file)));
     return {
         commit: git("rev-parse", "HEAD") || "unknown",
         binderModified: git("status", "--porcelain", "--", "../binder") !== "",

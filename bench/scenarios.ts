@@ -7,7 +7,7 @@
 // as Karpenter does or reclaim it as EC2 does (replacement.ts, spot.ts).
 import { NO_BACKGROUND } from "./buckets";
 import { BenchConfig } from "./config";
-import { Scenario } from "./scenario";
+import { Scenario } from "./definitions";
 
 export function scenarios(config: BenchConfig): Scenario[] {
     const both = ["ours", "naive"] as Scenario["binders"];

@@ -10,25 +10,6 @@ import { Figures, figures, percentile } from "./metrics";
 import { Arrival } from "./queue";
 import { RowWatch } from "./rows";
 
-export interface DrainFigures {
-    warned: number;
-    /** The warnings were sent evenly over this many seconds (0: all at once). */
-    warningSpreadSeconds: number;
-    /** Seconds from each warning sent to its worker's row removed from the servers table. */
-    withdrawn: { p50: number; p99: number; max: number };
-    /** Warned workers whose row was never removed before their interruption. */
-    notWithdrawn: number;
-    /** Warned workers with a row after their drain: one never withdrawn, or one published again after the warning. */
-    violations: number;
-    /** Workers the binder logged drained (a fresh mark). */
-    drained: number;
-    /** Warned workers the binder released after EC2 interrupted them, taking the address off the instance itself. */
-    released: number;
-    /** Pool addresses free at the end, of the pool. */
-    addressesFree: number;
-    pool: number;
-}
-
 export async function runSpotReclaim(s: ScenarioRun): Promise<Figures> {
     const { world, scenario, run } = s;
     const timing = run.disruption;

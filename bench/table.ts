@@ -4,7 +4,7 @@
 import { floorSeconds } from "./chart";
 import { JobResult } from "./jobs";
 import { Figures } from "./metrics";
-import { Binder, Scenario } from "./scenario";
+import { Binder, Scenario } from "./definitions";
 
 export interface ScenarioResult {
     scenario: Scenario;

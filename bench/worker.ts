@@ -2,7 +2,8 @@
 // Each worker has its own event loop, environment, stand-ins and buckets, so
 // scenarios run side by side without sharing a clock, an endpoint or a limit.
 import { parentPort, workerData } from "node:worker_threads";
-import { Binder, RunSettings, runScenario, Scenario } from "./scenario";
+import { Binder, RunSettings, Scenario } from "./definitions";
+import { runScenario } from "./scenario";
 
 const { scenario, binder, run } = workerData as { scenario: Scenario; binder: Binder; run: RunSettings };
 

@@ -1,14 +1,14 @@
 import { candidateOrder } from "./candidates";
-import { errorCode } from "./clients";
+import { errorCode } from "./aws/clients";
 import { claimFor, Context, describeTags, hasTags } from "./context";
 import { hasTimeToStart, waitBudgetSeconds } from "./deadline";
-import { IN_SYNC_WAIT } from "./dns";
-import { Address, Attachment, Instance, isAttachedTo } from "./ec2";
+import { IN_SYNC_WAIT } from "./aws/dns";
+import { Address, Attachment, Instance, isAttachedTo } from "./aws/ec2";
 import { isNamedError, namedError } from "./errors";
 import { observedPhase } from "./lifecycle";
 import { Logger } from "./log";
 import { ownPool } from "./ownership";
-import { Claim, DRAINING, Placement } from "./store";
+import { Claim, DRAINING, Placement } from "./aws/store";
 
 export type BindOutcome = "bound" | "already-bound" | "not-a-target" | "not-running" | "draining";
 

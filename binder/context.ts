@@ -1,10 +1,10 @@
 import { BinderSettings, Tags } from "./config";
-import { Dns } from "./dns";
-import { Ec2 } from "./ec2";
+import { Dns } from "./aws/dns";
+import { Ec2 } from "./aws/ec2";
 import { Logger } from "./log";
 import { Metrics } from "./metrics";
 import { renderName } from "./naming";
-import { Claim, Store } from "./store";
+import { Claim, Store } from "./aws/store";
 
 /** What bind and release work with: settings, the AWS layer, a logger and clocks. */
 export interface Context {

@@ -6,8 +6,8 @@
 // published before it is the one taken away.
 import { bindAll, BindResult } from "./bind";
 import { Context } from "./context";
-import { Instance } from "./ec2";
-import { DrainCause, drainHolds, DrainMark } from "./store";
+import { Instance } from "./aws/ec2";
+import { DrainCause, drainHolds, DrainMark } from "./aws/store";
 
 export type DrainOutcome = "drained" | "already-draining" | "earlier-run";
 

@@ -1,20 +1,17 @@
 import { BatchWork, Dropped, readBatch, Receipt, Work } from "./batch";
-import { createClients, createQueueClient } from "./clients";
+import { connect, connectEventQueue, StoreFactory } from "./aws/connect";
 import { binderSettingsFromEnv, eventQueueUrlFromEnv, nodeRolesFromEnv } from "./config";
 import { Context } from "./context";
-import { Dns } from "./dns";
-import { Ec2 } from "./ec2";
 import { isNamedError, namedError } from "./errors";
 import { MALFORMED } from "./events";
 import { answerHook, FunctionUrlResponse } from "./hooks";
 import { announcedPhase } from "./lifecycle";
 import { createLogger, Logger } from "./log";
 import { createMetrics } from "./metrics";
-import { EventQueue, Redeliveries } from "./queue";
+import { Redeliveries } from "./aws/queue";
 import { reconcile, Reconciliation } from "./reconcile";
 import { redeliveryDelay } from "./redelivery";
 import { settleAll } from "./settle";
-import { Store } from "./store";
 
 /** The part of the Lambda context the handler reads. */
 export interface InvocationContext {
@@ -33,20 +30,24 @@ export type EventHandler = (event: unknown, context?: InvocationContext) => Prom
 export type ReconcileHandler = (event: unknown, context?: InvocationContext) => Promise<Reconciliation>;
 export type HookHandler = (event: unknown, context?: InvocationContext) => Promise<FunctionUrlResponse>;
 
+/** What a handler may be given instead of what it ships with; the Lambda passes nothing. */
+export interface HandlerOptions {
+    /** Makes the Store it works with (a bench baseline's); the stack's tables' Store by default. */
+    store?: StoreFactory;
+}
+
 /**
  * Everything a handler needs, built once per cold start: settings from the
- * environment, SDK clients, logger. `perInvocation` adds the request id to the
+ * environment, the AWS layer, logger. `perInvocation` adds the request id to the
  * logs, starts fresh metrics and reads the time left from the Lambda context.
  */
-function coldStart(): (context?: InvocationContext) => Context {
+function coldStart(options: HandlerOptions = {}): (context?: InvocationContext) => Context {
     const settings = binderSettingsFromEnv(process.env);
-    const clients = createClients();
+    const { layer } = connect(settings, { store: options.store });
     const log: Logger = createLogger();
     const base = {
         settings,
-        ec2: new Ec2(clients.ec2),
-        store: new Store(clients.dynamodb, settings.serversTable, settings.claimsTable),
-        dns: new Dns(clients.route53, settings.hostedZoneId, settings.dnsTtl),
+        ...layer,
         now: () => new Date(),
     };
     return context => ({
@@ -64,9 +65,9 @@ function coldStart(): (context?: InvocationContext) => Context {
  * start, are reported back, so that SQS delivers them again, and handed back to
  * the queue to come back soon rather than after its visibility timeout.
  */
-export function createEventHandler(): EventHandler {
-    const perInvocation = coldStart();
-    const queue = new EventQueue(createQueueClient(), eventQueueUrlFromEnv(process.env));
+export function createEventHandler(options: HandlerOptions = {}): EventHandler {
+    const perInvocation = coldStart(options);
+    const queue = connectEventQueue(eventQueueUrlFromEnv(process.env));
     return async (event, context) => {
         const ctx = perInvocation(context);
         try {

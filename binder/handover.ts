@@ -6,7 +6,7 @@
 // at the same moment still ends with one binding.
 import { bindEach, BindResult, newPoolView, PoolView } from "./bind";
 import { Context, hasTags } from "./context";
-import { Address } from "./ec2";
+import { Address } from "./aws/ec2";
 import { observedPhase } from "./lifecycle";
 import { ownPool } from "./ownership";
 

@@ -6,11 +6,11 @@
 import { bindEach, newPoolView, POOL_EXHAUSTED } from "./bind";
 import { Context, describeTags, hasTags } from "./context";
 import { drain } from "./drain";
-import { Instance } from "./ec2";
+import { Instance } from "./aws/ec2";
 import { isNamedError } from "./errors";
 import { Caller } from "./identity";
 import { Logger } from "./log";
-import { Claim, drainHolds } from "./store";
+import { Claim, drainHolds } from "./aws/store";
 
 export type Route = "bind" | "drain" | "self";
 

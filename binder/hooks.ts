@@ -7,7 +7,7 @@
 import { Context } from "./context";
 import { admit, bindSelf, describeSelf, drainSelf, HookAnswer, Route, RETRY_AFTER, unavailable } from "./hook-actions";
 import { accountOf, IamIdentity, identify, NodeRole } from "./identity";
-import { Instance } from "./ec2";
+import { Instance } from "./aws/ec2";
 import { Logger } from "./log";
 
 /** A function URL request as Lambda delivers it (payload format version 2.0): the parts the hooks read. */

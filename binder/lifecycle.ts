@@ -3,7 +3,7 @@
 // lag by seconds. EC2 decides; a message only says when to look. When the two
 // disagree, EC2 is given time to catch up: the message comes back a few times
 // before EC2's word is taken as final.
-import { Instance } from "./ec2";
+import { Instance } from "./aws/ec2";
 
 /** Where an instance is in its life, as far as binding goes. */
 export type Phase =

@@ -2,7 +2,7 @@
 // binder would take the other's addresses. An address whose owner tag names
 // another stack's pool is that stack's; addresses without one (BYOIP) are shared.
 import { Context } from "./context";
-import { Address } from "./ec2";
+import { Address } from "./aws/ec2";
 import { poolOwner } from "./schema";
 
 /** The pool addresses this stack may use, logging every one owned by another stack. */

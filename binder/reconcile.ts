@@ -3,14 +3,14 @@
 // is safe beside a burst of events and beside another run of itself.
 import { adopt, bindAll } from "./bind";
 import { Context, hasTags } from "./context";
-import { NamedAddress } from "./dns";
+import { NamedAddress } from "./aws/dns";
 import { hasTimeToStart } from "./deadline";
-import { Address, Instance, isAttachedTo } from "./ec2";
+import { Address, Instance, isAttachedTo } from "./aws/ec2";
 import { observedPhase } from "./lifecycle";
 import { isNameFor, renderName } from "./naming";
 import { ownPool } from "./ownership";
 import { releaseAll } from "./release";
-import { Claim, DrainMark, drainHolds, ServerRow, StoredServer, Waiting } from "./store";
+import { Claim, DrainMark, drainHolds, ServerRow, StoredServer, Waiting } from "./aws/store";
 
 /** How long a claim may stay without its address before it counts as abandoned. */
 export const CLAIM_LEASE_MS = 15 * 60 * 1000;

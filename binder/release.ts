@@ -1,6 +1,6 @@
 import { Context } from "./context";
 import { hasTimeToStart } from "./deadline";
-import { Claim } from "./store";
+import { Claim } from "./aws/store";
 
 export type ReleaseOutcome = "released" | "nothing-bound";
 export type WithdrawOutcome = "withdrawn" | "nothing-bound";

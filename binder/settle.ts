@@ -5,11 +5,11 @@ import { bindEach, newPoolView } from "./bind";
 import { Context, hasTags } from "./context";
 import { hasTimeToStart } from "./deadline";
 import { drain, DrainNotice } from "./drain";
-import { Instance } from "./ec2";
+import { Instance } from "./aws/ec2";
 import { handOver } from "./handover";
 import { Announcement, decide, observedPhase } from "./lifecycle";
 import { releaseAll, withdraw } from "./release";
-import { drainHolds } from "./store";
+import { drainHolds } from "./aws/store";
 
 export interface InstanceWork {
     instanceId: string;

@@ -3,9 +3,9 @@
 // its address, name and claim, so the streams already on it go on.
 import { Context, describeTags, hasTags } from "../binder/context";
 import { drain, undrain } from "../binder/drain";
-import { Instance } from "../binder/ec2";
+import { Instance } from "../binder/aws/ec2";
 import { observedPhase } from "../binder/lifecycle";
-import { Claim, DrainMark, drainHolds } from "../binder/store";
+import { Claim, DrainMark, drainHolds } from "../binder/aws/store";
 import { refusal } from "./errors";
 import { age } from "./format";
 

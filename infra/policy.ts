@@ -39,7 +39,7 @@ export interface PolicyScope {
     eventQueueArn?: string;
 }
 
-// Item actions per function and table, from the calls binder/store.ts makes. A
+// Item actions per function and table, from the calls binder/aws/store.ts makes. A
 // transaction (TransactWriteItems) is authorized as each of its items' actions.
 const ITEM_ACTIONS = {
     // claims, locks and drain marks: read, written and deleted conditionally, checked in a row's

@@ -1,0 +1,153 @@
+// EC2 access for the binder: the instance, the pool, and moving addresses.
+import {
+    AssociateAddressCommand,
+    DescribeAddressesCommand,
+    DescribeInstancesCommand,
+    DisassociateAddressCommand,
+    EC2Client,
+    Filter,
+    Address as SdkAddress,
+    Instance as SdkInstance,
+    Tag,
+} from "@aws-sdk/client-ec2";
+import { errorCode } from "./clients";
+import { Tags } from "../config";
+import { OWNER_TAG } from "../schema";
+
+/** Where an address is attached: a network interface's private IP. */
+export interface Attachment {
+    networkInterfaceId: string;
+    privateIpAddress: string;
+}
+
+export interface Instance {
+    instanceId: string;
+    state: string;
+    tags: Tags;
+    /** The primary private IP of the primary interface, device index 0 on network card 0 (not simply the first one listed). */
+    primary?: Attachment;
+    /** When the instance last started (ISO 8601): a stop and start renews it, so it names the run a row belongs to. */
+    launchedAt?: string;
+    instanceType?: string;
+    availabilityZone?: string;
+}
+
+export interface Address {
+    allocationId: string;
+    publicIp: string;
+    /** The stack and pool the address's owner tag names, if it has one. */
+    owner?: string;
+    association?: Attachment & { associationId: string; instanceId?: string };
+}
+
+const toTags = (tags: Tag[] = []): Tags => Object.fromEntries(tags.map(tag => [tag.Key ?? "", tag.Value ?? ""]));
+
+const tagFilters = (tags: Tags): Filter[] => Object.entries(tags).map(([key, value]) => ({ Name: `tag:${key}`, Values: [value] }));
+
+function toInstance(found: SdkInstance): Instance {
+    // Each network card has its own device 0; the primary interface is the one on card 0 (absent means 0).
+    const eni = found.NetworkInterfaces?.find(n => n.Attachment?.DeviceIndex === 0 && (n.Attachment.NetworkCardIndex ?? 0) === 0);
+    const privateIp = eni?.PrivateIpAddresses?.find(ip => ip.Primary)?.PrivateIpAddress ?? eni?.PrivateIpAddress;
+    return {
+        instanceId: found.InstanceId ?? "",
+        state: found.State?.Name ?? "unknown",
+        tags: toTags(found.Tags),
+        primary: eni?.NetworkInterfaceId && privateIp ? { networkInterfaceId: eni.NetworkInterfaceId, privateIpAddress: privateIp } : undefined,
+        launchedAt: found.LaunchTime?.toISOString(),
+        instanceType: found.InstanceType,
+        availabilityZone: found.Placement?.AvailabilityZone,
+    };
+}
+
+function toAddress(address: SdkAddress): Address {
+    const { AllocationId, PublicIp, AssociationId, NetworkInterfaceId, PrivateIpAddress, InstanceId } = address;
+    const owner = toTags(address.Tags)[OWNER_TAG];
+    return {
+        allocationId: AllocationId ?? "",
+        publicIp: PublicIp ?? "",
+        ...(owner !== undefined && { owner }),
+        association: AssociationId && NetworkInterfaceId && PrivateIpAddress
+            ? { associationId: AssociationId, networkInterfaceId: NetworkInterfaceId, privateIpAddress: PrivateIpAddress, instanceId: InstanceId }
+            : undefined,
+    };
+}
+
+/** Whether an address sits on exactly this interface and private IP. */
+export function isAttachedTo(address: Address | undefined, target: Attachment): boolean {
+    return address?.association?.networkInterfaceId === target.networkInterfaceId
+        && address.association.privateIpAddress === target.privateIpAddress;
+}
+
+export class Ec2 {
+    constructor(private readonly client: EC2Client) {}
+
+    /** Instances among `ids` that EC2 still knows (a filter, so unknown ids are simply absent). */
+    async instances(ids: string[]): Promise<Instance[]> {
+        const found: Instance[] = [];
+        for (let i = 0; i < ids.length; i += 100) {
+            found.push(...await this.describe([{ Name: "instance-id", Values: ids.slice(i, i + 100) }]));
+        }
+        return found;
+    }
+
+    /** Running instances carrying all of `tags`. */
+    async runningTargets(tags: Tags): Promise<Instance[]> {
+        return this.describe([{ Name: "instance-state-name", Values: ["running"] }, ...tagFilters(tags)]);
+    }
+
+    private async describe(Filters: Filter[]): Promise<Instance[]> {
+        const found: Instance[] = [];
+        let NextToken: string | undefined;
+        do {
+            const out = await this.client.send(new DescribeInstancesCommand({ Filters, NextToken }));
+            found.push(...(out.Reservations ?? []).flatMap(r => r.Instances ?? []).map(toInstance));
+            NextToken = out.NextToken;
+        } while (NextToken);
+        return found;
+    }
+
+    /** Every address carrying all of `tags`, associated or not. */
+    async pool(tags: Tags): Promise<Address[]> {
+        const out = await this.client.send(new DescribeAddressesCommand({ Filters: tagFilters(tags) }));
+        return (out.Addresses ?? []).map(toAddress);
+    }
+
+    /** One address by allocation id, or undefined when it has been released from the account. */
+    async address(allocationId: string): Promise<Address | undefined> {
+        try {
+            const out = await this.client.send(new DescribeAddressesCommand({ AllocationIds: [allocationId] }));
+            return out.Addresses?.[0] && toAddress(out.Addresses[0]);
+        } catch (err) {
+            if (errorCode(err) === "InvalidAllocationID.NotFound") return undefined;
+            throw err;
+        }
+    }
+
+    /**
+     * Associates a free address; returns the association id, or "taken" when the
+     * address is already associated (to anything: EC2 checks this atomically).
+     */
+    async associate(allocationId: string, target: Attachment): Promise<string | "taken"> {
+        try {
+            const out = await this.client.send(new AssociateAddressCommand({
+                AllocationId: allocationId,
+                NetworkInterfaceId: target.networkInterfaceId,
+                PrivateIpAddress: target.privateIpAddress,
+                AllowReassociation: false,
+            }));
+            return out.AssociationId ?? "";
+        } catch (err) {
+            if (errorCode(err) === "Resource.AlreadyAssociated") return "taken";
+            throw err;
+        }
+    }
+
+    /** Ends one association; an association that is already gone counts as ended. */
+    async disassociate(associationId: string): Promise<void> {
+        try {
+            await this.client.send(new DisassociateAddressCommand({ AssociationId: associationId }));
+        } catch (err) {
+            if (errorCode(err) !== "InvalidAssociationID.NotFound") throw err;
+        }
+    }
+}

@@ -1,0 +1,558 @@
+// DynamoDB access: claims (the binder's lock, one per instance) and server rows
+// (the scheduler's list of bound servers). Every write is conditional on the
+// instance that makes it, so a late event never undoes a newer binding.
+import {
+    AttributeValue,
+    DeleteItemCommand,
+    DynamoDBClient,
+    GetItemCommand,
+    PutItemCommand,
+    TransactionCanceledException,
+    TransactWriteItem,
+    TransactWriteItemsCommand,
+    ScanCommand,
+    UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
+import { errorCode } from "./clients";
+import { namedError } from "../errors";
+import { CLAIM_KEY, drainKey, SERVER_KEY, WAITLIST_KEY } from "../schema";
+
+/** An instance's claim on one pool address, written before the address is associated. */
+export interface Claim {
+    instanceId: string;
+    allocationId: string;
+    publicIp: string;
+    dnsName: string;
+    claimedAt: string;
+}
+
+/** An address's lock: the instance that may associate it. */
+export interface Lock {
+    allocationId: string;
+    instanceId: string;
+    lockedAt: string;
+}
+
+/**
+ * Why a worker is being drained: an early signal from AWS (see events.ts), an
+ * operator's `drain` command, or the worker itself through its node hook.
+ */
+export type DrainCause = "spot-interruption" | "rebalance-recommendation" | "scheduled-change" | "operator" | "node";
+
+/**
+ * A worker's drain: its server stays off the scheduler's list while it goes away,
+ * but keeps its address, name and claim for the streams already on it. A drain
+ * holds for the run of the instance that was going when it was signalled: a run
+ * started after `signalledAt` (a stop and start) is served again.
+ */
+export interface DrainMark {
+    instanceId: string;
+    cause: DrainCause;
+    /** When the signal was sent (ISO 8601). */
+    signalledAt: string;
+    /** When the signal says the instance goes, if it says. */
+    deadline?: string;
+    /** When the binder recorded it. */
+    recordedAt: string;
+}
+
+/** Whether a drain holds for the run that started at `launchedAt` (a run not known: it holds). */
+export function drainHolds(mark: Pick<DrainMark, "signalledAt">, launchedAt: string | undefined): boolean {
+    return launchedAt === undefined || launchedAt <= mark.signalledAt;
+}
+
+/** A running worker that found the pool exhausted, and since when it waits. */
+export interface Waiting {
+    instanceId: string;
+    since: string;
+}
+
+/** A bound server as the scheduler sees it. */
+export interface ServerRow {
+    publicIp: string;
+    dnsName: string;
+    associationId: string;
+    instanceId: string;
+    allocationId: string;
+    /** The instance's LaunchTime when the row was published: which run of the instance it serves (absent on rows from before it was recorded). */
+    launchedAt?: string;
+    placement?: Placement;
+}
+
+/** What a scheduler places streams by, as EC2 and Karpenter describe the instance; each part only when known. */
+export interface Placement {
+    availabilityZone?: string;
+    instanceType?: string;
+    privateIp?: string;
+    /** Karpenter's `karpenter.sh/nodepool` tag. */
+    nodePool?: string;
+    /** Karpenter's `karpenter.sh/capacity-type` tag: `spot`, `on-demand` or `reserved`. */
+    capacityType?: string;
+}
+
+/** The row attribute of each part of a placement. */
+const PLACEMENT_ATTRIBUTES: Record<keyof Placement, string> = {
+    availabilityZone: "AvailabilityZone",
+    instanceType: "InstanceType",
+    privateIp: "PrivateIp",
+    nodePool: "NodePool",
+    capacityType: "CapacityType",
+};
+
+const S = (value: string): AttributeValue => ({ S: value });
+
+const serverKey = (publicIp: string, dnsName: string) => ({ [SERVER_KEY.partition]: S(publicIp), [SERVER_KEY.sort]: S(dnsName) });
+
+const isConflict = (err: unknown) => errorCode(err) === "ConditionalCheckFailedException";
+
+/** The instance is draining: its server stays off the list (not a failure: its bind is settled). */
+export const DRAINING = "DrainingError";
+
+/** The instance no longer holds the address's lock: its release, or the reconciler, has moved on. */
+const lockLost = (row: ServerRow) =>
+    namedError("LockLostError", `${row.instanceId} no longer holds the lock of ${row.allocationId}; its row is not published`);
+
+const draining = (row: ServerRow) => namedError(DRAINING, `${row.instanceId} is draining; its row is not published`);
+
+/** Runs a conditional write; false when its condition did not hold. */
+async function conditional(write: () => Promise<unknown>): Promise<boolean> {
+    try {
+        await write();
+        return true;
+    } catch (err) {
+        if (isConflict(err)) return false;
+        throw err;
+    }
+}
+
+function claimItem(claim: Claim): Record<string, AttributeValue> {
+    return {
+        [CLAIM_KEY]: S(claim.instanceId),
+        AllocationId: S(claim.allocationId),
+        PublicIp: S(claim.publicIp),
+        DnsName: S(claim.dnsName),
+        ClaimedAt: S(claim.claimedAt),
+    };
+}
+
+function toClaim(item: Record<string, AttributeValue>): Claim {
+    return {
+        instanceId: item[CLAIM_KEY]?.S ?? "",
+        allocationId: item.AllocationId?.S ?? "",
+        publicIp: item.PublicIp?.S ?? "",
+        dnsName: item.DnsName?.S ?? "",
+        claimedAt: item.ClaimedAt?.S ?? "",
+    };
+}
+
+function toDrain(item: Record<string, AttributeValue>): DrainMark {
+    return {
+        instanceId: (item[CLAIM_KEY]?.S ?? "").slice(drainKey("").length),
+        cause: (item.Cause?.S ?? "operator") as DrainCause,
+        signalledAt: item.SignalledAt?.S ?? "",
+        deadline: item.Deadline?.S,
+        recordedAt: item.RecordedAt?.S ?? "",
+    };
+}
+
+/** The waitlist item's workers, longest waiting first: one attribute per instance, its value when it began to wait. */
+function toWaiting(item: Record<string, AttributeValue>): Waiting[] {
+    return Object.entries(item)
+        .flatMap(([name, value]) => (name !== CLAIM_KEY && value.S !== undefined ? [{ instanceId: name, since: value.S }] : []))
+        .sort((a, b) => (a.since === b.since ? (a.instanceId < b.instanceId ? -1 : 1) : a.since < b.since ? -1 : 1));
+}
+
+/** A server row as stored, with the scheduler's fields. */
+export interface StoredServer extends ServerRow {
+    allocated: boolean;
+    boundAt: string;
+}
+
+function toServer(item: Record<string, AttributeValue>): StoredServer {
+    return {
+        publicIp: item[SERVER_KEY.partition]?.S ?? "",
+        dnsName: item[SERVER_KEY.sort]?.S ?? "",
+        associationId: item.AssociationId?.S ?? "",
+        instanceId: item.InstanceId?.S ?? "",
+        allocationId: item.AllocationId?.S ?? "",
+        launchedAt: item.LaunchedAt?.S,
+        allocated: item.allocated?.BOOL ?? false,
+        boundAt: item.BoundAt?.S ?? "",
+    };
+}
+
+export class Store {
+    constructor(
+        private readonly client: DynamoDBClient,
+        private readonly serversTable: string,
+        private readonly claimsTable: string,
+    ) {}
+
+    /** The instance's claim, read consistently so a just-written claim is seen. */
+    async claim(instanceId: string): Promise<Claim | undefined> {
+        const out = await this.client.send(new GetItemCommand({
+            TableName: this.claimsTable,
+            Key: { [CLAIM_KEY]: S(instanceId) },
+            ConsistentRead: true,
+        }));
+        return out.Item && toClaim(out.Item);
+    }
+
+    /** Every claim, lock, drain mark and waiting worker (the reconciler's view; small: about two items per bound instance). */
+    async bookkeeping(): Promise<{ claims: Claim[]; locks: Lock[]; drains: DrainMark[]; waiting: Waiting[] }> {
+        const items = await this.scan(this.claimsTable);
+        const key = (item: Record<string, AttributeValue>) => item[CLAIM_KEY]?.S ?? "";
+        const waitlist = items.find(item => key(item) === WAITLIST_KEY);
+        const drains = items.filter(item => key(item).startsWith(drainKey("")));
+        const rest = items.filter(item => item !== waitlist && !drains.includes(item));
+        const isLock = (item: Record<string, AttributeValue>) => item.InstanceId !== undefined;
+        return {
+            claims: rest.filter(item => !isLock(item)).map(toClaim),
+            locks: rest.filter(isLock).map(item => ({
+                allocationId: key(item),
+                instanceId: item.InstanceId?.S ?? "",
+                lockedAt: item.LockedAt?.S ?? "",
+            })),
+            drains: drains.map(toDrain),
+            waiting: waitlist ? toWaiting(waitlist) : [],
+        };
+    }
+
+    /** Locks an address for `instanceId`; false if another instance holds the lock. */
+    async lock(allocationId: string, instanceId: string, now: string): Promise<boolean> {
+        return conditional(() => this.client.send(new PutItemCommand({
+            TableName: this.claimsTable,
+            Item: { [CLAIM_KEY]: S(allocationId), InstanceId: S(instanceId), LockedAt: S(now) },
+            ConditionExpression: "attribute_not_exists(#key) OR InstanceId = :instance",
+            ExpressionAttributeNames: { "#key": CLAIM_KEY },
+            ExpressionAttributeValues: { ":instance": S(instanceId) },
+        })));
+    }
+
+    /**
+     * Locks the address `claim` names for its instance, on the condition that the
+     * claim still names it: another invocation for the instance may have moved the
+     * claim on since it was read, and then this address is no longer the
+     * instance's to take. `held`: another instance holds the lock; `moved`: the
+     * claim names another address now.
+     */
+    async lockClaimed(claim: Claim, now: string): Promise<"locked" | "held" | "moved"> {
+        const refused = await this.transact([
+            {
+                Put: {
+                    TableName: this.claimsTable,
+                    Item: { [CLAIM_KEY]: S(claim.allocationId), InstanceId: S(claim.instanceId), LockedAt: S(now) },
+                    ...expression(`attribute_not_exists(#${CLAIM_KEY}) OR #InstanceId = :instance`, { ":instance": claim.instanceId }),
+                },
+            },
+            { ConditionCheck: { TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(claim.instanceId) }, ...expression("#AllocationId = :claimed", { ":claimed": claim.allocationId }) } },
+        ]);
+        return refused.includes(1) ? "moved" : refused.includes(0) ? "held" : "locked";
+    }
+
+    /**
+     * Moves an instance's claim off `from`, on the conditions that it still names
+     * `from` and that the instance does not hold `from`'s lock: if it does, another
+     * invocation for the instance has won that address and may be associating it,
+     * so the claim stays with it. `to` undefined drops the claim. False when a
+     * condition did not hold.
+     */
+    async moveClaim(instanceId: string, from: string, to: Claim | undefined): Promise<boolean> {
+        const stillOn = expression("#AllocationId = :from", { ":from": from });
+        const refused = await this.transact([
+            to ? { Put: { TableName: this.claimsTable, Item: claimItem(to), ...stillOn } } : { Delete: { TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(instanceId) }, ...stillOn } },
+            { ConditionCheck: { TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(from) }, ...expression(`attribute_not_exists(#${CLAIM_KEY}) OR #InstanceId <> :instance`, { ":instance": instanceId }) } },
+        ]);
+        return refused.length === 0;
+    }
+
+    /** The instance holding an address's lock, read consistently; undefined when it is free. */
+    async lockOwner(allocationId: string): Promise<string | undefined> {
+        const out = await this.client.send(new GetItemCommand({
+            TableName: this.claimsTable,
+            Key: { [CLAIM_KEY]: S(allocationId) },
+            ConsistentRead: true,
+        }));
+        return out.Item?.InstanceId?.S;
+    }
+
+    /** Unlocks an address if `instanceId` still holds it. */
+    async unlock(allocationId: string, instanceId: string): Promise<void> {
+        await this.deleteIf(this.claimsTable, { [CLAIM_KEY]: S(allocationId) }, expression("#InstanceId = :owner", { ":owner": instanceId }));
+    }
+
+    /** The server row at (publicIp, dnsName), read consistently; undefined when there is none. */
+    async server(publicIp: string, dnsName: string): Promise<StoredServer | undefined> {
+        const out = await this.client.send(new GetItemCommand({ TableName: this.serversTable, Key: serverKey(publicIp, dnsName), ConsistentRead: true }));
+        return out.Item && toServer(out.Item);
+    }
+
+    /** Every server row. */
+    async allServers(): Promise<StoredServer[]> {
+        return (await this.scan(this.serversTable)).map(toServer);
+    }
+
+    private async scan(TableName: string): Promise<Record<string, AttributeValue>[]> {
+        const items: Record<string, AttributeValue>[] = [];
+        let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
+        do {
+            const out = await this.client.send(new ScanCommand({ TableName, ConsistentRead: true, ExclusiveStartKey }));
+            items.push(...(out.Items ?? []));
+            ExclusiveStartKey = out.LastEvaluatedKey;
+        } while (ExclusiveStartKey);
+        return items;
+    }
+
+    /** Writes a claim if the instance has none yet (false if it has), or replaces the claim on `replacing`; see also firstClaim. */
+    async writeClaim(claim: Claim, replacing?: string): Promise<boolean> {
+        return conditional(() => this.client.send(new PutItemCommand({
+            TableName: this.claimsTable,
+            Item: claimItem(claim),
+            ...(replacing === undefined
+                ? { ConditionExpression: "attribute_not_exists(#key)", ExpressionAttributeNames: { "#key": CLAIM_KEY } }
+                : { ConditionExpression: "AllocationId = :old", ExpressionAttributeValues: { ":old": S(replacing) } }),
+        })));
+    }
+
+    /**
+     * Writes an instance's first claim, if it has none yet (false if it has), and
+     * only while no drain holds for its run (the run that started at `launchedAt`):
+     * a worker about to go takes no address another may need.
+     */
+    async firstClaim(claim: Claim, launchedAt: string | undefined): Promise<boolean> {
+        const refused = await this.transact([
+            { Put: { TableName: this.claimsTable, Item: claimItem(claim), ...expression(`attribute_not_exists(#${CLAIM_KEY})`) } },
+            this.notDraining(claim.instanceId, launchedAt),
+        ]);
+        if (refused.includes(1)) throw namedError(DRAINING, `${claim.instanceId} is draining; it takes no address`);
+        return refused.length === 0;
+    }
+
+    /** Deletes the instance's claim if it is still on `allocationId`. */
+    async dropClaim(instanceId: string, allocationId: string): Promise<void> {
+        await this.deleteIf(this.claimsTable, { [CLAIM_KEY]: S(instanceId) }, expression("#AllocationId = :owner", { ":owner": allocationId }));
+    }
+
+    /**
+     * Publishes a bound server. Written with `allocated: false` the first time; a
+     * repeat in the same run of the instance keeps the scheduler's `allocated` and the
+     * first BoundAt. The caller holds the address's lock and EC2 has the address on
+     * its instance, so a row from another instance, or from an earlier run of this
+     * one (before a stop and start), is stale: it is replaced as a new server, but
+     * only on the condition that it is still the row that was read, never blindly.
+     */
+    async publish(row: ServerRow, now: string): Promise<void> {
+        const key = serverKey(row.publicIp, row.dnsName);
+        const fields = {
+            AssociationId: S(row.associationId), InstanceId: S(row.instanceId), AllocationId: S(row.allocationId),
+            ...(row.launchedAt !== undefined && { LaunchedAt: S(row.launchedAt) }),
+            ...Object.fromEntries(Object.entries(row.placement ?? {}).flatMap(([part, value]) =>
+                (value ? [[PLACEMENT_ATTRIBUTES[part as keyof Placement], S(value)]] : []))),
+        };
+        const owned = ownedBy(row.instanceId, row.launchedAt);
+        const condition = expression(`attribute_not_exists(#${SERVER_KEY.partition}) OR (${owned.clause})`, owned.values);
+        const lockHeld = this.lockHeld(row.allocationId, row.instanceId);
+        const notDraining = this.notDraining(row.instanceId, row.launchedAt);
+        const refused = await this.transact([lockHeld, notDraining, {
+            Update: {
+                TableName: this.serversTable,
+                Key: key,
+                ...condition,
+                UpdateExpression: `SET ${Object.keys(fields).map(name => `${name} = :${name}`).join(", ")}, `
+                    + "allocated = if_not_exists(allocated, :false), BoundAt = if_not_exists(BoundAt, :now)",
+                ExpressionAttributeValues: {
+                    ...condition.ExpressionAttributeValues,
+                    ...Object.fromEntries(Object.entries(fields).map(([name, value]) => [`:${name}`, value])),
+                    ":false": { BOOL: false },
+                    ":now": S(now),
+                },
+            },
+        }]);
+        if (refused.length === 0) return;
+        if (refused.includes(0)) throw lockLost(row);
+        if (refused.includes(1)) throw draining(row);
+        const stale = (await this.client.send(new GetItemCommand({ TableName: this.serversTable, Key: key, ConsistentRead: true }))).Item;
+        const run = stale?.InstanceId?.S === row.instanceId ? stale.LaunchedAt?.S : undefined;
+        if (run !== undefined && row.launchedAt !== undefined && run > row.launchedAt) {
+            // The row is of a later run than this bind saw: the view is behind, not the row.
+            throw namedError("StaleRunError", `the row of ${row.publicIp} is of ${row.instanceId}'s run started ${run}, later than the one this bind saw; retrying`);
+        }
+        const replaced = await this.transact([lockHeld, notDraining, {
+            Put: { TableName: this.serversTable, Item: { ...key, ...fields, allocated: { BOOL: false }, BoundAt: S(now) }, ...asRead(stale, ["InstanceId", "LaunchedAt"]) },
+        }]);
+        if (replaced.includes(0)) throw lockLost(row);
+        if (replaced.includes(1)) throw draining(row);
+        if (replaced.length > 0) throw namedError("RowRaceError", `the row of ${row.publicIp} changed while ${row.instanceId} was publishing it; retrying`);
+    }
+
+    /**
+     * Takes an address back from `instanceId` in one transaction: its row at
+     * (publicIp, dnsName), if it is the instance's, and its lock, if the instance
+     * holds it. Together, so that no row of the instance's can outlive its lock:
+     * a row write needs the lock (see publish). False when the lock was not held.
+     */
+    async unbind(publicIp: string, dnsName: string, allocationId: string, instanceId: string): Promise<boolean> {
+        const refused = await this.transact([
+            { Delete: { TableName: this.serversTable, Key: serverKey(publicIp, dnsName), ...expression(`attribute_not_exists(#${SERVER_KEY.partition}) OR #InstanceId = :owner`, { ":owner": instanceId }) } },
+            { Delete: { TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(allocationId) }, ...expression("#InstanceId = :owner", { ":owner": instanceId }) } },
+        ]);
+        return refused.length === 0;
+    }
+
+    /** The condition, in a transaction, that no drain holds for this run of `instanceId`. */
+    private notDraining(instanceId: string, launchedAt: string | undefined): TransactWriteItem {
+        const holds = launchedAt === undefined ? "" : " OR #SignalledAt < :launched";
+        return {
+            ConditionCheck: {
+                TableName: this.claimsTable,
+                Key: { [CLAIM_KEY]: S(drainKey(instanceId)) },
+                ...expression(`attribute_not_exists(#${CLAIM_KEY})${holds}`, launchedAt === undefined ? {} : { ":launched": launchedAt }),
+            },
+        };
+    }
+
+    /** The condition, in a transaction, that `instanceId` holds the lock of `allocationId`. */
+    private lockHeld(allocationId: string, instanceId: string): TransactWriteItem {
+        return { ConditionCheck: { TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(allocationId) }, ...expression("#InstanceId = :owner", { ":owner": instanceId }) } };
+    }
+
+    /** Runs a transaction; the positions of the actions whose condition failed (none: it was written). */
+    private async transact(TransactItems: TransactWriteItem[]): Promise<number[]> {
+        try {
+            await this.client.send(new TransactWriteItemsCommand({ TransactItems }));
+            return [];
+        } catch (err) {
+            if (errorCode(err) !== "TransactionCanceledException") throw err;
+            const reasons = (err as TransactionCanceledException).CancellationReasons ?? [];
+            const failed = reasons.flatMap((reason, i) => (reason.Code === "ConditionalCheckFailed" ? [i] : []));
+            // Cancelled for another reason (a conflicting transaction): nothing was written, and a retry may pass.
+            if (failed.length === 0) throw err;
+            return failed;
+        }
+    }
+
+    /** Removes a row that is still exactly as it was read (instance, association and run). */
+    async withdrawRow(row: ServerRow): Promise<void> {
+        await this.deleteIf(this.serversTable, serverKey(row.publicIp, row.dnsName),
+            asRead({ InstanceId: S(row.instanceId), AssociationId: S(row.associationId), ...(row.launchedAt !== undefined && { LaunchedAt: S(row.launchedAt) }) },
+                ["InstanceId", "AssociationId", "LaunchedAt"]));
+    }
+
+    /**
+     * Removes the server row if it belongs to `instanceId` and to a run of it that
+     * had started by `signalledAt` (a row written before runs were recorded counts):
+     * a drain's withdrawal, which leaves a run started after the signal alone.
+     */
+    async withdrawSignalled(publicIp: string, dnsName: string, instanceId: string, signalledAt: string): Promise<void> {
+        await this.deleteIf(this.serversTable, serverKey(publicIp, dnsName),
+            expression("#InstanceId = :instance AND (attribute_not_exists(#LaunchedAt) OR #LaunchedAt <= :signalled)", { ":instance": instanceId, ":signalled": signalledAt }));
+    }
+
+    /**
+     * Removes the server row if it still belongs to `instanceId` and, when `launchedAt`
+     * is given, to that run of it: a row the instance published after it started again
+     * is not the stopped run's to remove.
+     */
+    async withdraw(publicIp: string, dnsName: string, instanceId: string, launchedAt?: string): Promise<void> {
+        const owned = ownedBy(instanceId, launchedAt);
+        await this.deleteIf(this.serversTable, serverKey(publicIp, dnsName), expression(owned.clause, owned.values));
+    }
+
+    /**
+     * Records a drain for the run of the instance that started at `launchedAt`;
+     * false when one already holds for that run (the first signal stands). A mark
+     * of an earlier run is replaced.
+     */
+    async markDrain(mark: DrainMark, launchedAt: string | undefined): Promise<boolean> {
+        const earlier = launchedAt === undefined ? "" : " OR #SignalledAt < :launched";
+        return conditional(() => this.client.send(new PutItemCommand({
+            TableName: this.claimsTable,
+            Item: {
+                [CLAIM_KEY]: S(drainKey(mark.instanceId)), Cause: S(mark.cause), SignalledAt: S(mark.signalledAt), RecordedAt: S(mark.recordedAt),
+                ...(mark.deadline !== undefined && { Deadline: S(mark.deadline) }),
+            },
+            ...expression(`attribute_not_exists(#${CLAIM_KEY})${earlier}`, launchedAt === undefined ? {} : { ":launched": launchedAt }),
+        })));
+    }
+
+    /** The instance's drain mark, read consistently. */
+    async drainOf(instanceId: string): Promise<DrainMark | undefined> {
+        const out = await this.client.send(new GetItemCommand({ TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(drainKey(instanceId)) }, ConsistentRead: true }));
+        return out.Item && toDrain(out.Item);
+    }
+
+    /** Deletes the instance's drain mark; when `signalledAt` is given, only that one (not a newer signal's). */
+    async forgetDrain(instanceId: string, signalledAt?: string): Promise<void> {
+        const condition = signalledAt === undefined ? undefined : expression("#SignalledAt = :signalled", { ":signalled": signalledAt });
+        await this.deleteIf(this.claimsTable, { [CLAIM_KEY]: S(drainKey(instanceId)) }, condition);
+    }
+
+    /** Puts workers on the waitlist; one already on it keeps its place. */
+    async wait(instanceIds: string[], since: string): Promise<void> {
+        if (instanceIds.length === 0) return;
+        const names = Object.fromEntries(instanceIds.map((id, i) => [`#w${i}`, id]));
+        await this.client.send(new UpdateItemCommand({
+            TableName: this.claimsTable,
+            Key: { [CLAIM_KEY]: S(WAITLIST_KEY) },
+            UpdateExpression: `SET ${instanceIds.map((_, i) => `#w${i} = if_not_exists(#w${i}, :since)`).join(", ")}`,
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: { ":since": S(since) },
+        }));
+    }
+
+    /** The workers waiting for an address, longest waiting first: one read, whatever the pool's size. */
+    async waiting(): Promise<Waiting[]> {
+        const out = await this.client.send(new GetItemCommand({ TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(WAITLIST_KEY) }, ConsistentRead: true }));
+        return out.Item ? toWaiting(out.Item) : [];
+    }
+
+    /** Takes workers off the waitlist (those not on it are no matter). */
+    async stopWaiting(instanceIds: string[]): Promise<void> {
+        if (instanceIds.length === 0) return;
+        await this.client.send(new UpdateItemCommand({
+            TableName: this.claimsTable,
+            Key: { [CLAIM_KEY]: S(WAITLIST_KEY) },
+            UpdateExpression: `REMOVE ${instanceIds.map((_, i) => `#w${i}`).join(", ")}`,
+            ExpressionAttributeNames: Object.fromEntries(instanceIds.map((id, i) => [`#w${i}`, id])),
+        }));
+    }
+
+    /** Deletes an item only while `condition` holds: the owner check of every removal. */
+    private async deleteIf(TableName: string, Key: Record<string, AttributeValue>, condition?: Condition): Promise<void> {
+        await conditional(() => this.client.send(new DeleteItemCommand({ TableName, Key, ...condition })));
+    }
+}
+
+interface Condition {
+    ConditionExpression: string;
+    ExpressionAttributeNames?: Record<string, string>;
+    ExpressionAttributeValues?: Record<string, AttributeValue>;
+}
+
+/** A condition expression whose `#Name` placeholders stand for attributes of that name, with string values. */
+function expression(condition: string, values: Record<string, string> = {}): Condition {
+    const names = [...new Set([...condition.matchAll(/#(\w+)/g)].map(match => match[1]))];
+    return {
+        ConditionExpression: condition,
+        ExpressionAttributeNames: Object.fromEntries(names.map(name => [`#${name}`, name])),
+        ...(Object.keys(values).length > 0 && { ExpressionAttributeValues: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, S(v)])) }),
+    };
+}
+
+/**
+ * A row of `instanceId` and, when `launchedAt` is given, of that run of it (a row
+ * written before runs were recorded counts as any run's).
+ */
+function ownedBy(instanceId: string, launchedAt?: string): { clause: string; values: Record<string, string> } {
+    return launchedAt === undefined
+        ? { clause: "#InstanceId = :instance", values: { ":instance": instanceId } }
+        : { clause: "#InstanceId = :instance AND (attribute_not_exists(#LaunchedAt) OR #LaunchedAt = :launched)", values: { ":instance": instanceId, ":launched": launchedAt } };
+}
+
+/** The condition that `attributes` of an item are as `item` had them (absent where it had none), or that there is no item. */
+function asRead(item: Record<string, AttributeValue> | undefined, attributes: string[]): Condition {
+    if (!item) return expression(`attribute_not_exists(#${SERVER_KEY.partition})`);
+    const clauses = attributes.map((name, i) => (item[name]?.S === undefined ? `attribute_not_exists(#${name})` : `#${name} = :v${i}`));
+    const values = Object.fromEntries(attributes.flatMap((name, i) => (item[name]?.S === undefined ? [] : [[`:v${i}`, item[name].S!]])));
+    return expression(clauses.join(" AND "), values);
+}

@@ -1,0 +1,188 @@
+// The reconciler against the same stand-ins: each kind of drift is made, fixed by
+// one run, and a second run changes nothing; it also runs beside a burst of events.
+import { PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { expect } from "chai";
+import { EventHandler, ReconcileHandler } from "../../binder";
+import type { ChangeResourceRecordSetsInput } from "../support/aws/route53-rest";
+import { stateChange, World, WorldOptions } from "../support/world";
+
+describe("the reconciler", function () {
+    this.timeout(120_000);
+    let world: World;
+    let handler: EventHandler;
+    let reconcile: ReconcileHandler;
+
+    async function open(options: WorldOptions): Promise<void> {
+        ({ world, handler, reconcile } = await World.open(options));
+    }
+
+    afterEach(async () => { await world?.close(); });
+
+    const kinds = (drift: { kind: string }[]) => drift.map(d => d.kind).sort();
+
+    async function bindOne(): Promise<string> {
+        const instance = world.launch();
+        await world.handle(handler, stateChange(instance.instanceId, "running"));
+        return instance.instanceId;
+    }
+
+    it("binds a running target whose event was lost, then finds nothing to do", async () => {
+        await open({ poolSize: 2 });
+        const lost = world.launch().instanceId;
+        const first = await reconcile({});
+        expect(kinds(first.fixed)).to.deep.equal(["unbound-target"]);
+        expect(world.addressesOf(lost)).to.have.length(1);
+        expect((await world.checkInvariants()).bound).to.equal(1);
+        const second = await reconcile({});
+        expect(second.inspection.drift).to.deep.equal([]);
+        expect(second.inspection.free).to.equal(1);
+    });
+
+    it("leaves for its next run the drift it has no time left for", async () => {
+        await open({ poolSize: 3 });
+        const stale = await bindOne();
+        world.ec2.setState(stale, "terminated");
+        const lost = [world.launch().instanceId, world.launch().instanceId];
+        const late = await reconcile({}, { getRemainingTimeInMillis: () => 20_000 });
+        expect(kinds(late.postponed)).to.deep.equal(["stale-binding", "unbound-target", "unbound-target"]);
+        expect([late.fixed, late.failed]).to.deep.equal([[], []]);
+        expect(world.logs.find(l => l.message === "the invocation is nearly out of time; the rest is left for the next run")).to.include({ postponed: 3 });
+        const next = await reconcile({}, { getRemainingTimeInMillis: () => 300_000 });
+        expect(kinds(next.fixed)).to.deep.equal(["stale-binding", "unbound-target", "unbound-target"]);
+        expect(lost.map(id => world.addressesOf(id).length)).to.deep.equal([1, 1]);
+        expect((await world.checkInvariants()).bound).to.equal(2);
+    });
+
+    it("releases bindings whose instance is gone or no longer a target", async () => {
+        await open({ poolSize: 3 });
+        const terminated = await bindOne();
+        const retagged = await bindOne();
+        world.ec2.setState(terminated, "terminated");
+        world.ec2.setTags(retagged, { team: "web" });
+        const result = await reconcile({});
+        expect(kinds(result.fixed)).to.deep.equal(["stale-binding", "stale-binding"]);
+        expect(result.fixed.map(d => d.detail)).to.have.members(["instance is terminated", "instance no longer carries the instance tags"]);
+        expect((await world.checkInvariants()).bound).to.equal(0);
+        expect((await reconcile({})).inspection.drift).to.deep.equal([]);
+    });
+
+    it("per binding, makes one Route53 change each for its releases, its stale names and its binds", async () => {
+        await open({ poolSize: 6, dnsRecords: "per-binding", dnsName: "{instance-id}.{suffix}" });
+        const gone = [await bindOne(), await bindOne()];
+        gone.forEach(id => world.ec2.setState(id, "terminated"));
+        const lost = [world.launch().instanceId, world.launch().instanceId, world.launch().instanceId];
+        const spare = world.ec2.addresses().find(a => !a.association)!;
+        world.route53.put({ name: "i-0000000000000dead.live.example.com", type: "A", ttl: 60, values: [spare.publicIp] });
+        world.gateway.clearCalls();
+
+        const run = await reconcile({});
+        expect(kinds(run.fixed)).to.deep.equal(["stale-binding", "stale-binding", "stale-record", "unbound-target", "unbound-target", "unbound-target"]);
+        const changes = world.gateway.calls.filter(c => c.action === "ChangeResourceRecordSets")
+            .map(c => (c.input as ChangeResourceRecordSetsInput).ChangeBatch.Changes.map(change => change.Action));
+        expect(changes).to.deep.equal([["DELETE", "DELETE"], ["DELETE"], ["UPSERT", "UPSERT", "UPSERT"]]);
+        expect(lost.map(id => world.addressesOf(id).length)).to.deep.equal([1, 1, 1]);
+        expect((await world.checkInvariants()).bound).to.equal(3);
+    });
+
+    it("rebinds an instance whose address was taken off by hand, keeping its row's key", async () => {
+        await open({ poolSize: 2 });
+        const instanceId = await bindOne();
+        const [address] = world.addressesOf(instanceId);
+        const [row] = await world.servers();
+        await world.allocate(row.EIP, row.DNS_Record);
+        world.ec2.disassociateAddress({ associationId: address.association!.associationId });
+        const result = await reconcile({});
+        // The row stays: the instance still holds the lock, so it gets the same address back.
+        expect(kinds(result.fixed)).to.deep.equal(["unbound-target"]);
+        expect((await world.checkInvariants()).bound).to.equal(1);
+        expect(world.addressesOf(instanceId).map(a => a.allocationId)).to.deep.equal([address.allocationId]);
+        expect((await world.servers()).map(r => [r.EIP, r.allocated])).to.deep.equal([[row.EIP, true]]);
+        expect(await reconcile({}).then(r => r.inspection.drift)).to.deep.equal([]);
+    });
+
+    it("removes a row that belongs to no binding", async () => {
+        await open({ poolSize: 1 });
+        const [address] = world.ec2.addresses();
+        await world.dynamodb.send(new PutItemCommand({
+            TableName: world.settings.serversTable,
+            Item: {
+                EIP: { S: address.publicIp }, DNS_Record: { S: "ghost.live.example.com" }, AssociationId: { S: "eipassoc-gone" },
+                InstanceId: { S: "i-0000000000000dead" }, AllocationId: { S: address.allocationId }, allocated: { BOOL: false },
+            },
+        }));
+        const result = await reconcile({});
+        expect(kinds(result.fixed)).to.deep.equal(["orphan-row"]);
+        expect(await world.servers()).to.deep.equal([]);
+        await world.checkInvariants();
+    });
+
+    it("leaves a fresh claim to its bind in flight, and finishes one abandoned past the lease", async () => {
+        await open({ poolSize: 2 });
+        const instance = world.launch();
+        // The bind stops after its claim: the lock is never written.
+        world.gateway.inject({ service: "dynamodb", action: "TransactWriteItems", match: call => (call.input as { TransactItems: { Put?: { Item?: { InstanceId?: unknown } } }[] }).TransactItems[0].Put?.Item?.InstanceId !== undefined });
+        await world.handle(handler, stateChange(instance.instanceId, "running")).catch(() => undefined);
+        expect(await world.claims()).to.have.length(1);
+        expect((await reconcile({})).inspection.drift).to.deep.equal([]);
+
+        await world.dynamodb.send(new UpdateItemCommand({
+            TableName: world.settings.claimsTable,
+            Key: { Id: { S: instance.instanceId } },
+            UpdateExpression: "SET ClaimedAt = :old",
+            ExpressionAttributeValues: { ":old": { S: new Date(Date.now() - 60 * 60 * 1000).toISOString() } },
+        }));
+        const result = await reconcile({});
+        expect(kinds(result.fixed)).to.deep.equal(["abandoned-claim"]);
+        expect((await world.checkInvariants()).bound).to.equal(1);
+    });
+
+    it("unlocks an address whose lock no claim or association backs, once the lease is over", async () => {
+        await open({ poolSize: 1 });
+        const [address] = world.ec2.addresses();
+        const lock = (at: Date) => world.dynamodb.send(new PutItemCommand({
+            TableName: world.settings.claimsTable,
+            Item: { Id: { S: address.allocationId }, InstanceId: { S: "i-0000000000000dead" }, LockedAt: { S: at.toISOString() } },
+        }));
+        await lock(new Date());
+        expect((await reconcile({})).inspection.drift).to.deep.equal([]);
+        await lock(new Date(Date.now() - 60 * 60 * 1000));
+        const result = await reconcile({});
+        expect(kinds(result.fixed)).to.deep.equal(["stale-lock"]);
+        expect(await world.locks()).to.deep.equal([]);
+        const instance = world.launch();
+        await world.handle(handler, stateChange(instance.instanceId, "running"));
+        expect((await world.checkInvariants()).bound).to.equal(1);
+    });
+
+    it("reports an address associated outside the bookkeeping and leaves it alone", async () => {
+        await open({ poolSize: 2 });
+        const bystander = world.launch({ team: "web" });
+        const [address] = world.ec2.addresses();
+        world.ec2.associateOutOfBand(address.allocationId, bystander.instanceId);
+        for (let run = 0; run < 2; run++) {
+            const result = await reconcile({});
+            expect(kinds(result.inspection.drift)).to.deep.equal(["foreign-association"]);
+            expect(result.fixed).to.deep.equal([]);
+            expect(world.ec2.address(address.allocationId)!.association!.instanceId).to.equal(bystander.instanceId);
+        }
+        expect(world.metrics.filter(m => "Drift" in m).map(m => m.Drift)).to.deep.equal([0, 0]);
+    });
+
+    it("publishes the pool's size and free addresses", async () => {
+        await open({ poolSize: 3 });
+        await bindOne();
+        await reconcile({});
+        expect(world.metrics.at(-1)).to.include({ Stack: "test", PoolSize: 3, FreeAddresses: 2, Drift: 0 });
+    });
+
+    it("keeps every invariant when it runs twice during a burst of events", async () => {
+        await open({ poolSize: 30 });
+        const instances = Array.from({ length: 30 }, () => world.launch());
+        const events = instances.map(i => world.handle(handler, stateChange(i.instanceId, "running")));
+        const runs = [reconcile({}), reconcile({})];
+        const outcomes = await Promise.allSettled([...events, ...runs]);
+        expect(outcomes.filter(o => o.status === "rejected")).to.deep.equal([]);
+        expect((await world.checkInvariants()).bound).to.equal(30);
+        expect((await reconcile({})).inspection.drift).to.deep.equal([]);
+    });
+});
