@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { PROJECT } from "./binder/config";
 import { isNamedError } from "./binder/errors";
 import { EipDnsBinder } from "./infra/component";
+import { sharedQuotaWarnings } from "./infra/guardrails";
 import { checkNodeRoles } from "./infra/hooks";
 import { DEFAULT_POOL, parsePools, Pool } from "./infra/pools";
 import { keepTopLevelUrns } from "./infra/upgrade";
@@ -24,6 +25,8 @@ function loadPools(): Pool[] {
 export = async () => {
     const pools = loadPools();
     const stack = pulumi.getStack();
+    // Pools that together outgrow the account's Elastic IP quota show in the preview.
+    for (const warning of sharedQuotaWarnings(pools)) pulumi.log.warn(warning);
 
     // The node hooks serve workers of the stack's own account only.
     if (pools.some(pool => pool.settings.nodeRoleArns)) {

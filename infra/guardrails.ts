@@ -1,6 +1,7 @@
 // What `pulumi preview` warns about without failing: settings that are valid but
 // leave a risk the operator should know of.
 import { configKey, KeyLabel, Settings } from "../binder/config";
+import type { Pool } from "./pools";
 
 /** The pool size at which the address-quota alarm fires: 90% of the quota, at least 1. */
 export function quotaAlarmThreshold(quota: number): number {
@@ -28,4 +29,22 @@ export function previewWarnings(settings: Settings, external: number, key: KeyLa
             + "Set it to the cluster's VPC ids.");
     }
     return warnings;
+}
+
+/**
+ * A warning when a stack's pools together allocate more addresses than the account's
+ * Elastic IP quota, which every pool in the Region shares: each pool's own warning
+ * counts only its addresses.
+ */
+export function sharedQuotaWarnings(pools: Pool[]): string[] {
+    if (pools.length < 2) return [];
+    const total = pools.reduce((sum, pool) => sum + pool.settings.poolSize, 0);
+    const set = pools.filter(pool => pool.settings.addressQuota !== undefined);
+    const lowest = set.sort((a, b) => a.settings.addressQuota! - b.settings.addressQuota!)[0];
+    const quota = lowest?.settings.addressQuota ?? AWS_DEFAULT_ADDRESS_QUOTA;
+    if (total <= quota) return [];
+    const sizes = pools.map(pool => `${pool.name} ${pool.settings.poolSize}`).join(", ");
+    const limit = lowest ? `${lowest.key("addressQuota")}, ${quota}` : `AWS's default Elastic IP quota of ${quota}`;
+    return [`the pools together allocate ${total} addresses (poolSize: ${sizes}), more than ${limit}: the account's quota in the Region is shared by all `
+        + "of them, and allocation fails past it. Raise the quota in Service Quotas (Amazon EC2, EC2-VPC Elastic IPs), or lower poolSize."];
 }

@@ -1,7 +1,8 @@
 // What the preview warns about without failing.
 import { expect } from "chai";
 import { parseSettings } from "../../binder/config";
-import { previewWarnings, quotaAlarmThreshold } from "../../infra/guardrails";
+import { previewWarnings, quotaAlarmThreshold, sharedQuotaWarnings } from "../../infra/guardrails";
+import { parsePools } from "../../infra/pools";
 import { stackConfig } from "../../tools/mock-stack";
 
 const settings = (stack: string, overrides: Record<string, unknown> = {}) =>
@@ -34,5 +35,19 @@ describe("preview warnings", () => {
 
     it("alarms at 90% of the quota, at least at one address", () => {
         expect([1, 5, 10, 60].map(quotaAlarmThreshold)).to.deep.equal([1, 4, 9, 54]);
+    });
+
+    it("warns when the pools together outgrow the quota they share, though each stays under it", () => {
+        const pools = (overrides: Record<string, unknown>) => parsePools(key => stackConfig("dev", overrides)[`eip-dns-binder:${key}`]);
+        const edge = (poolSize: number) => ({ pools: { edge: { instanceTags: { "karpenter.sh/nodepool": "edge" }, addressTags: { pool: "edge" }, poolSize } } });
+        expect(sharedQuotaWarnings(pools({}))).to.deep.equal([]);
+        expect(sharedQuotaWarnings(pools(edge(6)))).to.deep.equal([]);
+        const both = pools(edge(7));
+        expect(both.flatMap(pool => previewWarnings(pool.settings, 0, pool.key))).to.deep.equal([]);
+        expect(sharedQuotaWarnings(both)).to.deep.equal([
+            "the pools together allocate 11 addresses (poolSize: default 4, edge 7), more than eip-dns-binder:addressQuota, 10: the account's quota in the Region is "
+            + "shared by all of them, and allocation fails past it. Raise the quota in Service Quotas (Amazon EC2, EC2-VPC Elastic IPs), or lower poolSize.",
+        ]);
+        expect(sharedQuotaWarnings(pools({ ...edge(2), addressQuota: undefined }))[0]).to.match(/^the pools together allocate 6 addresses .* more than AWS's default Elastic IP quota of 5:/);
     });
 });
