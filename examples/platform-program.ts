@@ -2,10 +2,11 @@
 // EipDnsBinder per Karpenter node pool, next to whatever else the program declares,
 // its outputs wired into the rest. The package is TypeScript source, which Pulumi
 // compiles with the program only outside node_modules: add this repository as a git
-// submodule and depend on it by path, which npm links (README, "In your own program"):
+// submodule and an npm workspace, which npm links (README, "In your own program"):
 //
 //   git submodule add <this repository> vendor/eip-dns-binder
-//   npm install ./vendor/eip-dns-binder
+//   npm pkg set 'workspaces[0]=vendor/eip-dns-binder' dependencies.eip-dns-binder='*'
+//   npm install
 //
 // The pools' settings are the config keys of this repository's own stack, with the
 // same rules and defaults (README, "Configure"); bad ones fail the preview by name.

@@ -10,10 +10,14 @@ import { binderPolicy, PolicyScope } from "./policy";
 /** The Lambda runtime this stack deploys; the tests run the archive on the same Node major. */
 export const RUNTIME = aws.lambda.Runtime.NodeJS22dX;
 
-/** Packages the Lambda runtime already provides (AWS SDK v3), so they stay out of the archive. */
-export function runtimeProvidedPackages(): string[] {
+/**
+ * Packages kept out of the archive: those the Lambda runtime already provides (AWS SDK
+ * v3), and this package itself, which a program that depends on it would otherwise
+ * upload whole, though its functions' code is serialized into the archive by value.
+ */
+export function excludedPackages(): string[] {
     const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "package.json"), "utf8"));
-    return Object.keys(manifest.dependencies ?? {}).filter(name => name.startsWith("@aws-sdk/"));
+    return [manifest.name, ...Object.keys(manifest.dependencies ?? {}).filter(name => name.startsWith("@aws-sdk/"))];
 }
 
 type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
@@ -65,6 +69,6 @@ export function binderFunction(owner: Owner, name: string, args: FunctionArgs): 
         environment: { variables: pulumi.output({ ...binderEnvironment(args.settings), ...args.environment }) },
         loggingConfig: { logFormat: "Text", logGroup: logs.name },
         callbackFactory: args.factory,
-        codePathOptions: { extraExcludePackages: runtimeProvidedPackages() },
+        codePathOptions: { extraExcludePackages: excludedPackages() },
     }, { parent: owner.parent, dependsOn: [policy] });
 }
