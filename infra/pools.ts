@@ -100,6 +100,7 @@ export function parsePools(lookup: RawLookup): Pool[] {
     }
     const read = pools.filter((pool): pool is Pool => pool !== undefined);
     problems.push(...overlaps(read));
-    if (problems.length > 0) throw configError(problems);
+    // A bad top-level key that named pools take over is reported once.
+    if (problems.length > 0) throw configError([...new Set(problems)]);
     return read;
 }

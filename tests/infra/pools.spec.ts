@@ -72,6 +72,10 @@ describe("pools", function () {
             ]);
         });
 
+        it("reports a bad top-level key once, though a named pool takes it over", () => {
+            expect(problems({ dnsTtl: 0, pools: { edge: EDGE } })).to.deep.equal(["eip-dns-binder:dnsTtl must be a whole number from 1 to 86400, not '0'"]);
+        });
+
         it("refuses two pools that could bind one instance, naming both", () => {
             // No tag with two values: an instance tagged team=live and karpenter.sh/nodepool=media-dev matches both.
             expect(problems({ pools: { edge: { ...EDGE, instanceTags: { team: "live" } } } })).to.deep.equal([
