@@ -28,7 +28,8 @@ export = async () => {
     // Pools that together outgrow the account's Elastic IP quota show in the preview.
     for (const warning of sharedQuotaWarnings(pools)) pulumi.log.warn(warning);
 
-    // The node hooks serve workers of the stack's own account only.
+    // The node hooks serve workers of the stack's own account only: checked before anything is
+    // declared, so the preview fails at once (each component checks again, for other programs).
     if (pools.some(pool => pool.settings.nodeRoleArns)) {
         const { accountId } = await aws.getCallerIdentity();
         for (const pool of pools) if (pool.settings.nodeRoleArns) checkNodeRoles(pool.settings.nodeRoleArns, accountId, pool.key("nodeRoleArns"));

@@ -10,7 +10,7 @@ import { alarms } from "./alarms";
 import { drainSignalRules, onlyRulesSend, reconcileSchedule, stateChangeRule } from "./events";
 import { failureQueues } from "./failures";
 import { previewWarnings } from "./guardrails";
-import { HOOK_TIMEOUT, hookEndpoint } from "./hooks";
+import { checkNodeRoles, HOOK_TIMEOUT, hookEndpoint } from "./hooks";
 import { binderFunction } from "./lambda";
 import { Owner } from "./owner";
 import { addressRecords, allocateAddresses, findExternalAddresses, PoolAddress } from "./pool";
@@ -173,17 +173,23 @@ export class EipDnsBinder extends pulumi.ComponentResource {
 
         // With nodeRoleArns, the node hooks: a worker binds itself at boot and drains itself on its way out.
         let hookUrl: aws.lambda.FunctionUrl | undefined;
-        if (settings.nodeRoleArns) {
+        const nodeRoleArns = settings.nodeRoleArns;
+        if (nodeRoleArns) {
+            // The hooks serve workers of the deploying account only: a role of another fails the preview.
+            const roles = aws.getCallerIdentityOutput({}, { parent: this }).accountId.apply(accountId => {
+                checkNodeRoles(nodeRoleArns, accountId, key("nodeRoleArns"));
+                return JSON.stringify(nodeRoleArns);
+            });
             // The hook function acts only on the instance that calls, as the binder would on its events.
             const hook = binderFunction(owner, "hook", {
                 description: "Binds or drains the worker that calls, for eip-dns-binder's node hooks.",
                 factory: createHookHandler,
                 timeout: HOOK_TIMEOUT,
                 settings: runtime,
-                environment: { [NODE_ROLE_ARNS_ENV]: JSON.stringify(settings.nodeRoleArns) },
+                environment: { [NODE_ROLE_ARNS_ENV]: roles },
                 policy: { ...scope, role: "hook" },
             });
-            hookUrl = hookEndpoint(owner, hook, settings.nodeRoleArns);
+            hookUrl = hookEndpoint(owner, hook, nodeRoleArns);
         }
 
         // Alarms: pool running dry or near the quota, failing binds, a stalled event queue, events in a failure queue.

@@ -1,6 +1,7 @@
 // The EipDnsBinder component as another program uses it: examples/platform-program.ts,
 // which imports the package by its name, run under mocks as `pulumi preview` would.
 import { expect } from "chai";
+import { spawn } from "child_process";
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
@@ -64,6 +65,21 @@ describe("the EipDnsBinder component", function () {
         expect(() => new EipDnsBinder("media", { instanceTags: { pool: "media" }, addressTags: {}, hostedZone: "live.example.com", poolSize: 1001, drainOn: ["reboot" as never] }))
             .to.throw(pulumi.RunError, /EipDnsBinder media: addressTags must be a non-empty map[\s\S]*EipDnsBinder media: poolSize must be a whole number from 0 to 1000, not '1001'[\s\S]*EipDnsBinder media: drainOn has 'reboot'/);
         await pulumi.runtime.disconnect();
+    });
+
+    it("fails the preview of a program whose node role is of another account, naming the argument", async () => {
+        // The check runs once the account is known, so the failure reaches Pulumi as the program's
+        // unhandled error, as it would in `pulumi preview`: run the program in a process of its own.
+        const script = `require("./tools/mock-stack").runStack("dev", {}, undefined, "tests/fixtures/programs/foreign-node-role.ts").then(() => console.log("declared"))`;
+        const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+        let output = "";
+        child.stdout.on("data", chunk => { output += chunk; });
+        child.stderr.on("data", chunk => { output += chunk; });
+        const code = await new Promise(resolve => child.once("close", resolve));
+        expect(code).to.equal(1);
+        expect(output).to.not.include("declared");
+        expect(output).to.include("RunError: EipDnsBinder media: nodeRoleArns has 'arn:aws:iam::999999999999:role/KarpenterNodeRole-media', "
+            + "of another account than 123456789012, where the stack deploys");
     });
 
     it("is the package's entry point, and index.ts the project's program", () => {
