@@ -23,7 +23,13 @@ const weight = ({ scenario, binder }: Job) =>
 // Workers load TypeScript themselves: the main thread's ts-node hook does not reach them.
 const BOOT = `require("ts-node").register({ transpileOnly: true }); require(${JSON.stringify(resolve(__dirname, "worker.ts"))});`;
 
-/** One at a time runs in this thread (easier to debug, and ts-node type-checks the scenario code here). */
+/**
+ * One at a time runs in this thread, which is easier to debug. Like the workers, it only
+ * transpiles (`npm run bench` runs ts-node with --transpile-only; `npm test` type-checks):
+ * the bench's clock is real time, and a module type-checked as a burst first requires it
+ * would add the compiler's time to the binder's (per-binding-200 took 40.5–43.6 s so,
+ * against 38.2 s without).
+ */
 async function runHere(job: Job, run: RunSettings): Promise<JobResult> {
     try {
         return { ...job, figures: await runScenario(job.scenario, job.binder, run) };
