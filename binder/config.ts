@@ -92,6 +92,10 @@ export function configError(problems: string[]): ConfigError {
 /** Reads a raw value by key: `pulumi config` values and environment variables are both strings. */
 export type RawLookup = (key: string) => string | undefined;
 
+/** A value from a map (a pool of `pools`, a component's arguments) as config would give it: a string, JSON for the rest. */
+export const rawValue = (value: unknown): string | undefined =>
+    (value === undefined || value === null ? undefined : typeof value === "string" ? value : JSON.stringify(value));
+
 /** How a problem names a setting, the way its user wrote it. */
 export type KeyLabel = (key: string) => string;
 

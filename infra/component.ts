@@ -3,7 +3,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { createEventHandler, createHookHandler, createReconcileHandler } from "../binder";
-import { binderEnvironment, ConfigError, EVENT_QUEUE_URL_ENV, KeyLabel, NODE_ROLE_ARNS_ENV, parseSettings, Settings } from "../binder/config";
+import { binderEnvironment, ConfigError, EVENT_QUEUE_URL_ENV, KeyLabel, NODE_ROLE_ARNS_ENV, parseSettings, rawValue, Settings } from "../binder/config";
 import { isNamedError } from "../binder/errors";
 import { renderName } from "../binder/naming";
 import { alarms } from "./alarms";
@@ -43,10 +43,7 @@ export interface EipDnsBinderOptions extends pulumi.ComponentResourceOptions {
 function validated(args: EipDnsBinderArgs, key: KeyLabel): Settings {
     const values: Record<string, unknown> = { ...args };
     try {
-        return parseSettings(name => {
-            const value = values[name];
-            return value === undefined ? undefined : typeof value === "string" ? value : JSON.stringify(value);
-        }, key);
+        return parseSettings(name => rawValue(values[name]), key);
     } catch (err) {
         throw isNamedError(err, "ConfigError") ? new pulumi.RunError((err as ConfigError).message) : err;
     }

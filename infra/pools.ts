@@ -1,6 +1,6 @@
 // Which pools a stack has: the top-level keys make its default pool, as they always
 // have, and the optional `pools` map adds named ones, each with the same keys.
-import { ConfigError, configError, configKey, KeyLabel, parseSettings, PROJECT, RawLookup, Settings, SETTING_KEYS, Tags } from "../binder/config";
+import { ConfigError, configError, configKey, KeyLabel, parseSettings, PROJECT, RawLookup, rawValue, Settings, SETTING_KEYS, Tags } from "../binder/config";
 import { isNamedError } from "../binder/errors";
 
 /** The top-level pool's name: its resources are named `default-…`, and alias the names they had before pools. */
@@ -21,8 +21,6 @@ export interface Pool {
 
 type Json = Record<string, unknown>;
 const isMap = (value: unknown): value is Json => typeof value === "object" && value !== null && !Array.isArray(value);
-/** Config values come as strings, or as JSON from a map; settings are read as strings either way. */
-const asRaw = (value: unknown) => (value === undefined || value === null ? undefined : typeof value === "string" ? value : JSON.stringify(value));
 
 /** Whether one resource could carry both tag sets: they give no tag two different values. */
 export function couldMatchBoth(a: Tags, b: Tags): boolean {
@@ -90,13 +88,13 @@ export function parsePools(lookup: RawLookup): Pool[] {
             continue;
         }
         if (!isMap(values)) {
-            problems.push(`${PROJECT}:pools.${name} must be a map of settings, not '${asRaw(values)}'`);
+            problems.push(`${PROJECT}:pools.${name} must be a map of settings, not '${rawValue(values)}'`);
             continue;
         }
         const unknown = Object.keys(values).filter(key => !(SETTING_KEYS as string[]).includes(key));
         for (const key of unknown) problems.push(`${at(key)} is not a setting; a pool takes ${SETTING_KEYS.join(", ")}`);
         const own = (key: string) => values[key] !== undefined || OWN_KEYS.includes(key);
-        pools.push(readPool(name, key => (own(key) ? asRaw(values[key]) : lookup(key)), key => (own(key) ? at(key) : configKey(key)), problems));
+        pools.push(readPool(name, key => (own(key) ? rawValue(values[key]) : lookup(key)), key => (own(key) ? at(key) : configKey(key)), problems));
     }
     const read = pools.filter((pool): pool is Pool => pool !== undefined);
     problems.push(...overlaps(read));
