@@ -3,22 +3,12 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
-import { binderSettingsFromEnv, ConfigError, DEFAULTS, eventQueueUrlFromEnv, nodeRolesFromEnv, parseSettings } from "../../binder/config";
-import { isNamedError } from "../../binder/errors";
-import { runStack, stackConfig } from "../../tools/mock-stack";
+import { binderSettingsFromEnv, DEFAULTS, eventQueueUrlFromEnv, nodeRolesFromEnv, parseSettings } from "../../binder/config";
+import { runStack } from "../../tools/mock-stack";
+import { configProblems, stackLookup } from "../support/config";
 
-const lookup = (config: Record<string, string>) => (key: string) => config[`eip-dns-binder:${key}`];
-const settings = (overrides: Record<string, unknown>) => parseSettings(lookup(stackConfig("dev", overrides)));
-
-function problems(overrides: Record<string, unknown>): string[] {
-    try {
-        settings(overrides);
-    } catch (err) {
-        expect(isNamedError(err, "ConfigError")).to.equal(true);
-        return (err as ConfigError).problems;
-    }
-    throw new Error("expected the config to be rejected");
-}
+const settings = (overrides: Record<string, unknown>) => parseSettings(stackLookup("dev", overrides));
+const problems = (overrides: Record<string, unknown>) => configProblems(() => settings(overrides));
 
 describe("stack config", () => {
     it("reads the dev stack with the documented defaults", () => {
@@ -116,7 +106,7 @@ describe("stack config", () => {
     });
 
     it("reads drainOn as `pulumi config set --path 'drainOn[0]'` stores it, duplicates collapsed, in a fixed order", () => {
-        const stored = (value: unknown) => parseSettings(key => (key === "drainOn" ? JSON.stringify(value) : lookup(stackConfig("dev"))(key)));
+        const stored = (value: unknown) => parseSettings(key => (key === "drainOn" ? JSON.stringify(value) : stackLookup("dev")(key)));
         expect(stored(["scheduled-change", "rebalance-recommendation", "spot-interruption", "scheduled-change"]).drainOn)
             .to.deep.equal(["spot-interruption", "rebalance-recommendation", "scheduled-change"]);
         expect(stored([]).drainOn).to.deep.equal([]);
@@ -124,7 +114,7 @@ describe("stack config", () => {
 
     it("reads nodeRoleArns as `pulumi config set --path 'nodeRoleArns[0]'` stores it, with paths, duplicates collapsed", () => {
         const roles = ["arn:aws:iam::123456789012:role/KarpenterNodeRole-media", "arn:aws:iam::123456789012:role/eks/nodes/KarpenterNodeRole-spot"];
-        const stored = (value: unknown) => parseSettings(key => (key === "nodeRoleArns" ? JSON.stringify(value) : lookup(stackConfig("dev"))(key)));
+        const stored = (value: unknown) => parseSettings(key => (key === "nodeRoleArns" ? JSON.stringify(value) : stackLookup("dev")(key)));
         expect(stored([...roles, roles[0]]).nodeRoleArns).to.deep.equal(roles);
         expect(stored(["arn:aws-cn:iam::123456789012:role/KarpenterNodeRole-media"]).nodeRoleArns).to.have.length(1);
     });

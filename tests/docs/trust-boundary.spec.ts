@@ -5,7 +5,7 @@ import { expect } from "chai";
 import * as path from "path";
 import { parseSettings } from "../../binder/config";
 import { OWNER_TAG, STACK_TAG } from "../../binder/schema";
-import { stackConfig } from "../../tools/mock-stack";
+import { stackLookup } from "../support/config";
 import { jsonBlockAfter } from "../support/iam/markdown";
 import { Authorization, decide, Decision, PolicyDocument } from "../support/iam/simulate";
 
@@ -62,7 +62,7 @@ describe("the trust boundary's example service control policy", function () {
     it("guards a tag key of each stack file's instanceTags and addressTags, and the owner and stack tags", () => {
         const [targets, pool] = scp.Statement as any[];
         for (const stack of ["dev", "prod"]) {
-            const settings = parseSettings(key => stackConfig(stack)[`eip-dns-binder:${key}`]);
+            const settings = parseSettings(stackLookup(stack));
             expect(Object.keys(settings.instanceTags), stack).to.include.members(targets.Condition["ForAnyValue:StringEquals"]["aws:TagKeys"]);
             expect([...Object.keys(settings.addressTags), OWNER_TAG, STACK_TAG], stack).to.include.members(pool.Condition["ForAnyValue:StringEquals"]["aws:TagKeys"]);
         }

@@ -3,10 +3,10 @@ import { expect } from "chai";
 import { parseSettings } from "../../binder/config";
 import { previewWarnings, quotaAlarmThreshold, sharedQuotaWarnings } from "../../infra/guardrails";
 import { parsePools } from "../../infra/pools";
-import { stackConfig } from "../../tools/mock-stack";
+import { stackLookup } from "../support/config";
 
 const settings = (stack: string, overrides: Record<string, unknown> = {}) =>
-    parseSettings(key => stackConfig(stack, overrides)[`eip-dns-binder:${key}`]);
+    parseSettings(stackLookup(stack, overrides));
 
 describe("preview warnings", () => {
     it("says nothing for the dev and prod stacks as configured", () => {
@@ -38,7 +38,7 @@ describe("preview warnings", () => {
     });
 
     it("warns when the pools together outgrow the quota they share, though each stays under it", () => {
-        const pools = (overrides: Record<string, unknown>) => parsePools(key => stackConfig("dev", overrides)[`eip-dns-binder:${key}`]);
+        const pools = (overrides: Record<string, unknown>) => parsePools(stackLookup("dev", overrides));
         const edge = (poolSize: number) => ({ pools: { edge: { instanceTags: { "karpenter.sh/nodepool": "edge" }, addressTags: { pool: "edge" }, poolSize } } });
         expect(sharedQuotaWarnings(pools({}))).to.deep.equal([]);
         expect(sharedQuotaWarnings(pools(edge(6)))).to.deep.equal([]);

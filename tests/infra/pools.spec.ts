@@ -2,10 +2,9 @@
 // component of its own, and no two pools that could share an instance or an address.
 import { expect } from "chai";
 import fc from "fast-check";
-import { ConfigError } from "../../binder/config";
-import { isNamedError } from "../../binder/errors";
 import { couldMatchBoth, parsePools, Pool } from "../../infra/pools";
-import { runStack, stackConfig, StackRun } from "../../tools/mock-stack";
+import { runStack, StackRun } from "../../tools/mock-stack";
+import { configProblems, stackLookup } from "../support/config";
 
 const EDGE = {
     instanceTags: { "team": "live", "karpenter.sh/nodepool": "edge-dev" },
@@ -15,20 +14,8 @@ const EDGE = {
 };
 
 /** The dev stack's pools with `overrides` on its config. */
-const pools = (overrides: Record<string, unknown>): Pool[] => {
-    const config = stackConfig("dev", overrides);
-    return parsePools(key => config[`eip-dns-binder:${key}`]);
-};
-
-function problems(overrides: Record<string, unknown>): string[] {
-    try {
-        pools(overrides);
-    } catch (err) {
-        expect(isNamedError(err, "ConfigError")).to.equal(true);
-        return (err as ConfigError).problems;
-    }
-    throw new Error("expected the config to be rejected");
-}
+const pools = (overrides: Record<string, unknown>): Pool[] => parsePools(stackLookup("dev", overrides));
+const problems = (overrides: Record<string, unknown>) => configProblems(() => pools(overrides));
 
 describe("pools", function () {
     this.timeout(120_000);

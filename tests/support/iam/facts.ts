@@ -7,7 +7,8 @@ import { renderName } from "../../../binder/naming";
 import { OWNER_TAG, poolOwner, STACK_TAG } from "../../../binder/schema";
 import { FunctionRole } from "../../../infra/policy";
 import { DEFAULT_POOL } from "../../../infra/pools";
-import { runStack, stackConfig, StackRun, ZONE_ID } from "../../../tools/mock-stack";
+import { runStack, StackRun, ZONE_ID } from "../../../tools/mock-stack";
+import { stackLookup } from "../config";
 import { NODE_ROLE_ARN } from "../world";
 import { ACCOUNT, PolicyDocument } from "./simulate";
 
@@ -81,7 +82,7 @@ function functionPolicy(run: StackRun, functionName: string, functionArn: string
 /** Runs `stack` under mocks in `mode`, with the node hooks on, and gathers what its functions' calls are authorized against. */
 export async function stackFacts(stack: string, mode: DnsRecordsMode, overrides: Record<string, unknown> = {}): Promise<StackFacts> {
     const config = { dnsRecords: mode, nodeRoleArns: [NODE_ROLE_ARN], ...overrides };
-    const settings = parseSettings(key => stackConfig(stack, config)[`eip-dns-binder:${key}`]);
+    const settings = parseSettings(stackLookup(stack, config));
     // The stack file's one pool is the top-level one; its resources are named within it.
     const run = (await runStack(stack, config)).pool(DEFAULT_POOL);
     const policyOf = (role: FunctionRole) => JSON.parse(resource(run, "aws:iam/rolePolicy:RolePolicy", role).inputs.policy) as PolicyDocument;
