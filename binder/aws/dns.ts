@@ -43,6 +43,8 @@ export class Dns {
         private readonly client: Route53Client,
         private readonly zoneId: string,
         private readonly ttl: number,
+        /** The INSYNC wait's limit and backoff (seconds); a test world on virtual time shortens the backoff. */
+        private readonly inSyncWait: typeof IN_SYNC_WAIT = IN_SYNC_WAIT,
     ) {}
 
     /**
@@ -51,7 +53,7 @@ export class Dns {
      * Returns the names Route53 refused, each with its error: the others are in
      * sync. Any other failure (throttling, the wait running out) throws.
      */
-    async pointAll(names: NamedAddress[], maxWaitTime = IN_SYNC_WAIT.maxWaitTime): Promise<Map<string, unknown>> {
+    async pointAll(names: NamedAddress[], maxWaitTime = this.inSyncWait.maxWaitTime): Promise<Map<string, unknown>> {
         const deadline = Date.now() + maxWaitTime * 1000;
         const { changeIds, refused } = await this.apply(names.map(({ name, ip }) => ({
             Action: "UPSERT",
@@ -59,8 +61,8 @@ export class Dns {
         })));
         for (const id of changeIds) {
             const seconds = Math.floor((deadline - Date.now()) / 1000);
-            const result = seconds > IN_SYNC_WAIT.minDelay
-                ? await waitUntilResourceRecordSetsChanged({ client: this.client, ...IN_SYNC_WAIT, maxWaitTime: seconds }, { Id: id })
+            const result = seconds > this.inSyncWait.minDelay
+                ? await waitUntilResourceRecordSetsChanged({ client: this.client, ...this.inSyncWait, maxWaitTime: seconds }, { Id: id })
                 : { state: "TIMEOUT" };
             if (result.state !== "SUCCESS") throw new Error(`Route53 change ${id} for ${names.length} name(s) is not INSYNC: ${result.state}`);
         }

@@ -1,6 +1,6 @@
-// The invariants of shared/DESIGN.md as checks over the true state of the world
-// (the EC2 model's own view, never a lagging read, and consistent scans of the
-// tables), each violation named so that a long exploration can count them.
+// The invariants of docs/claim-protocol.md as checks over the true state of the
+// world (the EC2 model's own view, never a lagging read, and consistent scans of
+// the tables), each violation named so that a long exploration can count them.
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { hasTags } from "../../../binder/context";
 import type { BinderSettings } from "../../../binder/config";
@@ -31,32 +31,135 @@ export interface Snapshot {
     ec2: Ec2Model;
     route53: Route53Model;
     allocations: Allocation[];
+    facts: Facts;
     rows(): Promise<Record<string, AttributeValue>[]>;
     bookkeeping(): Promise<Record<string, AttributeValue>[]>;
 }
 
+/** What the actors around the binder know: which of their events the binder has handled, and what they changed by hand. */
+export interface Facts {
+    /** The binder has handled an event that the run of `instanceId` started at `run` (ms) stopped or went away. */
+    goneHandled(instanceId: string, run: number): boolean;
+    /** The binder has handled a drain that holds for that run, and that nobody has ended since. */
+    drainHandled(instanceId: string, run: number): boolean;
+    /** A drain holds for that run, handled or not. */
+    draining(instanceId: string, run: number): boolean;
+    /** An operator changed this by hand (`row:<EIP>`, `name:<name>`, `association:<allocation id>`), and no reconciler run has ended since. */
+    byHand(what: string): boolean;
+    /** An operator released the instance with the CLI: its binding may go at any moment. */
+    releasedByHand(instanceId: string): boolean;
+}
+
+/** The state a step may change, kept from one step to the next to see what it removed. */
+export interface StepState {
+    /** `<allocation id>` → instance holding its lock. */
+    locks: Map<string, string>;
+    /** `<allocation id>` → instance EC2 has it on. */
+    associations: Map<string, string>;
+    /** `<name>` → the address its A record holds (per binding). */
+    names: Map<string, string>;
+    /** `<EIP> <DNS_Record>` → the row. */
+    rows: Map<string, Record<string, AttributeValue>>;
+    /** instance → `<state> <launch time>`. */
+    runs: Map<string, string>;
+}
+
 const s = (item: Record<string, AttributeValue>, name: string) => item[name]?.S ?? "";
 
-/**
- * What must hold after every step, whatever is in flight: no row hands out an
- * address that EC2 has on another instance (a double-booked server), and a server
- * the scheduler handed out keeps its row and its `allocated` while it stays bound.
- */
-export async function checkStep(world: Snapshot): Promise<Violation[]> {
-    const violations: Violation[] = [];
+/** The state after a step, as the checks compare it with the state before. */
+export async function stepState(world: Snapshot): Promise<StepState> {
+    const items = await world.bookkeeping();
     const rows = await world.rows();
+    return {
+        locks: new Map(items.filter(i => s(i, "Id").startsWith("eipalloc-")).map(i => [s(i, "Id"), s(i, "InstanceId")])),
+        associations: new Map(world.ec2.addresses().flatMap(a => (a.association ? [[a.allocationId, a.association.instanceId]] : []))),
+        names: new Map(world.route53.records("A").map(r => [r.name.replace(/\.$/, ""), r.values.join(",")])),
+        rows: new Map(rows.map(r => [`${s(r, "EIP")} ${s(r, "DNS_Record")}`, r])),
+        runs: new Map(world.ec2.instances().map(i => [i.instanceId, `${i.state} ${i.launchTime}`])),
+    };
+}
+
+/**
+ * What must hold after every step, whatever is in flight (the safety invariants of
+ * docs/claim-protocol.md, each by name):
+ * - `double-booked`: no row names an instance for an address EC2 has on another;
+ * - `listed-not-running`: no row lists a run whose stop or termination the binder has handled;
+ * - `listed-while-draining`: no row lists a run whose drain the binder has handled;
+ * - `listed-without-address`: a listed server has its address on it (unless an operator took it
+ *   off by hand, or the instance is going away);
+ * - `listed-without-name` (per binding): a listed server's name resolves to its address;
+ * - `taken-from-holder`: no lock, association, name or row of a live binding (a running or
+ *   stopped worker that holds its address and the address's lock) is removed, except by an
+ *   operator's hand or for a drain, stop or release of that worker;
+ * - `allocated-lost` / `allocated-reset`: a server the scheduler handed out keeps its row and
+ *   its `allocated` while it stays up.
+ */
+export async function checkStep(world: Snapshot, before: StepState | undefined, after: StepState): Promise<Violation[]> {
+    const { ec2, facts, settings } = world;
+    const violations: Violation[] = [];
+    const fail = (invariant: string, detail: string) => violations.push({ invariant, detail });
+    const rows = [...after.rows.values()];
     for (const row of rows) {
-        const holder = world.ec2.address(s(row, "AllocationId"))?.association?.instanceId;
-        if (holder && holder !== s(row, "InstanceId")) {
-            violations.push({ invariant: "double-booked", detail: `the row of ${s(row, "EIP")} names ${s(row, "InstanceId")}, but EC2 has the address on ${holder}` });
+        const instanceId = s(row, "InstanceId");
+        const holder = ec2.address(s(row, "AllocationId"))?.association?.instanceId;
+        if (holder && holder !== instanceId) fail("double-booked", `the row of ${s(row, "EIP")} names ${instanceId}, but EC2 has the address on ${holder}`);
+        const instance = ec2.instance(instanceId);
+        const run = row.LaunchedAt?.S === undefined ? undefined : Date.parse(row.LaunchedAt.S);
+        if (!instance || run === undefined) continue;
+        if (facts.goneHandled(instanceId, run)) {
+            fail("listed-not-running", `the row of ${s(row, "EIP")} lists ${instanceId}'s run of ${row.LaunchedAt!.S}, whose stop or termination the binder has handled (EC2: ${instance.state})`);
+        }
+        if (facts.drainHandled(instanceId, run)) fail("listed-while-draining", `the row of ${s(row, "EIP")} lists ${instanceId}, whose drain the binder has handled`);
+        const going = instance.state === "shutting-down" || instance.state === "terminated";
+        if (!holder && !going && !facts.byHand(`association:${s(row, "AllocationId")}`) && !facts.releasedByHand(instanceId)) {
+            fail("listed-without-address", `the row of ${s(row, "EIP")} lists ${instanceId}, but EC2 has the address on nothing`);
+        }
+        if (settings.dnsRecords === "per-binding" && after.names.get(s(row, "DNS_Record")) !== s(row, "EIP")
+            && !facts.byHand(`name:${s(row, "DNS_Record")}`) && !facts.releasedByHand(instanceId)) {
+            fail("listed-without-name", `the row of ${s(row, "EIP")} lists ${s(row, "DNS_Record")}, which does not resolve to it`);
         }
     }
+    if (before) violations.push(...takenFromHolder(world, before, after));
     for (const allocation of world.allocations.filter(a => a.live)) {
         const row = rows.find(r => s(r, "EIP") === allocation.publicIp && s(r, "DNS_Record") === allocation.dnsName);
         if (!row || s(row, "InstanceId") !== allocation.instanceId) {
-            violations.push({ invariant: "allocated-lost", detail: `${allocation.instanceId} stayed bound to ${allocation.publicIp}, but its row ${row ? `now names ${s(row, "InstanceId")}` : "is gone"}` });
+            fail("allocated-lost", `${allocation.instanceId} stayed bound to ${allocation.publicIp}, but its row ${row ? `now names ${s(row, "InstanceId")}` : "is gone"}`);
         } else if (row.allocated?.BOOL !== true) {
-            violations.push({ invariant: "allocated-reset", detail: `${allocation.instanceId} stayed bound to ${allocation.publicIp}, but its row says allocated = false` });
+            fail("allocated-reset", `${allocation.instanceId} stayed bound to ${allocation.publicIp}, but its row says allocated = false`);
+        }
+    }
+    return violations;
+}
+
+/**
+ * A binding is live while its worker runs (or is stopped) in the same run, EC2 has the
+ * address on it and it holds the address's lock: nobody but an operator, or the worker's own
+ * drain, stop or release, may take any part of it.
+ */
+function takenFromHolder(world: Snapshot, before: StepState, after: StepState): Violation[] {
+    const { facts, settings } = world;
+    const violations: Violation[] = [];
+    const fail = (detail: string) => violations.push({ invariant: "taken-from-holder", detail });
+    for (const [allocationId, instanceId] of before.associations) {
+        const run = before.runs.get(instanceId);
+        if (before.locks.get(allocationId) !== instanceId || run !== after.runs.get(instanceId) || !/^(running|stopped) /.test(run ?? "")) continue;
+        if (facts.releasedByHand(instanceId)) continue;
+        const launched = Number(run!.split(" ")[1]);
+        if (after.associations.get(allocationId) !== instanceId && !facts.byHand(`association:${allocationId}`)) {
+            fail(`EC2 no longer has ${allocationId} on ${instanceId}, which held it and its lock`);
+        }
+        if (after.locks.get(allocationId) !== instanceId) fail(`the lock of ${allocationId} was taken from ${instanceId}, which holds the address`);
+        const address = world.ec2.address(allocationId);
+        if (!address) continue;
+        const name = renderName(settings.dnsName, { ip: address.publicIp, suffix: settings.suffix, instanceId });
+        if (settings.dnsRecords === "per-binding" && before.names.get(name) === address.publicIp && after.names.get(name) !== address.publicIp && !facts.byHand(`name:${name}`)) {
+            fail(`the name ${name} of ${instanceId}'s binding was removed while it holds the address`);
+        }
+        const key = `${address.publicIp} ${name}`;
+        const row = before.rows.get(key);
+        const listed = row && s(row, "InstanceId") === instanceId && row.LaunchedAt?.S !== undefined && Date.parse(row.LaunchedAt.S) === launched;
+        if (listed && run!.startsWith("running ") && !after.rows.has(key) && !facts.byHand(`row:${address.publicIp}`) && !facts.draining(instanceId, launched)) {
+            fail(`the row of ${address.publicIp} was removed while ${instanceId} runs, holds the address and is not draining`);
         }
     }
     return violations;

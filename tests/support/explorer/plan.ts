@@ -1,7 +1,9 @@
 // What one explored run sets in motion, drawn by fast-check from its seed (and
-// shrunk by it when a run fails): the workers' lives (drain signals included), the
-// pool's size, the messages about them, the reconciler runs, the scheduler's
-// allocations, a hand-made change and the faults.
+// shrunk by it when a run fails): the workers' lives (drain signals and node hook
+// calls included), the pool's size, the messages about them, the reconciler runs,
+// the scheduler's allocations and frees, a hand-made change, an operator's CLI
+// command, and how weak the world is: faults, Route53's INSYNC delay, Lambda
+// timeouts, a frozen hook environment and DynamoDB transactions that conflict.
 import fc from "fast-check";
 import type { DnsRecordsMode } from "../../../binder/config";
 import type { DrainSignalKind } from "../world";
@@ -17,7 +19,17 @@ export interface WorkerPlan {
     twoCards: boolean;
     /** A signal that it goes (Spot interruption, rebalance, scheduled change), sent once at some point while it runs. */
     drain: DrainSignalKind | null;
+    /**
+     * What the worker asks of its node hook once it runs: `bind` at boot; `drain-then-bind`
+     * also drains itself (a pod's preStop) and then asks to be bound again (the next pod).
+     */
+    hook: HookPlan | null;
 }
+
+export type HookPlan = "bind" | "drain-then-bind";
+
+/** What an operator does with the CLI, on the first worker, at some moment of the run. */
+export type CliPlan = "release" | "drain" | "drain-undrain" | "reconcile";
 
 export type HandDrift = "delete-row" | "disassociate" | "delete-record";
 
@@ -47,14 +59,26 @@ export interface Plan {
     /** Up to how many messages one binder invocation takes. */
     batchSize: number;
     reconcilerRuns: number;
-    /** Times the scheduler scans the table and hands out a free server. */
+    /** Times the scheduler acts: hands out a free server, or frees one it handed out. */
     allocations: number;
     hand: HandDrift | null;
+    cli: CliPlan | null;
     faults: FaultPlan[];
     /** How far EC2 reads may lag its writes (virtual ms). */
     readLagMs: number;
     /** Seeds the EC2 model's choices: each read's lag, each remap. */
     ec2Seed: number;
+    /** GetChange answers that say PENDING before a Route53 change is INSYNC. */
+    insyncPolls: number;
+    /**
+     * The invocations' Lambda timeout, beyond the time a bind needs to start (virtual ms):
+     * an invocation still at work then is cut off at its next AWS call. Null: never.
+     */
+    timeoutSlackMs: number | null;
+    /** A node hook's environment is frozen at this AWS call of its work (after it answered) and thawed later. */
+    freezeHookAt: number | null;
+    /** DynamoDB transactions stay open for a step, so that others meet them (TransactionConflict). */
+    conflicts: boolean;
 }
 
 /**
@@ -69,28 +93,39 @@ export const planArbitrary: fc.Arbitrary<Plan> = fc
         workers: fc.array(fc.record({
             untagged: fc.integer({ min: 0, max: 5 }), stopStart: fc.boolean(), terminate: fc.boolean(), twoCards: fc.boolean(),
             drain: fc.option(fc.constantFrom<DrainSignalKind>("spot-interruption", "rebalance-recommendation", "scheduled-change"), { freq: 2 }),
+            hook: fc.option(fc.constantFrom<HookPlan>("bind", "drain-then-bind"), { freq: 2 }),
         }), { minLength: 2, maxLength: 3 }),
         duplicates: fc.array(fc.boolean(), { minLength: 12, maxLength: 12 }),
         batchSize: fc.integer({ min: 1, max: 3 }),
         reconcilerRuns: fc.integer({ min: 1, max: 2 }),
-        allocations: fc.integer({ min: 2, max: 3 }),
+        allocations: fc.integer({ min: 3, max: 8 }),
         hand: fc.option(fc.constantFrom<HandDrift>("delete-row", "disassociate", "delete-record"), { freq: 2 }),
+        cli: fc.option(fc.constantFrom<CliPlan>("release", "drain", "drain-undrain", "reconcile"), { freq: 3 }),
         faults: fc.array(fc.record({ call: fc.integer({ min: 1, max: 60 }), kind: fc.constantFrom<FaultKind>("before", "after", "lost") }), { maxLength: 2 }),
         readLagMs: fc.constantFrom(1_000, 3_000, 8_000),
         ec2Seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        insyncPolls: fc.integer({ min: 0, max: 2 }),
+        timeoutSlackMs: fc.option(fc.integer({ min: 1, max: 20 }).map(steps => steps * 250), { freq: 3 }),
+        freezeHookAt: fc.option(fc.integer({ min: 1, max: 8 }), { freq: 2 }),
+        conflicts: fc.boolean(),
     })
     .map(raw => ({
         dnsRecords: raw.perBinding ? "per-binding" : "per-address",
         dnsName: raw.perBinding && raw.instanceIdNames ? "{instance-id}.{suffix}" : "{ip-dashed}.{suffix}",
         spareAddresses: raw.spareAddresses,
         // One worker in six is not a target.
-        workers: raw.workers.map(({ untagged, stopStart, terminate, twoCards, drain }) => ({ tagged: untagged !== 0, stopStart, terminate, twoCards, drain })),
+        workers: raw.workers.map(({ untagged, stopStart, terminate, twoCards, drain, hook }) => ({ tagged: untagged !== 0, stopStart, terminate, twoCards, drain, hook })),
         duplicates: raw.duplicates,
         batchSize: raw.batchSize,
         reconcilerRuns: raw.reconcilerRuns,
         allocations: raw.allocations,
         hand: raw.hand === "delete-record" && !raw.perBinding ? "delete-row" : raw.hand,
+        cli: raw.cli,
         faults: raw.faults,
         readLagMs: raw.readLagMs,
         ec2Seed: raw.ec2Seed,
+        insyncPolls: raw.perBinding ? raw.insyncPolls : 0,
+        timeoutSlackMs: raw.timeoutSlackMs,
+        freezeHookAt: raw.freezeHookAt,
+        conflicts: raw.conflicts,
     }));

@@ -29,9 +29,18 @@ import { Route53Model } from "../aws/route53";
 import { SqsModel } from "../aws/sqs";
 import { ADDRESS_TAGS, createBinderTables, drainSignal, INSTANCE_TAGS, stateChange, ZONE } from "../world";
 import { seeded } from "../seeded";
-import { Allocation, checkFinal, checkStep, Violation } from "./invariants";
-import { Plan } from "./plan";
-import { Steps } from "./steps";
+import { answerHook, HookSetting } from "../../../binder/hooks";
+import { nodeRole } from "../../../binder/identity";
+import { TIME_TO_START_MS } from "../../../binder/deadline";
+import { IN_SYNC_WAIT } from "../../../binder/aws/dns";
+import { releaseCommand } from "../../../cli/release";
+import { drainCommand, undrainCommand } from "../../../cli/drain";
+import { reconcileCommand } from "../../../cli/reconcile";
+import { callers, hookRequest } from "../hooks";
+import { ACCOUNT, NODE_ROLE_ARN } from "../world";
+import { Allocation, checkFinal, checkStep, Facts, StepState, stepState, Violation } from "./invariants";
+import { CliPlan, HookPlan, Plan } from "./plan";
+import { Lifetime, Steps } from "./steps";
 
 /** Virtual time one released step takes. */
 const STEP_MS = 250;
@@ -43,6 +52,20 @@ const VISIBILITY_MS = 720_000;
 const TERMINATED_VISIBLE_MS = 10 * 60 * 1000;
 /** The states the stack's rule sends to the event queue. */
 const SENT_STATES = ["running", "stopping", "stopped", "shutting-down", "terminated"];
+/** The states that say a run is over. */
+const GONE_STATES = ["stopping", "stopped", "shutting-down", "terminated"];
+/** The INSYNC wait with the shipped limit but a backoff of a millisecond: every poll is a step of its own, on virtual time. */
+const QUICK_IN_SYNC = { ...IN_SYNC_WAIT, minDelay: 0.001, maxDelay: 0.002 };
+/** The hook function as the stack configures it. */
+const HOOK_SETTING: HookSetting = { functionArn: `arn:aws:lambda:us-east-1:${ACCOUNT}:function:explore-hook`, roles: [nodeRole(NODE_ROLE_ARN)!] };
+
+/** A drain as the world knows it: its cause, when it was signalled, whether the binder has handled it, and whether it was ended. */
+interface DrainTruth {
+    cause: string;
+    at: number;
+    handled: boolean;
+    ended: boolean;
+}
 
 export interface RunResult {
     violations: Violation[];
@@ -74,6 +97,10 @@ interface Message {
     status: "queued" | "in-flight" | "done" | "dead";
     /** The step after which it was done. */
     doneStep?: number;
+    /** The run of the instance (its launch time) when the message was sent. */
+    run: number;
+    /** The drain the message signals, if it does. */
+    drain?: DrainTruth;
 }
 
 const CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" };
@@ -115,7 +142,7 @@ export class Explorer {
         // Terminated instances drop out of DescribeInstances before the final reconciler runs.
         const ec2 = new Ec2Model({ clock: () => clock.now, readLagMs: plan.readLagMs, random: seeded(plan.ec2Seed), remapChance: 0.5, terminatedVisibleMs: TERMINATED_VISIBLE_MS });
         const route53 = new Route53Model(ZONE);
-        route53.pollsUntilInSync = 0;
+        route53.pollsUntilInSync = plan.insyncPolls;
         const gateway = await AwsGateway.start({ ec2, route53, sqs: new SqsModel(), dynamoEndpoint: this.dynamoEndpoint });
         // The binder's own jitter (its redelivery delays) decides when a message comes
         // back, and so how far the clock jumps: seed it too, so that a seed replays the run.
@@ -137,8 +164,18 @@ class RunWorld {
     private readonly steps: Steps;
     private readonly messages: Message[] = [];
     private readonly allocations: Allocation[] = [];
-    /** When each worker's drain signal was sent (virtual ms): a run that started by then is drained. */
-    private readonly signalled = new Map<string, number>();
+    /** Each worker's drains, in the order they were signalled. */
+    private readonly drains = new Map<string, DrainTruth[]>();
+    /** What an operator changed by hand, and the step after which: healed once a reconciler run that started after it ends. */
+    private readonly byHand = new Map<string, number>();
+    /** Workers an operator released with the CLI. */
+    private readonly releasedByHand = new Set<string>();
+    /** The state after the last step, to see what the next one removes. */
+    private lastState?: StepState;
+    private hooks = 0;
+    /** At which of its AWS calls an actor's environment is frozen (after its hook answered, as Lambda does). */
+    private readonly freezes = new Map<string, number>();
+    private readonly callsOf = new Map<string, number>();
     private readonly violations: Violation[] = [];
     private readonly notes: { step: number; actor: string; text: string }[] = [];
     private readonly faults: Map<number, Plan["faults"][number]["kind"]>;
@@ -178,10 +215,16 @@ class RunWorld {
 
         instances.forEach((instanceId, i) => this.live(instanceId, plan.workers[i]));
         for (let k = 1; k <= plan.reconcilerRuns; k++) this.steps.later("schedule", `reconcile #${k}`, () => this.reconcileNow(`reconciler#${k}`, true));
-        for (let k = 1; k <= plan.allocations; k++) this.steps.later("scheduler", `look for a free server #${k}`, () => this.allocate(`scheduler#${k}`));
+        this.schedulerActs(1);
         if (plan.hand) this.steps.later("operator", plan.hand, () => this.driftByHand(plan.hand!));
+        if (plan.cli && instances.length > 0) this.steps.later("operator", `eip-dns-binder ${plan.cli} ${instances[0]}`, () => this.cli(plan.cli!, instances[0]));
 
-        await this.steps.run(async () => this.observe(await checkStep(this.snapshot())));
+        await this.steps.run(async () => {
+            const snapshot = this.snapshot();
+            const after = await stepState(snapshot);
+            this.observe(await checkStep(snapshot, this.lastState, after));
+            this.lastState = after;
+        });
         return await this.converge();
     }
 
@@ -202,6 +245,8 @@ class RunWorld {
                 if (SENT_STATES.includes(state)) this.send(instanceId, state, stateChange(instanceId, state));
                 // The signal that it goes comes at any moment of its first run, concurrently with the rest of its life.
                 if (state === "running" && i === 0 && worker.drain) this.signal(instanceId, worker.drain);
+                // So does its node hook: the user data at boot, a pod's preStop and the next pod.
+                if (state === "running" && i === 0 && worker.hook) this.callHooks(instanceId, worker.hook);
                 next(i + 1);
             });
         };
@@ -212,18 +257,104 @@ class RunWorld {
     private signal(instanceId: string, kind: NonNullable<Plan["workers"][number]["drain"]>): void {
         this.steps.later(`worker ${instanceId}`, `${kind} signal`, () => {
             if (this.ec2.instance(instanceId)?.state !== "running") return;
-            this.signalled.set(instanceId, this.clock.now);
-            // What the scheduler handed out on it until now is being drained: its row goes.
-            this.retire(a => a.instanceId === instanceId);
-            this.send(instanceId, kind, drainSignal(kind, [instanceId], new Date(this.clock.now)));
+            const truth = this.drainSignalled(instanceId, kind);
+            this.send(instanceId, kind, drainSignal(kind, [instanceId], new Date(this.clock.now)), truth);
+        });
+    }
+
+    /** A drain begins now: what the scheduler handed out on the worker until now is being drained, and its row goes. */
+    private drainSignalled(instanceId: string, cause: string): DrainTruth {
+        const truth: DrainTruth = { cause, at: this.clock.now, handled: false, ended: false };
+        this.drains.set(instanceId, [...(this.drains.get(instanceId) ?? []), truth]);
+        this.retire(a => a.instanceId === instanceId);
+        return truth;
+    }
+
+    /** Ends the drains of `instanceId` that `which` picks (a worker's own, or all signalled so far). */
+    private endDrains(instanceId: string, which: (d: DrainTruth) => boolean): void {
+        for (const d of this.drains.get(instanceId) ?? []) if (which(d)) d.ended = true;
+    }
+
+    // ---- node hooks and the CLI ----
+
+    /** The worker calls its node hook: POST /bind at boot; with `drain-then-bind`, then POST /drain and POST /bind again. */
+    private callHooks(instanceId: string, plan: HookPlan): void {
+        const calls = plan === "bind" ? ["/bind"] : ["/bind", "/drain", "/bind"];
+        const next = (i: number) => {
+            if (i >= calls.length) return;
+            this.steps.later(`worker ${instanceId}`, `POST ${calls[i]}`, () => {
+                if (this.ec2.instance(instanceId)?.state !== "running") return;
+                this.hook(instanceId, calls[i], () => next(i + 1));
+            });
+        };
+        next(0);
+    }
+
+    /** One invocation of the hook function by the worker's instance-profile session. */
+    private hook(instanceId: string, path: string, then: () => void): void {
+        const name = `hook#${++this.hooks}`;
+        // A pod that asks to be bound again ends its own drain; a preStop drain is signalled now.
+        if (path === "/bind") this.endDrains(instanceId, d => d.cause === "node");
+        const truth = path === "/drain" ? this.drainSignalled(instanceId, "node") : undefined;
+        const freezeAt = this.hooks === 1 ? this.plan.freezeHookAt : null;
+        const ctx = this.context(name, true, freezeAt ?? undefined);
+        this.steps.spawn(name, async () => {
+            try {
+                const answer = await answerHook(ctx, hookRequest("POST", path, callers.instance(instanceId)), HOOK_SETTING);
+                if (truth && answer.statusCode === 200) truth.handled = true;
+                this.note(name, `POST ${path} for ${instanceId}: ${answer.statusCode} ${answer.body}`);
+            } catch (err) {
+                this.note(name, `failed: ${String(err)}`);
+            }
+            then();
+        });
+    }
+
+    /** An operator's CLI command on a worker, as `eip-dns-binder` runs it. */
+    private cli(command: CliPlan, instanceId: string): void {
+        const name = command === "drain-undrain" ? "cli drain" : `cli ${command}`;
+        const ctx = this.context(name);
+        const out = (text: string) => this.note(name, text.trim());
+        const truth = command.startsWith("drain") ? this.drainSignalled(instanceId, "operator") : undefined;
+        if (command === "release") this.releasedByHand.add(instanceId);
+        const started = this.steps.trace.length;
+        this.steps.spawn(name, async () => {
+            try {
+                const code = command === "release" ? await releaseCommand(ctx, instanceId, out)
+                    : command === "reconcile" ? await reconcileCommand(ctx, { json: false, dryRun: false }, out)
+                    : await drainCommand(ctx, instanceId, out);
+                if (truth && code === 0) truth.handled = true;
+                if (command === "reconcile") this.healed(started);
+                if (command === "drain-undrain") this.steps.later("operator", `eip-dns-binder undrain ${instanceId}`, () => this.undrain(instanceId));
+            } catch (err) {
+                // A refusal (the worker is not running, say) changes nothing: the drain never began.
+                if (truth) truth.ended = true;
+                this.note(name, `exited: ${String(err)}`);
+            }
+        });
+    }
+
+    /** The operator ends a drain: every cause signalled until now ends. */
+    private undrain(instanceId: string): void {
+        const now = this.clock.now;
+        this.endDrains(instanceId, d => d.at <= now);
+        const name = "cli undrain";
+        const ctx = this.context(name);
+        this.steps.spawn(name, async () => {
+            try {
+                await undrainCommand(ctx, instanceId, text => this.note(name, text.trim()));
+            } catch (err) {
+                this.note(name, `exited: ${String(err)}`);
+            }
         });
     }
 
     /** EventBridge puts the event in the queue, sometimes twice (at least once delivery). */
-    private send(instanceId: string, says: string, event: Record<string, unknown>): void {
+    private send(instanceId: string, says: string, event: Record<string, unknown>, drain?: DrainTruth): void {
         const copies = this.duplicates.shift() ? 2 : 1;
+        const run = this.ec2.instance(instanceId)!.launchTime;
         for (let c = 0; c < copies; c++) {
-            const message: Message = { id: `m${this.messages.length + 1}`, instanceId, says, event, receiveCount: 0, visibleAt: this.clock.now, status: "queued" };
+            const message: Message = { id: `m${this.messages.length + 1}`, instanceId, says, event, receiveCount: 0, visibleAt: this.clock.now, status: "queued", run, drain };
             this.messages.push(message);
             this.offer(message);
         }
@@ -264,10 +395,19 @@ class RunWorld {
                 return [];
             },
         };
+        // Lambda cuts the invocation off at its timeout: its messages come back once their visibility runs out.
+        const deadline = this.plan.timeoutSlackMs === null ? Infinity : this.clock.now + TIME_TO_START_MS + this.plan.timeoutSlackMs;
+        const lifetime: Lifetime = {
+            expired: () => this.clock.now > deadline,
+            onExpiry: () => {
+                this.note(name, "timed out");
+                for (const m of messages) this.comeBack(m, VISIBILITY_MS);
+            },
+        };
         this.steps.spawn(name, async () => {
             let failed: Set<string>;
             try {
-                const response = await handleBatch(this.context(name), queue, batch);
+                const response = await handleBatch(this.context(name, true, undefined, deadline), queue, batch);
                 failed = new Set(response.batchItemFailures.map(f => f.itemIdentifier));
             } catch (err) {
                 this.note(name, `invocation failed: ${String(err)}`);
@@ -278,33 +418,90 @@ class RunWorld {
                 if (!failed.has(m.id)) {
                     m.status = "done";
                     m.doneStep = this.steps.trace.length;
-                } else if (m.receiveCount >= MAX_RECEIVES) {
-                    m.status = "dead";
+                    if (m.drain) m.drain.handled = true;
                 } else {
-                    m.status = "queued";
-                    m.visibleAt = this.clock.now + (visibility.get(m) ?? VISIBILITY_MS);
-                    this.offer(m);
+                    this.comeBack(m, visibility.get(m) ?? VISIBILITY_MS);
                 }
             }
-        });
+        }, lifetime);
+    }
+
+    /** A message its invocation did not finish: SQS delivers it again once it is visible, or moves it to the failed-events queue. */
+    private comeBack(m: Message, afterMs: number): void {
+        if (m.receiveCount >= MAX_RECEIVES) {
+            m.status = "dead";
+            // A drain signal in the failed-events queue is lost to the binder until an operator redrives it.
+            if (m.drain && !m.drain.handled && this.messages.every(other => other.drain !== m.drain || other.status === "dead")) m.drain.ended = true;
+            return;
+        }
+        m.status = "queued";
+        m.visibleAt = this.clock.now + afterMs;
+        this.offer(m);
     }
 
     private reconcileNow(name: string, gated: boolean): Promise<void> {
+        const started = this.steps.trace.length;
+        const deadline = gated && this.plan.timeoutSlackMs !== null ? this.clock.now + TIME_TO_START_MS + this.plan.timeoutSlackMs : Infinity;
         const run = async () => {
             try {
-                const result = await reconcile(this.context(name, gated), { dryRun: false });
+                const result = await reconcile(this.context(name, gated, undefined, deadline), { dryRun: false });
                 const kinds = (list: { kind: string }[]) => list.map(d => d.kind).join(", ") || "none";
                 this.note(name, `drift: ${kinds(result.inspection.drift)}; fixed: ${kinds(result.fixed)}; failed: ${kinds(result.failed.map(f => f.drift))}`);
+                this.healed(started);
             } catch (err) {
                 this.note(name, `run failed: ${String(err)}`);
             }
         };
         if (!gated) return run();
-        this.steps.spawn(name, run);
+        this.steps.spawn(name, run, { expired: () => this.clock.now > deadline, onExpiry: () => this.note(name, "timed out") });
         return Promise.resolve();
     }
 
+    /** A reconciler run that started after step `started` has ended: what was changed by hand before it is healed. */
+    private healed(started: number): void {
+        for (const [what, step] of this.byHand) if (step < started) this.byHand.delete(what);
+    }
+
     // ---- the scheduler and the operator ----
+
+    /**
+     * The scheduler acts again and again while the run goes on, each act a step the
+     * scheduler of steps places anywhere: every other act frees a server it handed out
+     * (if it has one), the others hand a free server out.
+     */
+    private schedulerActs(k: number): void {
+        if (k > this.plan.allocations) return;
+        const freeing = k % 2 === 0 && this.allocations.some(a => a.live);
+        this.steps.later("scheduler", `${freeing ? "free a server" : "look for a free server"} #${k}`, () => {
+            if (freeing) this.free(`scheduler#${k}`);
+            else this.allocate(`scheduler#${k}`);
+            this.schedulerActs(k + 1);
+        });
+    }
+
+    /** A stream ends: its server is set free, on the condition that the row is still the instance's and allocated. */
+    private free(name: string): void {
+        const allocation = this.allocations.find(a => a.live);
+        if (!allocation) return;
+        allocation.live = false;
+        const client = this.dynamoClient(name);
+        this.steps.spawn(name, async () => {
+            try {
+                await client.send(new UpdateItemCommand({
+                    TableName: this.settings.serversTable,
+                    Key: { EIP: { S: allocation.publicIp }, DNS_Record: { S: allocation.dnsName } },
+                    UpdateExpression: "SET allocated = :false",
+                    ConditionExpression: "InstanceId = :instance AND allocated = :true",
+                    ExpressionAttributeValues: { ":true": { BOOL: true }, ":false": { BOOL: false }, ":instance": { S: allocation.instanceId } },
+                }));
+                this.note(name, `freed ${allocation.publicIp} on ${allocation.instanceId}`);
+            } catch (err) {
+                this.note(name, `gave up freeing: ${String(err)}`);
+            } finally {
+                client.destroy();
+            }
+        });
+    }
 
     /** The scheduler hands the first free server to a stream: `allocated = true`, on the row it read. */
     private allocate(name: string): void {
@@ -328,10 +525,10 @@ class RunWorld {
                 // instance (before a stop and start, its withdrawal still on its way), or whose drain signal
                 // was sent (its handling still on its way), is not one that stayed bound.
                 const instance = this.ec2.instance(allocation.instanceId);
-                const signalled = this.signalled.get(allocation.instanceId);
                 allocation.live = instance?.state === "running" && this.ec2.address(allocation.allocationId)?.association?.instanceId === allocation.instanceId
                     && free.LaunchedAt?.S === new Date(instance.launchTime).toISOString()
-                    && !(signalled !== undefined && instance.launchTime <= signalled);
+                    && !this.facts().draining(allocation.instanceId, instance.launchTime)
+                    && !this.releasedByHand.has(allocation.instanceId);
                 this.allocations.push(allocation);
                 this.note(name, `allocated ${allocation.publicIp} on ${allocation.instanceId}`);
             } catch (err) {
@@ -348,10 +545,10 @@ class RunWorld {
      * served again).
      */
     private checkNotDraining(instanceId: string, launchedAt: string | undefined, scanned: number): void {
-        const signalled = this.signalled.get(instanceId);
-        if (signalled === undefined || (launchedAt !== undefined && Date.parse(launchedAt) > signalled)) return;
-        const handled = this.messages.find(m => m.instanceId === instanceId && !SENT_STATES.includes(m.says) && m.doneStep !== undefined && m.doneStep < scanned);
-        if (handled) this.observe([{ invariant: "allocated-while-draining", detail: `the scheduler found ${instanceId} free after its ${handled.says} (${handled.id}) was handled` }]);
+        const run = launchedAt === undefined ? this.ec2.instance(instanceId)?.launchTime : Date.parse(launchedAt);
+        if (run === undefined || !this.facts().drainHandled(instanceId, run)) return;
+        const handled = this.messages.find(m => m.instanceId === instanceId && m.drain !== undefined && m.doneStep !== undefined && m.doneStep < scanned);
+        this.observe([{ invariant: "allocated-while-draining", detail: `the scheduler found ${instanceId} free after its drain${handled ? ` (${handled.says}, ${handled.id})` : ""} was handled` }]);
     }
 
     /** What an operator does in the console: the reconciler must heal it. */
@@ -360,11 +557,13 @@ class RunWorld {
             const address = this.ec2.addresses().find(a => a.association);
             if (!address) return;
             this.retire(a => a.allocationId === address.allocationId);
+            this.byHand.set(`association:${address.allocationId}`, this.steps.trace.length);
             this.ec2.disassociateAddress({ associationId: address.association!.associationId });
             this.note("operator", `disassociated ${address.publicIp} from ${address.association!.instanceId}`);
         } else if (kind === "delete-record") {
             const record = this.route53.records("A")[0];
             if (!record) return;
+            this.byHand.set(`name:${record.name.replace(/\.$/, "")}`, this.steps.trace.length);
             this.route53.changeResourceRecordSets(ZONE.id, [{ action: "DELETE", record }]);
             this.note("operator", `deleted the record ${record.name}`);
         } else {
@@ -373,6 +572,7 @@ class RunWorld {
                 try {
                     const row = (await client.send(new ScanCommand({ TableName: this.settings.serversTable }))).Items?.[0];
                     if (!row) return;
+                    this.byHand.set(`row:${row.EIP.S}`, this.steps.trace.length);
                     await client.send(new DeleteItemCommand({
                         TableName: this.settings.serversTable, Key: { EIP: row.EIP, DNS_Record: row.DNS_Record },
                     }));
@@ -404,7 +604,8 @@ class RunWorld {
             await this.reconcileNow(`final reconciler#${run}`, false);
             const violations = await checkFinal(this.snapshot());
             if (violations.length === 0) {
-                this.violations.push(...(await checkStep(this.snapshot())));
+                const snapshot = this.snapshot();
+                this.violations.push(...(await checkStep(snapshot, undefined, await stepState(snapshot))));
                 return { ...done(), convergedAfter: run };
             }
             if (run === 2) this.violations.push(...violations);
@@ -419,10 +620,33 @@ class RunWorld {
         }
     }
 
+    /** What the actors know, for the checks. */
+    private facts(): Facts {
+        const holding = (id: string, run: number) => (this.drains.get(id) ?? []).filter(d => !d.ended && run <= d.at);
+        return {
+            goneHandled: (id, run) => this.messages.some(m => m.instanceId === id && m.run === run && GONE_STATES.includes(m.says) && m.status === "done"),
+            drainHandled: (id, run) => holding(id, run).some(d => d.handled),
+            draining: (id, run) => holding(id, run).length > 0,
+            byHand: what => this.byHand.has(what),
+            releasedByHand: id => this.releasedByHand.has(id),
+        };
+    }
+
+    /** When each worker's latest drain that was not ended was signalled. */
+    private signalled(): Map<string, number> {
+        const latest = new Map<string, number>();
+        for (const [id, drains] of this.drains) {
+            const at = Math.max(...drains.filter(d => !d.ended).map(d => d.at));
+            if (Number.isFinite(at)) latest.set(id, at);
+        }
+        return latest;
+    }
+
     private snapshot() {
         return {
             settings: this.settings,
-            signalled: this.signalled,
+            facts: this.facts(),
+            signalled: this.signalled(),
             ec2: this.ec2,
             route53: this.route53,
             allocations: this.allocations,
@@ -463,6 +687,14 @@ class RunWorld {
     private gate(actor: string): Gate {
         return {
             enter: async call => {
+                const made = (this.callsOf.get(actor) ?? 0) + 1;
+                this.callsOf.set(actor, made);
+                if (this.freezes.get(actor) === made) {
+                    // The environment is frozen between invocations and thawed by a later one, whenever that comes.
+                    this.steps.freeze(actor);
+                    this.note(actor, "environment frozen");
+                    this.steps.later("lambda", `thaw ${actor}`, () => this.steps.thaw(actor));
+                }
                 await this.steps.gate(actor, `${call.service}:${call.action} ${describeCall(call.input)}`, call.input);
                 const kind = this.faults.get(++this.calls);
                 if (!kind) return;
@@ -492,8 +724,9 @@ class RunWorld {
     }
 
     /** An invocation's context: the binder's own AWS layer over clients whose calls pass the actor's gate. */
-    private context(actor: string, gated = true): Context {
+    private context(actor: string, gated = true, freezeAt?: number, deadline = Infinity): Context {
         const who = gated ? actor : undefined;
+        if (freezeAt !== undefined) this.freezes.set(actor, freezeAt);
         const dynamodb = this.dynamoClient(who);
         const log = createLogger(line => {
             const entry = JSON.parse(line) as { level: string; message: string; outcome?: string; error?: { name?: string } };
@@ -504,11 +737,11 @@ class RunWorld {
             settings: this.settings,
             ec2: (this.options.ec2 ?? (client => new Ec2(client)))(new EC2Client(this.clientOptions(who, EC2_RETRY.maxAttempts))),
             store: this.options.store?.(dynamodb, this.settings) ?? new Store(dynamodb, this.settings.serversTable, this.settings.claimsTable),
-            dns: new Dns(new Route53Client(this.clientOptions(who, RETRY.maxAttempts)), this.settings.hostedZoneId, this.settings.dnsTtl),
+            dns: new Dns(new Route53Client(this.clientOptions(who, RETRY.maxAttempts)), this.settings.hostedZoneId, this.settings.dnsTtl, QUICK_IN_SYNC),
             log,
             metrics: createMetrics(this.settings.stack, () => {}),
             now: () => new Date(this.clock.now),
-            timeLeft: () => Infinity,
+            timeLeft: () => deadline - this.clock.now,
         };
     }
 }

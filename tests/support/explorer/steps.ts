@@ -19,6 +19,19 @@ interface Actor {
     /** Calls waiting at the gate (a Promise.all can hold several). */
     waiting: number;
     done: boolean;
+    /** Its time is up (a Lambda timeout): released calls are dropped, and it never moves again. */
+    expired: () => boolean;
+    onExpiry: () => void;
+    /** Frozen (a Lambda environment between invocations): released calls wait here until it thaws. */
+    frozen: boolean;
+    killed: boolean;
+    parked: { label: string; release: () => void }[];
+}
+
+/** How an actor's life may end early: when `expired` says so at a release, `onExpiry` runs and it is cut off. */
+export interface Lifetime {
+    expired: () => boolean;
+    onExpiry: () => void;
 }
 
 /** How long an actor may stay busy without reaching a gate: only a bug takes this long. */
@@ -39,9 +52,9 @@ export class Steps {
     ) {}
 
     /** Starts an actor; its failures are the caller's to report through `body`. */
-    spawn(name: string, body: () => Promise<void>): void {
+    spawn(name: string, body: () => Promise<void>, lifetime?: Lifetime): void {
         if (this.actors.has(name)) throw new Error(`actor ${name} already exists`);
-        const actor: Actor = { waiting: 0, done: false };
+        const actor: Actor = { waiting: 0, done: false, expired: lifetime?.expired ?? (() => false), onExpiry: lifetime?.onExpiry ?? (() => {}), frozen: false, killed: false, parked: [] };
         this.actors.set(name, actor);
         void body().finally(() => { actor.done = true; });
     }
@@ -51,10 +64,42 @@ export class Steps {
         const actor = this.actors.get(actorName);
         if (!actor) throw new Error(`unknown actor ${actorName}`);
         actor.waiting++;
-        await new Promise<void>(release => this.arrive(`${actorName}: ${what}`, release));
-        actor.waiting--;
-        this.inFlight++;
-        this.record(actorName, what, input);
+        const label = `${actorName}: ${what}`;
+        await new Promise<void>(release => {
+            const go = () => {
+                if (actor.killed) return;
+                if (actor.expired()) {
+                    // Lambda ends an invocation at its timeout: whatever it was about to do never happens.
+                    this.record(actorName, `${what} — cut off: the invocation timed out`);
+                    actor.done = actor.killed = true;
+                    actor.onExpiry();
+                    return;
+                }
+                if (actor.frozen) {
+                    actor.parked.push({ label, release: go });
+                    return;
+                }
+                actor.waiting--;
+                this.inFlight++;
+                this.record(actorName, what, input);
+                release();
+            };
+            this.arrive(label, go);
+        });
+    }
+
+    /** Freezes an actor: its calls released from now on wait until `thaw`. */
+    freeze(actorName: string): void {
+        const actor = this.actors.get(actorName);
+        if (actor) actor.frozen = true;
+    }
+
+    /** Thaws a frozen actor: its parked calls arrive at the gate again. */
+    thaw(actorName: string): void {
+        const actor = this.actors.get(actorName);
+        if (!actor) return;
+        actor.frozen = false;
+        for (const { label, release } of actor.parked.splice(0)) this.arrive(label, release);
     }
 
     /** A released call's reply is back with its actor. */
