@@ -105,7 +105,7 @@ export const planArbitrary: fc.Arbitrary<Plan> = fc
         readLagMs: fc.constantFrom(1_000, 3_000, 8_000),
         ec2Seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
         insyncPolls: fc.integer({ min: 0, max: 2 }),
-        timeoutSlackMs: fc.option(fc.integer({ min: 1, max: 20 }).map(steps => steps * 250), { freq: 3 }),
+        timeoutSlackMs: fc.option(fc.integer({ min: 1, max: 80 }).map(seconds => seconds * 1000), { freq: 3 }),
         freezeHookAt: fc.option(fc.integer({ min: 1, max: 8 }), { freq: 2 }),
         conflicts: fc.boolean(),
     })

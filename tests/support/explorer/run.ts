@@ -65,6 +65,8 @@ interface DrainTruth {
     at: number;
     handled: boolean;
     ended: boolean;
+    /** Its every message went to the failed-events queue: whether the binder drained the worker is not known. */
+    lost?: boolean;
 }
 
 export interface RunResult {
@@ -431,7 +433,7 @@ class RunWorld {
         if (m.receiveCount >= MAX_RECEIVES) {
             m.status = "dead";
             // A drain signal in the failed-events queue is lost to the binder until an operator redrives it.
-            if (m.drain && !m.drain.handled && this.messages.every(other => other.drain !== m.drain || other.status === "dead")) m.drain.ended = true;
+            if (m.drain && !m.drain.handled && this.messages.every(other => other.drain !== m.drain || other.status === "dead")) m.drain.lost = true;
             return;
         }
         m.status = "queued";
@@ -647,6 +649,7 @@ class RunWorld {
             settings: this.settings,
             facts: this.facts(),
             signalled: this.signalled(),
+            uncertain: new Set([...this.drains].flatMap(([id, drains]) => (drains.some(d => d.lost && !d.ended) ? [id] : []))),
             ec2: this.ec2,
             route53: this.route53,
             allocations: this.allocations,
