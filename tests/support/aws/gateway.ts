@@ -1,9 +1,11 @@
 // One local HTTP endpoint standing in for EC2, Route53, DynamoDB and SQS. It routes each request to its
-// service, records it, and can throttle it or fail it before or after it takes effect.
+// service, records it, and can throttle it or fail it before or after it takes effect. A DynamoDB
+// transaction can be held in flight, its items inside it, while other requests go on
+// (holdTransaction, holdTransactionAt; dynamodb-transactions.ts).
 import { Agent, createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dynamoRequest } from "./dynamodb-proxy";
-import { Transactions } from "./dynamodb-transactions";
+import { Transactions, type Hold } from "./dynamodb-transactions";
 import type { Ec2Model } from "./ec2";
 import { ec2Request } from "./ec2-query";
 import type { Route53Model } from "./route53";
@@ -51,7 +53,17 @@ export interface GatewayOptions {
     dynamoEndpoint: string;
     latencyMs?: number;
     throttle?: (service: Service, action: string, input: unknown) => boolean;
+    /**
+     * Awaited for every TransactWriteItems between its begin and its commit, outside the
+     * section in which DynamoDB requests run one at a time: while it is pending the
+     * transaction is in flight (its items refuse plain writes and other transactions)
+     * and other requests go on. If it rejects, the transaction is not applied and the
+     * call fails with a 500. Without it, a transaction begins and commits at once.
+     */
+    holdTransaction?: (call: { service: "dynamodb"; action: "TransactWriteItems"; input: unknown }) => Promise<void>;
 }
+
+type CallMatch = (call: { service: Service; action: string; input: unknown }) => boolean;
 
 // Each service's own throttling error; the SDK retries them all.
 const THROTTLING: Record<Service, () => AwsError> = {
@@ -64,7 +76,8 @@ const THROTTLING: Record<Service, () => AwsError> = {
 export class AwsGateway {
     readonly calls: AwsCall[] = [];
     private readonly faults: { fault: Fault; remaining: number }[] = [];
-    private readonly pauses: { match: (call: { service: Service; action: string; input: unknown }) => boolean; arrived: () => void; resumed: Promise<void> }[] = [];
+    private readonly pauses: { match: CallMatch; arrived: () => void; resumed: Promise<void> }[] = [];
+    private readonly transactionHolds: { match: CallMatch; arrived: () => void; resumed: Promise<void> }[] = [];
     private readonly dynamoAgent = new Agent({ keepAlive: true });
     private readonly transactions = new Transactions();
     private seq = 0;
@@ -99,13 +112,19 @@ export class AwsGateway {
      * it arrives, and it goes on once `resume` is called. How a test stages one
      * interleaving exactly: a call waits while other actors move.
      */
-    pauseAt(match: (call: { service: Service; action: string; input: unknown }) => boolean): { reached: Promise<void>; resume: () => void } {
-        let arrived!: () => void;
-        let resume!: () => void;
-        const reached = new Promise<void>(resolve => { arrived = resolve; });
-        const resumed = new Promise<void>(resolve => { resume = resolve; });
-        this.pauses.push({ match, arrived, resumed });
-        return { reached, resume };
+    pauseAt(match: CallMatch): { reached: Promise<void>; resume: () => void } {
+        return armed(this.pauses, match);
+    }
+
+    /**
+     * Holds the next TransactWriteItems that matches once it has begun, before it
+     * commits: `reached` resolves when its items are inside it, and it commits once
+     * `resume` is called. Meanwhile a plain write on one of its items fails with
+     * TransactionConflictException and a transaction that touches one is cancelled.
+     * Takes the place of `holdTransaction` for that one call.
+     */
+    holdTransactionAt(match: CallMatch): { reached: Promise<void>; resume: () => void } {
+        return armed(this.transactionHolds, match);
     }
 
     /** How many injected failures are still to happen. */
@@ -174,12 +193,33 @@ export class AwsGateway {
             return sqsRequest(this.options.sqs, target, raw.body.toString("utf8"));
         }
         if (target) {
-            return dynamoRequest(this.options.dynamoEndpoint, this.dynamoAgent, this.transactions, url.pathname + url.search, raw.headers, raw.body);
+            return dynamoRequest(this.options.dynamoEndpoint, this.dynamoAgent, this.transactions, url.pathname + url.search, raw.headers, raw.body, input => this.holdFor(input));
         }
         if (url.pathname.startsWith("/2013-04-01/")) {
             return route53Request(this.options.route53, raw.method, url, raw.body.toString("utf8"));
         }
         return ec2Request(this.options.ec2, raw.body.toString("utf8"));
+    }
+
+    /**
+     * How a TransactWriteItems about to be applied is held in flight: a test's one-off hold,
+     * else the options' hook, else not at all. The one-off hold is used up only by a
+     * transaction that begins (one cancelled at once never gets in flight).
+     */
+    private holdFor(input: unknown): Hold | undefined {
+        const call = { service: "dynamodb", action: "TransactWriteItems", input } as const;
+        const hold = this.transactionHolds.find(h => h.match(call));
+        if (hold) {
+            return async () => {
+                const index = this.transactionHolds.indexOf(hold);
+                if (index < 0) return;
+                this.transactionHolds.splice(index, 1);
+                hold.arrived();
+                await hold.resumed;
+            };
+        }
+        const hook = this.options.holdTransaction;
+        return hook && (() => hook(call));
     }
 
     private async answer(request: ServiceRequest): Promise<{ reply: Reply; injected?: "before" | "after" }> {
@@ -212,6 +252,16 @@ export class AwsGateway {
         while (i > 0 && this.calls[i - 1].seq > call.seq) i--;
         this.calls.splice(i, 0, call);
     }
+}
+
+/** Arms a one-off hold on the next call that matches. */
+function armed(list: { match: CallMatch; arrived: () => void; resumed: Promise<void> }[], match: CallMatch): { reached: Promise<void>; resume: () => void } {
+    let arrived!: () => void;
+    let resume!: () => void;
+    const reached = new Promise<void>(resolve => { arrived = resolve; });
+    const resumed = new Promise<void>(resolve => { resume = resolve; });
+    list.push({ match, arrived, resumed });
+    return { reached, resume };
 }
 
 function faultError(fault: Fault): AwsError {

@@ -1,5 +1,7 @@
 // In-memory Route53 hosted zone: atomic change batches, exact-match DELETE, a
-// CNAME alone at its name (RFC 1034, section 3.6.2), change propagation (PENDING -> INSYNC) and listing order. Wire format lives in route53-rest.ts.
+// CNAME alone at its name (RFC 1034, section 3.6.2), change propagation (PENDING -> INSYNC,
+// after a number of polls and, if asked, a time on an injectable clock) and listing order.
+// Wire format lives in route53-rest.ts.
 import { AwsError } from "./wire";
 
 /** name: lower-case FQDN with trailing dot. */
@@ -37,12 +39,21 @@ export class Route53Model {
     readonly zoneName: string;
     /** How many GetChange answers say PENDING before a change reads INSYNC (0 = at once). */
     pollsUntilInSync = 1;
+    /**
+     * How long after its submission, on `clock`, a change stays PENDING whatever the
+     * polls (0 = no wait). Both must be met: a run on virtual time gets a pending window
+     * that lasts until its clock moves on, however often the binder polls.
+     */
+    inSyncAfterMs = 0;
     private recordMap = new Map<string, RecordSet>();
     private readonly changeLog = new Map<string, { submittedAt: Date; polls: number }>();
+    private readonly clock: () => number;
 
-    constructor(zone: { id: string; name: string }) {
+    /** `clock` (ms since the epoch, Date.now by default) dates changes and times `inSyncAfterMs`. */
+    constructor(zone: { id: string; name: string }, options: { clock?: () => number } = {}) {
         this.zoneId = zone.id;
         this.zoneName = normalizeName(zone.name);
+        this.clock = options.clock ?? Date.now;
     }
 
     // ---- seeding and inspection ----
@@ -96,7 +107,7 @@ export class Route53Model {
         if (problems.length) throw new AwsError("InvalidChangeBatch", `[${problems.join(", ")}]`);
         this.recordMap = next;
         const id = `/change/C${(this.changeLog.size + 1).toString(16).toUpperCase().padStart(13, "0")}`;
-        const change = { submittedAt: new Date(), polls: 0 };
+        const change = { submittedAt: new Date(this.clock()), polls: 0 };
         this.changeLog.set(id, change);
         return { id, status: "PENDING", submittedAt: change.submittedAt };
     }
@@ -120,8 +131,9 @@ export class Route53Model {
         return { records: all.slice(0, maxItems), maxItems, next: cut && { name: cut.name, type: cut.type } };
     }
 
-    private status(change: { polls: number }): ChangeStatus {
-        return change.polls >= this.pollsUntilInSync ? "INSYNC" : "PENDING";
+    private status(change: { submittedAt: Date; polls: number }): ChangeStatus {
+        const propagated = this.clock() - change.submittedAt.getTime() >= this.inSyncAfterMs;
+        return change.polls >= this.pollsUntilInSync && propagated ? "INSYNC" : "PENDING";
     }
 
     private requireZone(zoneId: string): void {
