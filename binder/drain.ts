@@ -1,9 +1,10 @@
 // Draining: a worker that is about to go (a Spot interruption, a scheduled
 // change, an operator's word) leaves the scheduler's list at once, but keeps its
 // address, name and claim for the streams already on it, until EC2 shows it
-// going away. The mark goes first and the row after it: a bind still on its way
-// cannot publish once the mark is there (a row write checks it), and a row
-// published before it is the one taken away.
+// going away. The cause is recorded first and the row goes after it: a bind still
+// on its way cannot publish once the cause is there (a row write checks it), and
+// a row published before it is the one taken away. Causes accumulate: a worker
+// drains while any of them holds.
 import { bindAll, BindResult } from "./bind";
 import { Context } from "./context";
 import { Instance } from "./aws/ec2";

@@ -17,9 +17,9 @@ interface Releasing {
 /**
  * Undoes the bindings of instances the caller has seen in EC2 going away or no
  * longer targets. For each: row; then the names, all in one Route53 change; then
- * association, row and lock together, and claim. A drain mark stays: released by
+ * association, row and lock together, and claim. A drain item stays: released by
  * hand, a running worker must not be published again (the reconciler forgets the
- * marks of instances that are gone). The name and the association
+ * items of instances that are gone). The name and the association
  * are touched only while the instance holds the address's lock: the lock names
  * the one binding they can belong to, and a claim can outlive its lock (a failure
  * between the two writes, a collision). The claim goes last, so a failure at any
