@@ -8,7 +8,7 @@ import { isNamedError, namedError } from "./errors";
 import { observedPhase } from "./lifecycle";
 import { Logger } from "./log";
 import { ownPool } from "./ownership";
-import { Claim, DRAINING, Placement } from "./aws/store";
+import { Claim, DRAINING, Placement, RUN_STOPPED } from "./aws/store";
 
 export type BindOutcome = "bound" | "already-bound" | "not-a-target" | "not-running" | "draining";
 
@@ -100,10 +100,11 @@ export async function bindEach(ctx: Context, instances: Instance[], view: PoolVi
             if (associated === "not-a-target") results.push({ instanceId, outcome: associated });
             else pending.push(associated);
         } catch (error) {
-            if (!isNamedError(error, DRAINING)) results.push({ instanceId, error });
+            const held = heldBack(error);
+            if (!held) results.push({ instanceId, error });
             else {
-                ctx.log.with({ instanceId, action: "bind" }).info("draining: not bound", { outcome: "draining" });
-                results.push({ instanceId, outcome: "draining" });
+                ctx.log.with({ instanceId, action: "bind" }).info(held === "draining" ? "draining: not bound" : "the run stopped since it was read: not bound", { outcome: held });
+                results.push({ instanceId, outcome: held });
             }
         }
         if (pending.length >= perChange) results.push(...await publishAll(ctx, pending.splice(0)));
@@ -111,6 +112,11 @@ export async function bindEach(ctx: Context, instances: Instance[], view: PoolVi
     results.push(...await publishAll(ctx, pending));
     await waitForRelease(ctx, results.flatMap(r => ("error" in r && isNamedError(r.error, POOL_EXHAUSTED) ? [r.instanceId] : [])));
     return results;
+}
+
+/** The outcome of a bind a drain or a fence held back (not a failure: its events are settled), or undefined for a failure. */
+function heldBack(error: unknown): "draining" | "not-running" | undefined {
+    return isNamedError(error, DRAINING) ? "draining" : isNamedError(error, RUN_STOPPED) ? "not-running" : undefined;
 }
 
 /**
@@ -189,9 +195,11 @@ async function publishAll(ctx: Context, bindings: Associated[]): Promise<BindRes
             await publish(ctx, binding);
             return { instanceId, outcome: binding.outcome };
         } catch (error) {
-            if (!isNamedError(error, DRAINING)) return { instanceId, error };
-            ctx.log.with({ instanceId, action: "bind" }).info("bound, but draining: its row is not published", { outcome: "draining", allocationId: binding.claim.allocationId });
-            return { instanceId, outcome: "draining" };
+            const held = heldBack(error);
+            if (!held) return { instanceId, error };
+            const why = held === "draining" ? "bound, but draining" : "bound, but the run stopped since it was read (its address stays for the next run)";
+            ctx.log.with({ instanceId, action: "bind" }).info(`${why}: its row is not published`, { outcome: held, allocationId: binding.claim.allocationId });
+            return { instanceId, outcome: held };
         }
     }));
 }

@@ -1,9 +1,10 @@
 // Draining: a worker that is about to go (a Spot interruption, a scheduled
 // change, an operator's word) leaves the scheduler's list at once, but keeps its
 // address, name and claim for the streams already on it, until EC2 shows it
-// going away. The mark goes first and the row after it: a bind still on its way
-// cannot publish once the mark is there (a row write checks it), and a row
-// published before it is the one taken away.
+// going away. The cause is recorded first and the row goes after it: a bind still
+// on its way cannot publish once the cause is there (a row write checks it), and
+// a row published before it is the one taken away. Causes accumulate: a worker
+// drains while any of them holds.
 import { bindAll, BindResult } from "./bind";
 import { Context } from "./context";
 import { Instance } from "./aws/ec2";
@@ -19,52 +20,62 @@ export interface DrainNotice {
 }
 
 /**
- * Drains the run of `instance` that EC2 showed: records the mark (a duplicate
- * signal finds it there and changes nothing), then withdraws the row of every run
- * the signal concerns. A signal sent before the run EC2 shows began (a stop and
- * start since) drains only that earlier run: its row, which the stop's own
- * withdrawal may not have taken yet, goes, and a late bind of it cannot publish
- * it again; the run EC2 shows is served. Repeating it after a failure finishes
- * the same drain.
+ * Drains the run of `instance` that EC2 showed: records each cause beside any
+ * other (a duplicate signal of a cause finds it there and changes nothing), then
+ * withdraws the row of every run the signals concern. A signal sent before the
+ * run EC2 shows began (a stop and start since) drains only that earlier run: its
+ * row, which the stop's own withdrawal may not have taken yet, goes, and a late
+ * bind of it cannot publish it again; the run EC2 shows is served. Repeating it
+ * after a failure finishes the same drain.
  */
-export async function drain(ctx: Context, instance: Instance, notice: DrainNotice): Promise<DrainOutcome> {
+export async function drain(ctx: Context, instance: Instance, notices: DrainNotice[]): Promise<DrainOutcome> {
     const { instanceId, launchedAt } = instance;
     const log = ctx.log.with({ instanceId, action: "drain" });
-    const holds = drainHolds(notice, launchedAt);
-    // Marked even for an earlier run: a bind of that run still on its way must not publish it.
-    const fresh = await ctx.store.markDrain({ instanceId, ...notice, recordedAt: ctx.now().toISOString() }, launchedAt);
+    const holding = notices.filter(notice => drainHolds(notice, launchedAt));
+    const recordedAt = ctx.now().toISOString();
+    // Recorded even for an earlier run: a bind of that run still on its way must not publish it.
+    const fresh: DrainNotice[] = [];
+    for (const notice of notices) if (await ctx.store.markDrain(instanceId, { ...notice, recordedAt }, launchedAt)) fresh.push(notice);
     const claim = await ctx.store.claim(instanceId);
-    if (claim) await ctx.store.withdrawSignalled(claim.publicIp, claim.dnsName, instanceId, notice.signalledAt);
+    const latest = notices.map(notice => notice.signalledAt).sort().pop()!;
+    if (claim) await ctx.store.withdrawSignalled(claim.publicIp, claim.dnsName, instanceId, latest);
     // A worker about to go has no use for an address a release frees.
-    else if (holds) await ctx.store.stopWaiting([instanceId]);
-    if (!holds) {
-        log.info("the signal is of an earlier run of the instance; nothing to drain", { outcome: "earlier-run", cause: notice.cause, signalledAt: notice.signalledAt, launchedAt });
+    else if (holding.length > 0) await ctx.store.stopWaiting([instanceId]);
+    if (holding.length === 0) {
+        log.info("the signal is of an earlier run of the instance; nothing to drain", { outcome: "earlier-run", causes: causesOf(notices), signalledAt: latest, launchedAt });
         return "earlier-run";
     }
-    const outcome = fresh ? "drained" : "already-draining";
-    if (fresh) ctx.metrics.drained(notice.cause);
-    log.info(fresh ? "draining: row withdrawn; address, name and claim kept until it goes" : "already draining; row withdrawn", {
-        outcome, cause: notice.cause, deadline: notice.deadline, publicIp: claim?.publicIp,
+    const added = fresh.filter(notice => holding.includes(notice));
+    added.forEach(notice => ctx.metrics.drained(notice.cause));
+    const outcome = added.length > 0 ? "drained" : "already-draining";
+    log.info(added.length > 0 ? "draining: row withdrawn; address, name and claim kept until it goes" : "already draining for this cause; row withdrawn", {
+        outcome, causes: causesOf(holding), added: causesOf(added), deadline: holding.find(notice => notice.deadline)?.deadline, publicIp: claim?.publicIp,
     });
     return outcome;
 }
 
+const causesOf = (signals: { cause: DrainCause }[]) => signals.map(signal => signal.cause);
+
 export type UndrainOutcome = "undrained" | "not-draining";
 
 /**
- * Ends a drain an operator started (or a signal that proved false): forgets the
- * mark, then binds the instance again, which publishes its row if it still runs
- * and holds its address. Only the mark that was read goes, not a newer signal's.
+ * Ends a drain an operator started (or signals that proved false): ends every
+ * cause it reads, on the condition that none changed and none came since, then
+ * binds the instance again, which publishes its row if it still runs and holds
+ * its address. A newer signal keeps the drain (the bind then finds it draining).
+ * The fence of a stopped run is not a drain, and stays.
  */
 export async function undrain(ctx: Context, instanceId: string): Promise<{ outcome: UndrainOutcome; mark?: DrainMark; bind?: BindResult }> {
     const log = ctx.log.with({ instanceId, action: "undrain" });
     const mark = await ctx.store.drainOf(instanceId);
-    if (!mark) {
+    if (!mark || mark.signals.length === 0) {
         log.info("not draining", { outcome: "not-draining" });
         return { outcome: "not-draining" };
     }
-    await ctx.store.forgetDrain(instanceId, mark.signalledAt);
-    log.info("drain ended; publishing the server again", { outcome: "undrained", cause: mark.cause });
+    const ended = await ctx.store.endDrain(mark, mark.signals, true);
+    log.info(ended ? "drain ended; publishing the server again" : "a drain signal came in since it was read; the drain stands", {
+        outcome: ended ? "undrained" : "draining", causes: causesOf(mark.signals),
+    });
     const [bind] = await bindAll(ctx, [instanceId]);
     return { outcome: "undrained", mark, bind };
 }

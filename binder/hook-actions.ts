@@ -10,7 +10,7 @@ import { Instance } from "./aws/ec2";
 import { isNamedError } from "./errors";
 import { Caller } from "./identity";
 import { Logger } from "./log";
-import { Claim, drainHolds } from "./aws/store";
+import { Claim, holdingSignals } from "./aws/store";
 
 export type Route = "bind" | "drain" | "self";
 
@@ -94,10 +94,11 @@ export async function bindSelf(ctx: Context, instance: Instance, log: Logger): P
     let [result] = await bindEach(ctx, [instance], newPoolView());
     if (result && "outcome" in result && result.outcome === "draining") {
         const mark = await ctx.store.drainOf(instanceId);
-        if (mark?.cause === "node" && drainHolds(mark, instance.launchedAt)) {
-            // Only the mark that was read goes, not a signal that came since.
-            await ctx.store.forgetDrain(instanceId, mark.signalledAt);
-            log.info("its own drain ends: it asks to be bound again", { action: "undrain", outcome: "undrained", cause: mark.cause, signalledAt: mark.signalledAt });
+        const own = holdingSignals(mark, instance.launchedAt).filter(signal => signal.cause === "node");
+        // Only its own cause ends, and only as it was read: AWS's and an operator's stand, and so does a signal that came since.
+        if (mark && own.length > 0 && await ctx.store.endDrain(mark, own, false)) {
+            const others = holdingSignals(mark, instance.launchedAt).filter(signal => signal.cause !== "node").map(signal => signal.cause);
+            log.info("its own drain ends: it asks to be bound again", { action: "undrain", outcome: "undrained", cause: "node", signalledAt: own[0].signalledAt, others });
             [result] = await bindEach(ctx, [instance], newPoolView());
         }
     }
@@ -121,15 +122,17 @@ export async function bindSelf(ctx: Context, instance: Instance, log: Logger): P
 
 /** Drains the caller (cause `node`, signalled now): its row goes at once, its address and name stay until it terminates. */
 export async function drainSelf(ctx: Context, instance: Instance): Promise<HookAnswer> {
-    const outcome = await drain(ctx, instance, { cause: "node", signalledAt: ctx.now().toISOString() });
+    const outcome = await drain(ctx, instance, [{ cause: "node", signalledAt: ctx.now().toISOString() }]);
     return { status: 200, body: { instanceId: instance.instanceId, outcome } };
 }
 
-/** The caller's binding as its claim records it, whether its row is published for this run, and its drain. */
+/** The caller's binding as its claim records it, whether its row is published for this run, and its drain (every cause that holds). */
 export async function describeSelf(ctx: Context, instance: Instance): Promise<HookAnswer> {
     const { instanceId, launchedAt } = instance;
     const [{ claim, published }, mark] = await Promise.all([bindingOf(ctx, instance), ctx.store.drainOf(instanceId)]);
-    const draining = mark && drainHolds(mark, launchedAt) ? { cause: mark.cause, signalledAt: mark.signalledAt, ...(mark.deadline && { deadline: mark.deadline }) } : null;
+    const holding = holdingSignals(mark, launchedAt).map(({ cause, signalledAt, deadline }) => ({ cause, signalledAt, ...(deadline && { deadline }) }));
+    // The first cause signalled, and every cause that holds.
+    const draining = holding.length > 0 ? { ...holding[0], causes: holding } : null;
     return {
         status: 200,
         body: {

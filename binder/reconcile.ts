@@ -10,7 +10,7 @@ import { observedPhase } from "./lifecycle";
 import { isNameFor, renderName } from "./naming";
 import { ownPool } from "./ownership";
 import { releaseAll } from "./release";
-import { Claim, DrainMark, drainHolds, ServerRow, StoredServer, Waiting } from "./aws/store";
+import { Claim, DrainMark, DrainSignal, holdingSignals, ServerRow, StoredServer, Waiting } from "./aws/store";
 
 /** How long a claim may stay without its address before it counts as abandoned. */
 export const CLAIM_LEASE_MS = 15 * 60 * 1000;
@@ -22,9 +22,9 @@ export type DriftKind =
     | "unpublished-binding"  // a running target holds its address but has no row, or (per binding) no name: publish
     | "outdated-row"         // a row with an old association id (a remap) or of an earlier run: publish again
     | "stale-binding"        // a claim whose instance is gone or no longer a target: release it
-    | "stopped-row"          // the row of the run EC2 shows stopped: withdraw it, keep the binding
+    | "stopped-row"          // the row of the run EC2 shows stopped: fence the run, withdraw the row, keep the binding
     | "draining-row"         // the row of a worker being drained: withdraw it, keep the binding
-    | "stale-drain"          // a drain mark of an instance that is gone, or of an earlier run: forget it
+    | "stale-drain"          // drain causes of an earlier run (forget them), or the drain item of an instance that is gone (delete it)
     | "orphan-row"           // a row whose instance does not hold its address: remove the row
     | "stale-lock"           // a lock older than the lease that no claim or association backs: unlock
     | "stale-record"         // per binding: a name the binder gave to a pool address that no binding holds: delete it
@@ -43,8 +43,12 @@ export interface Drift {
     row?: ServerRow;
     /** The name a stale-record drift is about. */
     dnsName?: string;
-    /** The drain mark a stale-drain drift is about, as it was read. */
+    /** The drain item a stale-drain drift is about, as it was read. */
     mark?: DrainMark;
+    /** Stale-drain: the causes that no longer hold (none: the whole item goes, its instance being gone). */
+    ended?: DrainSignal[];
+    /** Stopped-row: the run EC2 shows stopped, fenced before its row goes. */
+    launchedAt?: string;
     /** The instance's state as inspected, where it decides the fix. */
     state?: string;
 }
@@ -60,8 +64,10 @@ export interface PoolEntry {
     boundAt?: string;
 }
 
-/** A worker being drained, as an operator wants to see it. */
-export interface DrainEntry extends DrainMark {
+/** A worker being drained, as an operator wants to see it: the causes that hold for its run, first signalled first. */
+export interface DrainEntry {
+    instanceId: string;
+    signals: DrainSignal[];
     state?: string;
 }
 
@@ -115,10 +121,8 @@ export async function inspect(ctx: Context): Promise<Inspection> {
     const drift: Drift[] = [];
     const markOf = new Map(drains.map(d => [d.instanceId, d]));
     // Running and drained: its binding stays, but it is neither published nor bound anew.
-    const draining = (instance?: Instance) => {
-        const mark = instance && markOf.get(instance.instanceId);
-        return mark !== undefined && observedPhase(instance) === "running" && drainHolds(mark, instance!.launchedAt);
-    };
+    const holding = (instance?: Instance) => (instance ? holdingSignals(markOf.get(instance.instanceId), instance.launchedAt) : []);
+    const draining = (instance?: Instance) => observedPhase(instance) === "running" && holding(instance).length > 0;
 
     // Running targets: each must hold one pool address, recorded, published and named (a draining one: recorded only).
     for (const instance of targets) {
@@ -178,25 +182,37 @@ export async function inspect(ctx: Context): Promise<Inspection> {
         const ownsLock = lockOf.get(allocationId) === instanceId;
         const phase = observedPhase(instance);
         if (draining(instance) && (holder === instanceId || (!holder && ownsLock))) {
-            drift.push({ kind: "draining-row", instanceId, allocationId, publicIp, row, detail: `instance is draining (${markOf.get(instanceId)!.cause})` });
+            drift.push({ kind: "draining-row", instanceId, allocationId, publicIp, row, detail: `instance is draining (${holding(instance).map(s => s.cause).join(", ")})` });
         } else if (phase === "stopped" && (holder === instanceId || ownsLock)) {
             // Only the row of the run that stopped: a lagging read shows the run before a new start.
-            if (row.launchedAt === undefined || row.launchedAt === instance!.launchedAt) drift.push({ kind: "stopped-row", instanceId, allocationId, publicIp, row, detail: `instance is ${instance!.state}` });
+            if (row.launchedAt === undefined || row.launchedAt === instance!.launchedAt) {
+                drift.push({ kind: "stopped-row", instanceId, allocationId, publicIp, row, launchedAt: instance!.launchedAt, detail: `instance is ${instance!.state}` });
+            }
         } else if (holder ? holder !== instanceId : !(ownsLock && phase === "running" && tagged(instance))) {
             // A running target that holds the lock but lost the address is rebound above.
             drift.push({ kind: "orphan-row", instanceId, allocationId, publicIp, row, detail: holder ? `${publicIp} is on ${holder}` : `row for ${row.dnsName} outlived its binding` });
         }
     }
 
-    // Drain marks of instances that are gone, no longer targets, or started again since.
+    // Drain items of instances that are gone or no longer targets; causes of runs before the one EC2 shows.
+    // A fence stays while its instance does: it holds back a late bind of the run that stopped.
     for (const mark of drains) {
         const instance = known.get(mark.instanceId);
         const phase = observedPhase(instance);
-        const why = phase === "gone" ? `instance is ${instance!.state}`
-            : phase === "unknown" && older(mark.recordedAt, CLAIM_LEASE_MS) ? "instance no longer exists"
-                : instance && !tagged(instance) ? "instance no longer carries the instance tags"
-                    : instance && phase !== "unknown" && !drainHolds(mark, instance.launchedAt) ? `instance started again at ${instance.launchedAt}` : undefined;
-        if (why) drift.push({ kind: "stale-drain", instanceId: mark.instanceId, detail: `drain (${mark.cause}) no longer holds: ${why}`, mark });
+        const recorded = [...mark.signals.map(s => s.recordedAt), mark.stoppedRecordedAt ?? ""].sort().pop()!;
+        const gone = phase === "gone" ? `instance is ${instance!.state}`
+            : phase === "unknown" && older(recorded, CLAIM_LEASE_MS) ? "instance no longer exists"
+                : instance && !tagged(instance) ? "instance no longer carries the instance tags" : undefined;
+        if (gone) {
+            drift.push({ kind: "stale-drain", instanceId: mark.instanceId, detail: `drain item no longer needed: ${gone}`, mark });
+            continue;
+        }
+        if (!instance || phase === "unknown") continue;
+        const held = holdingSignals(mark, instance.launchedAt);
+        const ended = mark.signals.filter(signal => !held.includes(signal));
+        if (ended.length > 0) {
+            drift.push({ kind: "stale-drain", instanceId: mark.instanceId, mark, ended, detail: `drain (${ended.map(s => s.cause).join(", ")}) no longer holds: instance started again at ${instance.launchedAt}` });
+        }
     }
 
     // Locks that nothing backs.
@@ -239,7 +255,8 @@ export async function inspect(ctx: Context): Promise<Inspection> {
         pool: describePool(pool, rows, claims, known),
         free: pool.filter(a => !a.association).length,
         drift,
-        draining: drains.filter(mark => draining(known.get(mark.instanceId))).map(mark => ({ ...mark, state: known.get(mark.instanceId)?.state })),
+        draining: drains.filter(mark => draining(known.get(mark.instanceId)))
+            .map(mark => ({ instanceId: mark.instanceId, signals: holding(known.get(mark.instanceId)), state: known.get(mark.instanceId)?.state })),
         waiting: waiting.map(w => ({ ...w, holds: pool.some(a => a.association?.instanceId === w.instanceId), running: targets.some(t => t.instanceId === w.instanceId && !draining(t)) })),
     };
 }
@@ -345,11 +362,16 @@ async function leaveWaitlist(ctx: Context, inspection: Inspection, bound: { inst
 async function fix(ctx: Context, drift: Drift): Promise<void> {
     switch (drift.kind) {
         case "stopped-row":
+            // Fenced first: a bind of the stopped run still on its way cannot publish it again.
+            if (drift.launchedAt !== undefined) await ctx.store.fenceRun(drift.instanceId!, drift.launchedAt, ctx.now().toISOString());
+            await ctx.store.withdrawRow(drift.row!);
+            return;
         case "draining-row":
             await ctx.store.withdrawRow(drift.row!);
             return;
         case "stale-drain":
-            await ctx.store.forgetDrain(drift.instanceId!, drift.mark!.signalledAt);
+            if (drift.ended) await ctx.store.endDrain(drift.mark!, drift.ended, false);
+            else await ctx.store.forgetDrain(drift.mark!);
             return;
         case "orphan-row": {
             // Look again (a bind may have associated since the inspection): the row goes

@@ -17,9 +17,9 @@ interface Releasing {
 /**
  * Undoes the bindings of instances the caller has seen in EC2 going away or no
  * longer targets. For each: row; then the names, all in one Route53 change; then
- * association, row and lock together, and claim. A drain mark stays: released by
+ * association, row and lock together, and claim. A drain item stays: released by
  * hand, a running worker must not be published again (the reconciler forgets the
- * marks of instances that are gone). The name and the association
+ * items of instances that are gone). The name and the association
  * are touched only while the instance holds the address's lock: the lock names
  * the one binding they can belong to, and a claim can outlive its lock (a failure
  * between the two writes, a collision). The claim goes last, so a failure at any
@@ -90,18 +90,21 @@ async function finish(ctx: Context, { claim, holdsLock }: Releasing): Promise<vo
 
 /**
  * Takes a stopped instance's server off the scheduler's list; its address, name,
- * lock and claim stay, so it gets the same address back when it runs again. Only
- * the row of the run that stopped (`launchedAt`, as EC2 showed it stopped) goes: a
- * row published after the instance started again is left alone.
+ * lock and claim stay, so it gets the same address back when it runs again. First
+ * the run that stopped (`launchedAt`, as EC2 showed it stopped) is fenced, so a
+ * bind of it still on its way (it read the instance running) can neither publish
+ * nor claim; then its row goes. A row published after the instance started again
+ * is of a later run: neither the fence nor the withdrawal touches it.
  */
 export async function withdraw(ctx: Context, instanceId: string, launchedAt?: string): Promise<WithdrawOutcome> {
     const log = ctx.log.with({ instanceId, action: "withdraw" });
+    if (launchedAt !== undefined) await ctx.store.fenceRun(instanceId, launchedAt, ctx.now().toISOString());
     const claim = await ctx.store.claim(instanceId);
     if (!claim) {
-        log.info("no binding to withdraw", { outcome: "nothing-bound" });
+        log.info("no binding to withdraw; the run is fenced", { outcome: "nothing-bound", launchedAt });
         return "nothing-bound";
     }
     await ctx.store.withdraw(claim.publicIp, claim.dnsName, instanceId, launchedAt);
-    log.info("row withdrawn; address and claim kept", { outcome: "withdrawn", allocationId: claim.allocationId, publicIp: claim.publicIp });
+    log.info("run fenced and row withdrawn; address and claim kept", { outcome: "withdrawn", allocationId: claim.allocationId, publicIp: claim.publicIp, launchedAt });
     return "withdrawn";
 }

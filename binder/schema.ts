@@ -8,13 +8,14 @@ export const SERVER_KEY = { partition: "EIP", sort: "DNS_Record" } as const;
  * Key attribute of the claims table, which holds four kinds of item: an instance's
  * claim (key: the instance id, `i-…`), which keeps the instance to one address; an
  * address's lock (key: the allocation id, `eipalloc-…`), which keeps the address
- * to one instance before EC2 is asked; an instance's drain mark (key: `drain/i-…`),
- * which keeps its server off the list while it goes away; and the waitlist (key:
+ * to one instance before EC2 is asked; an instance's drain item (key: `drain/i-…`),
+ * its drain causes and the fence of its last stopped run, which keep its server off
+ * the list while it goes away or after it stopped; and the waitlist (key:
  * `waitlist`), the running workers that found the pool exhausted.
  */
 export const CLAIM_KEY = "Id";
 
-/** The key of an instance's drain mark in the claims table. */
+/** The key of an instance's drain item (drain causes, stop fence) in the claims table. */
 export const drainKey = (instanceId: string) => `drain/${instanceId}`;
 
 /** The key of the one item that lists the workers waiting for an address. */

@@ -26,7 +26,7 @@ export type Settled =
 /** What EC2 shows for one instance of the batch: what is to be done, or the outcome when nothing is. */
 type Verdict = { instanceId: string; wait: string[]; done: string[] } & (
     | { act: "bind" | "release" | "withdraw"; instance?: Instance }
-    | { act: "drain"; instance: Instance; notice: DrainNotice }
+    | { act: "drain"; instance: Instance; notices: DrainNotice[] }
     | { act?: undefined; outcome: string }
 );
 
@@ -56,7 +56,7 @@ export async function settleAll(ctx: Context, work: InstanceWork[]): Promise<Set
         if (v.act !== "drain" && v.act !== "withdraw") continue;
         if (!hasTimeToStart(ctx.timeLeft())) return results;
         const { instanceId } = v;
-        const step = v.act === "drain" ? drain(ctx, v.instance, v.notice) : withdraw(ctx, instanceId, v.instance?.launchedAt);
+        const step = v.act === "drain" ? drain(ctx, v.instance, v.notices) : withdraw(ctx, instanceId, v.instance?.launchedAt);
         await step.then(outcome => settled({ instanceId, outcome }), error => settled({ instanceId, error }));
     }
     const released = await releaseAll(ctx, verdicts.filter(v => v.act === "release").map(v => v.instanceId));
@@ -84,14 +84,14 @@ function judge(ctx: Context, { instanceId, announcements, drains }: InstanceWork
     // A signal that the instance goes: EC2 decides here too. Gone: release; stopped: its row is
     // withdrawn anyway; not shown: nothing; otherwise drain, instead of binding.
     const act = signals.length > 0 && phase === "gone" ? "release" : verdict.act;
-    const notice = drains.length > 0 && instance && phase !== "gone" && phase !== "unknown" && act !== "withdraw" ? firstNotice(drains) : undefined;
+    const notices = drains.length > 0 && instance && phase !== "gone" && phase !== "unknown" && act !== "withdraw" ? noticesOf(drains) : [];
     // A signal of an earlier run still drains when there is nothing else to do: its run's row, if left, goes.
-    if (notice && (act === undefined || drainHolds(notice, instance!.launchedAt))) {
-        return { instanceId, instance: instance!, act: "drain", notice, wait, done };
+    if (notices.length > 0 && (act === undefined || notices.some(notice => drainHolds(notice, instance!.launchedAt)))) {
+        return { instanceId, instance: instance!, act: "drain", notices, wait, done };
     }
     const observed = instance?.state ?? "not found";
     // A bind of the run EC2 shows replaces the row of the earlier run the signal was about.
-    if (notice) log.info("the signal is of an earlier run of the instance; binding this one", { outcome: "earlier-run", cause: notice.cause, launchedAt: instance!.launchedAt });
+    if (notices.length > 0) log.info("the signal is of an earlier run of the instance; binding this one", { outcome: "earlier-run", causes: notices.map(n => n.cause), launchedAt: instance!.launchedAt });
     if (act) {
         if (wait.length > 0) log.info("other events for this instance disagree with EC2; they will come again", { outcome: "waiting", observed });
         return { instanceId, instance, act, wait, done };
@@ -104,7 +104,15 @@ function judge(ctx: Context, { instanceId, announcements, drains }: InstanceWork
     return { instanceId, outcome: "unconfirmed", wait, done };
 }
 
-/** The notice a batch's signals give: one that names when the instance goes, if any does. */
-function firstNotice(drains: { notice: DrainNotice }[]): DrainNotice {
-    return (drains.find(d => d.notice.deadline !== undefined) ?? drains[0]).notice;
+/**
+ * The notices a batch's signals give, one per cause (causes accumulate): of a
+ * cause signalled twice, the later signal, which holds for every run the earlier does.
+ */
+function noticesOf(drains: { notice: DrainNotice }[]): DrainNotice[] {
+    const latest = new Map<string, DrainNotice>();
+    for (const { notice } of drains) {
+        const seen = latest.get(notice.cause);
+        if (!seen || seen.signalledAt < notice.signalledAt || (seen.signalledAt === notice.signalledAt && !seen.deadline)) latest.set(notice.cause, notice);
+    }
+    return [...latest.values()];
 }

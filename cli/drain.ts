@@ -5,7 +5,7 @@ import { Context, describeTags, hasTags } from "../binder/context";
 import { drain, undrain } from "../binder/drain";
 import { Instance } from "../binder/aws/ec2";
 import { observedPhase } from "../binder/lifecycle";
-import { Claim, DrainMark, drainHolds } from "../binder/aws/store";
+import { Claim, DrainSignal, drainHolds, holdingSignals } from "../binder/aws/store";
 import { refusal } from "./errors";
 import { age } from "./format";
 
@@ -25,8 +25,9 @@ function drainable(ctx: Context, instanceId: string, instance: Instance | undefi
     return instance;
 }
 
-/** "operator, signalled 3m ago" */
-const described = (mark: DrainMark, now: Date) => `${mark.cause}, signalled ${age(now.getTime() - Date.parse(mark.signalledAt))} ago`;
+/** "operator, signalled 3m ago; spot-interruption, signalled 1m ago" */
+const described = (signals: DrainSignal[], now: Date) =>
+    signals.map(signal => `${signal.cause}, signalled ${age(now.getTime() - Date.parse(signal.signalledAt))} ago`).join("; ");
 
 /** What a draining worker keeps. */
 const keeps = (claim: Claim | undefined) =>
@@ -40,12 +41,13 @@ export async function drainCommand(ctx: Context, instanceId: string, out: (text:
         // The drain would be of a run before this one: only a clock behind EC2's says so.
         throw refusal(`${instanceId} started at ${instance.launchedAt}, later than this machine's clock says it is (${signalledAt}): check the clock; nothing drained`);
     }
-    const outcome = await drain(ctx, instance, { cause: "operator", signalledAt });
+    const outcome = await drain(ctx, instance, [{ cause: "operator", signalledAt }]);
     const [claim, mark] = await Promise.all([
         ctx.store.claim(instanceId),
         outcome === "already-draining" ? ctx.store.drainOf(instanceId) : undefined,
     ]);
-    const done = outcome === "drained" ? `drained ${instanceId}` : `${instanceId} is already draining${mark ? ` (${described(mark, ctx.now())})` : ""}`;
+    const holding = holdingSignals(mark, instance.launchedAt);
+    const done = outcome === "drained" ? `drained ${instanceId}` : `${instanceId} is already draining${holding.length > 0 ? ` (${described(holding, ctx.now())})` : ""}`;
     out(`${done}: not on the servers table while it drains; ${keeps(claim)}; undo with: eip-dns-binder undrain ${instanceId}\n`);
     return 0;
 }
@@ -57,7 +59,7 @@ export async function undrainCommand(ctx: Context, instanceId: string, out: (tex
         out(`${instanceId} is not draining\n`);
         return 0;
     }
-    const undrained = `undrained ${instanceId}${mark ? ` (${described(mark, ctx.now())})` : ""}`;
+    const undrained = `undrained ${instanceId}${mark ? ` (${described(mark.signals, ctx.now())})` : ""}`;
     if (bind === undefined || "error" in bind) {
         out(`${undrained}, but publishing it failed; the reconciler tries again on its next run\n`);
         if (bind) throw bind.error;

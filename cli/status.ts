@@ -20,11 +20,13 @@ function poolCells(entry: PoolEntry, now: Date): string[] {
     return [entry.publicIp, entry.dnsName ?? NONE, entry.instanceId ?? NONE, entry.state ?? NONE, allocated, bound];
 }
 
-/** A draining worker: the address it keeps, why and since when it drains, and how long it has left. */
+/** A draining worker: the address it keeps, why (every cause that holds) and since its first signal it drains, and how long it has left. */
 function drainingCells(entry: DrainEntry, pool: PoolEntry[], now: Date): string[] {
     const address = pool.find(a => a.instanceId === entry.instanceId)?.publicIp ?? NONE;
-    const deadline = entry.deadline ? countdown(Date.parse(entry.deadline) - now.getTime()) : NONE;
-    return [entry.instanceId, address, entry.cause, since(entry.signalledAt, now), deadline, entry.state ?? NONE];
+    const first = entry.signals[0];
+    const deadlines = entry.signals.flatMap(s => (s.deadline ? [s.deadline] : [])).sort();
+    const deadline = deadlines.length > 0 ? countdown(Date.parse(deadlines[0]) - now.getTime()) : NONE;
+    return [entry.instanceId, address, entry.signals.map(s => s.cause).join(","), since(first.signalledAt, now), deadline, entry.state ?? NONE];
 }
 
 /** A waiting worker; the note says why the next hand-over or reconcile takes it off the list. */
@@ -34,7 +36,7 @@ function waitingCells(entry: WaitEntry, now: Date): string[] {
 }
 
 /** Longest draining first. */
-const drainOrder = (a: DrainEntry, b: DrainEntry) => a.signalledAt.localeCompare(b.signalledAt) || a.instanceId.localeCompare(b.instanceId);
+const drainOrder = (a: DrainEntry, b: DrainEntry) => a.signals[0].signalledAt.localeCompare(b.signals[0].signalledAt) || a.instanceId.localeCompare(b.instanceId);
 
 export function statusReport(inspection: Inspection, now: Date): string {
     const pool = [...inspection.pool].sort((a, b) => ipOrder(a.publicIp).localeCompare(ipOrder(b.publicIp)));

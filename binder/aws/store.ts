@@ -39,14 +39,8 @@ export interface Lock {
  */
 export type DrainCause = "spot-interruption" | "rebalance-recommendation" | "scheduled-change" | "operator" | "node";
 
-/**
- * A worker's drain: its server stays off the scheduler's list while it goes away,
- * but keeps its address, name and claim for the streams already on it. A drain
- * holds for the run of the instance that was going when it was signalled: a run
- * started after `signalledAt` (a stop and start) is served again.
- */
-export interface DrainMark {
-    instanceId: string;
+/** One cause of a worker's drain, as recorded: each cause keeps its own signal. */
+export interface DrainSignal {
     cause: DrainCause;
     /** When the signal was sent (ISO 8601). */
     signalledAt: string;
@@ -54,12 +48,54 @@ export interface DrainMark {
     deadline?: string;
     /** When the binder recorded it. */
     recordedAt: string;
+    /** Recorded in the one-cause attributes of marks written before causes accumulated (`Cause`, `SignalledAt`, …). */
+    legacy?: true;
 }
 
-/** Whether a drain holds for the run that started at `launchedAt` (a run not known: it holds). */
-export function drainHolds(mark: Pick<DrainMark, "signalledAt">, launchedAt: string | undefined): boolean {
-    return launchedAt === undefined || launchedAt <= mark.signalledAt;
+/**
+ * What keeps runs of a worker off the scheduler's list (the item `drain/<id>`):
+ * its drain causes, and the fence of its last stopped run. A drain holds for a
+ * run while any of its causes does (see drainHolds): the server stays off the
+ * list while it goes away, but keeps its address, name and claim for the streams
+ * already on it. A fence holds for the run that stopped and every earlier one.
+ */
+export interface DrainMark {
+    instanceId: string;
+    signals: DrainSignal[];
+    /** The LaunchTime of the latest run EC2 showed stopping or stopped: that run, and every earlier one, is over. */
+    stoppedRun?: string;
+    /** When the fence was recorded. */
+    stoppedRecordedAt?: string;
 }
+
+/** Whether a signal holds for the run that started at `launchedAt` (a run not known: it holds). */
+export function drainHolds(signal: Pick<DrainSignal, "signalledAt">, launchedAt: string | undefined): boolean {
+    return launchedAt === undefined || launchedAt <= signal.signalledAt;
+}
+
+/** The causes of a mark that hold for the run that started at `launchedAt`, first signalled first. */
+export function holdingSignals(mark: DrainMark | undefined, launchedAt: string | undefined): DrainSignal[] {
+    return (mark?.signals ?? []).filter(signal => drainHolds(signal, launchedAt)).sort((a, b) => a.signalledAt.localeCompare(b.signalledAt));
+}
+
+/** Whether the run that started at `launchedAt` is fenced: EC2 showed it, or a later run, stopping. */
+export function isFenced(mark: DrainMark | undefined, launchedAt: string | undefined): boolean {
+    return launchedAt !== undefined && mark?.stoppedRun !== undefined && launchedAt <= mark.stoppedRun;
+}
+
+/**
+ * Where each cause is recorded in the drain item: its own `<prefix>SignalledAt`,
+ * `<prefix>Deadline` and `<prefix>RecordedAt`, so that causes accumulate and one
+ * ends without touching another. The prefix "" holds the one cause (with `Cause`)
+ * of marks written before.
+ */
+const CAUSE_PREFIX: Record<DrainCause, string> = {
+    "spot-interruption": "Spot", "rebalance-recommendation": "Rebalance", "scheduled-change": "Scheduled", "operator": "Operator", "node": "Node",
+};
+const LEGACY_PREFIX = "";
+const SLOTS = [LEGACY_PREFIX, ...Object.values(CAUSE_PREFIX)];
+const prefixOf = (signal: DrainSignal) => (signal.legacy ? LEGACY_PREFIX : CAUSE_PREFIX[signal.cause]);
+const slotAttributes = (prefix: string) => [`${prefix}SignalledAt`, `${prefix}Deadline`, `${prefix}RecordedAt`, ...(prefix === LEGACY_PREFIX ? ["Cause"] : [])];
 
 /** A running worker that found the pool exhausted, and since when it waits. */
 export interface Waiting {
@@ -108,11 +144,13 @@ const isConflict = (err: unknown) => errorCode(err) === "ConditionalCheckFailedE
 /** The instance is draining: its server stays off the list (not a failure: its bind is settled). */
 export const DRAINING = "DrainingError";
 
+/** EC2 showed the run being bound stopping since: its server stays off the list (not a failure: the next run is bound anew). */
+export const RUN_STOPPED = "RunStoppedError";
+
 /** The instance no longer holds the address's lock: its release, or the reconciler, has moved on. */
 const lockLost = (row: ServerRow) =>
     namedError("LockLostError", `${row.instanceId} no longer holds the lock of ${row.allocationId}; its row is not published`);
 
-const draining = (row: ServerRow) => namedError(DRAINING, `${row.instanceId} is draining; its row is not published`);
 
 /** Runs a conditional write; false when its condition did not hold. */
 async function conditional(write: () => Promise<unknown>): Promise<boolean> {
@@ -146,12 +184,19 @@ function toClaim(item: Record<string, AttributeValue>): Claim {
 }
 
 function toDrain(item: Record<string, AttributeValue>): DrainMark {
+    const signal = (prefix: string, cause: DrainCause | undefined): DrainSignal[] => {
+        const signalledAt = item[`${prefix}SignalledAt`]?.S;
+        if (signalledAt === undefined || cause === undefined) return [];
+        const deadline = item[`${prefix}Deadline`]?.S;
+        return [{ cause, signalledAt, ...(deadline !== undefined && { deadline }), recordedAt: item[`${prefix}RecordedAt`]?.S ?? "", ...(prefix === LEGACY_PREFIX && { legacy: true as const }) }];
+    };
     return {
         instanceId: (item[CLAIM_KEY]?.S ?? "").slice(drainKey("").length),
-        cause: (item.Cause?.S ?? "operator") as DrainCause,
-        signalledAt: item.SignalledAt?.S ?? "",
-        deadline: item.Deadline?.S,
-        recordedAt: item.RecordedAt?.S ?? "",
+        signals: [
+            ...signal(LEGACY_PREFIX, (item.Cause?.S ?? "operator") as DrainCause),
+            ...(Object.entries(CAUSE_PREFIX) as [DrainCause, string][]).flatMap(([cause, prefix]) => signal(prefix, cause)),
+        ],
+        ...(item.StoppedRun?.S !== undefined && { stoppedRun: item.StoppedRun.S, stoppedRecordedAt: item.StoppedRecordedAt?.S ?? "" }),
     };
 }
 
@@ -316,15 +361,16 @@ export class Store {
 
     /**
      * Writes an instance's first claim, if it has none yet (false if it has), and
-     * only while no drain holds for its run (the run that started at `launchedAt`):
-     * a worker about to go takes no address another may need.
+     * only while no drain holds for its run (the run that started at `launchedAt`)
+     * and the run is not fenced: a worker about to go, or a run that stopped, takes
+     * no address another may need.
      */
     async firstClaim(claim: Claim, launchedAt: string | undefined): Promise<boolean> {
         const refused = await this.transact([
             { Put: { TableName: this.claimsTable, Item: claimItem(claim), ...expression(`attribute_not_exists(#${CLAIM_KEY})`) } },
-            this.notDraining(claim.instanceId, launchedAt),
+            this.notHeldBack(claim.instanceId, launchedAt),
         ]);
-        if (refused.includes(1)) throw namedError(DRAINING, `${claim.instanceId} is draining; it takes no address`);
+        if (refused.includes(1)) throw await this.heldBack(claim.instanceId, launchedAt, "it takes no address");
         return refused.length === 0;
     }
 
@@ -352,8 +398,8 @@ export class Store {
         const owned = ownedBy(row.instanceId, row.launchedAt);
         const condition = expression(`attribute_not_exists(#${SERVER_KEY.partition}) OR (${owned.clause})`, owned.values);
         const lockHeld = this.lockHeld(row.allocationId, row.instanceId);
-        const notDraining = this.notDraining(row.instanceId, row.launchedAt);
-        const refused = await this.transact([lockHeld, notDraining, {
+        const notHeldBack = this.notHeldBack(row.instanceId, row.launchedAt);
+        const refused = await this.transact([lockHeld, notHeldBack, {
             Update: {
                 TableName: this.serversTable,
                 Key: key,
@@ -370,18 +416,18 @@ export class Store {
         }]);
         if (refused.length === 0) return;
         if (refused.includes(0)) throw lockLost(row);
-        if (refused.includes(1)) throw draining(row);
+        if (refused.includes(1)) throw await this.heldBack(row.instanceId, row.launchedAt, "its row is not published");
         const stale = (await this.client.send(new GetItemCommand({ TableName: this.serversTable, Key: key, ConsistentRead: true }))).Item;
         const run = stale?.InstanceId?.S === row.instanceId ? stale.LaunchedAt?.S : undefined;
         if (run !== undefined && row.launchedAt !== undefined && run > row.launchedAt) {
             // The row is of a later run than this bind saw: the view is behind, not the row.
             throw namedError("StaleRunError", `the row of ${row.publicIp} is of ${row.instanceId}'s run started ${run}, later than the one this bind saw; retrying`);
         }
-        const replaced = await this.transact([lockHeld, notDraining, {
+        const replaced = await this.transact([lockHeld, notHeldBack, {
             Put: { TableName: this.serversTable, Item: { ...key, ...fields, allocated: { BOOL: false }, BoundAt: S(now) }, ...asRead(stale, ["InstanceId", "LaunchedAt"]) },
         }]);
         if (replaced.includes(0)) throw lockLost(row);
-        if (replaced.includes(1)) throw draining(row);
+        if (replaced.includes(1)) throw await this.heldBack(row.instanceId, row.launchedAt, "its row is not published");
         if (replaced.length > 0) throw namedError("RowRaceError", `the row of ${row.publicIp} changed while ${row.instanceId} was publishing it; retrying`);
     }
 
@@ -399,16 +445,30 @@ export class Store {
         return refused.length === 0;
     }
 
-    /** The condition, in a transaction, that no drain holds for this run of `instanceId`. */
-    private notDraining(instanceId: string, launchedAt: string | undefined): TransactWriteItem {
-        const holds = launchedAt === undefined ? "" : " OR #SignalledAt < :launched";
+    /**
+     * The condition, in a transaction, that nothing holds this run of `instanceId`
+     * back: no drain cause holds for it, and it is not fenced. One check of the drain
+     * item, over its fixed set of cause attributes. A run not known (no LaunchTime)
+     * is held back by any cause; a fence cannot be judged for it.
+     */
+    private notHeldBack(instanceId: string, launchedAt: string | undefined): TransactWriteItem {
+        const clauses = launchedAt === undefined
+            ? SLOTS.map(prefix => `attribute_not_exists(#${prefix}SignalledAt)`)
+            : [...SLOTS.map(prefix => `(attribute_not_exists(#${prefix}SignalledAt) OR #${prefix}SignalledAt < :launched)`), "(attribute_not_exists(#StoppedRun) OR #StoppedRun < :launched)"];
         return {
             ConditionCheck: {
                 TableName: this.claimsTable,
                 Key: { [CLAIM_KEY]: S(drainKey(instanceId)) },
-                ...expression(`attribute_not_exists(#${CLAIM_KEY})${holds}`, launchedAt === undefined ? {} : { ":launched": launchedAt }),
+                ...expression(`attribute_not_exists(#${CLAIM_KEY}) OR (${clauses.join(" AND ")})`, launchedAt === undefined ? {} : { ":launched": launchedAt }),
             },
         };
+    }
+
+    /** Why a write for this run was held back, read after the fact: the run is fenced (stopped), or else draining. */
+    private async heldBack(instanceId: string, launchedAt: string | undefined, what: string): Promise<Error> {
+        return isFenced(await this.drainOf(instanceId), launchedAt)
+            ? namedError(RUN_STOPPED, `${instanceId}'s run started ${launchedAt} has stopped; ${what}`)
+            : namedError(DRAINING, `${instanceId} is draining; ${what}`);
     }
 
     /** The condition, in a transaction, that `instanceId` holds the lock of `allocationId`. */
@@ -459,32 +519,86 @@ export class Store {
     }
 
     /**
-     * Records a drain for the run of the instance that started at `launchedAt`;
-     * false when one already holds for that run (the first signal stands). A mark
-     * of an earlier run is replaced.
+     * Records one cause of a drain for the run of the instance that started at
+     * `launchedAt`, beside any other cause; false when that cause already holds for
+     * the run (a duplicate signal changes nothing). The cause's signal of an earlier
+     * run is replaced by a later one.
      */
-    async markDrain(mark: DrainMark, launchedAt: string | undefined): Promise<boolean> {
-        const earlier = launchedAt === undefined ? "" : " OR #SignalledAt < :launched";
-        return conditional(() => this.client.send(new PutItemCommand({
+    async markDrain(instanceId: string, signal: DrainSignal, launchedAt: string | undefined): Promise<boolean> {
+        const prefix = CAUSE_PREFIX[signal.cause];
+        const values: Record<string, string> = { ":cause": signal.cause, ":signalled": signal.signalledAt, ":recorded": signal.recordedAt };
+        if (launchedAt !== undefined) values[":launched"] = launchedAt;
+        if (signal.deadline !== undefined) values[":deadline"] = signal.deadline;
+        const own = `#${prefix}SignalledAt`;
+        const replaceable = launchedAt === undefined ? `attribute_not_exists(${own})` : `(attribute_not_exists(${own}) OR (${own} < :launched AND ${own} < :signalled))`;
+        // The same cause in a mark written before causes accumulated.
+        const legacy = launchedAt === undefined ? "NOT (#Cause = :cause)" : "NOT (#Cause = :cause AND #SignalledAt >= :launched)";
+        const condition = expression(`${replaceable} AND ${legacy}`, values);
+        const set = [`${own} = :signalled`, `#${prefix}RecordedAt = :recorded`, ...(signal.deadline !== undefined ? [`#${prefix}Deadline = :deadline`] : [])];
+        const update = `SET ${set.join(", ")}${signal.deadline === undefined ? ` REMOVE #${prefix}Deadline` : ""}`;
+        return conditional(() => this.client.send(new UpdateItemCommand({
             TableName: this.claimsTable,
-            Item: {
-                [CLAIM_KEY]: S(drainKey(mark.instanceId)), Cause: S(mark.cause), SignalledAt: S(mark.signalledAt), RecordedAt: S(mark.recordedAt),
-                ...(mark.deadline !== undefined && { Deadline: S(mark.deadline) }),
-            },
-            ...expression(`attribute_not_exists(#${CLAIM_KEY})${earlier}`, launchedAt === undefined ? {} : { ":launched": launchedAt }),
+            Key: { [CLAIM_KEY]: S(drainKey(instanceId)) },
+            UpdateExpression: update,
+            ...condition,
+            ExpressionAttributeNames: { ...condition.ExpressionAttributeNames, ...names(update) },
         })));
     }
 
-    /** The instance's drain mark, read consistently. */
+    /**
+     * Fences the run of `instanceId` that started at `launchedAt`, which EC2 showed
+     * stopping or stopped: from now on no row is published, and no first claim made,
+     * for it or any earlier run. Never moves back to an earlier run, so a stop seen
+     * late cannot undo a later one; a later run is never fenced by it.
+     */
+    async fenceRun(instanceId: string, launchedAt: string, now: string): Promise<void> {
+        await conditional(() => this.client.send(new UpdateItemCommand({
+            TableName: this.claimsTable,
+            Key: { [CLAIM_KEY]: S(drainKey(instanceId)) },
+            UpdateExpression: "SET #StoppedRun = :run, #StoppedRecordedAt = :now",
+            ...expression("attribute_not_exists(#StoppedRun) OR #StoppedRun < :run", { ":run": launchedAt, ":now": now }),
+            ExpressionAttributeNames: { "#StoppedRun": "StoppedRun", "#StoppedRecordedAt": "StoppedRecordedAt" },
+        })));
+    }
+
+    /** The instance's drain causes and fence, read consistently; undefined when none was ever recorded. */
     async drainOf(instanceId: string): Promise<DrainMark | undefined> {
         const out = await this.client.send(new GetItemCommand({ TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(drainKey(instanceId)) }, ConsistentRead: true }));
         return out.Item && toDrain(out.Item);
     }
 
-    /** Deletes the instance's drain mark; when `signalledAt` is given, only that one (not a newer signal's). */
-    async forgetDrain(instanceId: string, signalledAt?: string): Promise<void> {
-        const condition = signalledAt === undefined ? undefined : expression("#SignalledAt = :signalled", { ":signalled": signalledAt });
-        await this.deleteIf(this.claimsTable, { [CLAIM_KEY]: S(drainKey(instanceId)) }, condition);
+    /**
+     * Ends the causes `ending` of a drain, each only while it is still the signal
+     * that was read; with `asRead`, only while every other cause is as read too
+     * (nothing newer arrived). The item goes when nothing else is left in it (no
+     * other cause, no fence), on the condition that it is exactly as read. False
+     * when a condition did not hold.
+     */
+    async endDrain(mark: DrainMark, ending: DrainSignal[], asRead: boolean): Promise<boolean> {
+        const key = { [CLAIM_KEY]: S(drainKey(mark.instanceId)) };
+        const endingPrefixes = [...new Set(ending.map(prefixOf))];
+        const whole = causesAsRead(mark, SLOTS);
+        if (mark.signals.every(signal => endingPrefixes.includes(prefixOf(signal))) && mark.stoppedRun === undefined) {
+            const gone = await conditional(() => this.client.send(new DeleteItemCommand({
+                TableName: this.claimsTable, Key: key, ...expression([...whole.clauses, "attribute_not_exists(#StoppedRun)"].join(" AND "), whole.values),
+            })));
+            if (gone || asRead) return gone;
+        }
+        const checked = asRead ? whole : causesAsRead(mark, endingPrefixes);
+        const update = `REMOVE ${endingPrefixes.flatMap(slotAttributes).map(name => `#${name}`).join(", ")}`;
+        const guard = expression(checked.clauses.join(" AND "), checked.values);
+        return conditional(() => this.client.send(new UpdateItemCommand({
+            TableName: this.claimsTable, Key: key, UpdateExpression: update, ...guard,
+            ExpressionAttributeNames: { ...guard.ExpressionAttributeNames, ...names(update) },
+        })));
+    }
+
+    /** Deletes the instance's drain item, on the condition that it is exactly as read (every cause and the fence): the reconciler's, once the instance is gone. */
+    async forgetDrain(mark: DrainMark): Promise<void> {
+        const { clauses, values } = causesAsRead(mark, SLOTS);
+        const fence = mark.stoppedRun === undefined ? "attribute_not_exists(#StoppedRun)" : "#StoppedRun = :run";
+        await this.deleteIf(this.claimsTable, { [CLAIM_KEY]: S(drainKey(mark.instanceId)) },
+            expression([...clauses, fence].join(" AND "), { ...values, ...(mark.stoppedRun !== undefined && { ":run": mark.stoppedRun }) }));
     }
 
     /** Puts workers on the waitlist; one already on it keeps its place. */
@@ -529,12 +643,25 @@ interface Condition {
     ExpressionAttributeValues?: Record<string, AttributeValue>;
 }
 
+/** The condition that the cause attributes of `prefixes` hold the signals `mark` was read with (absent where it had none). */
+function causesAsRead(mark: DrainMark, prefixes: string[]): { clauses: string[]; values: Record<string, string> } {
+    const read = prefixes.map((prefix, i) => ({ prefix, value: `:s${i}`, at: mark.signals.find(signal => prefixOf(signal) === prefix)?.signalledAt }));
+    return {
+        clauses: read.map(({ prefix, value, at }) => (at === undefined ? `attribute_not_exists(#${prefix}SignalledAt)` : `#${prefix}SignalledAt = ${value}`)),
+        values: Object.fromEntries(read.flatMap(({ value, at }) => (at === undefined ? [] : [[value, at]]))),
+    };
+}
+
+/** The `#Name` placeholders of an expression, each for the attribute of that name. */
+function names(text: string): Record<string, string> {
+    return Object.fromEntries([...new Set([...text.matchAll(/#(\w+)/g)].map(match => match[1]))].map(name => [`#${name}`, name]));
+}
+
 /** A condition expression whose `#Name` placeholders stand for attributes of that name, with string values. */
 function expression(condition: string, values: Record<string, string> = {}): Condition {
-    const names = [...new Set([...condition.matchAll(/#(\w+)/g)].map(match => match[1]))];
     return {
         ConditionExpression: condition,
-        ExpressionAttributeNames: Object.fromEntries(names.map(name => [`#${name}`, name])),
+        ExpressionAttributeNames: names(condition),
         ...(Object.keys(values).length > 0 && { ExpressionAttributeValues: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, S(v)])) }),
     };
 }

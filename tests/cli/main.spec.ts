@@ -373,7 +373,7 @@ describe("the operator CLI", function () {
                 expect((await w.locks()).find(lock => lock.Id === address.allocationId)).to.include({ InstanceId: worker });
                 expect(w.route53.records("A"), "a name changed").to.deep.equal(records);
                 if (dnsRecords === "per-binding") expect(records.map(r => [r.name, r.values])).to.deep.include([`${name}.`, [address.publicIp]]);
-                expect(await markOf(w, worker)).to.deep.equal({ Id: drainKey(worker), Cause: "operator", SignalledAt: at.toISOString(), RecordedAt: at.toISOString() });
+                expect(await markOf(w, worker)).to.deep.equal({ Id: drainKey(worker), OperatorSignalledAt: at.toISOString(), OperatorRecordedAt: at.toISOString() });
             });
         }
 
@@ -388,7 +388,7 @@ describe("the operator CLI", function () {
             const again = await cli(["drain", worker], stackOutput(w), after(at, 5 * MINUTE));
             expect(again).to.deep.equal({ code: 0, stdout: drained(w, worker, `${worker} is already draining (operator, signalled 5m ago)`), stderr: "" });
             expect(await snapshot(w)).to.deep.equal(before);
-            expect((await markOf(w, worker))?.RecordedAt, "the first mark was replaced").to.equal(at.toISOString());
+            expect((await markOf(w, worker))?.OperatorRecordedAt, "the first mark was replaced").to.equal(at.toISOString());
             const writes = w.gateway.calls.slice(seen).filter(isWrite);
             expect(writes.filter(call => call.outcome === "ok"), "a write took effect").to.deep.equal([]);
         });
@@ -523,9 +523,9 @@ describe("the operator CLI", function () {
             ]);
 
             const inspection: Inspection = JSON.parse((await cli(["status", "--json"], stackOutput(w), now)).stdout);
-            expect(inspection.draining.map(({ instanceId, cause, signalledAt, deadline, state }) => ({ instanceId, cause, signalledAt, deadline, state }))).to.have.deep.members([
-                { instanceId: spot, cause: "spot-interruption", signalledAt: t0.toISOString(), deadline: after(t0, 2 * MINUTE).toISOString(), state: "running" },
-                { instanceId: manual, cause: "operator", signalledAt: after(t0, 10_000).toISOString(), deadline: undefined, state: "running" },
+            expect(inspection.draining.map(({ instanceId, signals, state }) => ({ instanceId, signals: signals.map(({ cause, signalledAt, deadline }) => ({ cause, signalledAt, deadline })), state }))).to.have.deep.members([
+                { instanceId: spot, signals: [{ cause: "spot-interruption", signalledAt: t0.toISOString(), deadline: after(t0, 2 * MINUTE).toISOString() }], state: "running" },
+                { instanceId: manual, signals: [{ cause: "operator", signalledAt: after(t0, 10_000).toISOString(), deadline: undefined }], state: "running" },
             ]);
             expect(inspection.waiting.map(({ instanceId, holds, running }) => [instanceId, holds, running])).to.deep.equal([[busy, true, true], [gone, false, false], [late, false, true]]);
         });

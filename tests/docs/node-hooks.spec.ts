@@ -201,7 +201,7 @@ describe("docs/node-hooks.md", function () {
             const stop = await run("dash", preStopScript, view.proxy, env);
             expect(stop.code, stop.out).to.equal(0);
             expect(await world.servers()).to.deep.equal([]);
-            expect((await world.drains()).map(d => d.Cause)).to.deep.equal(["node"]);
+            expect((await world.drains()).map(d => Object.keys(d).filter(name => name.endsWith("SignalledAt")))).to.deep.equal([["NodeSignalledAt"]]);
             await world.checkInvariants([worker.instanceId]);
 
             const again = await run("dash", waitScript, view.proxy, env);

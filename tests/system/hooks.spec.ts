@@ -209,7 +209,7 @@ describe("the node hooks, through the shipped archive", function () {
             expect(answer.body).to.deep.include({ error: "draining", instanceId: worker.instanceId });
             expect(world.addressesOf(worker.instanceId)).to.deep.equal([]);
             expect(await world.claims()).to.deep.equal([]);
-            expect((await world.drains()).map(d => d.Cause)).to.deep.equal(["spot-interruption"]);
+            expect((await world.drains()).map(d => Object.keys(d).filter(name => name.endsWith("SignalledAt")))).to.deep.equal([["SpotSignalledAt"]]);
         });
 
         it("ends the drain a worker started itself (its pod restarted) and publishes it again, as a new server", async () => {
@@ -241,13 +241,14 @@ describe("the node hooks, through the shipped archive", function () {
             await world.checkInvariants([worker.instanceId]);
             expect((await world.servers()).map(r => r.InstanceId)).to.deep.equal([other.instanceId]);
             const [mark] = await world.drains();
-            expect(mark).to.include({ Id: `drain/${worker.instanceId}`, Cause: "node" });
+            expect(mark).to.include({ Id: `drain/${worker.instanceId}` });
+            expect(mark).to.have.keys("Id", "NodeSignalledAt", "NodeRecordedAt");
 
             world.gateway.clearCalls();
             expect((await call("POST", "/drain", callers.instance(worker.instanceId))).body.outcome).to.equal("already-draining");
             expect(await world.drains()).to.deep.equal([mark]);
-            // The mark's and the withdrawal's conditional writes, each refused by its condition: nothing changes.
-            expect(writes()).to.deep.equal(["PutItem", "DeleteItem"]);
+            // The cause's and the withdrawal's conditional writes, each refused by its condition: nothing changes.
+            expect(writes()).to.deep.equal(["UpdateItem", "DeleteItem"]);
             expect(world.gateway.calls.filter(c => !READS.includes(c.action)).map(c => c.errorCode)).to.deep.equal(["ConditionalCheckFailedException", "ConditionalCheckFailedException"]);
             const drains = hook.logs.map(line => JSON.parse(line)).filter(entry => "_aws" in entry && entry.Drains !== undefined);
             expect(drains.map(d => d.Cause)).to.deep.equal(["node"]);
@@ -276,8 +277,9 @@ describe("the node hooks, through the shipped archive", function () {
             world.gateway.clearCalls();
             const draining = await self();
             expect(draining).to.deep.include({ binding, published: false });
-            expect(draining.draining).to.have.keys("cause", "signalledAt");
+            expect(draining.draining).to.have.keys("cause", "signalledAt", "causes");
             expect(draining.draining.cause).to.equal("node");
+            expect(draining.draining.causes).to.deep.equal([{ cause: "node", signalledAt: draining.draining.signalledAt }]);
             expect(writes(), "asking wrote").to.deep.equal([]);
         });
     });

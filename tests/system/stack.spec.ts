@@ -233,7 +233,7 @@ describe("the stack", function () {
         it("gives each function one inline least-privilege policy and no managed policies", () => {
             expect(run.ofType(T.attachment)).to.have.length(0);
             for (const role of run.ofType(T.role)) expect(role.inputs.assumeRolePolicy.Statement[0].Principal).to.deep.equal({ Service: "lambda.amazonaws.com" });
-            const common = ["WriteOwnLogs", "ReadInstancesAndAddresses", "MovePoolAddressesOnly", "AttachToClusterInterfacesOnly", "AttachToTargetInstancesOnly", "ClaimsAndLocks", "Waitlist", "ServerRows"];
+            const common = ["WriteOwnLogs", "ReadInstancesAndAddresses", "MovePoolAddressesOnly", "AttachToClusterInterfacesOnly", "AttachToTargetInstancesOnly", "ClaimsAndLocks", "Waitlist", "DrainItems", "ServerRows"];
             expect(statements(run, "binder").map(s => s.Sid)).to.deep.equal([...common, "ConsumeOwnEventQueue"]);
             expect(statements(run, "reconciler").map(s => s.Sid)).to.deep.equal(common);
             for (const s of [...statements(run, "binder"), ...statements(run, "reconciler")]) {
@@ -376,7 +376,7 @@ describe("the stack", function () {
 
             it("gives the hook function what it binds and drains with, and neither releases nor the event queue", () => {
                 expect(statements(run, "hook").map(s => s.Sid)).to.deep.equal(
-                    ["WriteOwnLogs", "ReadInstancesAndAddresses", "MovePoolAddressesOnly", "AttachToClusterInterfacesOnly", "AttachToTargetInstancesOnly", "ClaimsAndLocks", "Waitlist", "ServerRows"]);
+                    ["WriteOwnLogs", "ReadInstancesAndAddresses", "MovePoolAddressesOnly", "AttachToClusterInterfacesOnly", "AttachToTargetInstancesOnly", "ClaimsAndLocks", "Waitlist", "DrainItems", "ServerRows"]);
                 expect(statement(run, "MovePoolAddressesOnly", "hook")).to.deep.include({
                     Action: ["ec2:AssociateAddress"], Condition: { StringEquals: { "aws:ResourceTag/team": "live", "aws:ResourceTag/pool": "media-dev" } },
                 });

@@ -122,8 +122,10 @@ export class Ec2Model {
         const instance = this.instanceMap.get(instanceId);
         if (!instance) throw new Error(`no instance ${instanceId}`);
         if (state === "terminated" && instance.state !== "terminated") this.terminatedAt.set(instanceId, this.clock());
-        // Instance.LaunchTime (EC2 API reference): "The time that the instance was last launched"; a start renews it.
-        if (state === "pending" && instance.state !== "pending") instance.launchTime = this.clock();
+        // Instance.LaunchTime (EC2 API reference): "The time that the instance was last launched"; a start renews it
+        // (a start always passes through pending; a caller that goes from stopped straight to running starts it too).
+        const starts = state === "pending" ? instance.state !== "pending" : state === "running" && instance.state !== "pending" && instance.state !== "running";
+        if (starts) instance.launchTime = this.clock();
         instance.state = state;
         this.record(this.instanceVersions, instanceId, instance);
         // Termination deletes the ENIs, which releases every Elastic IP that sat on them.

@@ -6,7 +6,7 @@ import { DnsRecordsMode, Tags } from "../../../binder/config";
 import { FunctionRole } from "../../../infra/policy";
 import { REGION, StackFacts } from "./facts";
 import { ACCOUNT, Authorization } from "./simulate";
-import { WAITLIST_KEY } from "../../../binder/schema";
+import { drainKey, WAITLIST_KEY } from "../../../binder/schema";
 
 /** One call: who makes it, in which DNS modes (all if absent), and what AWS authorizes for it. */
 export interface Call {
@@ -94,13 +94,13 @@ export const SDK_CALLS: Record<string, Call[]> = {
     ],
     PutItemCommand: [
         { what: "write a claim or a lock", by: ALL, authorize: f => [item("PutItem", f.tables.claims)] },
-        { what: "record a worker's drain", by: ["binder", "hook"], authorize: f => [item("PutItem", f.tables.claims)] },
     ],
     UpdateItemCommand: [
         { what: "put workers on the waitlist, or take them off", by: ALL, authorize: f => [{ ...item("UpdateItem", f.tables.claims), context: { "dynamodb:LeadingKeys": [WAITLIST_KEY] } }] },
+        { what: "record or end a cause of a worker's drain, or fence its stopped run", by: ALL, authorize: f => [{ ...item("UpdateItem", f.tables.claims), context: { "dynamodb:LeadingKeys": [drainKey("i-0123456789abcdef0")] } }] },
     ],
     DeleteItemCommand: [
-        { what: "drop a claim, a lock or a stale drain mark", by: ALL, authorize: f => [item("DeleteItem", f.tables.claims)] },
+        { what: "drop a claim, a lock, a drain item of a worker that is gone, or one whose last cause ended", by: ALL, authorize: f => [item("DeleteItem", f.tables.claims)] },
         { what: "withdraw a row", by: ALL, authorize: f => [item("DeleteItem", f.tables.servers)] },
     ],
     ScanCommand: [

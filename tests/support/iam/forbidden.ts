@@ -62,6 +62,7 @@ export const FORBIDDEN: Forbidden[] = [
     one("query an index of the servers table", ALL, f => ({ action: "dynamodb:Query", resource: `${f.tables.servers}/index/by-instance` })),
     one("batch-write the servers table", ALL, f => ({ action: "dynamodb:BatchWriteItem", resource: f.tables.servers })),
     one("update an item called waitlist in another table", ALL, () => ({ action: "dynamodb:UpdateItem", resource: otherTable, context: { "dynamodb:LeadingKeys": ["waitlist"] } })),
+    one("update an item called drain/<instance id> in another table", ALL, () => ({ action: "dynamodb:UpdateItem", resource: otherTable, context: { "dynamodb:LeadingKeys": ["drain/i-0123456789abcdef0"] } })),
     one("update a claim or lock in place", ALL, f => ({ action: "dynamodb:UpdateItem", resource: f.tables.claims, context: { "dynamodb:LeadingKeys": ["i-0123456789abcdef0"] } })),
     one("delete the servers table", ALL, f => ({ action: "dynamodb:DeleteTable", resource: f.tables.servers })),
     one("change the claims table", ALL, f => ({ action: "dynamodb:UpdateTable", resource: f.tables.claims })),
