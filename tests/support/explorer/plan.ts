@@ -42,8 +42,11 @@ export type FaultKind =
     | "lost";
 
 export interface FaultPlan {
-    /** The number of the released AWS call it hits (1 = the first of the run). */
-    call: number;
+    /** The number of the released AWS call it hits (1 = the first of the run)… */
+    call?: number;
+    /** …or the `nth` released call of this action (`AssociateAddress`, say). */
+    action?: string;
+    nth?: number;
     kind: FaultKind;
 }
 

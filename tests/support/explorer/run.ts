@@ -145,13 +145,18 @@ export class Explorer {
         const ec2 = new Ec2Model({ clock: () => clock.now, readLagMs: plan.readLagMs, random: seeded(plan.ec2Seed), remapChance: 0.5, terminatedVisibleMs: TERMINATED_VISIBLE_MS });
         const route53 = new Route53Model(ZONE);
         route53.pollsUntilInSync = plan.insyncPolls;
-        const gateway = await AwsGateway.start({ ec2, route53, sqs: new SqsModel(), dynamoEndpoint: this.dynamoEndpoint });
+        // With conflicts on, a transaction stays open for a step of its own, so that others meet it.
+        let world: RunWorld | undefined;
+        const gateway = await AwsGateway.start({
+            ec2, route53, sqs: new SqsModel(), dynamoEndpoint: this.dynamoEndpoint,
+            ...(plan.conflicts && { holdTransaction: () => world?.commitStep() ?? Promise.resolve() }),
+        });
         // The binder's own jitter (its redelivery delays) decides when a message comes
         // back, and so how far the clock jumps: seed it too, so that a seed replays the run.
         const random = Math.random;
         Math.random = seeded(plan.ec2Seed ^ 0x5bd1e995);
         try {
-            const world = new RunWorld(plan, settings, clock, ec2, route53, gateway, this.admin, scheduler, options);
+            world = new RunWorld(plan, settings, clock, ec2, route53, gateway, this.admin, scheduler, options);
             return await world.play();
         } finally {
             Math.random = random;
@@ -184,6 +189,8 @@ class RunWorld {
     private readonly duplicates: boolean[];
     private invocations = 0;
     private calls = 0;
+    /** Calls released so far, by action: a fault may be planned for the nth of an action. */
+    private readonly actionCalls = new Map<string, number>();
     private readonly outcomes: Record<string, number> = {};
 
     constructor(
@@ -199,7 +206,7 @@ class RunWorld {
         private readonly options: RunOptions,
     ) {
         this.steps = new Steps(scheduler, () => { this.clock.now += STEP_MS; });
-        this.faults = new Map(plan.faults.map(f => [f.call, f.kind]));
+        this.faults = new Map(plan.faults.flatMap(f => (f.call === undefined ? [] : [[f.call, f.kind]])));
         this.duplicates = [...plan.duplicates];
     }
 
@@ -594,6 +601,11 @@ class RunWorld {
         for (const a of this.allocations) if (which(a)) a.live = false;
     }
 
+    /** The commit of the transaction in flight: a step of its own, after its begin. */
+    commitStep(): Promise<void> {
+        return this.steps.hold("… commit");
+    }
+
     // ---- convergence and checks ----
 
     private async converge(): Promise<RunResult> {
@@ -699,7 +711,10 @@ class RunWorld {
                     this.steps.later("lambda", `thaw ${actor}`, () => this.steps.thaw(actor));
                 }
                 await this.steps.gate(actor, `${call.service}:${call.action} ${describeCall(call.input)}`, call.input);
-                const kind = this.faults.get(++this.calls);
+                const released = ++this.calls;
+                const nth = (this.actionCalls.get(call.action) ?? 0) + 1;
+                this.actionCalls.set(call.action, nth);
+                const kind = this.faults.get(released) ?? this.plan.faults.find(f => f.action === call.action && f.nth === nth)?.kind;
                 if (!kind) return;
                 this.gateway.inject({
                     service: call.service, action: call.action, match: c => c === call,

@@ -88,6 +88,25 @@ export class Steps {
         });
     }
 
+    /**
+     * Holds the call in flight (the last one released: one call is in flight at a
+     * time) at a second step of its own, `what`, as a DynamoDB transaction stays open
+     * between its begin and its commit. AWS finishes it even if its caller is cut off.
+     */
+    async hold(what: string): Promise<void> {
+        const last = this.trace[this.trace.length - 1];
+        const actor = last && this.actors.get(last.actor);
+        if (!actor) return;
+        this.inFlight--;
+        actor.waiting++;
+        await new Promise<void>(release => this.arrive(`${last.actor}: ${what}`, () => {
+            actor.waiting--;
+            this.inFlight++;
+            this.record(last.actor, what);
+            release();
+        }));
+    }
+
     /** Freezes an actor: its calls released from now on wait until `thaw`. */
     freeze(actorName: string): void {
         const actor = this.actors.get(actorName);
