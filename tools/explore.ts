@@ -1,10 +1,18 @@
 // `npm run explore -- --runs N [--seed S] [--trace]`: a long exploration of the
 // claim protocol's interleavings. Each run is seeded (seed S+i), so any run can be
 // replayed alone with `--seed <its seed> --runs 1 --trace`.
+//
+// `npm run explore -- --systematic [--bound K] [--scenario NAME] [--max-schedules N]`:
+// every schedule of each canonical scenario with at most K preemptions (2 by default);
+// `--estimate [--probes P]` only estimates how many there are. `--replay NAME:CHOICES`
+// prints the trace of one schedule (CHOICES as the search reports them, e.g. 7=2,15=1).
 import fc from "fast-check";
 import { describeFailure } from "../tests/support/explorer/property";
 import { Explorer, RunResult } from "../tests/support/explorer/run";
 import { planArbitrary } from "../tests/support/explorer/plan";
+import { SCENARIOS, scenarioPlan } from "../tests/support/explorer/scenarios";
+import { seeded } from "../tests/support/seeded";
+import { DEFAULT_BOUND, estimateSchedules, replaySchedule, searchScenario } from "../tests/support/explorer/systematic";
 
 function option(name: string, fallback: number): number {
     const at = process.argv.indexOf(`--${name}`);
@@ -14,7 +22,50 @@ function option(name: string, fallback: number): number {
     return value;
 }
 
+function text(name: string): string | undefined {
+    const at = process.argv.indexOf(`--${name}`);
+    return at < 0 ? undefined : process.argv[at + 1];
+}
+
+/** The systematic search over the canonical scenarios (or one), or the replay of one schedule. */
+async function systematic(): Promise<void> {
+    const bound = option("bound", DEFAULT_BOUND);
+    const replay = text("replay");
+    const explorer = await Explorer.start();
+    try {
+        if (replay !== undefined) {
+            const colon = replay.indexOf(":");
+            const [name, choices] = colon < 0 ? [replay, ""] : [replay.slice(0, colon), replay.slice(colon + 1)];
+            const result = await replaySchedule(explorer, scenarioPlan(name), choices);
+            console.log(`${name}:${choices} (${result.preemptions} preemption(s)): ${result.violations.length > 0 ? describeFailure(scenarioPlan(name), result) : `no violation\n${result.trace}`}`);
+            if (result.violations.length > 0) process.exitCode = 1;
+            return;
+        }
+        const names = text("scenario") === undefined ? Object.keys(SCENARIOS) : [text("scenario")!];
+        for (const name of names) {
+            const plan = scenarioPlan(name);
+            if (process.argv.includes("--estimate")) {
+                const started = Date.now();
+                const estimate = await estimateSchedules(scheduler => explorer.run(plan, scheduler), bound, option("probes", 10), seeded(1));
+                const perRun = (Date.now() - started) / estimate.runs;
+                console.log(`${name}, bound ${bound}: about ${Math.round(estimate.schedules)} schedules (${estimate.runs} runs sampled, ${perRun.toFixed(0)} ms each: about ${(estimate.schedules * perRun / 60_000).toFixed(0)} min)`);
+                continue;
+            }
+            const report = await searchScenario(explorer, plan, { bound, maxSchedules: option("max-schedules", Number.MAX_SAFE_INTEGER) });
+            console.log(`${name} (${SCENARIOS[name].description}), bound ${bound}: ${report.schedules} schedules, ${report.complete ? "complete" : "NOT complete (stopped at --max-schedules)"}, ${(report.ms / 1000).toFixed(1)} s, at most ${report.maxSteps} steps`);
+            if (report.violations.size === 0) console.log("  violations: none");
+            for (const [invariant, { schedules, choices }] of report.violations) {
+                console.log(`  ${invariant}: ${schedules} schedule(s); replay: npm run explore -- --replay ${name}:${choices}`);
+                process.exitCode = 1;
+            }
+        }
+    } finally {
+        await explorer.close();
+    }
+}
+
 async function main(): Promise<void> {
+    if (process.argv.includes("--systematic") || process.argv.includes("--replay")) return systematic();
     const runs = option("runs", 200);
     const firstSeed = option("seed", Date.now() % 1_000_000_000);
     const showTrace = process.argv.includes("--trace");

@@ -8,7 +8,6 @@ import { DeleteItemCommand, DeleteTableCommand, DynamoDBClient, ScanCommand, Upd
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { Route53Client } from "@aws-sdk/client-route-53";
 import { ConfiguredRetryStrategy } from "@smithy/core/retry";
-import type { Scheduler } from "fast-check";
 import { QueueBatch } from "../../../binder/batch";
 import { EC2_RETRY, RETRY } from "../../../binder/aws/clients";
 import { BinderSettings } from "../../../binder/config";
@@ -40,7 +39,7 @@ import { callers, hookRequest } from "../hooks";
 import { ACCOUNT, NODE_ROLE_ARN } from "../world";
 import { Allocation, checkFinal, checkStep, Facts, StepState, stepState, Violation } from "./invariants";
 import { CliPlan, HookPlan, Plan } from "./plan";
-import { Lifetime, Steps } from "./steps";
+import { Lifetime, StepScheduler, Steps } from "./steps";
 
 /** Virtual time one released step takes. */
 const STEP_MS = 250;
@@ -124,7 +123,7 @@ export class Explorer {
         await this.closeDynamo();
     }
 
-    async run(plan: Plan, scheduler: Scheduler, options: RunOptions = {}): Promise<RunResult> {
+    async run(plan: Plan, scheduler: StepScheduler, options: RunOptions = {}): Promise<RunResult> {
         const serial = ++this.tables;
         const settings: BinderSettings = {
             stack: "explore",
@@ -202,7 +201,7 @@ class RunWorld {
         private readonly gateway: AwsGateway,
         /** Straight to dynalite, for the checks: not gated, not recorded, never faulted. */
         private readonly direct: DynamoDBClient,
-        scheduler: Scheduler,
+        scheduler: StepScheduler,
         private readonly options: RunOptions,
     ) {
         this.steps = new Steps(scheduler, () => { this.clock.now += STEP_MS; });

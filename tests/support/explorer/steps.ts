@@ -1,9 +1,19 @@
 // The explorer's scheduler: every AWS call an actor makes, and every move of the
 // world around it (a worker changing state, a message delivered, a hand-made
-// change), waits at a gate until fast-check's scheduler releases it. Between two
-// releases every actor runs until it is blocked at a gate again or has finished,
-// so the order of calls is exactly the scheduler's choice: a seed replays it.
-import type { Scheduler } from "fast-check";
+// change), waits at a gate until the scheduler releases it (fast-check's random
+// one, or the systematic search's). Between two releases every actor runs until it
+// is blocked at a gate again or has finished, so the order of calls is exactly the
+// scheduler's choice: a seed, or a choice sequence, replays it.
+
+/** What `Steps` needs of a scheduler: fast-check's `Scheduler` and `SystematicScheduler` both are one. */
+export interface StepScheduler {
+    /** Holds a step until the scheduler picks it. */
+    schedule(task: Promise<void>, label: string): Promise<void>;
+    /** Steps waiting to be picked. */
+    count(): number;
+    /** Picks one waiting step and lets it go. */
+    waitOne(): Promise<void>;
+}
 
 /** One line of a run's trace: who did what, and (filled in later) how it ended. */
 export interface TraceEntry {
@@ -46,7 +56,7 @@ export class Steps {
     private readonly arrivals: { label: string; release: () => void }[] = [];
 
     constructor(
-        private readonly scheduler: Scheduler,
+        private readonly scheduler: StepScheduler,
         /** Runs when a step is released, before it proceeds: advances the clock, arms faults. */
         private readonly onRelease: (step: number, entry: TraceEntry) => void = () => {},
     ) {}
