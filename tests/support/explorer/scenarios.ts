@@ -14,13 +14,18 @@ export const DEFAULT_PLAN: Plan = {
     reconcilerRuns: 1,
     allocations: 1,
     hand: null,
+    cli: null,
     faults: [],
     readLagMs: 1_000,
     ec2Seed: 7,
+    insyncPolls: 0,
+    timeoutSlackMs: null,
+    freezeHookAt: null,
+    conflicts: false,
 };
 
 function worker(changes: Partial<WorkerPlan> = {}): WorkerPlan {
-    return { tagged: true, stopStart: false, terminate: false, twoCards: false, drain: null, ...changes };
+    return { tagged: true, stopStart: false, terminate: false, twoCards: false, drain: null, hook: null, ...changes };
 }
 
 export interface Scenario {
