@@ -490,7 +490,9 @@ describe("binding and release", function () {
             const [change, ...polls] = route53;
             expect(route53.map(c => c.action)).to.deep.equal(["ChangeResourceRecordSets", "GetChange", "GetChange"]);
             const changes = (change.input as ChangeResourceRecordSetsInput).ChangeBatch.Changes;
-            expect(changes.map(c => [c.Action, c.ResourceRecordSet.Name])).to.have.deep.members(instances.map(i => ["UPSERT", `${i.instanceId}.edge.live.example.com.`]));
+            // Each name with the TXT record that names its owner, in the same change.
+            expect(changes.map(c => [c.Action, c.ResourceRecordSet.Type, c.ResourceRecordSet.Name])).to.have.deep.members(instances.flatMap(i =>
+                ["A", "TXT"].map(type => ["UPSERT", type, `${i.instanceId}.edge.live.example.com.`])));
             expect(new Set(polls.map(c => (c.input as { Id: string }).Id)).size).to.equal(1);
             // Every row is written after the names are in sync, none before.
             const actions = world.gateway.calls.map(c => c.action);
@@ -529,8 +531,8 @@ describe("binding and release", function () {
 
             const route53 = world.gateway.calls.filter(c => c.service === "route53");
             expect(route53.map(c => c.action)).to.deep.equal(["ListResourceRecordSets", "ChangeResourceRecordSets"]);
-            const deleted = (route53[1].input as ChangeResourceRecordSetsInput).ChangeBatch.Changes.map(c => [c.Action, c.ResourceRecordSet.Name]);
-            expect(deleted).to.have.deep.members([instances[0], instances[2]].map(i => ["DELETE", `${i.instanceId}.edge.live.example.com.`]));
+            const deleted = (route53[1].input as ChangeResourceRecordSetsInput).ChangeBatch.Changes.map(c => [c.Action, c.ResourceRecordSet.Type, c.ResourceRecordSet.Name]);
+            expect(deleted).to.have.deep.members([instances[0], instances[2]].flatMap(i => ["A", "TXT"].map(type => ["DELETE", type, `${i.instanceId}.edge.live.example.com.`])));
             expect(world.route53.records("A").map(r => [r.name, r.values])).to.deep.equal([[`${repointed}.`, ["203.0.113.99"]]]);
             expect(world.ec2.addresses().filter(a => a.association)).to.have.length(0);
             expect(await world.servers()).to.deep.equal([]);

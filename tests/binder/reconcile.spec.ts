@@ -3,6 +3,7 @@
 import { PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { expect } from "chai";
 import { EventHandler, ReconcileHandler } from "../../binder";
+import { ownerText } from "../../binder/aws/dns";
 import type { ChangeResourceRecordSetsInput } from "../support/aws/route53-rest";
 import { stateChange, World, WorldOptions } from "../support/world";
 
@@ -72,14 +73,17 @@ describe("the reconciler", function () {
         gone.forEach(id => world.ec2.setState(id, "terminated"));
         const lost = [world.launch().instanceId, world.launch().instanceId, world.launch().instanceId];
         const spare = world.ec2.addresses().find(a => !a.association)!;
-        world.route53.put({ name: "i-0000000000000dead.live.example.com", type: "A", ttl: 60, values: [spare.publicIp] });
+        const dead = "i-0000000000000dead.live.example.com";
+        world.route53.put({ name: dead, type: "A", ttl: 60, values: [spare.publicIp] });
+        world.route53.put({ name: dead, type: "TXT", ttl: 60, values: [ownerText(world.settings.stack, "i-0000000000000dead")] });
         world.gateway.clearCalls();
 
         const run = await reconcile({});
         expect(kinds(run.fixed)).to.deep.equal(["stale-binding", "stale-binding", "stale-record", "unbound-target", "unbound-target", "unbound-target"]);
         const changes = world.gateway.calls.filter(c => c.action === "ChangeResourceRecordSets")
-            .map(c => (c.input as ChangeResourceRecordSetsInput).ChangeBatch.Changes.map(change => change.Action));
-        expect(changes).to.deep.equal([["DELETE", "DELETE"], ["DELETE"], ["UPSERT", "UPSERT", "UPSERT"]]);
+            .map(c => (c.input as ChangeResourceRecordSetsInput).ChangeBatch.Changes.map(change => `${change.Action} ${change.ResourceRecordSet.Type}`));
+        const pairs = (action: string, n: number) => Array.from({ length: n }, () => [`${action} A`, `${action} TXT`]).flat();
+        expect(changes).to.deep.equal([pairs("DELETE", 2), pairs("DELETE", 1), pairs("UPSERT", 3)]);
         expect(lost.map(id => world.addressesOf(id).length)).to.deep.equal([1, 1, 1]);
         expect((await world.checkInvariants()).bound).to.equal(3);
     });
