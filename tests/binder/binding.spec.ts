@@ -538,6 +538,22 @@ describe("binding and release", function () {
             expect(await world.servers()).to.deep.equal([]);
         });
 
+        it("releases a name written before names carried their owner: marked with its TXT record first, then deleted", async () => {
+            await open({ poolSize: 1, dnsRecords: "per-binding", dnsName: "{instance-id}.edge.{suffix}" });
+            const instance = world.launch();
+            await world.handle(handler, stateChange(instance.instanceId, "running"));
+            const [owner] = world.route53.records("TXT");
+            world.route53.drop(owner.name, "TXT");
+            world.ec2.setState(instance.instanceId, "terminated");
+            world.gateway.clearCalls();
+            await world.handle(handler, stateChange(instance.instanceId, "terminated"));
+            const changes = world.gateway.calls.filter(c => c.action === "ChangeResourceRecordSets")
+                .map(c => (c.input as ChangeResourceRecordSetsInput).ChangeBatch.Changes.map(change => `${change.Action} ${change.ResourceRecordSet.Type}`));
+            expect(changes).to.deep.equal([["CREATE TXT"], ["DELETE A", "DELETE TXT"]]);
+            expect(world.route53.records()).to.deep.equal([]);
+            await world.checkInvariants();
+        });
+
         it("retries Route53 throttling and PriorRequestNotComplete", async () => {
             await open({ poolSize: 1, dnsRecords: "per-binding" });
             world.gateway.inject({ service: "route53", action: "ChangeResourceRecordSets", code: "Throttling", status: 400 });

@@ -88,6 +88,30 @@ describe("the reconciler", function () {
         expect((await world.checkInvariants()).bound).to.equal(3);
     });
 
+    it("per binding, gives a name written before names carried their owner its TXT record, once", async () => {
+        await open({ poolSize: 1, dnsRecords: "per-binding" });
+        const instanceId = await bindOne();
+        const [owner] = world.route53.records("TXT");
+        world.route53.drop(owner.name, "TXT");
+        const result = await reconcile({});
+        expect(result.fixed.map(d => [d.kind, d.instanceId])).to.deep.equal([["unpublished-binding", instanceId]]);
+        expect(world.route53.records("TXT")).to.deep.equal([owner]);
+        expect((await reconcile({})).inspection.drift).to.deep.equal([]);
+        await world.checkInvariants();
+    });
+
+    it("per binding, removes a TXT record of the binder's left alone by hand, and never touches another's", async () => {
+        await open({ poolSize: 1, dnsRecords: "per-binding" });
+        const alone = "i-0000000000000dead.live.example.com";
+        const foreign = { name: "198-51-100-9.live.example.com", type: "TXT", ttl: 60, values: ['"heritage=external-dns,external-dns/owner=other"'] };
+        world.route53.put({ name: alone, type: "TXT", ttl: 60, values: [ownerText(world.settings.stack, "i-0000000000000dead")] });
+        world.route53.put(foreign);
+        const result = await reconcile({});
+        expect(result.fixed.map(d => [d.kind, d.dnsName])).to.deep.equal([["stale-record", alone]]);
+        expect(world.route53.records().map(r => r.name)).to.deep.equal([`${foreign.name}.`]);
+        expect((await reconcile({})).inspection.drift).to.deep.equal([]);
+    });
+
     it("rebinds an instance whose address was taken off by hand, keeping its row's key", async () => {
         await open({ poolSize: 2 });
         const instanceId = await bindOne();
