@@ -10,7 +10,7 @@ import { Logger } from "./log";
 import { ownPool } from "./ownership";
 import { Claim, DRAINING, Placement, RUN_STOPPED } from "./aws/store";
 
-export type BindOutcome = "bound" | "already-bound" | "not-a-target" | "not-running" | "draining";
+export type BindOutcome = "bound" | "already-bound" | "not-a-target" | "not-running" | "draining" | "holds-other-address";
 
 /** No pool address could be had. Thrown, so the event is retried and finally dead-lettered; the worker waits for a release meanwhile. */
 export const POOL_EXHAUSTED = "PoolExhaustedError";
@@ -97,7 +97,7 @@ export async function bindEach(ctx: Context, instances: Instance[], view: PoolVi
         const { instanceId } = instance;
         try {
             const associated = await associate(ctx, instance, view);
-            if (associated === "not-a-target") results.push({ instanceId, outcome: associated });
+            if (typeof associated === "string") results.push({ instanceId, outcome: associated });
             else pending.push(associated);
         } catch (error) {
             const held = heldBack(error);
@@ -137,7 +137,7 @@ async function waitForRelease(ctx: Context, instanceIds: string[]): Promise<void
  * step is safe to repeat, so a retry after a failure anywhere finishes the same
  * binding; every takeover is conditional on what was read.
  */
-async function associate(ctx: Context, instance: Instance, view: PoolView): Promise<Associated | "not-a-target"> {
+async function associate(ctx: Context, instance: Instance, view: PoolView): Promise<Associated | "not-a-target" | "holds-other-address"> {
     const { instanceId } = instance;
     const log = ctx.log.with({ instanceId, action: "bind" });
     const started = ctx.now().getTime();
@@ -151,6 +151,12 @@ async function associate(ctx: Context, instance: Instance, view: PoolView): Prom
     const pool = view.addresses ??= await ownPool(ctx);
     const free = pool.filter(address => !address.association).length;
     const seen = pool.find(address => isAttachedTo(address, target));
+    if (!seen && instance.elasticIp !== undefined && !pool.some(address => address.publicIp === instance.elasticIp)) {
+        // An Elastic IP outside the pool (an operator's, or one that left the pool): a pool
+        // address on the same private IP would silently replace it, so it is left alone.
+        log.info("holds an Elastic IP outside the pool; not bound while it does", { outcome: "holds-other-address", publicIp: instance.elasticIp });
+        return "holds-other-address";
+    }
     if (seen) {
         // The view can be older than a release of this address and a binding of it
         // to another instance: look again before adopting it.
@@ -179,7 +185,7 @@ async function publishAll(ctx: Context, bindings: Associated[]): Promise<BindRes
     if (bindings.length === 0) return [];
     let refused = new Map<string, unknown>();
     if (ctx.settings.dnsRecords === "per-binding") {
-        const names = bindings.map(({ claim }) => ({ name: claim.dnsName, ip: claim.publicIp }));
+        const names = bindings.map(({ claim }) => ({ name: claim.dnsName, ip: claim.publicIp, instanceId: claim.instanceId }));
         try {
             refused = await ctx.dns.pointAll(names, waitBudgetSeconds(ctx.timeLeft(), IN_SYNC_WAIT.maxWaitTime));
         } catch (error) {
@@ -222,7 +228,7 @@ export async function adopt(ctx: Context, instanceId: string, held: Address): Pr
     await ctx.store.withdraw(existing.publicIp, existing.dnsName, instanceId);
     if (ctx.settings.dnsRecords === "per-binding" && existing.dnsName !== claim.dnsName
         && (await ctx.store.lockOwner(existing.allocationId)) === instanceId) {
-        await ctx.dns.removeAll([{ name: existing.dnsName, ip: existing.publicIp }]);
+        await ctx.dns.removeAll([{ name: existing.dnsName, ip: existing.publicIp, instanceId, ownerless: true }]);
     }
     if (!(await ctx.store.writeClaim(claim, existing.allocationId))) throw claimRace(instanceId);
     await ctx.store.unbind(existing.publicIp, existing.dnsName, existing.allocationId, instanceId);
@@ -336,11 +342,13 @@ async function associateLocked(
 
 /**
  * Gives up the claimed address: its name first (per binding, an adopted claim may
- * have named it already, and only the lock holder's name can be there), then its
- * row, if an earlier binding left one, together with its lock.
+ * have named it already), then its row, if an earlier binding left one, together
+ * with its lock. The name goes only while its TXT record names this instance: the
+ * lock may have been taken from it meanwhile (an operator's release), and the next
+ * holder's name, with names that carry only the IP, is the same name.
  */
 async function letGo(ctx: Context, claim: Claim): Promise<void> {
-    if (ctx.settings.dnsRecords === "per-binding") await ctx.dns.removeAll([{ name: claim.dnsName, ip: claim.publicIp }]);
+    if (ctx.settings.dnsRecords === "per-binding") await ctx.dns.removeAll([{ name: claim.dnsName, ip: claim.publicIp, instanceId: claim.instanceId }]);
     await ctx.store.unbind(claim.publicIp, claim.dnsName, claim.allocationId, claim.instanceId);
 }
 

@@ -1,7 +1,7 @@
 // Two stacks that share addressTags would otherwise fight over one pool: each
 // binder would take the other's addresses. An address whose owner tag names
 // another stack's pool is that stack's; addresses without one (BYOIP) are shared.
-import { Context } from "./context";
+import { Context, hasTags } from "./context";
 import { Address } from "./aws/ec2";
 import { poolOwner } from "./schema";
 
@@ -16,4 +16,10 @@ export async function ownPool(ctx: Context): Promise<Address[]> {
             { action: "pool", outcome: "foreign-owner", allocationId, publicIp, owner: other });
     }
     return foreign.length === 0 ? pool : pool.filter(address => !foreign.includes(address));
+}
+
+/** Whether an address, as read by itself, is still one of this stack's pool: it carries the address tags, and no other pool's owner tag. */
+export function inOwnPool(ctx: Context, address: Address): boolean {
+    const { stack, addressTags } = ctx.settings;
+    return hasTags(address.tags ?? {}, addressTags) && (address.owner === undefined || address.owner === poolOwner(stack, addressTags));
 }

@@ -3,12 +3,12 @@
 // is safe beside a burst of events and beside another run of itself.
 import { adopt, bindAll } from "./bind";
 import { Context, hasTags } from "./context";
-import { NamedAddress } from "./aws/dns";
+import { NameRecord, OwnedName } from "./aws/dns";
 import { hasTimeToStart } from "./deadline";
 import { Address, Instance, isAttachedTo } from "./aws/ec2";
 import { observedPhase } from "./lifecycle";
 import { isNameFor, renderName } from "./naming";
-import { ownPool } from "./ownership";
+import { inOwnPool, ownPool } from "./ownership";
 import { releaseAll } from "./release";
 import { Claim, DrainMark, DrainSignal, holdingSignals, ServerRow, StoredServer, Waiting } from "./aws/store";
 
@@ -22,13 +22,18 @@ export type DriftKind =
     | "unpublished-binding"  // a running target holds its address but has no row, or (per binding) no name: publish
     | "outdated-row"         // a row with an old association id (a remap) or of an earlier run: publish again
     | "stale-binding"        // a claim whose instance is gone or no longer a target: release it
+    | "left-pool"            // a binding whose address left the pool (untagged, or another pool's): forsake it, the association stays
     | "stopped-row"          // the row of the run EC2 shows stopped: fence the run, withdraw the row, keep the binding
     | "draining-row"         // the row of a worker being drained: withdraw it, keep the binding
     | "stale-drain"          // drain causes of an earlier run (forget them), or the drain item of an instance that is gone (delete it)
     | "orphan-row"           // a row whose instance does not hold its address: remove the row
     | "stale-lock"           // a lock older than the lease that no claim or association backs: unlock
     | "stale-record"         // per binding: a name the binder gave to a pool address that no binding holds: delete it
-    | "foreign-association"; // a pool address on a non-target without a claim: reported only
+    | "foreign-association"  // a pool address on a non-target without a claim: reported only
+    | "foreign-address";     // a running target holds an Elastic IP outside the pool: reported only, not bound while it does
+
+/** Kinds the reconciler reports and never changes. */
+export const REPORT_ONLY: DriftKind[] = ["foreign-association", "foreign-address"];
 
 /** Kinds fixed, for a running target, by binding it again (one batch for all). */
 const BOUND_BY_BINDING: DriftKind[] = ["unbound-target", "abandoned-claim", "unrecorded-binding", "unpublished-binding", "outdated-row"];
@@ -43,6 +48,10 @@ export interface Drift {
     row?: ServerRow;
     /** The name a stale-record drift is about. */
     dnsName?: string;
+    /** The instance a stale name's TXT record named, as read (none: a record without one). */
+    owner?: string;
+    /** When a stale lock was taken, as read. */
+    lockedAt?: string;
     /** The drain item a stale-drain drift is about, as it was read. */
     mark?: DrainMark;
     /** Stale-drain: the causes that no longer hold (none: the whole item goes, its instance being gone). */
@@ -95,6 +104,11 @@ export interface Reconciliation {
     postponed: Drift[];
 }
 
+/** Whether a binding's name is in place: its A record holds the address and its TXT record names the instance. */
+function named(record: NameRecord | undefined, publicIp: string, instanceId: string): boolean {
+    return record?.ip === publicIp && record.owner === instanceId;
+}
+
 /** Reads the pool, claims, locks, rows, instances and (per binding) names, and lists what is out of line. */
 export async function inspect(ctx: Context): Promise<Inspection> {
     const { instanceTags, dnsRecords } = ctx.settings;
@@ -136,7 +150,12 @@ export async function inspect(ctx: Context): Promise<Inspection> {
             continue;
         }
         if (!held) {
-            if (!claim) drift.push({ kind: "unbound-target", state: "running", instanceId, detail: "running target without a pool address" });
+            // A claim on an address that left the pool is the left-pool drift's (below), never a reason to bind again.
+            if (claim && !addressOf.has(claim.allocationId)) continue;
+            if (instance.elasticIp !== undefined && !pool.some(a => a.publicIp === instance.elasticIp)) {
+                // Binding would replace it: EC2 keeps one address per private IP.
+                drift.push({ kind: "foreign-address", state: "running", instanceId, publicIp: instance.elasticIp, detail: `holds ${instance.elasticIp}, an Elastic IP outside the pool; not bound while it does` });
+            } else if (!claim) drift.push({ kind: "unbound-target", state: "running", instanceId, detail: "running target without a pool address" });
             else if (rows.some(r => r.instanceId === instanceId)) {
                 // The bind had finished (it published a row), so nothing is in flight: the address was lost.
                 drift.push({ kind: "unbound-target", state: "running", instanceId, allocationId: claim.allocationId, detail: "running target lost its pool address" });
@@ -149,8 +168,8 @@ export async function inspect(ctx: Context): Promise<Inspection> {
         const row = rows.find(r => r.instanceId === instanceId && r.allocationId === allocationId);
         if (claim?.allocationId !== allocationId || lockOf.get(allocationId) !== instanceId) {
             drift.push({ kind: "unrecorded-binding", state: "running", instanceId, allocationId, publicIp, detail: "holds the address without its claim and lock" });
-        } else if (!row || (records && records.get(claim!.dnsName) !== publicIp)) {
-            drift.push({ kind: "unpublished-binding", state: "running", instanceId, allocationId, publicIp, detail: row ? `${claim!.dnsName} does not resolve to it` : "bound, but has no row" });
+        } else if (!row || (records && !named(records.get(claim!.dnsName), publicIp, instanceId))) {
+            drift.push({ kind: "unpublished-binding", state: "running", instanceId, allocationId, publicIp, detail: row ? `${claim!.dnsName} does not resolve to it, or its TXT record does not name it` : "bound, but has no row" });
         } else if (row.associationId !== held.association!.associationId) {
             drift.push({ kind: "outdated-row", state: "running", instanceId, allocationId, publicIp, row, detail: `the row says ${row.associationId}, EC2 ${held.association!.associationId}` });
         } else if (row.launchedAt !== undefined && row.launchedAt !== instance.launchedAt) {
@@ -168,9 +187,13 @@ export async function inspect(ctx: Context): Promise<Inspection> {
             // A lagging read may not show an instance that was launched a moment ago.
             : phase === "unknown" && older(claim.claimedAt, CLAIM_LEASE_MS) ? "no longer exists"
                 : instance && !tagged(instance) ? "no longer carries the instance tags" : undefined;
-        if (!why) continue;
-        stale.add(claim.instanceId);
-        drift.push({ kind: "stale-binding", instanceId: claim.instanceId, allocationId: claim.allocationId, publicIp: claim.publicIp, detail: `instance ${why}` });
+        if (why) {
+            stale.add(claim.instanceId);
+            drift.push({ kind: "stale-binding", instanceId: claim.instanceId, allocationId: claim.allocationId, publicIp: claim.publicIp, detail: `instance ${why}` });
+        } else if (!addressOf.has(claim.allocationId) && older(claim.claimedAt, CLAIM_LEASE_MS)) {
+            // A younger claim may be on an address tagged into the pool a moment ago, which a lagging read does not show yet.
+            drift.push({ kind: "left-pool", instanceId: claim.instanceId, allocationId: claim.allocationId, publicIp: claim.publicIp, detail: `${claim.publicIp} is no longer a pool address; the binding is forsaken, its association left alone` });
+        }
     }
 
     // Rows: only for an instance that holds its address and is running.
@@ -222,17 +245,27 @@ export async function inspect(ctx: Context): Promise<Inspection> {
         if (addressOf.get(allocationId)?.association?.instanceId === instanceId) continue;
         // A young lock may belong to a bind that is just moving on from it.
         if (!older(lock.lockedAt, CLAIM_LEASE_MS)) continue;
-        drift.push({ kind: "stale-lock", instanceId, allocationId, detail: `lock from ${lock.lockedAt} backed by no claim or association` });
+        drift.push({ kind: "stale-lock", instanceId, allocationId, lockedAt: lock.lockedAt, detail: `lock from ${lock.lockedAt} backed by no claim or association` });
     }
 
     // Per binding: a name of the binder's pointing at a pool address is held by the
-    // address's lock holder (bound, stopped or binding) or by its holder in EC2; any other is left over.
+    // address's lock holder (bound, stopped or binding) or by its holder in EC2; a
+    // TXT record of the binder's alone (its A record deleted) by the instance it
+    // names, while that instance's claim carries the name. Any other is left over.
+    // A name with another's TXT record is not the binder's.
     const nameOf = (publicIp: string, instanceId?: string) => instanceId && renderName(ctx.settings.dnsName, { ip: publicIp, suffix: ctx.settings.suffix, instanceId });
-    for (const [dnsName, publicIp] of records ?? []) {
+    for (const [dnsName, { ip: publicIp, owner, text }] of records ?? []) {
+        if (text && owner === undefined) continue;
+        if (publicIp === undefined) {
+            if (owner !== undefined && claimOf.get(owner)?.dnsName !== dnsName) {
+                drift.push({ kind: "stale-record", dnsName, owner, detail: `${dnsName} has only its TXT record, naming ${owner}, which has no such name` });
+            }
+            continue;
+        }
         const address = pool.find(a => a.publicIp === publicIp);
         if (!address || !isNameFor(ctx.settings.dnsName, { ip: publicIp, suffix: ctx.settings.suffix }, dnsName)) continue;
         if (nameOf(publicIp, lockOf.get(address.allocationId)) === dnsName || nameOf(publicIp, address.association?.instanceId) === dnsName) continue;
-        drift.push({ kind: "stale-record", allocationId: address.allocationId, publicIp, dnsName, detail: `${dnsName} points at ${publicIp}, but no binding has that name` });
+        drift.push({ kind: "stale-record", allocationId: address.allocationId, publicIp, dnsName, owner, detail: `${dnsName} points at ${publicIp}, but no binding has that name` });
     }
 
     // Pool addresses held outside the bookkeeping (those on a running target's primary interface were seen above).
@@ -284,9 +317,10 @@ export async function reconcile(ctx: Context, options: { dryRun: boolean }): Pro
     const inspection = await inspect(ctx);
     const result: Reconciliation = { inspection, fixed: [], failed: [], postponed: [] };
     ctx.metrics.pool(inspection.pool.length, inspection.free);
-    ctx.metrics.drift(inspection.drift.filter(d => d.kind !== "foreign-association").length);
+    ctx.metrics.drift(inspection.drift.filter(d => !REPORT_ONLY.includes(d.kind)).length);
     const toBind: Drift[] = [];
     const toRelease: Drift[] = [];
+    const toForsake: Drift[] = [];
     const toUnname: Drift[] = [];
     const failed = (drift: Drift, error: unknown) =>
         result.failed.push({ drift, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
@@ -300,13 +334,17 @@ export async function reconcile(ctx: Context, options: { dryRun: boolean }): Pro
     };
     for (const drift of inspection.drift) {
         ctx.log.info(options.dryRun ? "drift found (dry run)" : "drift found", { ...drift, row: undefined, action: "reconcile" });
-        if (options.dryRun || drift.kind === "foreign-association") continue;
+        if (options.dryRun || REPORT_ONLY.includes(drift.kind)) continue;
         if (BOUND_BY_BINDING.includes(drift.kind) && drift.state === "running") {
             if (!toBind.some(d => d.instanceId === drift.instanceId)) toBind.push(drift);
             continue;
         }
         if (drift.kind === "stale-binding") {
             if (!toRelease.some(d => d.instanceId === drift.instanceId)) toRelease.push(drift);
+            continue;
+        }
+        if (drift.kind === "left-pool") {
+            toForsake.push(drift);
             continue;
         }
         if (!hasTimeToStart(ctx.timeLeft())) {
@@ -320,6 +358,7 @@ export async function reconcile(ctx: Context, options: { dryRun: boolean }): Pro
     // Releases, stale names and binds each go as one batch (Route53's rate is the
     // account's), releases first, so that the addresses they free can go to the targets.
     if (toRelease.length > 0) settled(toRelease, await releaseAll(ctx, toRelease.map(drift => drift.instanceId!)));
+    if (toForsake.length > 0) settled(toForsake, await forsake(ctx, toForsake));
     if (toUnname.length > 0) {
         await unname(ctx, toUnname).then(() => result.fixed.push(...toUnname), err => toUnname.forEach(drift => failed(drift, err)));
     }
@@ -373,15 +412,15 @@ async function fix(ctx: Context, drift: Drift): Promise<void> {
             if (drift.ended) await ctx.store.endDrain(drift.mark!, drift.ended, false);
             else await ctx.store.forgetDrain(drift.mark!);
             return;
-        case "orphan-row": {
-            // Look again (a bind may have associated since the inspection): the row goes
-            // only if its instance does not hold the address, and only as it was read.
-            const row = drift.row!;
-            if ((await ctx.ec2.address(row.allocationId))?.association?.instanceId !== row.instanceId) await ctx.store.withdrawRow(row);
+        case "orphan-row":
+            // EC2's reads (the instance still pending, the address without its association)
+            // can both lag a live binding; its lock cannot, so the row goes only if its
+            // instance does not hold the lock, and only as it was read.
+            await ctx.store.withdrawOrphan(drift.row!);
             return;
-        }
         case "stale-lock":
-            await ctx.store.unlock(drift.allocationId!, drift.instanceId!);
+            // A lock taken again since the inspection (a new LockedAt) belongs to a bind in flight.
+            await ctx.store.unlock(drift.allocationId!, drift.instanceId!, drift.lockedAt);
             return;
         case "unrecorded-binding": {
             // A stopped target: record the binding, publish nothing.
@@ -394,13 +433,45 @@ async function fix(ctx: Context, drift: Drift): Promise<void> {
     }
 }
 
-/** Deletes stale names in one change, each only if no bind has locked its address for that name since the inspection. */
+/**
+ * Deletes stale names in one change, each only if no bind has locked its address
+ * (or claimed it, for a TXT record alone) for that name since the inspection, and
+ * only while the name is as it was read: its TXT record naming the same instance,
+ * or none. A bind that names the address after this look writes its own TXT record,
+ * so Route53 refuses the delete.
+ */
 async function unname(ctx: Context, drifts: Drift[]): Promise<void> {
-    const names: NamedAddress[] = [];
+    const names: OwnedName[] = [];
     for (const drift of drifts) {
+        const { dnsName, publicIp, owner } = drift;
+        if (publicIp === undefined) {
+            if ((await ctx.store.claim(owner!))?.dnsName !== dnsName) names.push({ name: dnsName!, instanceId: owner });
+            continue;
+        }
         const holder = await ctx.store.lockOwner(drift.allocationId!);
-        const name = holder && renderName(ctx.settings.dnsName, { ip: drift.publicIp!, suffix: ctx.settings.suffix, instanceId: holder });
-        if (name !== drift.dnsName) names.push({ name: drift.dnsName!, ip: drift.publicIp! });
+        const name = holder && renderName(ctx.settings.dnsName, { ip: publicIp, suffix: ctx.settings.suffix, instanceId: holder });
+        if (name !== dnsName) names.push({ name: dnsName!, ip: publicIp, instanceId: owner, ownerless: owner === undefined });
     }
     await ctx.dns.removeAll(names);
+}
+
+/**
+ * Forsakes bindings whose address left the pool, once a read of the address by
+ * itself confirms it (a lagging pool read alone must not end a binding): row, name
+ * (under the lock), lock and claim go, as in a release; the association stays as
+ * the operator left it, since the address is no longer the binder's to move.
+ */
+async function forsake(ctx: Context, drifts: Drift[]): Promise<{ instanceId: string; error?: unknown }[]> {
+    const confirmed: string[] = [];
+    const results: { instanceId: string; error?: unknown }[] = [];
+    for (const drift of drifts) {
+        try {
+            const address = await ctx.ec2.address(drift.allocationId!);
+            if (address && inOwnPool(ctx, address)) results.push({ instanceId: drift.instanceId! });
+            else confirmed.push(drift.instanceId!);
+        } catch (error) {
+            results.push({ instanceId: drift.instanceId!, error });
+        }
+    }
+    return [...results, ...await releaseAll(ctx, confirmed, { disassociate: false })];
 }

@@ -15,6 +15,16 @@ interface Releasing {
 }
 
 /**
+ * `disassociate: false` forsakes the bindings instead: for an address that has left
+ * the pool (untagged, or given to another pool), which is no longer the binder's to
+ * move. Row, name, lock and claim go as in a release; the association stays as the
+ * operator left it.
+ */
+export interface ReleaseOptions {
+    disassociate: boolean;
+}
+
+/**
  * Undoes the bindings of instances the caller has seen in EC2 going away or no
  * longer targets. For each: row; then the names, all in one Route53 change; then
  * association, row and lock together, and claim. A drain item stays: released by
@@ -27,7 +37,7 @@ interface Releasing {
  * owns what it removes. Never throws; near the invocation's timeout it stops
  * starting releases, and the instances it did not get to have no result.
  */
-export async function releaseAll(ctx: Context, instanceIds: string[]): Promise<ReleaseResult[]> {
+export async function releaseAll(ctx: Context, instanceIds: string[], options: ReleaseOptions = { disassociate: true }): Promise<ReleaseResult[]> {
     const results: ReleaseResult[] = [];
     const releasing: Releasing[] = [];
     for (const instanceId of instanceIds) {
@@ -42,14 +52,15 @@ export async function releaseAll(ctx: Context, instanceIds: string[]): Promise<R
     }
     const naming = releasing.filter(r => r.holdsLock && ctx.settings.dnsRecords === "per-binding");
     let namesFailed: unknown;
-    await ctx.dns.removeAll(naming.map(({ claim }) => ({ name: claim.dnsName, ip: claim.publicIp }))).catch(error => {
+    // Holding the lock, a release may also remove a name written before names carried their owner.
+    await ctx.dns.removeAll(naming.map(({ claim }) => ({ name: claim.dnsName, ip: claim.publicIp, instanceId: claim.instanceId, ownerless: true }))).catch(error => {
         namesFailed = error;
     });
     for (const r of releasing) {
         const { instanceId } = r.claim;
         try {
             if (namesFailed !== undefined && naming.includes(r)) throw namesFailed;
-            await finish(ctx, r);
+            await finish(ctx, r, options);
             results.push({ instanceId, outcome: "released" });
         } catch (error) {
             results.push({ instanceId, error });
@@ -70,11 +81,11 @@ async function beginRelease(ctx: Context, instanceId: string): Promise<Releasing
 }
 
 /** With the name gone: the association, the row once more with the lock, then the claim. */
-async function finish(ctx: Context, { claim, holdsLock }: Releasing): Promise<void> {
+async function finish(ctx: Context, { claim, holdsLock }: Releasing, options: ReleaseOptions): Promise<void> {
     const { allocationId, publicIp, dnsName, instanceId } = claim;
     let disassociated = false;
     if (holdsLock) {
-        const association = (await ctx.ec2.address(allocationId))?.association;
+        const association = options.disassociate ? (await ctx.ec2.address(allocationId))?.association : undefined;
         if (association?.instanceId === instanceId) {
             await ctx.ec2.disassociate(association.associationId);
             disassociated = true;

@@ -83,5 +83,8 @@ export async function undrainCommand(ctx: Context, instanceId: string, out: (tex
         case "draining":
             out(`${instanceId} is still draining: a newer drain signal came in; not published\n`);
             return 1;
+        case "holds-other-address":
+            out(`${undrained}: not published, it holds an Elastic IP outside the pool\n`);
+            return 0;
     }
 }

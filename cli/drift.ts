@@ -1,5 +1,5 @@
 // Drift as table cells, shared by the status and reconcile reports.
-import { Drift, PoolEntry } from "../binder/reconcile";
+import { Drift, PoolEntry, REPORT_ONLY } from "../binder/reconcile";
 import { NONE } from "./format";
 
 export const DRIFT_HEADER = ["KIND", "INSTANCE", "ADDRESS", "DETAIL"];
@@ -11,4 +11,4 @@ export function driftCells(drift: Drift, pool: PoolEntry[]): string[] {
 }
 
 /** Drift the reconciler reports but never changes. */
-export const isLeftAlone = (drift: Drift) => drift.kind === "foreign-association";
+export const isLeftAlone = (drift: Drift) => REPORT_ONLY.includes(drift.kind);

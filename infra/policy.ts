@@ -62,7 +62,7 @@ const MOVES: Record<FunctionRole, string[]> = {
 const resourceTags = (tags: Tags) =>
     Object.fromEntries(Object.entries(tags).map(([key, value]) => [`aws:ResourceTag/${key}`, value]));
 
-/** The A record names the template can yield, as an IAM pattern (Route53 compares them lower-case, without the trailing dot). */
+/** The names the template can yield (an A and a TXT record each), as an IAM pattern (Route53 compares them lower-case, without the trailing dot). */
 export function recordNamePattern(dnsName: string, suffix: string): string {
     return renderName(dnsName, { ip: "*.*.*.*", suffix, instanceId: "i-*" });
 }
@@ -70,8 +70,10 @@ export function recordNamePattern(dnsName: string, suffix: string): string {
 /**
  * A function's whole permission set: this stack's tables, its log group, pool
  * addresses only (by tag) moved onto interfaces in the cluster's VPCs, and in
- * per-binding mode UPSERT and DELETE of A records of its own names in its own
- * zone. EC2 describe calls cannot be scoped, so they get `*`.
+ * per-binding mode UPSERT and DELETE of its own names in its own zone: their A
+ * records and the TXT records beside them that name each one's owner, and the
+ * CREATE of such a TXT record that marks a name written without one before it
+ * goes. EC2 describe calls cannot be scoped, so they get `*`.
  */
 export function binderPolicy(scope: PolicyScope): PolicyDocument {
     const arn = (service: string, resource: string, region = scope.region, account = scope.accountId) =>
@@ -153,6 +155,7 @@ export function binderPolicy(scope: PolicyScope): PolicyDocument {
     }
     if (scope.dnsRecords === "per-binding") {
         const zone = arn("route53", `hostedzone/${scope.hostedZoneId}`, "", "");
+        const names = recordNamePattern(scope.dnsName, scope.suffix);
         statements.push(
             {
                 // Route53's normalized names are lower case without the trailing dot; every
@@ -165,9 +168,24 @@ export function binderPolicy(scope: PolicyScope): PolicyDocument {
                 Condition: {
                     "ForAllValues:StringEquals": {
                         "route53:ChangeResourceRecordSetsActions": ["UPSERT", "DELETE"],
-                        "route53:ChangeResourceRecordSetsRecordTypes": ["A"],
+                        "route53:ChangeResourceRecordSetsRecordTypes": ["A", "TXT"],
                     },
-                    "ForAllValues:StringLike": { "route53:ChangeResourceRecordSetsNormalizedRecordNames": [recordNamePattern(scope.dnsName, scope.suffix)] },
+                    "ForAllValues:StringLike": { "route53:ChangeResourceRecordSetsNormalizedRecordNames": [names] },
+                },
+            },
+            {
+                // A name written before names carried their owner is marked with its TXT
+                // record before it goes: a CREATE, which fails if a binding named it since.
+                Sid: "MarkOwnRecordsOnly",
+                Effect: "Allow",
+                Action: ["route53:ChangeResourceRecordSets"],
+                Resource: [zone],
+                Condition: {
+                    "ForAllValues:StringEquals": {
+                        "route53:ChangeResourceRecordSetsActions": ["CREATE"],
+                        "route53:ChangeResourceRecordSetsRecordTypes": ["TXT"],
+                    },
+                    "ForAllValues:StringLike": { "route53:ChangeResourceRecordSetsNormalizedRecordNames": [names] },
                 },
             },
             {

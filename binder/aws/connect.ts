@@ -35,7 +35,7 @@ export function connect(settings: BinderSettings, options: ConnectOptions = {}):
         layer: {
             ec2: new Ec2(clients.ec2),
             store: makeStore(clients.dynamodb, settings),
-            dns: new Dns(clients.route53, settings.hostedZoneId, settings.dnsTtl),
+            dns: new Dns(clients.route53, settings.hostedZoneId, settings.dnsTtl, settings.stack),
         },
         close: () => {
             clients.ec2.destroy();

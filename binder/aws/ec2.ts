@@ -26,6 +26,8 @@ export interface Instance {
     tags: Tags;
     /** The primary private IP of the primary interface, device index 0 on network card 0 (not simply the first one listed). */
     primary?: Attachment;
+    /** The Elastic IP on the primary private IP, if EC2 shows one (an address of the account's, not one Amazon assigned). */
+    elasticIp?: string;
     /** When the instance last started (ISO 8601): a stop and start renews it, so it names the run a row belongs to. */
     launchedAt?: string;
     instanceType?: string;
@@ -37,6 +39,7 @@ export interface Address {
     publicIp: string;
     /** The stack and pool the address's owner tag names, if it has one. */
     owner?: string;
+    tags?: Tags;
     association?: Attachment & { associationId: string; instanceId?: string };
 }
 
@@ -47,12 +50,17 @@ const tagFilters = (tags: Tags): Filter[] => Object.entries(tags).map(([key, val
 function toInstance(found: SdkInstance): Instance {
     // Each network card has its own device 0; the primary interface is the one on card 0 (absent means 0).
     const eni = found.NetworkInterfaces?.find(n => n.Attachment?.DeviceIndex === 0 && (n.Attachment.NetworkCardIndex ?? 0) === 0);
-    const privateIp = eni?.PrivateIpAddresses?.find(ip => ip.Primary)?.PrivateIpAddress ?? eni?.PrivateIpAddress;
+    const primaryIp = eni?.PrivateIpAddresses?.find(ip => ip.Primary);
+    const privateIp = primaryIp?.PrivateIpAddress ?? eni?.PrivateIpAddress;
+    // An address Amazon assigned at launch is owned by "amazon"; an Elastic IP by the account that allocated it.
+    const publicIp = primaryIp?.Association ?? eni?.Association;
+    const elastic = publicIp?.PublicIp && publicIp.IpOwnerId !== "amazon" ? publicIp.PublicIp : undefined;
     return {
         instanceId: found.InstanceId ?? "",
         state: found.State?.Name ?? "unknown",
         tags: toTags(found.Tags),
         primary: eni?.NetworkInterfaceId && privateIp ? { networkInterfaceId: eni.NetworkInterfaceId, privateIpAddress: privateIp } : undefined,
+        ...(elastic !== undefined && { elasticIp: elastic }),
         launchedAt: found.LaunchTime?.toISOString(),
         instanceType: found.InstanceType,
         availabilityZone: found.Placement?.AvailabilityZone,
@@ -61,11 +69,13 @@ function toInstance(found: SdkInstance): Instance {
 
 function toAddress(address: SdkAddress): Address {
     const { AllocationId, PublicIp, AssociationId, NetworkInterfaceId, PrivateIpAddress, InstanceId } = address;
-    const owner = toTags(address.Tags)[OWNER_TAG];
+    const tags = toTags(address.Tags);
+    const owner = tags[OWNER_TAG];
     return {
         allocationId: AllocationId ?? "",
         publicIp: PublicIp ?? "",
         ...(owner !== undefined && { owner }),
+        tags,
         association: AssociationId && NetworkInterfaceId && PrivateIpAddress
             ? { associationId: AssociationId, networkInterfaceId: NetworkInterfaceId, privateIpAddress: PrivateIpAddress, instanceId: InstanceId }
             : undefined,

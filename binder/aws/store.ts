@@ -321,9 +321,11 @@ export class Store {
         return out.Item?.InstanceId?.S;
     }
 
-    /** Unlocks an address if `instanceId` still holds it. */
-    async unlock(allocationId: string, instanceId: string): Promise<void> {
-        await this.deleteIf(this.claimsTable, { [CLAIM_KEY]: S(allocationId) }, expression("#InstanceId = :owner", { ":owner": instanceId }));
+    /** Unlocks an address if `instanceId` still holds it and, when `lockedAt` is given, has not locked it again since. */
+    async unlock(allocationId: string, instanceId: string, lockedAt?: string): Promise<void> {
+        const since: Record<string, string> = lockedAt === undefined ? {} : { ":locked": lockedAt };
+        await this.deleteIf(this.claimsTable, { [CLAIM_KEY]: S(allocationId) },
+            expression(`#InstanceId = :owner${lockedAt === undefined ? "" : " AND #LockedAt = :locked"}`, { ":owner": instanceId, ...since }));
     }
 
     /** The server row at (publicIp, dnsName), read consistently; undefined when there is none. */
@@ -493,9 +495,28 @@ export class Store {
 
     /** Removes a row that is still exactly as it was read (instance, association and run). */
     async withdrawRow(row: ServerRow): Promise<void> {
-        await this.deleteIf(this.serversTable, serverKey(row.publicIp, row.dnsName),
-            asRead({ InstanceId: S(row.instanceId), AssociationId: S(row.associationId), ...(row.launchedAt !== undefined && { LaunchedAt: S(row.launchedAt) }) },
-                ["InstanceId", "AssociationId", "LaunchedAt"]));
+        await this.deleteIf(this.serversTable, serverKey(row.publicIp, row.dnsName), rowAsRead(row));
+    }
+
+    /**
+     * Removes a row that is still as it was read, on the condition that its instance
+     * does not hold the address's lock: a live binding always holds its lock (a
+     * release deletes the row and the lock together), so no view of EC2, however far
+     * behind, can remove a live row. False when it was left (the lock is held, or the
+     * row changed or is gone).
+     */
+    async withdrawOrphan(row: ServerRow): Promise<boolean> {
+        const refused = await this.transact([
+            { Delete: { TableName: this.serversTable, Key: serverKey(row.publicIp, row.dnsName), ...rowAsRead(row) } },
+            {
+                ConditionCheck: {
+                    TableName: this.claimsTable,
+                    Key: { [CLAIM_KEY]: S(row.allocationId) },
+                    ...expression(`attribute_not_exists(#${CLAIM_KEY}) OR #InstanceId <> :instance`, { ":instance": row.instanceId }),
+                },
+            },
+        ]);
+        return refused.length === 0;
     }
 
     /**
@@ -674,6 +695,12 @@ function ownedBy(instanceId: string, launchedAt?: string): { clause: string; val
     return launchedAt === undefined
         ? { clause: "#InstanceId = :instance", values: { ":instance": instanceId } }
         : { clause: "#InstanceId = :instance AND (attribute_not_exists(#LaunchedAt) OR #LaunchedAt = :launched)", values: { ":instance": instanceId, ":launched": launchedAt } };
+}
+
+/** The condition that a row is still as it was read: its instance, association and run. */
+function rowAsRead(row: ServerRow): Condition {
+    return asRead({ InstanceId: S(row.instanceId), AssociationId: S(row.associationId), ...(row.launchedAt !== undefined && { LaunchedAt: S(row.launchedAt) }) },
+        ["InstanceId", "AssociationId", "LaunchedAt"]);
 }
 
 /** The condition that `attributes` of an item are as `item` had them (absent where it had none), or that there is no item. */

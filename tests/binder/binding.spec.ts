@@ -490,7 +490,9 @@ describe("binding and release", function () {
             const [change, ...polls] = route53;
             expect(route53.map(c => c.action)).to.deep.equal(["ChangeResourceRecordSets", "GetChange", "GetChange"]);
             const changes = (change.input as ChangeResourceRecordSetsInput).ChangeBatch.Changes;
-            expect(changes.map(c => [c.Action, c.ResourceRecordSet.Name])).to.have.deep.members(instances.map(i => ["UPSERT", `${i.instanceId}.edge.live.example.com.`]));
+            // Each name with the TXT record that names its owner, in the same change.
+            expect(changes.map(c => [c.Action, c.ResourceRecordSet.Type, c.ResourceRecordSet.Name])).to.have.deep.members(instances.flatMap(i =>
+                ["A", "TXT"].map(type => ["UPSERT", type, `${i.instanceId}.edge.live.example.com.`])));
             expect(new Set(polls.map(c => (c.input as { Id: string }).Id)).size).to.equal(1);
             // Every row is written after the names are in sync, none before.
             const actions = world.gateway.calls.map(c => c.action);
@@ -529,11 +531,27 @@ describe("binding and release", function () {
 
             const route53 = world.gateway.calls.filter(c => c.service === "route53");
             expect(route53.map(c => c.action)).to.deep.equal(["ListResourceRecordSets", "ChangeResourceRecordSets"]);
-            const deleted = (route53[1].input as ChangeResourceRecordSetsInput).ChangeBatch.Changes.map(c => [c.Action, c.ResourceRecordSet.Name]);
-            expect(deleted).to.have.deep.members([instances[0], instances[2]].map(i => ["DELETE", `${i.instanceId}.edge.live.example.com.`]));
+            const deleted = (route53[1].input as ChangeResourceRecordSetsInput).ChangeBatch.Changes.map(c => [c.Action, c.ResourceRecordSet.Type, c.ResourceRecordSet.Name]);
+            expect(deleted).to.have.deep.members([instances[0], instances[2]].flatMap(i => ["A", "TXT"].map(type => ["DELETE", type, `${i.instanceId}.edge.live.example.com.`])));
             expect(world.route53.records("A").map(r => [r.name, r.values])).to.deep.equal([[`${repointed}.`, ["203.0.113.99"]]]);
             expect(world.ec2.addresses().filter(a => a.association)).to.have.length(0);
             expect(await world.servers()).to.deep.equal([]);
+        });
+
+        it("releases a name written before names carried their owner: marked with its TXT record first, then deleted", async () => {
+            await open({ poolSize: 1, dnsRecords: "per-binding", dnsName: "{instance-id}.edge.{suffix}" });
+            const instance = world.launch();
+            await world.handle(handler, stateChange(instance.instanceId, "running"));
+            const [owner] = world.route53.records("TXT");
+            world.route53.drop(owner.name, "TXT");
+            world.ec2.setState(instance.instanceId, "terminated");
+            world.gateway.clearCalls();
+            await world.handle(handler, stateChange(instance.instanceId, "terminated"));
+            const changes = world.gateway.calls.filter(c => c.action === "ChangeResourceRecordSets")
+                .map(c => (c.input as ChangeResourceRecordSetsInput).ChangeBatch.Changes.map(change => `${change.Action} ${change.ResourceRecordSet.Type}`));
+            expect(changes).to.deep.equal([["CREATE TXT"], ["DELETE A", "DELETE TXT"]]);
+            expect(world.route53.records()).to.deep.equal([]);
+            await world.checkInvariants();
         });
 
         it("retries Route53 throttling and PriorRequestNotComplete", async () => {

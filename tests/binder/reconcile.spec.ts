@@ -3,6 +3,7 @@
 import { PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { expect } from "chai";
 import { EventHandler, ReconcileHandler } from "../../binder";
+import { ownerText } from "../../binder/aws/dns";
 import type { ChangeResourceRecordSetsInput } from "../support/aws/route53-rest";
 import { stateChange, World, WorldOptions } from "../support/world";
 
@@ -72,16 +73,43 @@ describe("the reconciler", function () {
         gone.forEach(id => world.ec2.setState(id, "terminated"));
         const lost = [world.launch().instanceId, world.launch().instanceId, world.launch().instanceId];
         const spare = world.ec2.addresses().find(a => !a.association)!;
-        world.route53.put({ name: "i-0000000000000dead.live.example.com", type: "A", ttl: 60, values: [spare.publicIp] });
+        const dead = "i-0000000000000dead.live.example.com";
+        world.route53.put({ name: dead, type: "A", ttl: 60, values: [spare.publicIp] });
+        world.route53.put({ name: dead, type: "TXT", ttl: 60, values: [ownerText(world.settings.stack, "i-0000000000000dead")] });
         world.gateway.clearCalls();
 
         const run = await reconcile({});
         expect(kinds(run.fixed)).to.deep.equal(["stale-binding", "stale-binding", "stale-record", "unbound-target", "unbound-target", "unbound-target"]);
         const changes = world.gateway.calls.filter(c => c.action === "ChangeResourceRecordSets")
-            .map(c => (c.input as ChangeResourceRecordSetsInput).ChangeBatch.Changes.map(change => change.Action));
-        expect(changes).to.deep.equal([["DELETE", "DELETE"], ["DELETE"], ["UPSERT", "UPSERT", "UPSERT"]]);
+            .map(c => (c.input as ChangeResourceRecordSetsInput).ChangeBatch.Changes.map(change => `${change.Action} ${change.ResourceRecordSet.Type}`));
+        const pairs = (action: string, n: number) => Array.from({ length: n }, () => [`${action} A`, `${action} TXT`]).flat();
+        expect(changes).to.deep.equal([pairs("DELETE", 2), pairs("DELETE", 1), pairs("UPSERT", 3)]);
         expect(lost.map(id => world.addressesOf(id).length)).to.deep.equal([1, 1, 1]);
         expect((await world.checkInvariants()).bound).to.equal(3);
+    });
+
+    it("per binding, gives a name written before names carried their owner its TXT record, once", async () => {
+        await open({ poolSize: 1, dnsRecords: "per-binding" });
+        const instanceId = await bindOne();
+        const [owner] = world.route53.records("TXT");
+        world.route53.drop(owner.name, "TXT");
+        const result = await reconcile({});
+        expect(result.fixed.map(d => [d.kind, d.instanceId])).to.deep.equal([["unpublished-binding", instanceId]]);
+        expect(world.route53.records("TXT")).to.deep.equal([owner]);
+        expect((await reconcile({})).inspection.drift).to.deep.equal([]);
+        await world.checkInvariants();
+    });
+
+    it("per binding, removes a TXT record of the binder's left alone by hand, and never touches another's", async () => {
+        await open({ poolSize: 1, dnsRecords: "per-binding" });
+        const alone = "i-0000000000000dead.live.example.com";
+        const foreign = { name: "198-51-100-9.live.example.com", type: "TXT", ttl: 60, values: ['"heritage=external-dns,external-dns/owner=other"'] };
+        world.route53.put({ name: alone, type: "TXT", ttl: 60, values: [ownerText(world.settings.stack, "i-0000000000000dead")] });
+        world.route53.put(foreign);
+        const result = await reconcile({});
+        expect(result.fixed.map(d => [d.kind, d.dnsName])).to.deep.equal([["stale-record", alone]]);
+        expect(world.route53.records().map(r => r.name)).to.deep.equal([`${foreign.name}.`]);
+        expect((await reconcile({})).inspection.drift).to.deep.equal([]);
     });
 
     it("rebinds an instance whose address was taken off by hand, keeping its row's key", async () => {

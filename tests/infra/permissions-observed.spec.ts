@@ -86,7 +86,7 @@ describe("the permission audit's call catalog, against what the functions do", f
             expect(seen.reconciler).to.include.members(["dynamodb:Scan@servers", "dynamodb:Scan@claims", "dynamodb:UpdateItem@claims", "ec2:AssociateAddress", "ec2:DisassociateAddress"]);
             expect(seen.hook).to.include.members(["ec2:DescribeInstances", "ec2:AssociateAddress", "dynamodb:GetItem@servers", "dynamodb:UpdateItem@claims", "dynamodb:PutItem@claims", "dynamodb:DeleteItem@servers"]);
             expect(seen.hook).to.not.include.members(["ec2:DisassociateAddress"]);
-            if (mode === "per-binding") expect(seen.binder).to.include.members(["route53:ChangeResourceRecordSets/UPSERT/A", "route53:ChangeResourceRecordSets/DELETE/A", "route53:GetChange"]);
+            if (mode === "per-binding") expect(seen.binder).to.include.members(["route53:ChangeResourceRecordSets/UPSERT/A,TXT", "route53:ChangeResourceRecordSets/DELETE/A,TXT", "route53:GetChange"]);
             else expect(seen.binder.concat(seen.reconciler).filter(s => s.startsWith("route53:"))).to.deep.equal([]);
         });
     }

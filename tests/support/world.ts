@@ -7,8 +7,9 @@ import { createEventHandler, createReconcileHandler, EventHandler, ReconcileHand
 import { QueueBatch } from "../../binder/batch";
 import { BinderSettings, binderEnvironment, DnsRecordsMode, EVENT_QUEUE_URL_ENV, NODE_ROLE_ARNS_ENV } from "../../binder/config";
 import { renderName } from "../../binder/naming";
+import { ownerText } from "../../binder/aws/dns";
 import { CLAIM_KEY, SERVER_KEY, WAITLIST_KEY } from "../../binder/schema";
-import { Ec2Model, InstanceState, ModelInstance } from "./aws/ec2";
+import { Ec2Model, Ec2ModelOptions, InstanceState, ModelInstance } from "./aws/ec2";
 import { AwsGateway, GatewayOptions } from "./aws/gateway";
 import { Route53Model } from "./aws/route53";
 import { QUEUE_PATH, SqsModel } from "./aws/sqs";
@@ -28,6 +29,8 @@ export interface WorldOptions {
     dnsRecords?: DnsRecordsMode;
     dnsName?: string;
     gateway?: Pick<GatewayOptions, "latencyMs" | "throttle">;
+    /** EC2's clock, read lag and randomness, for a test that stages lagging reads. */
+    ec2?: Ec2ModelOptions;
 }
 
 export interface ServerItem {
@@ -200,7 +203,7 @@ export class World {
     static async create(options: WorldOptions): Promise<World> {
         const dynamo = await startDynalite();
         const direct = new DynamoDBClient({ endpoint: dynamo.endpoint, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
-        const ec2 = new Ec2Model();
+        const ec2 = new Ec2Model(options.ec2);
         const route53 = new Route53Model(ZONE);
         const sqs = new SqsModel();
         const gateway = await AwsGateway.start({ ec2, route53, sqs, dynamoEndpoint: dynamo.endpoint, ...options.gateway });
@@ -351,11 +354,16 @@ export class World {
         if (this.settings.dnsRecords === "per-binding") {
             const records = this.route53.records("A").map(r => ({ name: r.name, values: r.values }));
             const expected = named.map(r => ({ name: `${r.DNS_Record}.`, values: [r.EIP] }));
+            // Beside each name, the TXT record that names the instance it is bound to.
+            const owners = this.route53.records("TXT").map(r => ({ name: r.name, values: r.values }));
+            const expectedOwners = named.map(r => ({ name: `${r.DNS_Record}.`, values: [ownerText(this.settings.stack, r.InstanceId)] }));
             if (this.options.dnsName?.includes("{instance-id}")) {
                 expect(records, "records are not exactly the bound names").to.have.deep.members(expected);
                 expect(records).to.have.length(expected.length);
+                expect(owners, "TXT records are not exactly the bound names' owners").to.have.deep.members(expectedOwners);
             } else {
                 expect(records, "a bound name does not resolve").to.deep.include.members(expected);
+                expect(owners, "a bound name's TXT record does not name its instance").to.deep.include.members(expectedOwners);
             }
         } else {
             expect(this.gateway.calls.filter(c => c.service === "route53"), "per-address binding called Route53").to.have.length(0);

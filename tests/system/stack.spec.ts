@@ -462,9 +462,10 @@ describe("the stack", function () {
             expect(run.one(T.mapping).inputs.scalingConfig).to.deep.equal({ maximumConcurrency: 25 });
         });
 
-        it("in per-binding mode drops the records and allows changes to this zone's own A records only", async () => {
+        it("in per-binding mode drops the records and allows changes to this zone's own A and TXT records only", async () => {
             const run = await runStack("dev", { dnsRecords: "per-binding", dnsName: "{instance-id}.{suffix}" });
             expect(run.ofType(T.record)).to.have.length(0);
+            const names = { "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["i-*.dev.live.example.com"] };
             expect(statement(run, "ChangeOwnRecordsOnly")).to.deep.equal({
                 Sid: "ChangeOwnRecordsOnly",
                 Effect: "Allow",
@@ -473,9 +474,19 @@ describe("the stack", function () {
                 Condition: {
                     "ForAllValues:StringEquals": {
                         "route53:ChangeResourceRecordSetsActions": ["UPSERT", "DELETE"],
-                        "route53:ChangeResourceRecordSetsRecordTypes": ["A"],
+                        "route53:ChangeResourceRecordSetsRecordTypes": ["A", "TXT"],
                     },
-                    "ForAllValues:StringLike": { "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["i-*.dev.live.example.com"] },
+                    "ForAllValues:StringLike": names,
+                },
+            });
+            expect(statement(run, "MarkOwnRecordsOnly")).to.deep.equal({
+                Sid: "MarkOwnRecordsOnly",
+                Effect: "Allow",
+                Action: ["route53:ChangeResourceRecordSets"],
+                Resource: [`arn:aws:route53:::hostedzone/${ZONE_ID}`],
+                Condition: {
+                    "ForAllValues:StringEquals": { "route53:ChangeResourceRecordSetsActions": ["CREATE"], "route53:ChangeResourceRecordSetsRecordTypes": ["TXT"] },
+                    "ForAllValues:StringLike": names,
                 },
             });
             expect(statement(run, "ReadOwnZone")).to.deep.include({ Action: ["route53:ListResourceRecordSets"], Resource: [`arn:aws:route53:::hostedzone/${ZONE_ID}`] });

@@ -495,6 +495,26 @@ describe("AWS stand-ins", function () {
             expect(zone.records().map(r => `${r.name} ${r.type}`)).to.deep.equal(["a.live.example.com. A", "cdn.live.example.com. CNAME"]);
         });
 
+        it("takes a TXT value as strings in double quotes, as Route53 does, and gives it back as written", async () => {
+            const owner = '"heritage=eip-dns-binder,eip-dns-binder/owner=test,eip-dns-binder/instance=i-0123456789abcdef0"';
+            await changeBatch(change("UPSERT", "a.live.example.com", ["198.51.100.1"]), change("UPSERT", "a.live.example.com", [owner], 60, "TXT"));
+            const page = await clients.route53.send(new ListResourceRecordSetsCommand({ HostedZoneId: ZONE.id, StartRecordName: "a.live.example.com", StartRecordType: "A", MaxItems: 2 }));
+            expect(page.ResourceRecordSets!.map(r => [r.Type, r.ResourceRecords![0].Value])).to.deep.equal([["A", "198.51.100.1"], ["TXT", owner]]);
+            // Several strings, and a quotation mark escaped inside one, are one value.
+            await changeBatch(change("UPSERT", "b.live.example.com", ['"one" "say \\"two\\""'], 60, "TXT"));
+
+            const unquoted = await rejection(changeBatch(change("UPSERT", "c.live.example.com", ["heritage=eip-dns-binder"], 60, "TXT")));
+            expect(unquoted.name).to.equal("InvalidChangeBatch");
+            expect(unquoted.message).to.equal("[Invalid Resource Record: FATAL problem: InvalidCharacterString (Value should be enclosed in quotation marks) encountered with 'heritage=eip-dns-binder']");
+            const long = await rejection(changeBatch(change("CREATE", "c.live.example.com", [`"${"x".repeat(256)}"`], 60, "TXT")));
+            expect(long.message).to.contain("CharacterStringTooLong");
+            // A DELETE matches the value exactly, quotes included.
+            const bare = await rejection(changeBatch(change("DELETE", "a.live.example.com", [owner.slice(1, -1)], 60, "TXT")));
+            expect(bare.message).to.contain("do not match");
+            await changeBatch(change("DELETE", "a.live.example.com", [owner], 60, "TXT"));
+            expect(zone.records("TXT").map(r => r.name)).to.deep.equal(["b.live.example.com."]);
+        });
+
         it("reports a change PENDING for pollsUntilInSync polls, then INSYNC; unknown ids and zones are 404", async () => {
             zone.pollsUntilInSync = 2;
             const { ChangeInfo } = await changeBatch(change("UPSERT", "a.live.example.com", ["198.51.100.1"]));

@@ -144,6 +144,13 @@ export class Ec2Model {
         this.record(this.instanceVersions, instanceId, instance);
     }
 
+    /** What an operator retagging an address does (its association stays). */
+    setAddressTags(allocationId: string, tags: Tags): void {
+        const address = this.requireAddress(allocationId);
+        address.tags = { ...tags };
+        this.record(this.addressVersions, allocationId, address);
+    }
+
     /** What an operator clicking "Associate" in the console does: reassociate onto the primary ENI. */
     associateOutOfBand(allocationId: string, instanceId: string): ModelAssociation {
         this.associateAddress({ allocationId, instanceId, allowReassociation: true });

@@ -1,7 +1,7 @@
 // In-memory Route53 hosted zone: atomic change batches, exact-match DELETE, a
-// CNAME alone at its name (RFC 1034, section 3.6.2), change propagation (PENDING -> INSYNC,
-// after a number of polls and, if asked, a time on an injectable clock) and listing order.
-// Wire format lives in route53-rest.ts.
+// CNAME alone at its name (RFC 1034, section 3.6.2), TXT values as quoted strings, change
+// propagation (PENDING -> INSYNC, after a number of polls and, if asked, a time on an
+// injectable clock) and listing order. Wire format lives in route53-rest.ts.
 import { AwsError } from "./wire";
 
 /** name: lower-case FQDN with trailing dot. */
@@ -86,8 +86,11 @@ export class Route53Model {
             const record = { ...raw, name: normalizeName(raw.name), values: [...raw.values] };
             const k = key(record.name, record.type);
             const current = next.get(k);
+            const badText = action !== "DELETE" && record.type === "TXT" ? record.values.map(txtProblem).find(p => p !== undefined) : undefined;
             if (record.name !== this.zoneName && !record.name.endsWith(`.${this.zoneName}`)) {
                 problems.push(`RRSet with DNS name ${record.name} is not permitted in zone ${this.zoneName}`);
+            } else if (badText) {
+                problems.push(badText);
             } else if (action === "CREATE" && current) {
                 problems.push(`Tried to create resource record set ${describe(record)} but it already exists`);
             } else if (action === "DELETE" && !current) {
@@ -139,6 +142,22 @@ export class Route53Model {
     private requireZone(zoneId: string): void {
         if (zoneId !== this.zoneId) throw new AwsError("NoSuchHostedZone", `No hosted zone found with ID: ${zoneId}`, 404);
     }
+}
+
+/** The longest character string in a TXT value (RFC 1035, section 3.3). */
+const TXT_STRING_LIMIT = 255;
+
+/**
+ * Why Route53 refuses a TXT value, if it does: a value is one or more strings,
+ * each in double quotes, `\"` and `\\` escaped inside, at most 255 characters each
+ * (Route53 Developer Guide, "Supported DNS record types", TXT record type). The
+ * messages are the ones Route53 answers with.
+ */
+function txtProblem(value: string): string | undefined {
+    const strings = /^\s*(?:"(?:[^"\\]|\\.)*"\s*)+$/.test(value) ? [...value.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map(m => m[1].replace(/\\(.)/g, "$1")) : undefined;
+    if (!strings) return `Invalid Resource Record: FATAL problem: InvalidCharacterString (Value should be enclosed in quotation marks) encountered with '${value}'`;
+    if (strings.some(text => text.length > TXT_STRING_LIMIT)) return `Invalid Resource Record: FATAL problem: CharacterStringTooLong (Value is too long) encountered with '${value}'`;
+    return undefined;
 }
 
 function sameRecord(a: RecordSet, b: RecordSet): boolean {

@@ -4,6 +4,7 @@
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { hasTags } from "../../../binder/context";
 import type { BinderSettings } from "../../../binder/config";
+import { ownerText } from "../../../binder/aws/dns";
 import { renderName } from "../../../binder/naming";
 import type { Ec2Model } from "../aws/ec2";
 import type { Route53Model } from "../aws/route53";
@@ -230,8 +231,11 @@ export async function checkFinal(world: Snapshot): Promise<Violation[]> {
     compare(fail, "lock-mismatch", "locks", locks, bound.map(a => `${a.allocationId} → ${a.association!.instanceId}`));
 
     if (settings.dnsRecords === "per-binding") {
-        const records = world.route53.records("A").map(r => `${r.name} ${r.values.join(",")}`);
-        compare(fail, "record-mismatch", "records", records, bound.map(a => `${nameOf(a.publicIp, a.association!.instanceId)}. ${a.publicIp}`));
+        const records = world.route53.records().filter(r => r.type === "A" || r.type === "TXT").map(r => `${r.name} ${r.type} ${r.values.join(",")}`);
+        compare(fail, "record-mismatch", "records", records, bound.flatMap(a => {
+            const name = `${nameOf(a.publicIp, a.association!.instanceId)}.`;
+            return [`${name} A ${a.publicIp}`, `${name} TXT ${ownerText(settings.stack, a.association!.instanceId)}`];
+        }));
     }
     return violations;
 }

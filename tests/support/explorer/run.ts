@@ -754,7 +754,7 @@ class RunWorld {
             settings: this.settings,
             ec2: (this.options.ec2 ?? (client => new Ec2(client)))(new EC2Client(this.clientOptions(who, EC2_RETRY.maxAttempts))),
             store: this.options.store?.(dynamodb, this.settings) ?? new Store(dynamodb, this.settings.serversTable, this.settings.claimsTable),
-            dns: new Dns(new Route53Client(this.clientOptions(who, RETRY.maxAttempts)), this.settings.hostedZoneId, this.settings.dnsTtl, QUICK_IN_SYNC),
+            dns: new Dns(new Route53Client(this.clientOptions(who, RETRY.maxAttempts)), this.settings.hostedZoneId, this.settings.dnsTtl, this.settings.stack, QUICK_IN_SYNC),
             log,
             metrics: createMetrics(this.settings.stack, () => {}),
             now: () => new Date(this.clock.now),

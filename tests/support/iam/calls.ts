@@ -42,12 +42,12 @@ export const interfaceIn = (vpc: string) => ({ "ec2:Vpc": vpc, "ec2:Subnet": ec2
 const clusterVpc = (f: StackFacts) => f.vpcArns[0] ?? SAMPLE.otherVpc;
 
 /** A ChangeResourceRecordSets request as Route53 authorizes it: the zone, and the batch's actions, types and normalized names. */
-export const recordChange = (zoneId: string, action: string, type: string, names: string[]): Authorization => ({
+export const recordChange = (zoneId: string, action: string | string[], type: string | string[], names: string[]): Authorization => ({
     action: "route53:ChangeResourceRecordSets",
     resource: `arn:aws:route53:::hostedzone/${zoneId}`,
     context: {
-        "route53:ChangeResourceRecordSetsActions": [action],
-        "route53:ChangeResourceRecordSetsRecordTypes": [type],
+        "route53:ChangeResourceRecordSetsActions": [action].flat(),
+        "route53:ChangeResourceRecordSetsRecordTypes": [type].flat(),
         "route53:ChangeResourceRecordSetsNormalizedRecordNames": names,
     },
 });
@@ -115,8 +115,9 @@ export const SDK_CALLS: Record<string, Call[]> = {
         { what: "take back a row and its lock together", by: ALL, authorize: f => [item("DeleteItem", f.tables.servers), item("DeleteItem", f.tables.claims)] },
     ],
     ChangeResourceRecordSetsCommand: [
-        { what: "point a binding's name at its address", by: ALL, modes: PER_BINDING, authorize: f => [recordChange(f.zoneId, "UPSERT", "A", [f.recordName])] },
-        { what: "delete a binding's name", by: ALL, modes: PER_BINDING, authorize: f => [recordChange(f.zoneId, "DELETE", "A", [f.recordName])] },
+        { what: "point a binding's name at its address, with the TXT record naming its owner", by: ALL, modes: PER_BINDING, authorize: f => [recordChange(f.zoneId, "UPSERT", ["A", "TXT"], [f.recordName])] },
+        { what: "delete a binding's name and its TXT record, or the TXT record alone", by: ALL, modes: PER_BINDING, authorize: f => [recordChange(f.zoneId, "DELETE", ["A", "TXT"], [f.recordName]), recordChange(f.zoneId, "DELETE", "TXT", [f.recordName])] },
+        { what: "mark a name written without its TXT record as the remover's before it goes", by: ALL, modes: PER_BINDING, authorize: f => [recordChange(f.zoneId, "CREATE", "TXT", [f.recordName])] },
     ],
     ListResourceRecordSetsCommand: [
         { what: "read a record before deleting it, or the zone's records", by: ALL, modes: PER_BINDING, authorize: f => [{ action: "route53:ListResourceRecordSets", resource: `arn:aws:route53:::hostedzone/${f.zoneId}` }] },

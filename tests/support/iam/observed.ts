@@ -23,8 +23,10 @@ export function observedSignatures(call: AwsCall, tables: Tables): string[] {
             return [`dynamodb:${call.action}@${kindOf(tables, input.TableName)}`];
         case "route53":
             if (call.action === "ChangeResourceRecordSets") {
-                return input.ChangeBatch.Changes.map((c: { Action: string; ResourceRecordSet: { Type: string } }) =>
-                    `route53:ChangeResourceRecordSets/${c.Action}/${c.ResourceRecordSet.Type}`);
+                // One request is authorized whole: its actions and its record types, each as a set.
+                const changes = input.ChangeBatch.Changes as { Action: string; ResourceRecordSet: { Type: string } }[];
+                const set = (values: string[]) => [...new Set(values)].sort().join(",");
+                return [`route53:ChangeResourceRecordSets/${set(changes.map(c => c.Action))}/${set(changes.map(c => c.ResourceRecordSet.Type))}`];
             }
             return [`route53:${call.action}`];
         case "sqs":
@@ -40,7 +42,8 @@ export function catalogSignature(request: Authorization, tables: Tables): string
     if (request.action.startsWith("dynamodb:")) return `${request.action}@${kindOf(tables, request.resource)}`;
     if (request.action === "route53:ChangeResourceRecordSets") {
         const context = request.context ?? {};
-        return `${request.action}/${context["route53:ChangeResourceRecordSetsActions"]}/${context["route53:ChangeResourceRecordSetsRecordTypes"]}`;
+        const set = (values: string | string[] | undefined) => [values ?? []].flat().sort().join(",");
+        return `${request.action}/${set(context["route53:ChangeResourceRecordSetsActions"])}/${set(context["route53:ChangeResourceRecordSetsRecordTypes"])}`;
     }
     return request.action;
 }
