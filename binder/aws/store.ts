@@ -13,8 +13,8 @@ import {
     ScanCommand,
     UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
-import { errorCode } from "./clients";
-import { namedError } from "../errors";
+import { errorCode, isTransactionConflict, retryingConflicts } from "./clients";
+import { isNamedError, namedError } from "../errors";
 import { CLAIM_KEY, drainKey, SERVER_KEY, WAITLIST_KEY } from "../schema";
 
 /** An instance's claim on one pool address, written before the address is associated. */
@@ -114,6 +114,13 @@ const lockLost = (row: ServerRow) =>
 
 const draining = (row: ServerRow) => namedError(DRAINING, `${row.instanceId} is draining; its row is not published`);
 
+/**
+ * A transaction that other transactions on its items kept cancelling, through a
+ * few quick attempts: nothing of it was written. `conflicted`: the positions of
+ * the actions whose items were in another transaction.
+ */
+export const TRANSACTION_CONFLICT = "TransactionConflictError";
+
 /** Runs a conditional write; false when its condition did not hold. */
 async function conditional(write: () => Promise<unknown>): Promise<boolean> {
     try {
@@ -186,7 +193,9 @@ export class Store {
         private readonly client: DynamoDBClient,
         private readonly serversTable: string,
         private readonly claimsTable: string,
-    ) {}
+    ) {
+        retryingConflicts(client);
+    }
 
     /** The instance's claim, read consistently so a just-written claim is seen. */
     async claim(instanceId: string): Promise<Claim | undefined> {
@@ -246,7 +255,12 @@ export class Store {
                 },
             },
             { ConditionCheck: { TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(claim.instanceId) }, ...expression("#AllocationId = :claimed", { ":claimed": claim.allocationId }) } },
-        ]);
+        ]).catch(err => {
+            // The lock kept meeting another transaction: a collision like a lock held by
+            // another, which the caller moves on from (only while the instance does not hold it).
+            if (isNamedError(err, TRANSACTION_CONFLICT) && !(err as Error & { conflicted: number[] }).conflicted.includes(1)) return [0];
+            throw err;
+        });
         return refused.includes(1) ? "moved" : refused.includes(0) ? "held" : "locked";
     }
 
@@ -425,9 +439,13 @@ export class Store {
             if (errorCode(err) !== "TransactionCanceledException") throw err;
             const reasons = (err as TransactionCanceledException).CancellationReasons ?? [];
             const failed = reasons.flatMap((reason, i) => (reason.Code === "ConditionalCheckFailed" ? [i] : []));
-            // Cancelled for another reason (a conflicting transaction): nothing was written, and a retry may pass.
-            if (failed.length === 0) throw err;
-            return failed;
+            if (failed.length > 0) return failed;
+            // Still cancelled by other transactions after the client's quick retries (see clients.ts): nothing was written.
+            if (isTransactionConflict(err)) {
+                const conflicted = reasons.flatMap((reason, i) => (reason.Code === "TransactionConflict" ? [i] : []));
+                throw namedError(TRANSACTION_CONFLICT, `a transaction on ${conflicted.length} of its items was in progress each time; nothing was written`, { conflicted });
+            }
+            throw err;
         }
     }
 

@@ -1,0 +1,110 @@
+// Interleavings and AWS answers that broke an invariant or degraded the binder:
+// transactions that meet other transactions, a waitlist past DynamoDB's
+// expression limits, and two invocations for one worker around an association
+// whose response was lost. Each staged exactly, each failing on the code before
+// its fix.
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { expect } from "chai";
+import { createEventHandler, EventHandler } from "../../binder";
+import { tablesStore } from "../../binder/aws/connect";
+import { candidateOrder } from "../../binder/candidates";
+import { drainSignal, stateChange, World, WorldOptions } from "../support/world";
+
+type Input = { TransactItems?: { Put?: { Item?: Record<string, { S?: string }> } }[] };
+
+/**
+ * Answers the DynamoDB client's TransactWriteItems that `match` picks, before they
+ * reach DynamoDB, as AWS does when another transaction is in progress on one of
+ * their items: 400 TransactionCanceledException, with the reason
+ * `TransactionConflict` on the item at `conflicting`. The SDK parses the answer
+ * and applies its own retry strategy, as it does against AWS.
+ */
+function cancelTransactions(client: DynamoDBClient, match: (input: Input) => boolean, conflicting = 0): { cancelled: () => number } {
+    let cancelled = 0;
+    type Middleware = Parameters<DynamoDBClient["middlewareStack"]["add"]>[0];
+    const middleware: Middleware = next => async args => {
+        const input = args.input as Input;
+        if (!input.TransactItems || !match(input)) return next(args);
+        cancelled++;
+        const CancellationReasons = input.TransactItems.map((_, i) => (i === conflicting
+            ? { Code: "TransactionConflict", Message: "Transaction is ongoing for the item" }
+            : { Code: "None" }));
+        const body = JSON.stringify({
+            __type: "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+            message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${CancellationReasons.map(r => r.Code).join(", ")}]`,
+            CancellationReasons,
+        });
+        const response = { statusCode: 400, reason: "Bad Request", headers: { "content-type": "application/x-amz-json-1.0", "x-amzn-requestid": `conflict-${cancelled}` }, body: new TextEncoder().encode(body) };
+        return { response, output: undefined as never };
+    };
+    client.middlewareStack.add(middleware, { step: "deserialize", priority: "low", name: "cancelTransactionsForTest" });
+    return { cancelled: () => cancelled };
+}
+
+describe("regressions: conflicts, the waitlist's size, and a duplicate around a lost association", function () {
+    this.timeout(120_000);
+    let world: World;
+
+    afterEach(async () => { await world?.close(); });
+
+    /** A world whose event handler's DynamoDB client `instrument` sees first. */
+    async function open(options: WorldOptions, instrument: (client: DynamoDBClient) => void = () => {}): Promise<EventHandler> {
+        world = await World.create(options);
+        world.useEnvironment();
+        return createEventHandler({ store: (dynamodb, settings) => {
+            instrument(dynamodb);
+            return tablesStore(dynamodb, settings);
+        } });
+    }
+
+    /** The lock's transaction for `allocationId`: a Put of the address's item naming an instance. */
+    const locking = (allocationId?: string) => (input: Input) => {
+        const item = input.TransactItems?.[0]?.Put?.Item;
+        return item?.InstanceId !== undefined && (allocationId === undefined || item.Id?.S === allocationId);
+    };
+
+    describe("7. TransactionConflict is a failure", () => {
+        it("a lock's transaction cancelled once for a TransactionConflict: the bind succeeds", async () => {
+            let conflicts = { cancelled: () => 0 };
+            let once = true;
+            const handler = await open({ poolSize: 2 }, client => {
+                conflicts = cancelTransactions(client, input => locking()(input) && once && !(once = false));
+            });
+            const instance = world.launch();
+            await world.handle(handler, stateChange(instance.instanceId, "running"));
+            expect(conflicts.cancelled()).to.equal(1);
+            expect(world.addressesOf(instance.instanceId)).to.have.length(1);
+            await world.checkInvariants();
+        });
+
+        it("a lock that always meets another transaction is moved on from, like a lock held by another", async () => {
+            let conflicts = { cancelled: () => 0 };
+            let first = "";
+            const handler = await open({ poolSize: 2 }, client => {
+                conflicts = cancelTransactions(client, input => locking(first)(input));
+            });
+            const instance = world.launch();
+            first = candidateOrder(instance.instanceId, world.ec2.addresses())[0].allocationId;
+            await world.handle(handler, stateChange(instance.instanceId, "running"));
+            expect(conflicts.cancelled()).to.be.greaterThan(1);
+            const [address] = world.addressesOf(instance.instanceId);
+            expect(address.allocationId).to.not.equal(first);
+            await world.checkInvariants();
+        });
+
+        it("a drain's row delete that meets a transaction (TransactionConflictException) is retried: the row is gone", async () => {
+            const handler = await open({ poolSize: 1 });
+            const instance = world.launch();
+            await world.handle(handler, stateChange(instance.instanceId, "running"));
+            expect(await world.servers()).to.have.length(1);
+            world.gateway.inject({
+                service: "dynamodb", action: "DeleteItem", code: "TransactionConflictException", times: 2,
+                match: call => (call.input as { TableName?: string }).TableName === world.settings.serversTable,
+            });
+            await world.handle(handler, drainSignal("spot-interruption", [instance.instanceId]));
+            expect(world.gateway.pendingFaults()).to.equal(0);
+            expect(await world.servers()).to.deep.equal([]);
+            await world.checkInvariants([instance.instanceId]);
+        });
+    });
+});
