@@ -280,6 +280,28 @@ export class Store {
         return refused.length === 0;
     }
 
+    /**
+     * Moves an instance's claim from `from` to the address EC2 shows on the instance
+     * (`claim`), on the conditions that the claim still names `from`, that the
+     * instance holds `claim`'s lock, and that no association can still follow a
+     * lock of the instance's on `from`: it has none there, or wrote it before
+     * `settledBefore` (see deadline.ts). False when a condition did not hold.
+     */
+    async adoptClaim(claim: Claim, from: string, settledBefore: string): Promise<boolean> {
+        const refused = await this.transact([
+            { Put: { TableName: this.claimsTable, Item: claimItem(claim), ...expression("#AllocationId = :from", { ":from": from }) } },
+            this.lockHeld(claim.allocationId, claim.instanceId),
+            { ConditionCheck: { TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(from) }, ...expression(`attribute_not_exists(#${CLAIM_KEY}) OR #InstanceId <> :instance OR #LockedAt < :settled`, { ":instance": claim.instanceId, ":settled": settledBefore }) } },
+        ]);
+        return refused.length === 0;
+    }
+
+    /** An address's lock, read consistently; undefined when it is free. */
+    async lockOf(allocationId: string): Promise<Lock | undefined> {
+        const out = await this.client.send(new GetItemCommand({ TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(allocationId) }, ConsistentRead: true }));
+        return out.Item?.InstanceId?.S === undefined ? undefined : { allocationId, instanceId: out.Item.InstanceId.S, lockedAt: out.Item.LockedAt?.S ?? "" };
+    }
+
     /** The instance holding an address's lock, read consistently; undefined when it is free. */
     async lockOwner(allocationId: string): Promise<string | undefined> {
         const out = await this.client.send(new GetItemCommand({

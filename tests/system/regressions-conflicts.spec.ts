@@ -3,7 +3,7 @@
 // expression limits, and two invocations for one worker around an association
 // whose response was lost. Each staged exactly, each failing on the code before
 // its fix.
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { expect } from "chai";
 import { createEventHandler, EventHandler } from "../../binder";
 import { tablesStore } from "../../binder/aws/connect";
@@ -105,6 +105,61 @@ describe("regressions: conflicts, the waitlist's size, and a duplicate around a 
             expect(world.gateway.pendingFaults()).to.equal(0);
             expect(await world.servers()).to.deep.equal([]);
             await world.checkInvariants([instance.instanceId]);
+        });
+    });
+    describe("3. a row whose address is on nothing", () => {
+        it("a duplicate that saw the let-go address on the worker follows the claim instead of adopting it", async () => {
+            const handler = await open({ poolSize: 2 });
+            const x = world.launch().instanceId;
+            const [a, b] = candidateOrder(x, world.ec2.addresses());
+            const allocationOf = (call: { input: unknown }) => (call.input as Record<string, string>).AllocationId;
+            // X's AssociateAddress(A) takes effect, and AWS answers an error the SDK does not retry:
+            // X lets A go, moves its claim to B and locks B; it is held just before AssociateAddress(B).
+            world.gateway.inject({ service: "ec2", action: "AssociateAddress", when: "after", match: call => allocationOf(call) === a.allocationId });
+            const associatingB = world.gateway.pauseAt(call => call.action === "AssociateAddress" && allocationOf(call) === b.allocationId);
+            const first = world.handle(handler, stateChange(x, "running"));
+            await associatingB.reached;
+            expect(world.addressesOf(x).map(address => address.allocationId)).to.deep.equal([a.allocationId]);
+            expect((await world.locks()).map(lock => lock.Id)).to.deep.equal([b.allocationId]);
+            // A duplicate event for X sees A on X, and runs to its end.
+            const duplicate = world.handle(handler, stateChange(x, "running"));
+            const settled = await Promise.race([duplicate.then(() => "done", () => "done"), new Promise(resolve => setTimeout(resolve, 2_000, "held"))]);
+            // X's first invocation associates B, which takes A off the private IP.
+            associatingB.resume();
+            await Promise.allSettled([first, duplicate]);
+            expect(settled, "the duplicate did not run to its end beside the held association").to.equal("done");
+            for (const row of await world.servers()) {
+                const on = world.ec2.address(row.AllocationId)?.association?.instanceId;
+                expect(on, `the row of ${row.EIP} names ${row.InstanceId}, but EC2 has the address on ${on ?? "nothing"}`).to.equal(row.InstanceId);
+            }
+            await world.handle(handler, stateChange(x, "running"));
+            expect(world.addressesOf(x).map(address => address.allocationId)).to.deep.equal([b.allocationId]);
+            await world.checkInvariants();
+        });
+        it("an address that replaced the claimed one is adopted once the claimed one's lock is too old for an association to follow", async () => {
+            const handler = await open({ poolSize: 2 });
+            const x = world.launch().instanceId;
+            await world.handle(handler, stateChange(x, "running"));
+            const [claimed] = world.addressesOf(x);
+            const other = world.ec2.addresses().find(address => address.allocationId !== claimed.allocationId)!;
+            // Another address replaced the claimed one on the private IP.
+            world.ec2.associateOutOfBand(other.allocationId, x);
+            const lockedAt = (minutesAgo: number) => world.dynamodb.send(new UpdateItemCommand({
+                TableName: world.settings.claimsTable, Key: { Id: { S: claimed.allocationId } },
+                UpdateExpression: "SET LockedAt = :at", ExpressionAttributeValues: { ":at": { S: new Date(Date.now() - minutesAgo * 60_000).toISOString() } },
+            }));
+            // Locked 14 minutes ago: an invocation may still be on its way to associate it. Not adopted; the claim is followed.
+            await lockedAt(14);
+            await world.handle(handler, stateChange(x, "running"));
+            expect(world.addressesOf(x).map(address => address.allocationId)).to.deep.equal([claimed.allocationId]);
+            await world.checkInvariants();
+            // Locked 16 minutes ago: nothing can follow it. The address EC2 shows is adopted, as it is.
+            world.ec2.associateOutOfBand(other.allocationId, x);
+            await lockedAt(16);
+            await world.handle(handler, stateChange(x, "running"));
+            expect(world.addressesOf(x).map(address => address.allocationId)).to.deep.equal([other.allocationId]);
+            expect((await world.claims()).map(claim => claim.AllocationId)).to.deep.equal([other.allocationId]);
+            await world.checkInvariants();
         });
     });
 });
