@@ -3,9 +3,9 @@
 // expression limits, and two invocations for one worker around an association
 // whose response was lost. Each staged exactly, each failing on the code before
 // its fix.
-import { DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { expect } from "chai";
-import { createEventHandler, EventHandler } from "../../binder";
+import { createEventHandler, createReconcileHandler, EventHandler } from "../../binder";
 import { tablesStore } from "../../binder/aws/connect";
 import { candidateOrder } from "../../binder/candidates";
 import { drainSignal, stateChange, World, WorldOptions } from "../support/world";
@@ -107,6 +107,47 @@ describe("regressions: conflicts, the waitlist's size, and a duplicate around a 
             await world.checkInvariants([instance.instanceId]);
         });
     });
+    describe("8. the waitlist write breaks DynamoDB's expression limits", () => {
+        /** DynamoDB's limits on one expression: 4 KB, and 300 operators or functions. */
+        const tooLarge = (input: Record<string, unknown>) => ["UpdateExpression", "ConditionExpression", "KeyConditionExpression", "FilterExpression", "ProjectionExpression"].some(field => {
+            const text = input[field];
+            if (typeof text !== "string") return false;
+            const operators = text.match(/<>|<=|>=|=|<|>|\bAND\b|\bOR\b|\bNOT\b|\bBETWEEN\b|\bIN\b|\w+\(/g)?.length ?? 0;
+            return Buffer.byteLength(text) > 4096 || operators > 300;
+        });
+
+        it("150 workers put on the waitlist at once all wait, in order; a hand-over reads only the first of them", async () => {
+            const handler = await open({ poolSize: 1 });
+            const reconcile = createReconcileHandler();
+            // dynalite checks neither limit: AWS's answer to an expression past them, for every call.
+            for (const action of ["UpdateItem", "PutItem"]) {
+                world.gateway.inject({ service: "dynamodb", action, code: "ValidationException", times: 1_000, match: call => tooLarge(call.input as Record<string, unknown>) });
+            }
+            // The single waitlist item of an earlier version is skipped.
+            await world.dynamodb.send(new PutItemCommand({ TableName: world.settings.claimsTable, Item: { Id: { S: "waitlist" }, "i-0000000000old": { S: "2020-01-01T00:00:00.000Z" } } }));
+            const holder = world.launch().instanceId;
+            await world.handle(handler, stateChange(holder, "running"));
+            const first = world.launch().instanceId;
+            await world.handle(handler, stateChange(first, "running")).catch(() => undefined); // exhausted: the first in line
+            const later = Array.from({ length: 150 }, () => world.launch().instanceId);
+            await reconcile({}).catch(() => undefined); // each one's pool is exhausted: all join the line
+            const waitlist = await world.waitlist();
+            expect(Object.keys(waitlist)).to.have.members([first, ...later]);
+            expect(later.every(id => waitlist[id] > waitlist[first]), "the first in line kept its place").to.equal(true);
+            // The holder goes; its release hands the address to the worker waiting longest.
+            world.gateway.clearCalls();
+            world.ec2.setState(holder, "terminated");
+            await world.handle(handler, stateChange(holder, "terminated"));
+            expect(world.addressesOf(first)).to.have.length(1);
+            const reads = world.gateway.calls.filter(c => c.service === "dynamodb" && ["Query", "Scan"].includes(c.action));
+            expect(reads.map(c => [c.action, (c.input as { Limit?: number }).Limit])).to.deep.equal([["Query", 2]]);
+            // The reconciler binds none of the rest (no address is free), and keeps them waiting.
+            await reconcile({}).catch(() => undefined);
+            expect(Object.keys(await world.waitlist())).to.have.members(later);
+            await world.checkInvariants();
+        });
+    });
+
     describe("3. a row whose address is on nothing", () => {
         it("a duplicate that saw the let-go address on the worker follows the claim instead of adopting it", async () => {
             const handler = await open({ poolSize: 2 });

@@ -6,7 +6,7 @@ import { DnsRecordsMode, Tags } from "../../../binder/config";
 import { FunctionRole } from "../../../infra/policy";
 import { REGION, StackFacts } from "./facts";
 import { ACCOUNT, Authorization } from "./simulate";
-import { WAITLIST_KEY } from "../../../binder/schema";
+import { WAITLIST_INDEX } from "../../../binder/schema";
 
 /** One call: who makes it, in which DNS modes (all if absent), and what AWS authorizes for it. */
 export interface Call {
@@ -88,19 +88,20 @@ export const SDK_CALLS: Record<string, Call[]> = {
         ],
     }],
     GetItemCommand: [
-        { what: "read a claim, a lock, a drain mark or the waitlist", by: ALL, authorize: f => [item("GetItem", f.tables.claims)] },
+        { what: "read a claim, a lock or a drain mark", by: ALL, authorize: f => [item("GetItem", f.tables.claims)] },
         { what: "read back a row that refused a publish", by: ALL, authorize: f => [item("GetItem", f.tables.servers)] },
         { what: "read the row of the worker that calls a hook", by: ["hook"], authorize: f => [item("GetItem", f.tables.servers)] },
     ],
     PutItemCommand: [
         { what: "write a claim or a lock", by: ALL, authorize: f => [item("PutItem", f.tables.claims)] },
         { what: "record a worker's drain", by: ["binder", "hook"], authorize: f => [item("PutItem", f.tables.claims)] },
+        { what: "put a worker on the waitlist", by: ALL, authorize: f => [item("PutItem", f.tables.claims)] },
     ],
-    UpdateItemCommand: [
-        { what: "put workers on the waitlist, or take them off", by: ALL, authorize: f => [{ ...item("UpdateItem", f.tables.claims), context: { "dynamodb:LeadingKeys": [WAITLIST_KEY] } }] },
+    QueryCommand: [
+        { what: "read the longest-waiting workers from the waitlist's index", by: ALL, authorize: f => [item("Query", `${f.tables.claims}/index/${WAITLIST_INDEX.name}`)] },
     ],
     DeleteItemCommand: [
-        { what: "drop a claim, a lock or a stale drain mark", by: ALL, authorize: f => [item("DeleteItem", f.tables.claims)] },
+        { what: "drop a claim, a lock or a stale drain mark, or take a worker off the waitlist", by: ALL, authorize: f => [item("DeleteItem", f.tables.claims)] },
         { what: "withdraw a row", by: ALL, authorize: f => [item("DeleteItem", f.tables.servers)] },
     ],
     ScanCommand: [
