@@ -1,6 +1,6 @@
 // The final state against DESIGN.md's invariants, counted instead of asserted, so
 // that the naive binder's failures are figures rather than a stack trace.
-import { drainKey, WAITLIST_KEY } from "../binder/schema";
+import { drainKey, LEGACY_WAITLIST_KEY, waitKey } from "../binder/schema";
 import { BenchWorld } from "./world";
 
 export interface Audit {
@@ -58,8 +58,8 @@ export async function audit(world: BenchWorld, targets: string[] = world.instanc
     // Drain marks and the waitlist are kept there too, and are neither claims nor locks.
     const items = await world.scan(world.settings.claimsTable);
     const isMark = (item: Record<string, unknown>) => String(item.Id).startsWith(drainKey(""));
-    const waitlist = items.find(item => item.Id === WAITLIST_KEY);
-    const bookkeeping = items.filter(item => item !== waitlist && !isMark(item));
+    const isWaitlist = (item: Record<string, unknown>) => String(item.Id).startsWith(waitKey("")) || item.Id === LEGACY_WAITLIST_KEY;
+    const bookkeeping = items.filter(item => !isWaitlist(item) && !isMark(item));
     const claims = bookkeeping.map(item => item.InstanceId === undefined
         ? { InstanceId: item.Id, AllocationId: item.AllocationId }
         : { InstanceId: item.InstanceId, AllocationId: item.Id });
@@ -97,7 +97,7 @@ export async function audit(world: BenchWorld, targets: string[] = world.instanc
         staleRows: rows.filter(row => holderOf.get(String(row.AllocationId)) !== row.InstanceId).length,
         unresolvedNames: unresolved,
         drainMarks: items.filter(isMark).length,
-        waiting: waitlist ? Object.keys(waitlist).filter(key => key !== "Id").length : 0,
+        waiting: items.filter(item => String(item.Id).startsWith(waitKey(""))).length,
     };
 }
 

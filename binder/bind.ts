@@ -1,9 +1,9 @@
 import { candidateOrder } from "./candidates";
 import { errorCode } from "./aws/clients";
 import { claimFor, Context, describeTags, hasTags } from "./context";
-import { hasTimeToStart, waitBudgetSeconds } from "./deadline";
+import { ASSOCIATE_WITHIN_MS, hasTimeToStart, LOCK_SETTLED_MS, waitBudgetSeconds } from "./deadline";
 import { IN_SYNC_WAIT } from "./aws/dns";
-import { Address, Attachment, Instance, isAttachedTo } from "./aws/ec2";
+import { Address, Attachment, Instance, isAttachedTo, TOO_LATE_TO_ASSOCIATE } from "./aws/ec2";
 import { isNamedError, namedError } from "./errors";
 import { observedPhase } from "./lifecycle";
 import { Logger } from "./log";
@@ -163,8 +163,11 @@ async function associate(ctx: Context, instance: Instance, view: PoolView): Prom
         const held = await ctx.ec2.address(seen.allocationId);
         if (held?.association && isAttachedTo(held, target)) {
             const claim = await adopt(ctx, instanceId, held);
-            ctx.metrics.pool(pool.length, free);
-            return { instance, claim, associationId: held.association.associationId, outcome: "already-bound", started };
+            if (claim) {
+                ctx.metrics.pool(pool.length, free);
+                return { instance, claim, associationId: held.association.associationId, outcome: "already-bound", started };
+            }
+            log.info("the claim names another address, which an invocation may be associating; binding that one", { allocationId: held.allocationId, conflict: true });
         }
         view.addresses = pool.flatMap(address => (address === seen ? (held ? [held] : []) : [address]));
     }
@@ -214,8 +217,10 @@ async function publishAll(ctx: Context, bindings: Associated[]): Promise<BindRes
  * Makes the instance's claim and the address's lock name the address EC2 shows on
  * the instance. The lock is taken only if it is free or already the instance's:
  * another holder means one of the two views is behind, and a retry looks again.
+ * Undefined when the claim names another address that an invocation for the
+ * instance may still be associating: the caller binds that one, as the claim says.
  */
-export async function adopt(ctx: Context, instanceId: string, held: Address): Promise<Claim> {
+export async function adopt(ctx: Context, instanceId: string, held: Address): Promise<Claim | undefined> {
     if (!(await ctx.store.lock(held.allocationId, instanceId, ctx.now().toISOString()))) throw addressLocked(instanceId, held.allocationId);
     const claim = claimFor(ctx, instanceId, held);
     if (await ctx.store.writeClaim(claim)) return claim;
@@ -223,14 +228,25 @@ export async function adopt(ctx: Context, instanceId: string, held: Address): Pr
     if (existing?.allocationId === held.allocationId) return existing;
     if (!existing) throw claimRace(instanceId);
     // The claim names another address, but EC2 has this one on the instance (one
-    // address per private IP): the other was replaced. Its row and name go, the
-    // claim follows, and the other address's lock is let go last.
+    // address per private IP). Either this one replaced the other, or its
+    // association was answered with an error, let go, and the claim moved on: then
+    // the invocation that moved it may be about to associate the other address,
+    // which would replace this one. Only the instance's lock on the other address
+    // tells them apart: none, or one written too long ago for any association to
+    // follow it, means nothing is on its way. Otherwise this address goes back, and
+    // the claim is followed.
+    const settledBefore = new Date(ctx.now().getTime() - LOCK_SETTLED_MS).toISOString();
+    const lock = await ctx.store.lockOf(existing.allocationId);
+    if (lock?.instanceId === instanceId && !(lock.lockedAt < settledBefore)) {
+        await ctx.store.unlock(held.allocationId, instanceId);
+        return undefined;
+    }
+    // The other was replaced: its row and name go, the claim follows, and the other address's lock is let go last.
     await ctx.store.withdraw(existing.publicIp, existing.dnsName, instanceId);
-    if (ctx.settings.dnsRecords === "per-binding" && existing.dnsName !== claim.dnsName
-        && (await ctx.store.lockOwner(existing.allocationId)) === instanceId) {
+    if (ctx.settings.dnsRecords === "per-binding" && existing.dnsName !== claim.dnsName && lock?.instanceId === instanceId) {
         await ctx.dns.removeAll([{ name: existing.dnsName, ip: existing.publicIp, instanceId, ownerless: true }]);
     }
-    if (!(await ctx.store.writeClaim(claim, existing.allocationId))) throw claimRace(instanceId);
+    if (!(await ctx.store.adoptClaim(claim, existing.allocationId, settledBefore))) throw claimRace(instanceId);
     await ctx.store.unbind(existing.publicIp, existing.dnsName, existing.allocationId, instanceId);
     return claim;
 }
@@ -270,13 +286,14 @@ async function claimAndAssociate(
     };
     for (;;) {
         const { allocationId } = claim;
-        const lock = await ctx.store.lockClaimed(claim, ctx.now().toISOString());
+        const lockedAt = ctx.now();
+        const lock = await ctx.store.lockClaimed(claim, lockedAt.toISOString());
         if (lock === "moved") {
             await follow();
             continue;
         }
         if (lock === "locked") {
-            const result = await associateLocked(ctx, claim, target, adopted, log);
+            const result = await associateLocked(ctx, claim, target, adopted, lockedAt, log);
             if ("associationId" in result) return { claim, associationId: result.associationId };
             if ("refused" in result) {
                 // One more address is worth a try; a second refusal fails the bind.
@@ -316,7 +333,7 @@ async function claimAndAssociate(
  * thrown, and the binding stays as it is for the retry or the release to find.
  */
 async function associateLocked(
-    ctx: Context, claim: Claim, target: Attachment, adopted: boolean, log: Logger,
+    ctx: Context, claim: Claim, target: Attachment, adopted: boolean, lockedAt: Date, log: Logger,
 ): Promise<{ associationId: string } | { taken: true } | { refused: unknown }> {
     const { allocationId } = claim;
     // A claim another invocation made may be bound already (this view of the
@@ -325,9 +342,10 @@ async function associateLocked(
     if (done) return { associationId: done };
     let associationId: string;
     try {
-        associationId = await ctx.ec2.associate(allocationId, target);
+        // Never later than ASSOCIATE_WITHIN_MS after the lock: an adopt may move the claim on after that.
+        associationId = await ctx.ec2.associate(allocationId, target, () => ctx.now().getTime() - lockedAt.getTime() < ASSOCIATE_WITHIN_MS);
     } catch (error) {
-        if (INSTANCE_ERRORS.includes(errorCode(error) ?? "")) throw error;
+        if (INSTANCE_ERRORS.includes(errorCode(error) ?? "") || isNamedError(error, TOO_LATE_TO_ASSOCIATE)) throw error;
         log.warn("address could not be associated; letting it go", { allocationId, error });
         await letGo(ctx, claim);
         return { refused: error };

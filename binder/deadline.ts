@@ -19,3 +19,17 @@ export function hasTimeToStart(timeLeftMs: number): boolean {
 export function waitBudgetSeconds(timeLeftMs: number, limit: number): number {
     return Math.max(2, Math.min(limit, Math.floor((timeLeftMs - AFTER_WAIT_MS) / 1000)));
 }
+
+/**
+ * An association is asked of EC2 at most this long after its address's lock was
+ * written (every attempt is checked, the SDK's retries included). Longer than any
+ * of the binder's invocations lives (5 minutes at most), so only a bind frozen with
+ * its Lambda environment and thawed later, or a stalled CLI, meets it.
+ */
+export const ASSOCIATE_WITHIN_MS = 5 * 60 * 1000;
+
+/**
+ * A lock written longer ago than this can have no association still to follow it:
+ * ASSOCIATE_WITHIN_MS, and a wide margin for clocks and a request in flight.
+ */
+export const LOCK_SETTLED_MS = 15 * 60 * 1000;

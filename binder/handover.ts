@@ -1,7 +1,7 @@
 // A released address goes straight to a worker that waits for one: Karpenter
 // launches a replacement before it drains the node it replaces, so with a pool
 // the fleet's size the new worker finds it exhausted, and its event comes back
-// only after a delay. The waitlist (one item) says who waits; binding goes
+// only after a delay. The waitlist (an item per worker, and an index) says who waits; binding goes
 // through the same protocol as any bind, so a waiting worker that an event binds
 // at the same moment still ends with one binding.
 import { bindEach, BindResult, newPoolView, PoolView } from "./bind";
@@ -11,15 +11,18 @@ import { observedPhase } from "./lifecycle";
 import { ownPool } from "./ownership";
 
 /**
- * After a release freed addresses: binds the longest-waiting running workers, as
- * many as there are free addresses, skipping `busy` (the batch's own). Workers
- * that hold an address by now, or no longer run, leave the list. Costs one read
- * when nobody waits. Never throws: a failure leaves the workers to their events.
+ * After a release freed `freed` addresses: binds the longest-waiting running
+ * workers, as many as there are free addresses, skipping `busy` (the batch's
+ * own). Workers that hold an address by now, or no longer run, leave the list.
+ * Reads at most `freed` places from the waitlist's index, and as many more as the
+ * batch has instances (skipped; the spare ones serve when one in line drains): one
+ * Query, which finds nothing when nobody waits, whatever the length of the line.
+ * Never throws: a failure leaves the workers to their events.
  */
-export async function handOver(ctx: Context, busy: Set<string>): Promise<BindResult[]> {
+export async function handOver(ctx: Context, busy: Set<string>, freed: number): Promise<BindResult[]> {
     const log = ctx.log.with({ action: "hand-over" });
     try {
-        const waiting = (await ctx.store.waiting()).filter(w => !busy.has(w.instanceId));
+        const waiting = (await ctx.store.waiting(freed + busy.size)).filter(w => !busy.has(w.instanceId));
         if (waiting.length === 0) return [];
         const view: PoolView & { addresses: Address[] } = { ...newPoolView(), addresses: await ownPool(ctx) };
         const pool = view.addresses;

@@ -425,6 +425,7 @@ async function fix(ctx: Context, drift: Drift): Promise<void> {
         case "unrecorded-binding": {
             // A stopped target: record the binding, publish nothing.
             const held = await ctx.ec2.address(drift.allocationId!);
+            // Not adopted while a bind of the instance may be associating its claimed address: the next run looks again.
             if (held && held.association?.instanceId === drift.instanceId) await adopt(ctx, drift.instanceId!, held);
             return;
         }

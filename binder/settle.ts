@@ -63,7 +63,7 @@ export async function settleAll(ctx: Context, work: InstanceWork[]): Promise<Set
     released.forEach(settled);
     (await bindEach(ctx, verdicts.flatMap(v => (v.act === "bind" ? [v.instance!] : [])), newPoolView())).forEach(settled);
     const freed = released.flatMap(r => ("outcome" in r && r.outcome === "released" ? [r.instanceId] : []));
-    if (freed.length > 0 && hasTimeToStart(ctx.timeLeft())) await handOver(ctx, new Set(work.map(w => w.instanceId)));
+    if (freed.length > 0 && hasTimeToStart(ctx.timeLeft())) await handOver(ctx, new Set(work.map(w => w.instanceId)), freed.length);
     return results;
 }
 

@@ -1,6 +1,6 @@
 import { DnsRecordsMode, Tags } from "../binder/config";
 import { renderName } from "../binder/naming";
-import { drainKey, WAITLIST_KEY } from "../binder/schema";
+import { drainKey, WAITLIST_INDEX } from "../binder/schema";
 
 /** An IAM policy statement, as the reviewer of a preview reads it. */
 export interface Statement {
@@ -44,7 +44,8 @@ export interface PolicyScope {
 const ITEM_ACTIONS = {
     // claims, locks and drain marks: read, written and deleted conditionally, checked in a row's
     // or a first claim's transaction, and read whole after a lock collision (the binder) or to
-    // reconcile (the reconciler). Only the waitlist and drain items are updated in place (see Waitlist and DrainItems below).
+    // reconcile (the reconciler); a worker's place on the waitlist is put and deleted the same way.
+    // Only the drain items are updated in place (see DrainItems below).
     claims: ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"],
     // rows: published (update, or a conditional put replacing a stale row), read back, withdrawn.
     servers: ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
@@ -123,12 +124,11 @@ export function binderPolicy(scope: PolicyScope): PolicyDocument {
             Resource: [scope.tables.claims],
         },
         {
-            // Workers join and leave the waitlist, one item; no claim or lock is ever updated in place.
+            // The longest-waiting workers, read from the waitlist's index (a hand-over).
             Sid: "Waitlist",
             Effect: "Allow",
-            Action: ["dynamodb:UpdateItem"],
-            Resource: [scope.tables.claims],
-            Condition: { "ForAllValues:StringEquals": { "dynamodb:LeadingKeys": [WAITLIST_KEY] } },
+            Action: ["dynamodb:Query"],
+            Resource: [`${scope.tables.claims}/index/${WAITLIST_INDEX.name}`],
         },
         {
             // A drain's causes accumulate and end one at a time, and a stopped run is fenced, in place on the instance's drain item.

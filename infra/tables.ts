@@ -1,5 +1,5 @@
 import * as aws from "@pulumi/aws";
-import { CLAIM_KEY, SERVER_KEY } from "../binder/schema";
+import { CLAIM_KEY, SERVER_KEY, WAITLIST_INDEX } from "../binder/schema";
 import { Owner } from "./owner";
 
 /** The scheduler's view of the servers and the binder's private bookkeeping. */
@@ -33,10 +33,17 @@ export function tables(owner: Owner, deletionProtection: boolean): Tables {
 
     // The claims table holds one item per instance being bound, so that duplicate or
     // concurrent events for one instance agree on a single address (a conditional write).
+    // Its waitlist index holds only the workers waiting for an address, longest first; an
+    // index added to an existing table is an update in place (the table stays).
     const claims = new aws.dynamodb.Table(owner.name("claims"), {
         ...common,
         hashKey: CLAIM_KEY,
-        attributes: [{ name: CLAIM_KEY, type: "S" }],
+        attributes: [CLAIM_KEY, WAITLIST_INDEX.partition, WAITLIST_INDEX.sort].map(name => ({ name, type: "S" })),
+        globalSecondaryIndexes: [{
+            name: WAITLIST_INDEX.name,
+            keySchemas: [{ attributeName: WAITLIST_INDEX.partition, keyType: "HASH" }, { attributeName: WAITLIST_INDEX.sort, keyType: "RANGE" }],
+            projectionType: "ALL",
+        }],
     }, { parent: owner.parent });
 
     return { servers, claims };

@@ -1,7 +1,8 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, ServiceInputTypes, ServiceOutputTypes } from "@aws-sdk/client-dynamodb";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { Route53Client } from "@aws-sdk/client-route-53";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import type { InitializeMiddleware } from "@smithy/types";
 
 export interface Clients {
     ec2: EC2Client;
@@ -41,4 +42,43 @@ export function createQueueClient(): SQSClient {
 /** The error code of an AWS SDK error (its name), or undefined for anything else. */
 export function errorCode(err: unknown): string | undefined {
     return err instanceof Error && "$metadata" in err ? err.name : undefined;
+}
+
+/** Attempts of a DynamoDB write that meets another transaction on its items: quick, with jitter, bounded. */
+export const CONFLICT_ATTEMPTS = 4;
+const CONFLICT_BASE_DELAY_MS = 20;
+
+/**
+ * Whether a DynamoDB error says only that another transaction or write was in
+ * progress on an item (nothing was written, and a moment later it may pass): a
+ * plain write's TransactionConflictException, or a transaction cancelled for a
+ * TransactionConflict and for no condition of its own. The SDK retries neither.
+ */
+export function isTransactionConflict(err: unknown): boolean {
+    const code = errorCode(err);
+    if (code === "TransactionConflictException") return true;
+    if (code !== "TransactionCanceledException") return false;
+    const reasons = (err as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+    return reasons.some(r => r.Code === "TransactionConflict") && !reasons.some(r => r.Code === "ConditionalCheckFailed");
+}
+
+const retryConflicts: InitializeMiddleware<ServiceInputTypes, ServiceOutputTypes> = next => async args => {
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await next(args);
+        } catch (err) {
+            if (attempt >= CONFLICT_ATTEMPTS || !isTransactionConflict(err)) throw err;
+            await new Promise(resolve => setTimeout(resolve, Math.random() * CONFLICT_BASE_DELAY_MS * 2 ** attempt));
+        }
+    }
+};
+
+/**
+ * Makes a DynamoDB client retry its writes that met a transaction in progress, a
+ * few times within a fraction of a second, around the SDK's own retries; what
+ * still conflicts then is the caller's (see Store). Idempotent per client.
+ */
+export function retryingConflicts(client: DynamoDBClient): DynamoDBClient {
+    client.middlewareStack.add(retryConflicts, { step: "initialize", name: "retryTransactionConflicts", override: true });
+    return client;
 }

@@ -1,6 +1,8 @@
 // EC2 access for the binder: the instance, the pool, and moving addresses.
 import {
     AssociateAddressCommand,
+    AssociateAddressCommandInput,
+    AssociateAddressCommandOutput,
     DescribeAddressesCommand,
     DescribeInstancesCommand,
     DisassociateAddressCommand,
@@ -10,9 +12,14 @@ import {
     Instance as SdkInstance,
     Tag,
 } from "@aws-sdk/client-ec2";
+import type { FinalizeRequestMiddleware } from "@smithy/types";
 import { errorCode } from "./clients";
 import { Tags } from "../config";
+import { namedError } from "../errors";
 import { OWNER_TAG } from "../schema";
+
+/** An association not asked of EC2 because its lock was written too long ago (see Ec2.associate). */
+export const TOO_LATE_TO_ASSOCIATE = "TooLateToAssociateError";
 
 /** Where an address is attached: a network interface's private IP. */
 export interface Attachment {
@@ -136,15 +143,25 @@ export class Ec2 {
     /**
      * Associates a free address; returns the association id, or "taken" when the
      * address is already associated (to anything: EC2 checks this atomically).
+     * `mayAsk` is asked before each attempt, the SDK's retries included: once it
+     * says no, no request leaves (an invocation frozen and thawed later, or one
+     * that has held its lock too long, must not replace what another did since).
      */
-    async associate(allocationId: string, target: Attachment): Promise<string | "taken"> {
+    async associate(allocationId: string, target: Attachment, mayAsk: () => boolean): Promise<string | "taken"> {
+        const command = new AssociateAddressCommand({
+            AllocationId: allocationId,
+            NetworkInterfaceId: target.networkInterfaceId,
+            PrivateIpAddress: target.privateIpAddress,
+            AllowReassociation: false,
+        });
+        const guard: FinalizeRequestMiddleware<AssociateAddressCommandInput, AssociateAddressCommandOutput> = next => async args => {
+            if (!mayAsk()) throw namedError(TOO_LATE_TO_ASSOCIATE, `${allocationId} was locked too long ago to be associated now; nothing was asked of EC2`);
+            return next(args);
+        };
+        // Below the retry middleware (finalizeRequest, high priority): it runs before every attempt.
+        command.middlewareStack.add(guard, { step: "finalizeRequest", priority: "low", name: "associateOnlyInTime" });
         try {
-            const out = await this.client.send(new AssociateAddressCommand({
-                AllocationId: allocationId,
-                NetworkInterfaceId: target.networkInterfaceId,
-                PrivateIpAddress: target.privateIpAddress,
-                AllowReassociation: false,
-            }));
+            const out = await this.client.send(command);
             return out.AssociationId ?? "";
         } catch (err) {
             if (errorCode(err) === "Resource.AlreadyAssociated") return "taken";

@@ -10,12 +10,13 @@ import {
     TransactionCanceledException,
     TransactWriteItem,
     TransactWriteItemsCommand,
+    QueryCommand,
     ScanCommand,
     UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
-import { errorCode } from "./clients";
-import { namedError } from "../errors";
-import { CLAIM_KEY, drainKey, SERVER_KEY, WAITLIST_KEY } from "../schema";
+import { errorCode, isTransactionConflict, retryingConflicts } from "./clients";
+import { isNamedError, namedError } from "../errors";
+import { CLAIM_KEY, drainKey, LEGACY_WAITLIST_KEY, SERVER_KEY, waitKey, WAITLIST_INDEX, WAITLIST_PARTITION } from "../schema";
 
 /** An instance's claim on one pool address, written before the address is associated. */
 export interface Claim {
@@ -152,6 +153,13 @@ const lockLost = (row: ServerRow) =>
     namedError("LockLostError", `${row.instanceId} no longer holds the lock of ${row.allocationId}; its row is not published`);
 
 
+/**
+ * A transaction that other transactions on its items kept cancelling, through a
+ * few quick attempts: nothing of it was written. `conflicted`: the positions of
+ * the actions whose items were in another transaction.
+ */
+export const TRANSACTION_CONFLICT = "TransactionConflictError";
+
 /** Runs a conditional write; false when its condition did not hold. */
 async function conditional(write: () => Promise<unknown>): Promise<boolean> {
     try {
@@ -200,11 +208,21 @@ function toDrain(item: Record<string, AttributeValue>): DrainMark {
     };
 }
 
-/** The waitlist item's workers, longest waiting first: one attribute per instance, its value when it began to wait. */
-function toWaiting(item: Record<string, AttributeValue>): Waiting[] {
-    return Object.entries(item)
-        .flatMap(([name, value]) => (name !== CLAIM_KEY && value.S !== undefined ? [{ instanceId: name, since: value.S }] : []))
-        .sort((a, b) => (a.since === b.since ? (a.instanceId < b.instanceId ? -1 : 1) : a.since < b.since ? -1 : 1));
+/** A worker's place on the waitlist. */
+function toWaiting(item: Record<string, AttributeValue>): Waiting {
+    return { instanceId: (item[CLAIM_KEY]?.S ?? "").slice(waitKey("").length), since: item.Since?.S ?? "" };
+}
+
+/** Longest waiting first, as the waitlist index sorts them. */
+const byPlace = (a: Waiting, b: Waiting) => (placeOf(a) < placeOf(b) ? -1 : placeOf(a) > placeOf(b) ? 1 : 0);
+const placeOf = (w: Waiting) => `${w.since}#${w.instanceId}`;
+
+/** Writes of the waitlist sent at once: one item each, so a long line costs calls, never an item or expression past DynamoDB's limits. */
+const WAITLIST_WRITES_AT_ONCE = 10;
+
+/** Runs `write` for each of `items`, at most `atOnce` at a time. */
+async function inBatches<T>(items: T[], atOnce: number, write: (item: T) => Promise<unknown>): Promise<void> {
+    for (let i = 0; i < items.length; i += atOnce) await Promise.all(items.slice(i, i + atOnce).map(write));
 }
 
 /** A server row as stored, with the scheduler's fields. */
@@ -231,7 +249,9 @@ export class Store {
         private readonly client: DynamoDBClient,
         private readonly serversTable: string,
         private readonly claimsTable: string,
-    ) {}
+    ) {
+        retryingConflicts(client);
+    }
 
     /** The instance's claim, read consistently so a just-written claim is seen. */
     async claim(instanceId: string): Promise<Claim | undefined> {
@@ -247,9 +267,9 @@ export class Store {
     async bookkeeping(): Promise<{ claims: Claim[]; locks: Lock[]; drains: DrainMark[]; waiting: Waiting[] }> {
         const items = await this.scan(this.claimsTable);
         const key = (item: Record<string, AttributeValue>) => item[CLAIM_KEY]?.S ?? "";
-        const waitlist = items.find(item => key(item) === WAITLIST_KEY);
+        const places = items.filter(item => key(item).startsWith(waitKey("")));
         const drains = items.filter(item => key(item).startsWith(drainKey("")));
-        const rest = items.filter(item => item !== waitlist && !drains.includes(item));
+        const rest = items.filter(item => key(item) !== LEGACY_WAITLIST_KEY && !places.includes(item) && !drains.includes(item));
         const isLock = (item: Record<string, AttributeValue>) => item.InstanceId !== undefined;
         return {
             claims: rest.filter(item => !isLock(item)).map(toClaim),
@@ -259,7 +279,7 @@ export class Store {
                 lockedAt: item.LockedAt?.S ?? "",
             })),
             drains: drains.map(toDrain),
-            waiting: waitlist ? toWaiting(waitlist) : [],
+            waiting: places.map(toWaiting).sort(byPlace),
         };
     }
 
@@ -291,7 +311,12 @@ export class Store {
                 },
             },
             { ConditionCheck: { TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(claim.instanceId) }, ...expression("#AllocationId = :claimed", { ":claimed": claim.allocationId }) } },
-        ]);
+        ]).catch(err => {
+            // The lock kept meeting another transaction: a collision like a lock held by
+            // another, which the caller moves on from (only while the instance does not hold it).
+            if (isNamedError(err, TRANSACTION_CONFLICT) && !(err as Error & { conflicted: number[] }).conflicted.includes(1)) return [0];
+            throw err;
+        });
         return refused.includes(1) ? "moved" : refused.includes(0) ? "held" : "locked";
     }
 
@@ -309,6 +334,28 @@ export class Store {
             { ConditionCheck: { TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(from) }, ...expression(`attribute_not_exists(#${CLAIM_KEY}) OR #InstanceId <> :instance`, { ":instance": instanceId }) } },
         ]);
         return refused.length === 0;
+    }
+
+    /**
+     * Moves an instance's claim from `from` to the address EC2 shows on the instance
+     * (`claim`), on the conditions that the claim still names `from`, that the
+     * instance holds `claim`'s lock, and that no association can still follow a
+     * lock of the instance's on `from`: it has none there, or wrote it before
+     * `settledBefore` (see deadline.ts). False when a condition did not hold.
+     */
+    async adoptClaim(claim: Claim, from: string, settledBefore: string): Promise<boolean> {
+        const refused = await this.transact([
+            { Put: { TableName: this.claimsTable, Item: claimItem(claim), ...expression("#AllocationId = :from", { ":from": from }) } },
+            this.lockHeld(claim.allocationId, claim.instanceId),
+            { ConditionCheck: { TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(from) }, ...expression(`attribute_not_exists(#${CLAIM_KEY}) OR #InstanceId <> :instance OR #LockedAt < :settled`, { ":instance": claim.instanceId, ":settled": settledBefore }) } },
+        ]);
+        return refused.length === 0;
+    }
+
+    /** An address's lock, read consistently; undefined when it is free. */
+    async lockOf(allocationId: string): Promise<Lock | undefined> {
+        const out = await this.client.send(new GetItemCommand({ TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(allocationId) }, ConsistentRead: true }));
+        return out.Item?.InstanceId?.S === undefined ? undefined : { allocationId, instanceId: out.Item.InstanceId.S, lockedAt: out.Item.LockedAt?.S ?? "" };
     }
 
     /** The instance holding an address's lock, read consistently; undefined when it is free. */
@@ -487,9 +534,13 @@ export class Store {
             if (errorCode(err) !== "TransactionCanceledException") throw err;
             const reasons = (err as TransactionCanceledException).CancellationReasons ?? [];
             const failed = reasons.flatMap((reason, i) => (reason.Code === "ConditionalCheckFailed" ? [i] : []));
-            // Cancelled for another reason (a conflicting transaction): nothing was written, and a retry may pass.
-            if (failed.length === 0) throw err;
-            return failed;
+            if (failed.length > 0) return failed;
+            // Still cancelled by other transactions after the client's quick retries (see clients.ts): nothing was written.
+            if (isTransactionConflict(err)) {
+                const conflicted = reasons.flatMap((reason, i) => (reason.Code === "TransactionConflict" ? [i] : []));
+                throw namedError(TRANSACTION_CONFLICT, `a transaction on ${conflicted.length} of its items was in progress each time; nothing was written`, { conflicted });
+            }
+            throw err;
         }
     }
 
@@ -622,34 +673,47 @@ export class Store {
             expression([...clauses, fence].join(" AND "), { ...values, ...(mark.stoppedRun !== undefined && { ":run": mark.stoppedRun }) }));
     }
 
-    /** Puts workers on the waitlist; one already on it keeps its place. */
+    /** Puts workers on the waitlist, an item each; one already on it keeps its place. */
     async wait(instanceIds: string[], since: string): Promise<void> {
-        if (instanceIds.length === 0) return;
-        const names = Object.fromEntries(instanceIds.map((id, i) => [`#w${i}`, id]));
-        await this.client.send(new UpdateItemCommand({
+        await inBatches(instanceIds, WAITLIST_WRITES_AT_ONCE, instanceId => conditional(() => this.client.send(new PutItemCommand({
             TableName: this.claimsTable,
-            Key: { [CLAIM_KEY]: S(WAITLIST_KEY) },
-            UpdateExpression: `SET ${instanceIds.map((_, i) => `#w${i} = if_not_exists(#w${i}, :since)`).join(", ")}`,
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: { ":since": S(since) },
-        }));
+            Item: {
+                [CLAIM_KEY]: S(waitKey(instanceId)), Since: S(since),
+                [WAITLIST_INDEX.partition]: S(WAITLIST_PARTITION), [WAITLIST_INDEX.sort]: S(placeOf({ instanceId, since })),
+            },
+            ...expression(`attribute_not_exists(#${CLAIM_KEY})`),
+        }))));
     }
 
-    /** The workers waiting for an address, longest waiting first: one read, whatever the pool's size. */
-    async waiting(): Promise<Waiting[]> {
-        const out = await this.client.send(new GetItemCommand({ TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(WAITLIST_KEY) }, ConsistentRead: true }));
-        return out.Item ? toWaiting(out.Item) : [];
+    /**
+     * The `limit` workers waiting longest (all of them if no limit), longest first,
+     * from the waitlist index: when nobody waits, one Query that finds nothing. The
+     * index is eventually consistent, which a hint may be.
+     */
+    async waiting(limit?: number): Promise<Waiting[]> {
+        const found: Waiting[] = [];
+        if (limit === 0) return found;
+        let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
+        do {
+            const out = await this.client.send(new QueryCommand({
+                TableName: this.claimsTable,
+                IndexName: WAITLIST_INDEX.name,
+                KeyConditionExpression: `#${WAITLIST_INDEX.partition} = :waiting`,
+                ExpressionAttributeNames: { [`#${WAITLIST_INDEX.partition}`]: WAITLIST_INDEX.partition },
+                ExpressionAttributeValues: { ":waiting": S(WAITLIST_PARTITION) },
+                ...(limit !== undefined && { Limit: limit - found.length }),
+                ExclusiveStartKey,
+            }));
+            found.push(...(out.Items ?? []).map(toWaiting));
+            ExclusiveStartKey = out.LastEvaluatedKey;
+        } while (ExclusiveStartKey && (limit === undefined || found.length < limit));
+        return found;
     }
 
     /** Takes workers off the waitlist (those not on it are no matter). */
     async stopWaiting(instanceIds: string[]): Promise<void> {
-        if (instanceIds.length === 0) return;
-        await this.client.send(new UpdateItemCommand({
-            TableName: this.claimsTable,
-            Key: { [CLAIM_KEY]: S(WAITLIST_KEY) },
-            UpdateExpression: `REMOVE ${instanceIds.map((_, i) => `#w${i}`).join(", ")}`,
-            ExpressionAttributeNames: Object.fromEntries(instanceIds.map((id, i) => [`#w${i}`, id])),
-        }));
+        await inBatches(instanceIds, WAITLIST_WRITES_AT_ONCE, instanceId =>
+            this.client.send(new DeleteItemCommand({ TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(waitKey(instanceId)) } })));
     }
 
     /** Deletes an item only while `condition` holds: the owner check of every removal. */

@@ -186,9 +186,9 @@ describe("binding and release", function () {
             world.gateway.clearCalls();
             expect(await deliver(world, handler, stateChange(instance.instanceId, "terminated"))).to.equal(undefined);
             // EC2 first (a release acts only on what EC2 says), then claim, row, lock, address, row and lock together, claim;
-            // then the one read of the waitlist, which is empty, so nobody gets the freed address.
+            // then the one read of the waitlist's index, which finds nobody, so nobody gets the freed address.
             expect(world.gateway.calls.map(c => c.action)).to.deep.equal([
-                "DescribeInstances", "GetItem", "DeleteItem", "GetItem", "DescribeAddresses", "TransactWriteItems", "DeleteItem", "GetItem",
+                "DescribeInstances", "GetItem", "DeleteItem", "GetItem", "DescribeAddresses", "TransactWriteItems", "DeleteItem", "Query",
             ]);
             expect((await world.checkInvariants()).bound).to.equal(0);
         });

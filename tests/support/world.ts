@@ -8,7 +8,7 @@ import { QueueBatch } from "../../binder/batch";
 import { BinderSettings, binderEnvironment, DnsRecordsMode, EVENT_QUEUE_URL_ENV, NODE_ROLE_ARNS_ENV } from "../../binder/config";
 import { renderName } from "../../binder/naming";
 import { ownerText } from "../../binder/aws/dns";
-import { CLAIM_KEY, SERVER_KEY, WAITLIST_KEY } from "../../binder/schema";
+import { CLAIM_KEY, SERVER_KEY, waitKey, WAITLIST_INDEX } from "../../binder/schema";
 import { Ec2Model, Ec2ModelOptions, InstanceState, ModelInstance } from "./aws/ec2";
 import { AwsGateway, GatewayOptions } from "./aws/gateway";
 import { Route53Model } from "./aws/route53";
@@ -145,7 +145,12 @@ export async function createBinderTables(client: DynamoDBClient, settings: Pick<
         TableName: settings.claimsTable,
         BillingMode: "PAY_PER_REQUEST",
         KeySchema: [{ AttributeName: CLAIM_KEY, KeyType: "HASH" }],
-        AttributeDefinitions: [{ AttributeName: CLAIM_KEY, AttributeType: "S" }],
+        AttributeDefinitions: [CLAIM_KEY, WAITLIST_INDEX.partition, WAITLIST_INDEX.sort].map(AttributeName => ({ AttributeName, AttributeType: "S" })),
+        GlobalSecondaryIndexes: [{
+            IndexName: WAITLIST_INDEX.name,
+            KeySchema: [{ AttributeName: WAITLIST_INDEX.partition, KeyType: "HASH" }, { AttributeName: WAITLIST_INDEX.sort, KeyType: "RANGE" }],
+            Projection: { ProjectionType: "ALL" },
+        }],
     });
 }
 
@@ -271,8 +276,8 @@ export class World {
 
     /** The workers on the waitlist: instance id → since when. */
     async waitlist(): Promise<Record<string, string>> {
-        const { Id: _key, ...waiting } = (await this.bookkeeping()).find(item => item.Id === WAITLIST_KEY) ?? { Id: WAITLIST_KEY };
-        return waiting;
+        const places = (await this.bookkeeping()).filter(item => item.Id.startsWith(waitKey("")));
+        return Object.fromEntries(places.map(place => [place.Id.slice(waitKey("").length), place.Since]));
     }
 
     private async bookkeeping(): Promise<Record<string, string>[]> {

@@ -1,7 +1,7 @@
 // What must hold once the day is over, read from the stand-ins themselves (not
 // through the binder): the invariants tests/support/world.ts checks for a test's
 // world, said in words so that the demo can print what broke.
-import { drainKey, WAITLIST_KEY } from "../../binder/schema";
+import { drainKey, waitKey } from "../../binder/schema";
 import { DemoWorld } from "./world";
 
 /** Lists what differs between two sets of keys, or nothing. */
@@ -44,7 +44,6 @@ export async function checkInvariants(world: DemoWorld, draining: string[]): Pro
     problems.push(...differ("claims", ofKind("i-").map(c => `${c.Id} ${c.AllocationId}`), bindings));
     problems.push(...differ("locks", ofKind("eipalloc-").map(l => `${l.InstanceId} ${l.Id}`), bindings));
     problems.push(...differ("drain marks", ofKind(drainKey("")).map(m => String(m.Id)), draining.map(drainKey)));
-    const waitlist = bookkeeping.find(item => item.Id === WAITLIST_KEY);
-    problems.push(...Object.keys(waitlist ?? {}).filter(key => key !== "Id").map(instanceId => `waitlist: ${instanceId} still waits`));
+    problems.push(...ofKind(waitKey("")).map(place => `waitlist: ${String(place.Id).slice(waitKey("").length)} still waits`));
     return { broken: problems, running: targets.length, rows: rows.length };
 }

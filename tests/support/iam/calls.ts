@@ -6,7 +6,7 @@ import { DnsRecordsMode, Tags } from "../../../binder/config";
 import { FunctionRole } from "../../../infra/policy";
 import { REGION, StackFacts } from "./facts";
 import { ACCOUNT, Authorization } from "./simulate";
-import { drainKey, WAITLIST_KEY } from "../../../binder/schema";
+import { drainKey, WAITLIST_INDEX } from "../../../binder/schema";
 
 /** One call: who makes it, in which DNS modes (all if absent), and what AWS authorizes for it. */
 export interface Call {
@@ -88,19 +88,22 @@ export const SDK_CALLS: Record<string, Call[]> = {
         ],
     }],
     GetItemCommand: [
-        { what: "read a claim, a lock, a drain mark or the waitlist", by: ALL, authorize: f => [item("GetItem", f.tables.claims)] },
+        { what: "read a claim, a lock or a drain mark", by: ALL, authorize: f => [item("GetItem", f.tables.claims)] },
         { what: "read back a row that refused a publish", by: ALL, authorize: f => [item("GetItem", f.tables.servers)] },
         { what: "read the row of the worker that calls a hook", by: ["hook"], authorize: f => [item("GetItem", f.tables.servers)] },
     ],
     PutItemCommand: [
         { what: "write a claim or a lock", by: ALL, authorize: f => [item("PutItem", f.tables.claims)] },
+        { what: "put a worker on the waitlist", by: ALL, authorize: f => [item("PutItem", f.tables.claims)] },
+    ],
+    QueryCommand: [
+        { what: "read the longest-waiting workers from the waitlist's index", by: ALL, authorize: f => [item("Query", `${f.tables.claims}/index/${WAITLIST_INDEX.name}`)] },
     ],
     UpdateItemCommand: [
-        { what: "put workers on the waitlist, or take them off", by: ALL, authorize: f => [{ ...item("UpdateItem", f.tables.claims), context: { "dynamodb:LeadingKeys": [WAITLIST_KEY] } }] },
         { what: "record or end a cause of a worker's drain, or fence its stopped run", by: ALL, authorize: f => [{ ...item("UpdateItem", f.tables.claims), context: { "dynamodb:LeadingKeys": [drainKey("i-0123456789abcdef0")] } }] },
     ],
     DeleteItemCommand: [
-        { what: "drop a claim, a lock, a drain item of a worker that is gone, or one whose last cause ended", by: ALL, authorize: f => [item("DeleteItem", f.tables.claims)] },
+        { what: "drop a claim, a lock, a drain item of a worker that is gone or whose last cause ended, or take a worker off the waitlist", by: ALL, authorize: f => [item("DeleteItem", f.tables.claims)] },
         { what: "withdraw a row", by: ALL, authorize: f => [item("DeleteItem", f.tables.servers)] },
     ],
     ScanCommand: [

@@ -1,12 +1,17 @@
 // What the AWS calls recorded by the stand-ins' gateway ask AWS to authorize, in a
 // form the call catalog can be compared with: the action, and for DynamoDB the table
-// (servers or claims), for Route53 changes the change action and record type.
+// (servers or claims) and the index, if any, for Route53 changes the change action and record type.
 import { AwsCall } from "../aws/gateway";
 import { Authorization } from "./simulate";
 
 export interface Tables { servers: string; claims: string }
 
-const kindOf = (tables: Tables, table: string) => (table === tables.servers ? "servers" : table === tables.claims ? "claims" : `other table ${table}`);
+/** A table's kind, and an index of it by name: `claims/index/waitlist`. */
+function kindOf(tables: Tables, resource: string): string {
+    const [table, index] = resource.split("/index/");
+    const kind = table === tables.servers ? "servers" : table === tables.claims ? "claims" : `other table ${table}`;
+    return index === undefined ? kind : `${kind}/index/${index}`;
+}
 
 /** A transaction's item types, as the item actions IAM authorizes them as. */
 const ITEM_ACTION: Record<string, string> = { ConditionCheck: "ConditionCheckItem", Put: "PutItem", Update: "UpdateItem", Delete: "DeleteItem" };
@@ -20,7 +25,7 @@ export function observedSignatures(call: AwsCall, tables: Tables): string[] {
                 return (input.TransactItems as Record<string, { TableName: string }>[]).flatMap(item =>
                     Object.entries(item).map(([type, body]) => `dynamodb:${ITEM_ACTION[type]}@${kindOf(tables, body.TableName)}`));
             }
-            return [`dynamodb:${call.action}@${kindOf(tables, input.TableName)}`];
+            return [`dynamodb:${call.action}@${kindOf(tables, input.IndexName ? `${input.TableName}/index/${input.IndexName}` : input.TableName)}`];
         case "route53":
             if (call.action === "ChangeResourceRecordSets") {
                 // One request is authorized whole: its actions and its record types, each as a set.
