@@ -1,4 +1,4 @@
-// The final state against DESIGN.md's invariants, counted instead of asserted, so
+// The final state against the invariants of docs/claim-protocol.md, counted instead of asserted, so
 // that the naive binder's failures are figures rather than a stack trace.
 import { drainKey, LEGACY_WAITLIST_KEY, waitKey } from "../binder/schema";
 import { BenchWorld } from "./world";

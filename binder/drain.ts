@@ -56,7 +56,8 @@ export async function drain(ctx: Context, instance: Instance, notices: DrainNoti
 
 const causesOf = (signals: { cause: DrainCause }[]) => signals.map(signal => signal.cause);
 
-export type UndrainOutcome = "undrained" | "not-draining";
+/** `draining`: a signal came in since the drain was read, and the drain stands. */
+export type UndrainOutcome = "undrained" | "not-draining" | "draining";
 
 /**
  * Ends a drain an operator started (or signals that proved false): ends every
@@ -76,6 +77,7 @@ export async function undrain(ctx: Context, instanceId: string): Promise<{ outco
     log.info(ended ? "drain ended; publishing the server again" : "a drain signal came in since it was read; the drain stands", {
         outcome: ended ? "undrained" : "draining", causes: causesOf(mark.signals),
     });
+    if (!ended) return { outcome: "draining", mark };
     const [bind] = await bindAll(ctx, [instanceId]);
     return { outcome: "undrained", mark, bind };
 }

@@ -59,6 +59,10 @@ export async function undrainCommand(ctx: Context, instanceId: string, out: (tex
         out(`${instanceId} is not draining\n`);
         return 0;
     }
+    if (outcome === "draining") {
+        out(`${instanceId} is still draining: a drain signal came in since it was read; not published\n`);
+        return 1;
+    }
     const undrained = `undrained ${instanceId}${mark ? ` (${described(mark.signals, ctx.now())})` : ""}`;
     if (bind === undefined || "error" in bind) {
         out(`${undrained}, but publishing it failed; the reconciler tries again on its next run\n`);

@@ -1,6 +1,6 @@
 // A whole world for the binder to run in: EC2 and Route53 stand-ins and dynalite
 // behind one recording gateway, the binder's tables, and checks of the invariants
-// from DESIGN.md over the final state.
+// from docs/claim-protocol.md over the final state.
 import { AttributeValue, DynamoDBClient, PutItemCommand, ScanCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { expect } from "chai";
 import { createEventHandler, createReconcileHandler, EventHandler, ReconcileHandler } from "../../binder";

@@ -179,6 +179,10 @@ class RunWorld {
     /** The state after the last step, to see what the next one removes. */
     private lastState?: StepState;
     private hooks = 0;
+    /** The steps are being played (the final reconciler runs after, alone). */
+    private playing = false;
+    /** What an actor's logged outcome tells the world (an operator's undrain that took effect). */
+    private readonly onOutcome = new Map<string, (outcome: string) => void>();
     /** At which of its AWS calls an actor's environment is frozen (after its hook answered, as Lambda does). */
     private readonly freezes = new Map<string, number>();
     private readonly callsOf = new Map<string, number>();
@@ -227,12 +231,14 @@ class RunWorld {
         if (plan.hand) this.steps.later("operator", plan.hand, () => this.driftByHand(plan.hand!));
         if (plan.cli && instances.length > 0) this.steps.later("operator", `eip-dns-binder ${plan.cli} ${instances[0]}`, () => this.cli(plan.cli!, instances[0]));
 
+        this.playing = true;
         await this.steps.run(async () => {
             const snapshot = this.snapshot();
             const after = await stepState(snapshot);
             this.observe(await checkStep(snapshot, this.lastState, after));
             this.lastState = after;
         });
+        this.playing = false;
         return await this.converge();
     }
 
@@ -342,12 +348,13 @@ class RunWorld {
         });
     }
 
-    /** The operator ends a drain: every cause signalled until now ends. */
+    /** The operator ends a drain: if the binder ends it, every cause signalled before the command ends. */
     private undrain(instanceId: string): void {
         const now = this.clock.now;
-        this.endDrains(instanceId, d => d.at <= now);
         const name = "cli undrain";
         const ctx = this.context(name);
+        // The drain ends when the binder ends it, before it publishes the server again.
+        this.onOutcome.set(name, outcome => { if (outcome === "undrained") this.endDrains(instanceId, d => d.at <= now); });
         this.steps.spawn(name, async () => {
             try {
                 await undrainCommand(ctx, instanceId, text => this.note(name, text.trim()));
@@ -602,7 +609,8 @@ class RunWorld {
 
     /** The commit of the transaction in flight: a step of its own, after its begin. */
     commitStep(): Promise<void> {
-        return this.steps.hold("… commit");
+        // Once the events are done the final reconciler runs alone, ungated: its transactions commit at once.
+        return this.playing ? this.steps.hold("… commit") : Promise.resolve();
     }
 
     // ---- convergence and checks ----
@@ -747,7 +755,10 @@ class RunWorld {
         const dynamodb = this.dynamoClient(who);
         const log = createLogger(line => {
             const entry = JSON.parse(line) as { level: string; message: string; outcome?: string; error?: { name?: string } };
-            if (entry.outcome) this.outcomes[entry.outcome] = (this.outcomes[entry.outcome] ?? 0) + 1;
+            if (entry.outcome) {
+                this.outcomes[entry.outcome] = (this.outcomes[entry.outcome] ?? 0) + 1;
+                this.onOutcome.get(actor)?.(entry.outcome);
+            }
             if (entry.level !== "INFO" || entry.outcome) this.note(actor, `${entry.level} ${entry.message}${entry.outcome ? ` [${entry.outcome}]` : ""}${entry.error?.name ? ` (${entry.error.name})` : ""}`);
         });
         return {
