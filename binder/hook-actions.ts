@@ -91,17 +91,16 @@ export async function bindSelf(ctx: Context, instance: Instance, log: Logger): P
         log.info("already bound and published; answered from its claim", { action: "bind", outcome: "already-bound", allocationId: known.claim.allocationId });
         return bound(instanceId, known.claim);
     }
-    let [result] = await bindEach(ctx, [instance], newPoolView());
-    if (result && "outcome" in result && result.outcome === "draining") {
-        const mark = await ctx.store.drainOf(instanceId);
-        const own = holdingSignals(mark, instance.launchedAt).filter(signal => signal.cause === "node");
-        // Only its own cause ends, and only as it was read: AWS's and an operator's stand, and so does a signal that came since.
-        if (mark && own.length > 0 && await ctx.store.endDrain(mark, own, false)) {
-            const others = holdingSignals(mark, instance.launchedAt).filter(signal => signal.cause !== "node").map(signal => signal.cause);
-            log.info("its own drain ends: it asks to be bound again", { action: "undrain", outcome: "undrained", cause: "node", signalledAt: own[0].signalledAt, others });
-            [result] = await bindEach(ctx, [instance], newPoolView());
-        }
+    // A worker that asks to be bound ends its own drain first, whatever the bind then finds (an
+    // exhausted pool, say). Only its own cause ends, and only as it was read: AWS's and an
+    // operator's stand, and so does a signal that came since.
+    const mark = await ctx.store.drainOf(instanceId);
+    const own = holdingSignals(mark, instance.launchedAt).filter(signal => signal.cause === "node");
+    if (mark && own.length > 0 && await ctx.store.endDrain(mark, own, false)) {
+        const others = holdingSignals(mark, instance.launchedAt).filter(signal => signal.cause !== "node").map(signal => signal.cause);
+        log.info("its own drain ends: it asks to be bound again", { action: "undrain", outcome: "undrained", cause: "node", signalledAt: own[0].signalledAt, others });
     }
+    const [result] = await bindEach(ctx, [instance], newPoolView());
     if (!result) return unavailable("no-time", "the invocation had too little time left to start the bind", RETRY_AFTER.soon, instanceId);
     if ("error" in result) {
         const { error } = result;

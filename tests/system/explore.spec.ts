@@ -4,7 +4,7 @@
 // the state must be exactly right after at most two reconciler runs.
 import { expect } from "chai";
 import fc from "fast-check";
-import { overwritingRows, publishingWhileDraining, reassociating, unconditionalLock } from "../support/explorer/plants";
+import { overwritingRows, publishingWhileDraining, reassociating, unconditionalLock, unfencedStops } from "../support/explorer/plants";
 import { explorationProperty } from "../support/explorer/property";
 import { Explorer, RunOptions } from "../support/explorer/run";
 
@@ -28,7 +28,8 @@ describe("interleaving explorer", function () {
     const plants: [string, RunOptions, string][] = [
         ["the address lock taken unconditionally, and AllowReassociation: false dropped", { store: unconditionalLock, ec2: reassociating }, "double-booked"],
         ["a row written whole on every bind", { store: overwritingRows }, "allocated-reset"],
-        ["a drain that leaves no mark, so a bind on its way publishes the row again", { store: publishingWhileDraining }, "row-mismatch"],
+        ["a drain that leaves no mark, so a bind on its way publishes the row again", { store: publishingWhileDraining }, "listed-while-draining"],
+        ["a stop that leaves no fence, so a bind on its way publishes the stopped run", { store: unfencedStops }, "listed-not-running"],
     ];
     for (const [bug, plant, invariant] of plants) {
         it(`finds a planted bug within the same bounded exploration: ${bug}`, async () => {

@@ -117,7 +117,12 @@ export const planArbitrary: fc.Arbitrary<Plan> = fc
         dnsName: raw.perBinding && raw.instanceIdNames ? "{instance-id}.{suffix}" : "{ip-dashed}.{suffix}",
         spareAddresses: raw.spareAddresses,
         // One worker in six is not a target.
-        workers: raw.workers.map(({ untagged, stopStart, terminate, twoCards, drain, hook }) => ({ tagged: untagged !== 0, stopStart, terminate, twoCards, drain, hook })),
+        // An operator's undrain ends every cause the binder has recorded when it reads them; which of a
+        // signal still on its way that is, the run cannot tell, so the worker it undrains gets no other drain.
+        workers: raw.workers.map(({ untagged, stopStart, terminate, twoCards, drain, hook }, i) => {
+            const undrained = i === 0 && raw.cli === "drain-undrain";
+            return { tagged: untagged !== 0, stopStart, terminate, twoCards, drain: undrained ? null : drain, hook: undrained && hook === "drain-then-bind" ? "bind" : hook };
+        }),
         duplicates: raw.duplicates,
         batchSize: raw.batchSize,
         reconcilerRuns: raw.reconcilerRuns,

@@ -315,7 +315,9 @@ class RunWorld {
         this.steps.spawn(name, async () => {
             try {
                 const answer = await answerHook(ctx, hookRequest("POST", path, callers.instance(instanceId)), HOOK_SETTING);
+                // A drain refused or failed part way may or may not be recorded: the worker's next /bind ends it either way.
                 if (truth && answer.statusCode === 200) truth.handled = true;
+                else if (truth) truth.lost = true;
                 this.note(name, `POST ${path} for ${instanceId}: ${answer.statusCode} ${answer.body}`);
             } catch (err) {
                 this.note(name, `failed: ${String(err)}`);
@@ -330,6 +332,15 @@ class RunWorld {
         const ctx = this.context(name);
         const out = (text: string) => this.note(name, text.trim());
         const truth = command.startsWith("drain") ? this.drainSignalled(instanceId, "operator") : undefined;
+        if (truth) {
+            // The command signals the drain when it first reads the clock, once EC2 has shown it the worker.
+            let read = false;
+            ctx.now = () => {
+                if (!read) truth.at = this.clock.now;
+                read = true;
+                return new Date(this.clock.now);
+            };
+        }
         if (command === "release") this.releasedByHand.add(instanceId);
         const started = this.steps.trace.length;
         this.steps.spawn(name, async () => {
@@ -341,8 +352,8 @@ class RunWorld {
                 if (command === "reconcile") this.healed(started);
                 if (command === "drain-undrain") this.steps.later("operator", `eip-dns-binder undrain ${instanceId}`, () => this.undrain(instanceId));
             } catch (err) {
-                // A refusal (the worker is not running, say) changes nothing: the drain never began.
-                if (truth) truth.ended = true;
+                // A refusal or a failure part way: whether the drain was recorded is not known.
+                if (truth) truth.lost = true;
                 this.note(name, `exited: ${String(err)}`);
             }
         });
