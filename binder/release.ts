@@ -119,3 +119,16 @@ export async function withdraw(ctx: Context, instanceId: string, launchedAt?: st
     log.info("run fenced and row withdrawn; address and claim kept", { outcome: "withdrawn", allocationId: claim.allocationId, publicIp: claim.publicIp, launchedAt });
     return "withdrawn";
 }
+
+/**
+ * Every run of an instance before the one EC2 shows is over: fences them (a bind of one still
+ * on its way cannot publish it) and withdraws a row of one of them. A read never runs ahead of
+ * EC2, so a lagging one only fences less.
+ */
+export async function withdrawEarlierRuns(ctx: Context, instance: { instanceId: string; launchedAt?: string }): Promise<void> {
+    const { instanceId, launchedAt } = instance;
+    if (launchedAt === undefined) return;
+    await ctx.store.fenceRun(instanceId, new Date(Date.parse(launchedAt) - 1).toISOString(), ctx.now().toISOString());
+    const claim = await ctx.store.claim(instanceId);
+    if (claim) await ctx.store.withdrawEarlier(claim.publicIp, claim.dnsName, instanceId, launchedAt);
+}

@@ -8,7 +8,7 @@ import { drain, DrainNotice } from "./drain";
 import { Instance } from "./aws/ec2";
 import { handOver } from "./handover";
 import { Announcement, decide, observedPhase } from "./lifecycle";
-import { releaseAll, withdraw } from "./release";
+import { releaseAll, withdraw, withdrawEarlierRuns } from "./release";
 import { drainHolds } from "./aws/store";
 
 export interface InstanceWork {
@@ -47,6 +47,15 @@ export async function settleAll(ctx: Context, work: InstanceWork[]): Promise<Set
         return work.map(({ instanceId }) => ({ instanceId, error }));
     }
     const verdicts = work.map(w => judge(ctx, w, instances.find(i => i.instanceId === w.instanceId)));
+    // A stop announced while EC2 shows the instance in a run of its own (started again, or starting):
+    // whatever run the stop was about, every run before the one EC2 shows is over.
+    for (const w of work) {
+        const instance = instances.find(i => i.instanceId === w.instanceId);
+        const verdict = verdicts.find(v => v.instanceId === w.instanceId);
+        if (instance && verdict?.act !== "withdraw" && w.announcements.some(a => a.phase === "stopped") && ["pending", "running"].includes(instance.state)) {
+            await withdrawEarlierRuns(ctx, instance).catch(error => ctx.log.with({ instanceId: w.instanceId }).warn("could not withdraw the rows of earlier runs; the reconciler will", { error }));
+        }
+    }
     const results: Settled[] = verdicts.flatMap(v => (v.act ? [] : [{ instanceId: v.instanceId, outcome: v.outcome, wait: v.wait, done: v.done }]));
     const settled = (acted: { instanceId: string; outcome: string } | { instanceId: string; error: unknown }) => {
         const { wait, done } = verdicts.find(v => v.instanceId === acted.instanceId)!;

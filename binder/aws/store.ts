@@ -617,6 +617,12 @@ export class Store {
         })));
     }
 
+    /** Removes the server row if it belongs to a run of `instanceId` that started before `launchedAt`. */
+    async withdrawEarlier(publicIp: string, dnsName: string, instanceId: string, launchedAt: string): Promise<void> {
+        await this.deleteIf(this.serversTable, serverKey(publicIp, dnsName),
+            expression("#InstanceId = :instance AND #LaunchedAt < :launched", { ":instance": instanceId, ":launched": launchedAt }));
+    }
+
     /**
      * Fences the run of `instanceId` that started at `launchedAt`, which EC2 showed
      * stopping or stopped: from now on no row is published, and no first claim made,
