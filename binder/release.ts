@@ -94,7 +94,7 @@ async function finish(ctx: Context, { claim, holdsLock }: Releasing, options: Re
         // (a late event) cannot have published after this, since a row write needs the lock.
         await ctx.store.unbind(publicIp, dnsName, allocationId, instanceId);
     }
-    await ctx.store.dropClaim(instanceId, allocationId);
+    await ctx.store.dropClaim(claim);
     ctx.metrics.released();
     ctx.log.with({ instanceId, action: "release" }).info("released", { outcome: "released", allocationId, publicIp, dnsName, disassociated });
 }

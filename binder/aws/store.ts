@@ -423,9 +423,10 @@ export class Store {
         return refused.length === 0;
     }
 
-    /** Deletes the instance's claim if it is still on `allocationId`. */
-    async dropClaim(instanceId: string, allocationId: string): Promise<void> {
-        await this.deleteIf(this.claimsTable, { [CLAIM_KEY]: S(instanceId) }, expression("#AllocationId = :owner", { ":owner": allocationId }));
+    /** Deletes the claim if it is still the one read: a bind of the instance may have claimed the address again since. */
+    async dropClaim(claim: Claim): Promise<void> {
+        await this.deleteIf(this.claimsTable, { [CLAIM_KEY]: S(claim.instanceId) },
+            expression("#AllocationId = :owner AND #ClaimedAt = :claimed", { ":owner": claim.allocationId, ":claimed": claim.claimedAt }));
     }
 
     /**
