@@ -148,6 +148,10 @@ export const DRAINING = "DrainingError";
 /** EC2 showed the run being bound stopping since: its server stays off the list (not a failure: the next run is bound anew). */
 export const RUN_STOPPED = "RunStoppedError";
 
+/** The instance's claim no longer names the address: a release (by hand) has taken it, or the claim moved on. */
+const claimLost = (row: ServerRow) =>
+    namedError("ClaimLostError", `the claim of ${row.instanceId} no longer names ${row.allocationId}; its row is not published`);
+
 /** The instance no longer holds the address's lock: its release, or the reconciler, has moved on. */
 const lockLost = (row: ServerRow) =>
     namedError("LockLostError", `${row.instanceId} no longer holds the lock of ${row.allocationId}; its row is not published`);
@@ -449,6 +453,8 @@ export class Store {
         const condition = expression(`attribute_not_exists(#${SERVER_KEY.partition}) OR (${owned.clause})`, owned.values);
         const lockHeld = this.lockHeld(row.allocationId, row.instanceId);
         const notHeldBack = this.notHeldBack(row.instanceId, row.launchedAt);
+        // The claim too: a release by hand beside this bind may have taken it, and a row must not outlive its claim.
+        const claimed = this.claimNames(row.instanceId, row.allocationId);
         const refused = await this.transact([lockHeld, notHeldBack, {
             Update: {
                 TableName: this.serversTable,
@@ -463,10 +469,11 @@ export class Store {
                     ":now": S(now),
                 },
             },
-        }]);
+        }, claimed]);
         if (refused.length === 0) return;
         if (refused.includes(0)) throw lockLost(row);
         if (refused.includes(1)) throw await this.heldBack(row.instanceId, row.launchedAt, "its row is not published");
+        if (refused.includes(3)) throw claimLost(row);
         const stale = (await this.client.send(new GetItemCommand({ TableName: this.serversTable, Key: key, ConsistentRead: true }))).Item;
         const run = stale?.InstanceId?.S === row.instanceId ? stale.LaunchedAt?.S : undefined;
         if (run !== undefined && row.launchedAt !== undefined && run > row.launchedAt) {
@@ -475,9 +482,10 @@ export class Store {
         }
         const replaced = await this.transact([lockHeld, notHeldBack, {
             Put: { TableName: this.serversTable, Item: { ...key, ...fields, allocated: { BOOL: false }, BoundAt: S(now) }, ...asRead(stale, ["InstanceId", "LaunchedAt"]) },
-        }]);
+        }, claimed]);
         if (replaced.includes(0)) throw lockLost(row);
         if (replaced.includes(1)) throw await this.heldBack(row.instanceId, row.launchedAt, "its row is not published");
+        if (replaced.includes(3)) throw claimLost(row);
         if (replaced.length > 0) throw namedError("RowRaceError", `the row of ${row.publicIp} changed while ${row.instanceId} was publishing it; retrying`);
     }
 
@@ -519,6 +527,11 @@ export class Store {
         return isFenced(await this.drainOf(instanceId), launchedAt)
             ? namedError(RUN_STOPPED, `${instanceId}'s run started ${launchedAt} has stopped; ${what}`)
             : namedError(DRAINING, `${instanceId} is draining; ${what}`);
+    }
+
+    /** The condition, in a transaction, that the claim of `instanceId` names `allocationId`. */
+    private claimNames(instanceId: string, allocationId: string): TransactWriteItem {
+        return { ConditionCheck: { TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(instanceId) }, ...expression("#AllocationId = :claimed", { ":claimed": allocationId }) } };
     }
 
     /** The condition, in a transaction, that `instanceId` holds the lock of `allocationId`. */
