@@ -78,19 +78,14 @@ const bound = (instanceId: string, claim: Claim): HookAnswer =>
 /**
  * Binds the caller as an event would (claim, lock, associate, name, row), over the
  * instance just read, and answers with its binding as its claim records it. A
- * worker already bound and published is answered from its claim and row alone: a
- * boot that asks again after a 503 costs two reads, not a bind. A drain the worker
- * started itself (cause `node`: its pod's preStop hook, when the pod was only
- * restarted) ends here; any other drain stands (409). An exhausted pool puts the
+ * worker already bound and published is answered from its drain item, claim and row
+ * alone: a boot that asks again after a 503 costs three reads, not a bind. A drain the
+ * worker started itself (cause `node`: its pod's preStop hook, when the pod was only
+ * restarted) ends here, first; any other drain stands (409). An exhausted pool puts the
  * worker on the waitlist: the next release hands it an address.
  */
 export async function bindSelf(ctx: Context, instance: Instance, log: Logger): Promise<HookAnswer> {
     const { instanceId } = instance;
-    const known = await bindingOf(ctx, instance);
-    if (known.claim && known.published) {
-        log.info("already bound and published; answered from its claim", { action: "bind", outcome: "already-bound", allocationId: known.claim.allocationId });
-        return bound(instanceId, known.claim);
-    }
     // A worker that asks to be bound ends its own drain first, whatever the bind then finds (an
     // exhausted pool, say). Only its own cause ends, and only as it was read: AWS's and an
     // operator's stand, and so does a signal that came since.
@@ -99,6 +94,13 @@ export async function bindSelf(ctx: Context, instance: Instance, log: Logger): P
     if (mark && own.length > 0 && await ctx.store.endDrain(mark, own, false)) {
         const others = holdingSignals(mark, instance.launchedAt).filter(signal => signal.cause !== "node").map(signal => signal.cause);
         log.info("its own drain ends: it asks to be bound again", { action: "undrain", outcome: "undrained", cause: "node", signalledAt: own[0].signalledAt, others });
+    }
+    // Answered from the claim and the row only when nothing else holds it back; otherwise the bind says why (409).
+    const drained = holdingSignals(mark, instance.launchedAt).some(signal => signal.cause !== "node");
+    const known = await bindingOf(ctx, instance);
+    if (known.claim && known.published && !drained) {
+        log.info("already bound and published; answered from its claim", { action: "bind", outcome: "already-bound", allocationId: known.claim.allocationId });
+        return bound(instanceId, known.claim);
     }
     const [result] = await bindEach(ctx, [instance], newPoolView());
     if (!result) return unavailable("no-time", "the invocation had too little time left to start the bind", RETRY_AFTER.soon, instanceId);

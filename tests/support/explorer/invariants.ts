@@ -205,7 +205,7 @@ export async function checkFinal(world: Snapshot): Promise<Violation[]> {
     const items = await world.bookkeeping();
     const key = (item: Record<string, AttributeValue>) => s(item, "Id");
     const waiting = items.filter(i => key(i).startsWith("wait/")).map(i => key(i).slice("wait/".length));
-    const stray = waiting.filter(id => !unbound.some(i => i.instanceId === id));
+    const stray = waiting.filter(id => certain(id) && !unbound.some(i => i.instanceId === id));
     if (stray.length > 0) fail("waitlist-mismatch", `on the waitlist, but not a running target waiting for an address: ${stray.join(", ")}`);
     // A drain item: its causes (each `…SignalledAt`) only while they drain the run; its fence of a stopped run while the instance lives.
     for (const mark of items.filter(i => key(i).startsWith("drain/"))) {
