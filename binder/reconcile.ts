@@ -18,6 +18,7 @@ export const CLAIM_LEASE_MS = 15 * 60 * 1000;
 export type DriftKind =
     | "unbound-target"       // a running target holds no pool address: bind it
     | "abandoned-claim"      // a claim older than the lease never got its address: bind again
+    | "draining-claim"       // a draining worker's claim older than the lease that never got its address: drop it
     | "unrecorded-binding"   // a target holds a pool address without its claim or lock: adopt it (and publish, if running)
     | "unpublished-binding"  // a running target holds its address but has no row, or (per binding) no name: publish
     | "outdated-row"         // a row with an old association id (a remap) or of an earlier run: publish again
@@ -52,6 +53,8 @@ export interface Drift {
     owner?: string;
     /** When a stale lock was taken, as read. */
     lockedAt?: string;
+    /** The claim a draining-claim drift is about, as it was read. */
+    claim?: Claim;
     /** The drain item a stale-drain drift is about, as it was read. */
     mark?: DrainMark;
     /** Stale-drain: the causes that no longer hold (none: the whole item goes, its instance being gone). */
@@ -146,6 +149,9 @@ export async function inspect(ctx: Context): Promise<Inspection> {
         if (draining(instance)) {
             if (held && (claim?.allocationId !== held.allocationId || lockOf.get(held.allocationId) !== instanceId)) {
                 drift.push({ kind: "unrecorded-binding", state: "running", instanceId, allocationId: held.allocationId, publicIp: held.publicIp, detail: "draining, and holds the address without its claim and lock" });
+            } else if (!held && claim && older(claim.claimedAt, CLAIM_LEASE_MS) && !rows.some(r => r.instanceId === instanceId)) {
+                // A worker about to go takes no address: a claim its bind never finished is let go, not bound.
+                drift.push({ kind: "draining-claim", state: "running", instanceId, allocationId: claim.allocationId, claim, detail: `draining, with a claim from ${claim.claimedAt} that never got its address` });
             }
             continue;
         }
@@ -408,6 +414,13 @@ async function fix(ctx: Context, drift: Drift): Promise<void> {
         case "draining-row":
             await ctx.store.withdrawRow(drift.row!);
             return;
+        case "draining-claim": {
+            // Its lock too, if the bind got that far; each only as read, so a bind that moved on since keeps what it has.
+            const { claim } = drift;
+            await ctx.store.unbind(claim!.publicIp, claim!.dnsName, claim!.allocationId, claim!.instanceId);
+            await ctx.store.dropClaim(claim!);
+            return;
+        }
         case "stale-drain":
             if (drift.ended) await ctx.store.endDrain(drift.mark!, drift.ended, false);
             else await ctx.store.forgetDrain(drift.mark!);
