@@ -102,6 +102,8 @@ interface Message {
     run: number;
     /** The drain the message signals, if it does. */
     drain?: DrainTruth;
+    /** Done while EC2 still showed its instance (one terminated long ago it no longer shows, and the binder cannot act on it). */
+    seen?: boolean;
 }
 
 const CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" };
@@ -179,6 +181,8 @@ class RunWorld {
     /** The state after the last step, to see what the next one removes. */
     private lastState?: StepState;
     private hooks = 0;
+    /** When each worker terminated. */
+    private readonly terminatedAt = new Map<string, number>();
     /** The steps are being played (the final reconciler runs after, alone). */
     private playing = false;
     /** What an actor's logged outcome tells the world (an operator's undrain that took effect). */
@@ -255,6 +259,7 @@ class RunWorld {
             const state = states[i];
             this.steps.later(`worker ${instanceId}`, `→ ${state}`, () => {
                 this.ec2.setState(instanceId, state);
+                if (state === "terminated") this.terminatedAt.set(instanceId, this.clock.now);
                 if (state !== "running") this.retire(a => a.instanceId === instanceId);
                 if (SENT_STATES.includes(state)) this.send(instanceId, state, stateChange(instanceId, state));
                 // The signal that it goes comes at any moment of its first run, concurrently with the rest of its life.
@@ -444,6 +449,7 @@ class RunWorld {
                 if (!failed.has(m.id)) {
                     m.status = "done";
                     m.doneStep = this.steps.trace.length;
+                    m.seen = this.shown(m.instanceId);
                     if (m.drain) m.drain.handled = true;
                 } else {
                     this.comeBack(m, visibility.get(m) ?? VISIBILITY_MS);
@@ -656,12 +662,18 @@ class RunWorld {
     private facts(): Facts {
         const holding = (id: string, run: number) => (this.drains.get(id) ?? []).filter(d => !d.ended && run <= d.at);
         return {
-            goneHandled: (id, run) => this.messages.some(m => m.instanceId === id && m.run === run && GONE_STATES.includes(m.says) && m.status === "done"),
+            goneHandled: (id, run) => this.messages.some(m => m.instanceId === id && m.run === run && GONE_STATES.includes(m.says) && m.status === "done" && m.seen === true),
             drainHandled: (id, run) => holding(id, run).some(d => d.handled),
             draining: (id, run) => holding(id, run).length > 0,
             byHand: what => this.byHand.has(what),
             releasedByHand: id => this.releasedByHand.has(id),
         };
+    }
+
+    /** Whether DescribeInstances still shows the instance: EC2 stops showing one terminated a while ago. */
+    private shown(instanceId: string): boolean {
+        const terminated = this.terminatedAt.get(instanceId);
+        return terminated === undefined || this.clock.now - terminated < TERMINATED_VISIBLE_MS;
     }
 
     /** When each worker's latest drain that was not ended was signalled. */
