@@ -68,18 +68,7 @@ export async function settleAll(ctx: Context, work: InstanceWork[]): Promise<Set
         const step = v.act === "drain" ? drain(ctx, v.instance, v.notices) : withdraw(ctx, instanceId, v.instance?.launchedAt);
         await step.then(outcome => settled({ instanceId, outcome }), error => settled({ instanceId, error }));
     }
-    // EC2 shows these going away: their run is over, fenced first, so that a bind of it still on its
-    // way (a late event, a hook) cannot publish it between the release's withdrawal and its unlock.
-    const going: string[] = [];
-    for (const v of verdicts) {
-        if (v.act !== "release") continue;
-        going.push(v.instanceId);
-        const launchedAt = v.instance?.launchedAt;
-        if (launchedAt === undefined) continue;
-        await ctx.store.fenceRun(v.instanceId, launchedAt, ctx.now().toISOString()).catch(error =>
-            ctx.log.with({ instanceId: v.instanceId }).warn("could not fence the run going away; releasing it all the same", { error }));
-    }
-    const released = await releaseAll(ctx, going);
+    const released = await releaseAll(ctx, verdicts.filter(v => v.act === "release").map(v => v.instanceId));
     released.forEach(settled);
     (await bindEach(ctx, verdicts.flatMap(v => (v.act === "bind" ? [v.instance!] : [])), newPoolView())).forEach(settled);
     const freed = released.flatMap(r => ("outcome" in r && r.outcome === "released" ? [r.instanceId] : []));

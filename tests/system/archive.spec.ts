@@ -206,9 +206,12 @@ describe("the shipped Lambda archive", function () {
                     expect((await world.servers()).map(r => r.InstanceId)).to.deep.equal([other.instanceId]);
                     expect(world.addressesOf(worker.instanceId)).to.have.length(1);
                     const [mark] = await world.drains();
-                    expect(mark).to.include({ Id: `drain/${worker.instanceId}`, Cause: kind });
-                    if (kind === "rebalance-recommendation") expect(mark.Deadline).to.equal(undefined);
-                    else expect(Date.parse(mark.Deadline)).to.be.greaterThan(Date.parse(mark.SignalledAt));
+                    // Each cause in its own attributes (Spot…, Rebalance…, Scheduled…).
+                    const prefix = { "spot-interruption": "Spot", "rebalance-recommendation": "Rebalance", "scheduled-change": "Scheduled" }[kind];
+                    expect(mark).to.include({ Id: `drain/${worker.instanceId}` });
+                    expect(mark).to.have.property(`${prefix}SignalledAt`);
+                    if (kind === "rebalance-recommendation") expect(mark[`${prefix}Deadline`]).to.equal(undefined);
+                    else expect(Date.parse(mark[`${prefix}Deadline`])).to.be.greaterThan(Date.parse(mark[`${prefix}SignalledAt`]));
 
                     // At least once delivery: the same signal again changes nothing, the first mark stands.
                     world.gateway.clearCalls();

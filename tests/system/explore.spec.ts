@@ -25,18 +25,20 @@ describe("interleaving explorer", function () {
         expect(fewest, "a run had fewer than six concurrent actors").to.be.at.least(6);
     });
 
-    const plants: [string, RunOptions, string][] = [
-        ["the address lock taken unconditionally, and AllowReassociation: false dropped", { store: unconditionalLock, ec2: reassociating }, "double-booked"],
-        ["a row written whole on every bind", { store: overwritingRows }, "allocated-reset"],
-        ["a drain that leaves no mark, so a bind on its way publishes the row again", { store: publishingWhileDraining }, "listed-while-draining"],
-        ["a stop that leaves no fence, so a bind on its way publishes the stopped run", { store: unfencedStops }, "listed-not-running"],
+    // Each plant breaks what its guard keeps; which of those invariants the first failing run shows depends on the run.
+    const plants: [string, RunOptions, string[]][] = [
+        ["the address lock taken unconditionally, and AllowReassociation: false dropped", { store: unconditionalLock, ec2: reassociating }, ["double-booked", "taken-from-holder"]],
+        ["a row written whole on every bind", { store: overwritingRows }, ["allocated-reset", "listed-not-running", "listed-while-draining", "listed-without-address"]],
+        ["a drain that leaves no mark, so a bind on its way publishes the row again", { store: publishingWhileDraining }, ["listed-while-draining", "allocated-while-draining", "row-mismatch"]],
+        ["a stop that leaves no fence, so a bind on its way publishes the stopped run", { store: unfencedStops }, ["listed-not-running", "row-mismatch"]],
     ];
-    for (const [bug, plant, invariant] of plants) {
+    for (const [bug, plant, invariants] of plants) {
         it(`finds a planted bug within the same bounded exploration: ${bug}`, async () => {
             const verdict = await fc.check(explorationProperty(explorer, () => {}, plant), { seed: SEED, numRuns: RUNS, endOnFailure: true });
             expect(verdict.failed, `the explorer missed: ${bug}`).to.equal(true);
             const message = String(verdict.errorInstance);
-            expect(message).to.include(invariant);
+            const found = [...message.matchAll(/^ {2}([a-z-]+) \((?:after step \d+|at the end)\)/gm)].map(m => m[1]);
+            expect(found.some(invariant => invariants.includes(invariant)), `found ${found.join(", ")}`).to.equal(true);
             expect(message).to.include("trace:");
         });
     }

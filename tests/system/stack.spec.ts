@@ -251,11 +251,13 @@ describe("the stack", function () {
             expect(statement(run, "ConsumeOwnEventQueue", "binder").Resource[0]).to.match(arnOf(T.queue, "instance-events"));
             // Only the reconciler reads the servers table whole; both read the claims and locks whole.
             expect(statement(run, "ServerRows", "binder").Action).to.deep.equal(["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]);
-            // A claim or a lock is never updated in place; only the waitlist item is.
+            // A claim or a lock is never updated in place; only the drain items are. The waitlist is read through its index only.
             for (const role of ["binder", "reconciler"]) {
                 expect(statement(run, "ClaimsAndLocks", role).Action).to.not.include("dynamodb:UpdateItem");
-                expect(statement(run, "Waitlist", role)).to.deep.include({
-                    Action: ["dynamodb:UpdateItem"], Condition: { "ForAllValues:StringEquals": { "dynamodb:LeadingKeys": ["waitlist"] } },
+                expect(statement(run, "Waitlist", role).Action).to.deep.equal(["dynamodb:Query"]);
+                expect(statement(run, "Waitlist", role).Resource[0]).to.match(/\/index\/waitlist$/);
+                expect(statement(run, "DrainItems", role)).to.deep.include({
+                    Action: ["dynamodb:UpdateItem"], Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["drain/*"] } },
                 });
             }
             expect(statement(run, "ServerRows", "reconciler").Action).to.deep.equal(["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:UpdateItem"]);
