@@ -60,10 +60,3 @@ export function publishingWhileDraining(client: DynamoDBClient, settings: Binder
         }
     })(client, settings.serversTable, settings.claimsTable);
 }
-
-/** A stop that leaves no fence: a bind of the stopped run still on its way publishes it. */
-export function unfencedStops(client: DynamoDBClient, settings: BinderSettings): Store {
-    return new (class extends Store {
-        override async fenceRun(): Promise<void> {}
-    })(client, settings.serversTable, settings.claimsTable);
-}
