@@ -68,7 +68,18 @@ export async function settleAll(ctx: Context, work: InstanceWork[]): Promise<Set
         const step = v.act === "drain" ? drain(ctx, v.instance, v.notices) : withdraw(ctx, instanceId, v.instance?.launchedAt);
         await step.then(outcome => settled({ instanceId, outcome }), error => settled({ instanceId, error }));
     }
-    const released = await releaseAll(ctx, verdicts.filter(v => v.act === "release").map(v => v.instanceId));
+    // EC2 shows these going away: their run is fenced while they are released, so that a bind of
+    // it still on its way (a late event, a thawed hook) cannot publish it between the release's
+    // withdrawal and its unlock; afterwards a row write needs a lock it cannot get, and the fence goes.
+    const going = verdicts.flatMap(v => (v.act === "release" ? [{ instanceId: v.instanceId, launchedAt: v.instance?.launchedAt }] : []));
+    const warn = (instanceId: string, what: string) => (error: unknown) => ctx.log.with({ instanceId }).warn(what, { error });
+    for (const { instanceId, launchedAt } of going) {
+        if (launchedAt !== undefined) await ctx.store.fenceRun(instanceId, launchedAt, ctx.now().toISOString()).catch(warn(instanceId, "could not fence the run going away; releasing it all the same"));
+    }
+    const released = await releaseAll(ctx, going.map(g => g.instanceId));
+    for (const { instanceId, launchedAt } of going) {
+        if (launchedAt !== undefined) await ctx.store.forgetFence(instanceId, launchedAt).catch(warn(instanceId, "could not remove the release's fence; the reconciler will"));
+    }
     released.forEach(settled);
     (await bindEach(ctx, verdicts.flatMap(v => (v.act === "bind" ? [v.instance!] : [])), newPoolView())).forEach(settled);
     const freed = released.flatMap(r => ("outcome" in r && r.outcome === "released" ? [r.instanceId] : []));

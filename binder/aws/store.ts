@@ -693,6 +693,17 @@ export class Store {
             expression([...clauses, fence].join(" AND "), { ...values, ...(mark.stoppedRun !== undefined && { ":run": mark.stoppedRun }) }));
     }
 
+    /**
+     * Deletes the drain item of `instanceId` if it holds nothing but the fence of the run
+     * started at `launchedAt` (no cause, no later fence): what a release fenced for its own
+     * duration, and no longer needs once the lock and the claim are gone.
+     */
+    async forgetFence(instanceId: string, launchedAt: string): Promise<void> {
+        const noCause = SLOTS.map(prefix => `attribute_not_exists(#${prefix}SignalledAt)`);
+        await this.deleteIf(this.claimsTable, { [CLAIM_KEY]: S(drainKey(instanceId)) },
+            expression([...noCause, "#StoppedRun = :run"].join(" AND "), { ":run": launchedAt }));
+    }
+
     /** Puts workers on the waitlist, an item each; one already on it keeps its place. */
     async wait(instanceIds: string[], since: string): Promise<void> {
         await inBatches(instanceIds, WAITLIST_WRITES_AT_ONCE, instanceId => conditional(() => this.client.send(new PutItemCommand({

@@ -188,7 +188,7 @@ describe("binding and release", function () {
             // EC2 first (a release acts only on what EC2 says), then claim, row, lock, address, row and lock together, claim;
             // then the one read of the waitlist's index, which finds nobody, so nobody gets the freed address.
             expect(world.gateway.calls.map(c => c.action)).to.deep.equal([
-                "DescribeInstances", "GetItem", "DeleteItem", "GetItem", "DescribeAddresses", "TransactWriteItems", "DeleteItem", "Query",
+                "DescribeInstances", "UpdateItem", "GetItem", "DeleteItem", "GetItem", "DescribeAddresses", "TransactWriteItems", "DeleteItem", "DeleteItem", "Query",
             ]);
             expect((await world.checkInvariants()).bound).to.equal(0);
         });

@@ -62,13 +62,13 @@ async function withWorld<T>(options: WorldOptions, body: (world: World, handler:
 }
 
 /** The calls a clean run of the scenario makes, in order. */
-function cleanRun(scenario: Scenario): Promise<{ service: Service; action: string }[]> {
+function cleanRun(scenario: Scenario): Promise<{ service: Service; action: string; input: unknown }[]> {
     return withWorld(scenario.options, async (world, handler) => {
         const events = await scenario.setup(world, handler);
         world.gateway.clearCalls();
         await world.handle(handler, ...events);
         expect((await world.checkInvariants()).bound).to.equal(scenario.bound);
-        return world.gateway.calls.map(({ service, action }) => ({ service, action }));
+        return world.gateway.calls.map(({ service, action, input }) => ({ service, action, input }));
     });
 }
 
@@ -100,7 +100,7 @@ describe("fault injection at every AWS call", function () {
                             failure = err;
                         }
                         expect(world.gateway.pendingFaults(), `${label}: the call was never made`).to.equal(0);
-                        if (failure === undefined) absorbed.add(`${call.service}:${call.action}${handOverRead(scenario, calls, index) ? " (waitlist)" : ""}`);
+                        if (failure === undefined) absorbed.add(`${call.service}:${call.action}${handOverRead(scenario, calls, index) ? " (waitlist)" : fenceWrite(call.input) ? " (fence)" : ""}`);
                         else expect((failure as Error).name, label).to.equal("InjectedFault");
                         await world.handle(handler, ...events);
                         const { bound } = await world.checkInvariants();
@@ -111,9 +111,10 @@ describe("fault injection at every AWS call", function () {
             }
             // Absorbed: a refused association (the bind lets the address go and takes the next one);
             // per binding, the SDK's INSYNC waiter (it checks again); after a release, the read of the
-            // waitlist (nobody gets the freed address early; their events still bind them). Every
-            // other fault fails the handler.
-            const absorbs = scenario.name.startsWith("bind") ? ["ec2:AssociateAddress"] : ["dynamodb:Query (waitlist)"];
+            // waitlist (nobody gets the freed address early; their events still bind them); around a
+            // release, its fence and the fence's removal (only the guard against a late bind is lost,
+            // or the reconciler removes the item). Every other fault fails the handler.
+            const absorbs = scenario.name.startsWith("bind") ? ["ec2:AssociateAddress"] : ["dynamodb:DeleteItem (fence)", "dynamodb:Query (waitlist)", "dynamodb:UpdateItem (fence)"];
             const waits = scenario.name.startsWith("bind") && scenario.options.dnsRecords === "per-binding";
             expect([...absorbed].sort()).to.deep.equal(waits ? [...absorbs, "route53:GetChange"] : absorbs);
         });
@@ -143,3 +144,9 @@ describe("fault injection at every AWS call", function () {
 
     after(() => console.log(`      ${cases} fault-injection cases`));
 });
+
+/** A write to a worker's drain item: the fence a release puts up while it runs, and takes down after. */
+function fenceWrite(input: unknown): boolean {
+    const key = (input as { Key?: { Id?: { S?: string } } } | undefined)?.Key?.Id?.S;
+    return key?.startsWith("drain/") ?? false;
+}
