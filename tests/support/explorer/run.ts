@@ -55,6 +55,8 @@ const SENT_STATES = ["running", "stopping", "stopped", "shutting-down", "termina
 const GONE_STATES = ["stopping", "stopped", "shutting-down", "terminated"];
 /** The INSYNC wait with the shipped limit but a backoff of a millisecond: every poll is a step of its own, on virtual time. */
 const QUICK_IN_SYNC = { ...IN_SYNC_WAIT, minDelay: 0.001, maxDelay: 0.002 };
+/** How often a worker's user data asks `POST /bind` when the answer is 503. */
+const HOOK_ATTEMPTS = 3;
 /** The hook function as the stack configures it. */
 const HOOK_SETTING: HookSetting = { functionArn: `arn:aws:lambda:us-east-1:${ACCOUNT}:function:explore-hook`, roles: [nodeRole(NODE_ROLE_ARN)!] };
 
@@ -310,7 +312,7 @@ class RunWorld {
     }
 
     /** One invocation of the hook function by the worker's instance-profile session. */
-    private hook(instanceId: string, path: string, then: () => void): void {
+    private hook(instanceId: string, path: string, then: () => void, attempt = 1): void {
         const name = `hook#${++this.hooks}`;
         // A pod that asks to be bound again ends its own drain; a preStop drain is signalled now.
         if (path === "/bind") this.endDrains(instanceId, d => d.cause === "node");
@@ -324,6 +326,14 @@ class RunWorld {
                 if (truth && answer.statusCode === 200) truth.handled = true;
                 else if (truth) truth.lost = true;
                 this.note(name, `POST ${path} for ${instanceId}: ${answer.statusCode} ${answer.body}`);
+                // The user data asks again after a 503, as the node hooks' scripts do (a few times here).
+                if (path === "/bind" && answer.statusCode === 503 && attempt < HOOK_ATTEMPTS) {
+                    this.steps.later(`worker ${instanceId}`, `POST ${path} again`, () => {
+                        if (this.ec2.instance(instanceId)?.state === "running") this.hook(instanceId, path, then, attempt + 1);
+                        else then();
+                    });
+                    return;
+                }
             } catch (err) {
                 this.note(name, `failed: ${String(err)}`);
             }
