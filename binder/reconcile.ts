@@ -21,6 +21,7 @@ export type DriftKind =
     | "draining-claim"       // a draining worker's claim older than the lease that never got its address: drop it
     | "unrecorded-binding"   // a target holds a pool address without its claim or lock: adopt it (and publish, if running)
     | "unpublished-binding"  // a running target holds its address but has no row, or (per binding) no name: publish
+    | "unnamed-binding"      // per binding: a draining worker keeps its address, but its name does not resolve to it: name it, publish nothing
     | "outdated-row"         // a row with an old association id (a remap) or of an earlier run: publish again
     | "stale-binding"        // a claim whose instance is gone or no longer a target: release it
     | "left-pool"            // a binding whose address left the pool (untagged, or another pool's): forsake it, the association stays
@@ -37,7 +38,7 @@ export type DriftKind =
 export const REPORT_ONLY: DriftKind[] = ["foreign-association", "foreign-address"];
 
 /** Kinds fixed, for a running target, by binding it again (one batch for all). */
-const BOUND_BY_BINDING: DriftKind[] = ["unbound-target", "abandoned-claim", "unrecorded-binding", "unpublished-binding", "outdated-row"];
+const BOUND_BY_BINDING: DriftKind[] = ["unbound-target", "abandoned-claim", "unrecorded-binding", "unpublished-binding", "unnamed-binding", "outdated-row"];
 
 export interface Drift {
     kind: DriftKind;
@@ -149,6 +150,10 @@ export async function inspect(ctx: Context): Promise<Inspection> {
         if (draining(instance)) {
             if (held && (claim?.allocationId !== held.allocationId || lockOf.get(held.allocationId) !== instanceId)) {
                 drift.push({ kind: "unrecorded-binding", state: "running", instanceId, allocationId: held.allocationId, publicIp: held.publicIp, detail: "draining, and holds the address without its claim and lock" });
+            } else if (held && records && !named(records.get(claim!.dnsName), held.publicIp, instanceId)) {
+                // Its name stays its own until it goes (a bind cut off before naming it, or a record deleted by hand):
+                // binding again names it, and the drain holds its row back.
+                drift.push({ kind: "unnamed-binding", state: "running", instanceId, allocationId: held.allocationId, publicIp: held.publicIp, detail: `draining, and ${claim!.dnsName} does not resolve to it, or its TXT record does not name it` });
             } else if (!held && claim && older(claim.claimedAt, CLAIM_LEASE_MS) && !rows.some(r => r.instanceId === instanceId)) {
                 // A worker about to go takes no address: a claim its bind never finished is let go, not bound.
                 drift.push({ kind: "draining-claim", state: "running", instanceId, allocationId: claim.allocationId, claim, detail: `draining, with a claim from ${claim.claimedAt} that never got its address` });

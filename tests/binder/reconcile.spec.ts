@@ -5,7 +5,7 @@ import { expect } from "chai";
 import { EventHandler, ReconcileHandler } from "../../binder";
 import { ownerText } from "../../binder/aws/dns";
 import type { ChangeResourceRecordSetsInput } from "../support/aws/route53-rest";
-import { stateChange, World, WorldOptions } from "../support/world";
+import { drainSignal, stateChange, World, WorldOptions } from "../support/world";
 
 describe("the reconciler", function () {
     this.timeout(120_000);
@@ -98,6 +98,21 @@ describe("the reconciler", function () {
         expect(world.route53.records("TXT")).to.deep.equal([owner]);
         expect((await reconcile({})).inspection.drift).to.deep.equal([]);
         await world.checkInvariants();
+    });
+
+    it("per binding, names again a draining worker whose name went, and publishes no row for it", async () => {
+        await open({ poolSize: 1, dnsRecords: "per-binding" });
+        const instanceId = await bindOne();
+        await world.handle(handler, drainSignal("spot-interruption", [instanceId]));
+        expect(await world.servers()).to.deep.equal([]);
+        const records = world.route53.records("A").concat(world.route53.records("TXT"));
+        for (const record of records) world.route53.drop(record.name, record.type);
+        const result = await reconcile({});
+        expect(result.fixed.map(d => [d.kind, d.instanceId])).to.deep.equal([["unnamed-binding", instanceId]]);
+        expect(world.route53.records("A").concat(world.route53.records("TXT"))).to.deep.equal(records);
+        expect(await world.servers()).to.deep.equal([]);
+        expect((await reconcile({})).inspection.drift).to.deep.equal([]);
+        await world.checkInvariants([instanceId]);
     });
 
     it("per binding, removes a TXT record of the binder's left alone by hand, and never touches another's", async () => {
