@@ -51,6 +51,8 @@ export interface Facts {
     byHand(what: string): boolean;
     /** An operator released the instance with the CLI: its binding may go at any moment. */
     releasedByHand(instanceId: string): boolean;
+    /** An operator took the address out of the pool (its tags removed): its binding is forsaken, its association left alone. */
+    leftPool(allocationId: string): boolean;
 }
 
 /** The state a step may change, kept from one step to the next to see what it removed. */
@@ -123,7 +125,7 @@ export async function checkStep(world: Snapshot, before: StepState | undefined, 
         }
     }
     if (before) violations.push(...takenFromHolder(world, before, after));
-    for (const allocation of world.allocations.filter(a => a.live)) {
+    for (const allocation of world.allocations.filter(a => a.live && !facts.leftPool(a.allocationId))) {
         const row = rows.find(r => s(r, "EIP") === allocation.publicIp && s(r, "DNS_Record") === allocation.dnsName);
         if (!row || s(row, "InstanceId") !== allocation.instanceId) {
             fail("allocated-lost", `${allocation.instanceId} stayed bound to ${allocation.publicIp}, but its row ${row ? `now names ${s(row, "InstanceId")}` : "is gone"}`);
@@ -146,7 +148,7 @@ function takenFromHolder(world: Snapshot, before: StepState, after: StepState): 
     for (const [allocationId, instanceId] of before.associations) {
         const run = before.runs.get(instanceId);
         if (before.locks.get(allocationId) !== instanceId || run !== after.runs.get(instanceId) || !/^(running|stopped) /.test(run ?? "")) continue;
-        if (facts.releasedByHand(instanceId)) continue;
+        if (facts.releasedByHand(instanceId) || facts.leftPool(allocationId)) continue;
         const launched = Number(run!.split(" ")[1]);
         if (after.associations.get(allocationId) !== instanceId && !facts.byHand(`association:${allocationId}`)) {
             fail(`EC2 no longer has ${allocationId} on ${instanceId}, which held it and its lock`);
@@ -191,15 +193,19 @@ export async function checkFinal(world: Snapshot): Promise<Violation[]> {
         return signalled !== undefined && instance !== undefined && instance.launchTime <= signalled;
     };
     const certain = (id: string) => !world.uncertain.has(id);
-    const bound = ec2.addresses().filter(a => a.association);
+    // An address taken out of the pool keeps its association, and nothing of the binder's.
+    const pool = ec2.addresses().filter(a => hasTags(a.tags, settings.addressTags));
+    const bound = pool.filter(a => a.association);
     for (const address of bound) {
         const state = isTarget(address.association!.instanceId);
         if (state !== "running" && state !== "stopped") fail("leaked-address", `${address.publicIp} is on ${address.association!.instanceId}, which is ${state ?? "not a target"}`);
     }
     const holders = bound.map(a => a.association!.instanceId);
     for (const id of new Set(holders)) if (holders.filter(h => h === id).length > 1) fail("two-addresses", `${id} holds ${holders.filter(h => h === id).length} pool addresses`);
-    const free = ec2.addresses().length - bound.length;
-    const unbound = ec2.instances().filter(i => isTarget(i.instanceId) === "running" && !drained(i.instanceId) && !holders.includes(i.instanceId) && certain(i.instanceId));
+    const free = pool.length - bound.length;
+    const holdsOther = (id: string) => ec2.addresses().some(a => a.association?.instanceId === id && !pool.includes(a));
+    const unbound = ec2.instances().filter(i => isTarget(i.instanceId) === "running" && !drained(i.instanceId) && !holders.includes(i.instanceId)
+        && !holdsOther(i.instanceId) && certain(i.instanceId));
     if (free > 0) for (const instance of unbound) fail("unbound-target", `${instance.instanceId} is a running target without a pool address, and ${free} are free`);
 
     const items = await world.bookkeeping();

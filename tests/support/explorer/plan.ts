@@ -31,7 +31,7 @@ export type HookPlan = "bind" | "drain-then-bind";
 /** What an operator does with the CLI, on the first worker, at some moment of the run. */
 export type CliPlan = "release" | "drain" | "drain-undrain" | "reconcile";
 
-export type HandDrift = "delete-row" | "disassociate" | "delete-record";
+export type HandDrift = "delete-row" | "disassociate" | "delete-record" | "untag-address";
 
 export type FaultKind =
     /** The call fails and changes nothing. */
@@ -102,7 +102,7 @@ export const planArbitrary: fc.Arbitrary<Plan> = fc
         batchSize: fc.integer({ min: 1, max: 3 }),
         reconcilerRuns: fc.integer({ min: 1, max: 2 }),
         allocations: fc.integer({ min: 3, max: 8 }),
-        hand: fc.option(fc.constantFrom<HandDrift>("delete-row", "disassociate", "delete-record"), { freq: 2 }),
+        hand: fc.option(fc.constantFrom<HandDrift>("delete-row", "disassociate", "delete-record", "untag-address"), { freq: 2 }),
         cli: fc.option(fc.constantFrom<CliPlan>("release", "drain", "drain-undrain", "reconcile"), { freq: 3 }),
         faults: fc.array(fc.record({ call: fc.integer({ min: 1, max: 60 }), kind: fc.constantFrom<FaultKind>("before", "after", "lost") }), { maxLength: 2 }),
         readLagMs: fc.constantFrom(1_000, 3_000, 8_000),

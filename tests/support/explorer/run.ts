@@ -11,7 +11,7 @@ import { ConfiguredRetryStrategy } from "@smithy/core/retry";
 import { QueueBatch } from "../../../binder/batch";
 import { EC2_RETRY, RETRY } from "../../../binder/aws/clients";
 import { BinderSettings } from "../../../binder/config";
-import { Context } from "../../../binder/context";
+import { Context, hasTags } from "../../../binder/context";
 import { Dns } from "../../../binder/aws/dns";
 import { Ec2 } from "../../../binder/aws/ec2";
 import { handleBatch } from "../../../binder/handler";
@@ -57,6 +57,8 @@ const GONE_STATES = ["stopping", "stopped", "shutting-down", "terminated"];
 const QUICK_IN_SYNC = { ...IN_SYNC_WAIT, minDelay: 0.001, maxDelay: 0.002 };
 /** How often a worker's user data asks `POST /bind` when the answer is 503. */
 const HOOK_ATTEMPTS = 3;
+/** How many times an operator's change by hand looks for something to change. */
+const HAND_ATTEMPTS = 12;
 /** The hook function as the stack configures it. */
 const HOOK_SETTING: HookSetting = { functionArn: `arn:aws:lambda:us-east-1:${ACCOUNT}:function:explore-hook`, roles: [nodeRole(NODE_ROLE_ARN)!] };
 
@@ -180,6 +182,8 @@ class RunWorld {
     private readonly byHand = new Map<string, number>();
     /** Workers an operator released with the CLI. */
     private readonly releasedByHand = new Set<string>();
+    /** Addresses an operator took out of the pool. */
+    private readonly leftPool = new Set<string>();
     /** The state after the last step, to see what the next one removes. */
     private lastState?: StepState;
     private hooks = 0;
@@ -593,27 +597,41 @@ class RunWorld {
         this.observe([{ invariant: "allocated-while-draining", detail: `the scheduler found ${instanceId} free after its drain${handled ? ` (${handled.says}, ${handled.id})` : ""} was handled` }]);
     }
 
-    /** What an operator does in the console: the reconciler must heal it. */
-    private driftByHand(kind: NonNullable<Plan["hand"]>): void {
+    /**
+     * What an operator does in the console: the reconciler must heal it. A change
+     * that finds nothing to change yet (nothing bound, named or listed) comes again
+     * later, a few times, so that it lands on a binding rather than on an empty world.
+     */
+    private driftByHand(kind: NonNullable<Plan["hand"]>, attempt = 1): void {
+        const again = () => {
+            if (attempt < HAND_ATTEMPTS) this.steps.later("operator", `${kind} (again)`, () => this.driftByHand(kind, attempt + 1));
+        };
         if (kind === "disassociate") {
             const address = this.ec2.addresses().find(a => a.association);
-            if (!address) return;
+            if (!address) return again();
             this.retire(a => a.allocationId === address.allocationId);
             this.byHand.set(`association:${address.allocationId}`, this.steps.trace.length);
             this.ec2.disassociateAddress({ associationId: address.association!.associationId });
             this.note("operator", `disassociated ${address.publicIp} from ${address.association!.instanceId}`);
+        } else if (kind === "untag-address") {
+            const address = this.ec2.addresses().find(a => a.association && hasTags(a.tags, this.settings.addressTags));
+            if (!address) return again();
+            this.leftPool.add(address.allocationId);
+            this.ec2.setAddressTags(address.allocationId, {});
+            this.note("operator", `removed the pool tags of ${address.publicIp}, on ${address.association!.instanceId}`);
         } else if (kind === "delete-record") {
             const record = this.route53.records("A")[0];
-            if (!record) return;
+            if (!record) return again();
             this.byHand.set(`name:${record.name.replace(/\.$/, "")}`, this.steps.trace.length);
             this.route53.changeResourceRecordSets(ZONE.id, [{ action: "DELETE", record }]);
             this.note("operator", `deleted the record ${record.name}`);
         } else {
-            const client = this.dynamoClient("operator");
-            this.steps.spawn("operator", async () => {
+            const actor = attempt === 1 ? "operator" : `operator#${attempt}`;
+            const client = this.dynamoClient(actor);
+            this.steps.spawn(actor, async () => {
                 try {
                     const row = (await client.send(new ScanCommand({ TableName: this.settings.serversTable }))).Items?.[0];
-                    if (!row) return;
+                    if (!row) return again();
                     this.byHand.set(`row:${row.EIP.S}`, this.steps.trace.length);
                     await client.send(new DeleteItemCommand({
                         TableName: this.settings.serversTable, Key: { EIP: row.EIP, DNS_Record: row.DNS_Record },
@@ -677,6 +695,7 @@ class RunWorld {
             draining: (id, run) => holding(id, run).length > 0,
             byHand: what => this.byHand.has(what),
             releasedByHand: id => this.releasedByHand.has(id),
+            leftPool: allocationId => this.leftPool.has(allocationId),
         };
     }
 
