@@ -717,14 +717,16 @@ export class Store {
     }
 
     /**
-     * The `limit` workers waiting longest (all of them if no limit), longest first,
+     * The `limit` workers waiting longest (all of them if no limit) after `after`'s place, longest first,
      * from the waitlist index: when nobody waits, one Query that finds nothing. The
      * index is eventually consistent, which a hint may be.
      */
-    async waiting(limit?: number): Promise<Waiting[]> {
+    async waiting(limit?: number, after?: Waiting): Promise<Waiting[]> {
         const found: Waiting[] = [];
         if (limit === 0) return found;
-        let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
+        let ExclusiveStartKey: Record<string, AttributeValue> | undefined = after && {
+            [CLAIM_KEY]: S(waitKey(after.instanceId)), [WAITLIST_INDEX.partition]: S(WAITLIST_PARTITION), [WAITLIST_INDEX.sort]: S(placeOf(after)),
+        };
         do {
             const out = await this.client.send(new QueryCommand({
                 TableName: this.claimsTable,
@@ -741,15 +743,25 @@ export class Store {
         return found;
     }
 
+    /**
+     * Takes one worker's place in line for a hand-over: deletes its item only if it
+     * is still there, so that of hand-overs racing for the same head of the line
+     * (the index is read eventually consistent, by each alone) exactly one gets
+     * each worker. False when another took it first, or it left the list.
+     */
+    async takeFromWaitlist(instanceId: string): Promise<boolean> {
+        return this.deleteIf(this.claimsTable, { [CLAIM_KEY]: S(waitKey(instanceId)) }, expression(`attribute_exists(#${CLAIM_KEY})`));
+    }
+
     /** Takes workers off the waitlist (those not on it are no matter). */
     async stopWaiting(instanceIds: string[]): Promise<void> {
         await inBatches(instanceIds, WAITLIST_WRITES_AT_ONCE, instanceId =>
             this.client.send(new DeleteItemCommand({ TableName: this.claimsTable, Key: { [CLAIM_KEY]: S(waitKey(instanceId)) } })));
     }
 
-    /** Deletes an item only while `condition` holds: the owner check of every removal. */
-    private async deleteIf(TableName: string, Key: Record<string, AttributeValue>, condition?: Condition): Promise<void> {
-        await conditional(() => this.client.send(new DeleteItemCommand({ TableName, Key, ...condition })));
+    /** Deletes an item only while `condition` holds (false when it did not): the owner check of every removal. */
+    private async deleteIf(TableName: string, Key: Record<string, AttributeValue>, condition?: Condition): Promise<boolean> {
+        return conditional(() => this.client.send(new DeleteItemCommand({ TableName, Key, ...condition })));
     }
 }
 

@@ -481,6 +481,23 @@ describe("binding and release", function () {
             await world.checkInvariants([waiting[0].instanceId]);
         });
 
+        it("hands the addresses of releases at the same moment to different workers in line", async () => {
+            await open({ poolSize: 4 });
+            const old = [world.launch(), world.launch(), world.launch(), world.launch()];
+            await world.handle(handler, ...old.map(o => stateChange(o.instanceId, "running")));
+            const waiting = [world.launch(), world.launch(), world.launch(), world.launch()];
+            for (const w of waiting) {
+                expect((await deliver(world, handler, stateChange(w.instanceId, "running")))?.name).to.equal("PoolExhaustedError");
+                await new Promise(resolve => setTimeout(resolve, 5)); // each waits from a later moment
+            }
+            // Four invocations release one worker each, side by side: each reads the same head of the line.
+            for (const o of old) world.ec2.setState(o.instanceId, "terminated");
+            await Promise.all(old.map(o => deliver(world, handler, stateChange(o.instanceId, "terminated"))));
+            expect(waiting.map(w => world.addressesOf(w.instanceId).length)).to.deep.equal([1, 1, 1, 1]);
+            expect(await world.waitlist()).to.deep.equal({});
+            await world.checkInvariants();
+        });
+
         it("names a batch of binds with one Route53 change and one wait, then publishes their rows", async () => {
             await open({ poolSize: 5, dnsRecords: "per-binding", dnsName: "{instance-id}.edge.{suffix}" });
             const instances = Array.from({ length: 4 }, () => world.launch());

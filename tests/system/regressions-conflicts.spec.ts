@@ -140,7 +140,7 @@ describe("regressions: conflicts, the waitlist's size, and a duplicate around a 
             await world.handle(handler, stateChange(holder, "terminated"));
             expect(world.addressesOf(first)).to.have.length(1);
             const reads = world.gateway.calls.filter(c => c.service === "dynamodb" && ["Query", "Scan"].includes(c.action));
-            expect(reads.map(c => [c.action, (c.input as { Limit?: number }).Limit])).to.deep.equal([["Query", 2]]);
+            expect(reads.map(c => [c.action, (c.input as { Limit?: number }).Limit])).to.deep.equal([["Query", 3]]);
             // The reconciler binds none of the rest (no address is free), and keeps them waiting.
             await reconcile({}).catch(() => undefined);
             expect(Object.keys(await world.waitlist())).to.have.members(later);
