@@ -154,8 +154,9 @@ export async function inspect(ctx: Context): Promise<Inspection> {
                 // Its name stays its own until it goes (a bind cut off before naming it, or a record deleted by hand):
                 // binding again names it, and the drain holds its row back.
                 drift.push({ kind: "unnamed-binding", state: "running", instanceId, allocationId: held.allocationId, publicIp: held.publicIp, detail: `draining, and ${claim!.dnsName} does not resolve to it, or its TXT record does not name it` });
-            } else if (!held && claim && older(claim.claimedAt, CLAIM_LEASE_MS) && !rows.some(r => r.instanceId === instanceId)) {
-                // A worker about to go takes no address: a claim its bind never finished is let go, not bound.
+            } else if (!held && claim && addressOf.has(claim.allocationId) && older(claim.claimedAt, CLAIM_LEASE_MS) && !rows.some(r => r.instanceId === instanceId)) {
+                // A worker about to go takes no address: a claim its bind never finished is let go, not bound
+                // (a claim on an address that left the pool is the left-pool drift's, name included).
                 drift.push({ kind: "draining-claim", state: "running", instanceId, allocationId: claim.allocationId, claim, detail: `draining, with a claim from ${claim.claimedAt} that never got its address` });
             }
             continue;

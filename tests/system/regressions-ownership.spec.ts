@@ -7,7 +7,7 @@ import { EventHandler, ReconcileHandler } from "../../binder";
 import { ownerText } from "../../binder/aws/dns";
 import { ENV } from "../../binder/config";
 import { main } from "../../cli/main";
-import { ADDRESS_TAGS, stateChange, World, WorldOptions } from "../support/world";
+import { ADDRESS_TAGS, drainSignal, stateChange, World, WorldOptions } from "../support/world";
 
 describe("regressions: removals by someone who does not own what they remove", function () {
     this.timeout(120_000);
@@ -144,5 +144,27 @@ describe("regressions: removals by someone who does not own what they remove", f
         await world.handle(handler, stateChange(instanceId, "running"));
         expect(world.addressesOf(instanceId).map(a => a.allocationId)).to.deep.equal([untagged.allocationId]);
         expect(world.ec2.addresses().filter(a => a.tags.pool === ADDRESS_TAGS.pool && a.association)).to.deep.equal([]);
+    });
+
+    it("9. an address untagged while its worker drains is forsaken with its name, not let go as a draining claim", async () => {
+        await open({ poolSize: 2, dnsRecords: "per-binding" });
+        const instanceId = world.launch().instanceId;
+        await world.handle(handler, stateChange(instanceId, "running"));
+        await world.handle(handler, drainSignal("rebalance-recommendation", [instanceId]));
+        const [untagged] = world.addressesOf(instanceId);
+        const name = world.nameOf(untagged.publicIp, instanceId);
+        const past = new Date(Date.now() - 20 * 60_000).toISOString();
+        await world.dynamodb.send(new UpdateItemCommand({
+            TableName: world.settings.claimsTable, Key: { Id: { S: instanceId } },
+            UpdateExpression: "SET ClaimedAt = :past", ExpressionAttributeValues: { ":past": { S: past } },
+        }));
+        world.ec2.setAddressTags(untagged.allocationId, { team: "other" });
+
+        const first = await reconcile({});
+        expect(first.fixed.map(d => d.kind)).to.deep.equal(["left-pool"]);
+        expect(recordsAt(name), "the name outlived the binding").to.deep.equal([]);
+        expect(await world.claims()).to.deep.equal([]);
+        expect(await world.locks()).to.deep.equal([]);
+        expect(world.addressesOf(instanceId).map(a => a.allocationId)).to.deep.equal([untagged.allocationId]);
     });
 });
