@@ -72,7 +72,8 @@ describe("the scheduler client", function () {
     it("writes nothing when it frees a server whose row was deleted (the worker went), and says so", async () => {
         const instance = await worker("us-east-1a");
         const client = scheduler();
-        const allocation = (await client.allocate({}, { owner: "s1" }))!;
+        // Without an owner: only the row's run tells this allocation from any other.
+        const allocation = (await client.allocate({}))!;
         world.ec2.setState(instance.instanceId, "terminated");
         await world.handle(handler, stateChange(instance.instanceId, "terminated"));
         expect(await rawRows()).to.deep.equal([]);
@@ -83,18 +84,18 @@ describe("the scheduler client", function () {
     it("does not touch the next run's row when it frees a server after its worker stopped and started", async () => {
         const instance = await worker("us-east-1a");
         const [first, second] = [scheduler(), scheduler()];
-        const old = (await first.allocate({}, { owner: "s1" }))!;
+        // Without owners: only the run tells the two allocations apart.
+        const old = (await first.allocate({}))!;
         world.ec2.setState(instance.instanceId, "stopped");
         await world.handle(handler, stateChange(instance.instanceId, "stopped"));
         await sleep(5);
         world.ec2.setState(instance.instanceId, "running");
         await world.handle(handler, stateChange(instance.instanceId, "running"));
-        const next = (await second.allocate({}, { owner: "s2" }))!;
+        const next = (await second.allocate({}, { metadata: { stream: "next-run" } }))!;
         expect(next.launchedAt).to.not.equal(old.launchedAt);
         expect(await first.release(old)).to.equal("replaced");
-        expect(await first.release({ ...old, launchedAt: next.launchedAt })).to.equal("not-owner");
         const [row] = await rawRows();
-        expect(row).to.deep.include({ allocated: { BOOL: true }, Owner: { S: "s2" }, Streams: { N: "1" }, LaunchedAt: { S: next.launchedAt } });
+        expect(row).to.deep.include({ allocated: { BOOL: true }, Streams: { N: "1" }, LaunchedAt: { S: next.launchedAt }, Metadata: { M: { stream: { S: "next-run" } } } });
         expect(await second.release(next)).to.equal("released");
         expect((await rawRows())[0]).to.deep.include({ allocated: { BOOL: false }, Offer: { S: "free" } });
     });
@@ -157,6 +158,24 @@ describe("the scheduler client", function () {
         expect(counts.every(n => n >= 0 && n <= capacity), `counts seen: ${counts}`).to.equal(true);
         expect(row.allocated?.BOOL).to.equal(streams > 0);
         expect(row.Offer?.S).to.equal(streams === 0 ? "free" : streams < capacity ? "open" : "full");
+    });
+
+    it("counts both of two streams that end at once on a shared server: the one refused reads the count again", async () => {
+        await worker("us-east-1a");
+        const [a, b] = [scheduler(), scheduler()];
+        const first = (await a.allocate({}, { owner: "farm", capacity: 2 }))!;
+        const second = (await b.allocate({}, { owner: "farm", capacity: 2 }))!;
+        expect(second.streams).to.equal(2);
+        const held = world.gateway.pauseAt(call => call.action === "UpdateItem" && JSON.stringify(call.input).includes('":seen":{"N":"2"}'));
+        const ending = a.release(first);
+        await held.reached;
+        expect(await b.release(second)).to.equal("released");
+        held.resume();
+        expect(await ending).to.equal("released");
+        expect(a.counts.refused).to.equal(1);
+        const [row] = await rawRows();
+        expect(row).to.deep.include({ allocated: { BOOL: false }, Offer: { S: "free" } });
+        expect(row.Streams).to.equal(undefined);
     });
 
     it("shows a drain's cause and deadline on the row before the row goes, and no scheduler, old or new, can claim it meanwhile", async () => {
