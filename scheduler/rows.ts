@@ -24,6 +24,8 @@ export interface Server {
     publicIp: string;
     dnsName: string;
     instanceId: string;
+    /** The pool address's allocation id. */
+    allocationId?: string;
     /** The run of the instance the row serves (EC2's LaunchTime); absent on rows written before runs were recorded. */
     launchedAt?: string;
     availabilityZone?: string;
@@ -56,6 +58,7 @@ export function toServer(item: Item): Server {
         publicIp: item[SERVER_KEY.partition]?.S ?? "",
         dnsName: item[SERVER_KEY.sort]?.S ?? "",
         instanceId: item.InstanceId?.S ?? "",
+        ...optional("allocationId", "AllocationId"),
         ...optional("launchedAt", "LaunchedAt"),
         ...optional("availabilityZone", "AvailabilityZone"),
         ...optional("instanceType", "InstanceType"),
