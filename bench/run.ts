@@ -8,6 +8,7 @@ import { Job, runJobs } from "./jobs";
 import { writeBurstChart, writeResults } from "./report";
 import { binderRevision } from "./revision";
 import { scenarios } from "./scenarios";
+import { SCHEDULER_SCENARIO, schedulerBench } from "./scheduler";
 import { callsTable, collect, DISRUPTION_LEGEND, LEGEND, mainTable, replacementTable, spotTable } from "./table";
 
 async function main(): Promise<void> {
@@ -17,6 +18,12 @@ async function main(): Promise<void> {
     const binder = binderRevision();
     const list = scenarios(config);
     const jobs: Job[] = list.flatMap(scenario => scenario.binders.map(binder => ({ scenario, binder })));
+    // The scheduler's allocations, client beside the former Scan-and-update recipe: no binder runs in it.
+    if (!config.only || config.only.test(SCHEDULER_SCENARIO)) {
+        console.error(`bench: ${SCHEDULER_SCENARIO}, latency ${config.latencyMs} ms`);
+        console.log(`${(await schedulerBench(config)).table}\n`);
+    }
+    if (jobs.length === 0) return;
     const elapsed = () => ((performance.now() - began) / 1000).toFixed(0);
     console.error(`bench: binder ${binder.commit.slice(0, 7)}${binder.binderModified ? `+modified (${binder.binderDigest})` : ""}; ${jobs.length} runs of ${list.length} scenarios, ${config.parallel} at a time; latency ${config.latencyMs} ms; `
         + `ours: queue, max concurrency ${config.binderConcurrency}, batches of ${config.batchSize}; naive: async, concurrency ${config.concurrency}`);

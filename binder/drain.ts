@@ -1,7 +1,8 @@
 // Draining: a worker that is about to go (a Spot interruption, a scheduled
 // change, an operator's word) leaves the scheduler's list at once, but keeps its
 // address, name and claim for the streams already on it, until EC2 shows it
-// going away. The cause is recorded first and the row goes after it: a bind still
+// going away. The cause is recorded first, then the row is marked leaving (the
+// scheduler's warning on the stream) and goes after it: a bind still
 // on its way cannot publish once the cause is there (a row write checks it), and
 // a row published before it is the one taken away. Causes accumulate: a worker
 // drains while any of them holds.
@@ -38,7 +39,11 @@ export async function drain(ctx: Context, instance: Instance, notices: DrainNoti
     for (const notice of notices) if (await ctx.store.markDrain(instanceId, { ...notice, recordedAt }, launchedAt)) fresh.push(notice);
     const claim = await ctx.store.claim(instanceId);
     const latest = notices.map(notice => notice.signalledAt).sort().pop()!;
-    if (claim) await ctx.store.withdrawSignalled(claim.publicIp, claim.dnsName, instanceId, latest);
+    if (claim) {
+        // The warning first: the stream shows why and until when before the row goes.
+        await ctx.store.warnDrain(claim.publicIp, claim.dnsName, instanceId, latest, soonest(holding.length > 0 ? holding : notices));
+        await ctx.store.withdrawSignalled(claim.publicIp, claim.dnsName, instanceId, latest);
+    }
     // A worker about to go has no use for an address a release frees.
     else if (holding.length > 0) await ctx.store.stopWaiting([instanceId]);
     if (holding.length === 0) {
@@ -55,6 +60,12 @@ export async function drain(ctx: Context, instance: Instance, notices: DrainNoti
 }
 
 const causesOf = (signals: { cause: DrainCause }[]) => signals.map(signal => signal.cause);
+
+/** The notice a scheduler must act on first: the earliest deadline, else the first signalled. */
+function soonest(notices: DrainNotice[]): DrainNotice {
+    const order = (n: DrainNotice) => `${n.deadline ?? "~"}${n.signalledAt}`;
+    return [...notices].sort((a, b) => order(a).localeCompare(order(b)))[0];
+}
 
 /** `draining`: a signal came in since the drain was read, and the drain stands. */
 export type UndrainOutcome = "undrained" | "not-draining" | "draining";

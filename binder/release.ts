@@ -104,8 +104,9 @@ async function finish(ctx: Context, { claim, holdsLock }: Releasing, options: Re
  * lock and claim stay, so it gets the same address back when it runs again. First
  * the run that stopped (`launchedAt`, as EC2 showed it stopped) is fenced, so a
  * bind of it still on its way (it read the instance running) can neither publish
- * nor claim; then its row goes. A row published after the instance started again
- * is of a later run: neither the fence nor the withdrawal touches it.
+ * nor claim; then its row is marked leaving (the stream shows the stop) and goes.
+ * A row published after the instance started again is of a later run: neither the
+ * fence, the mark nor the withdrawal touches it.
  */
 export async function withdraw(ctx: Context, instanceId: string, launchedAt?: string): Promise<WithdrawOutcome> {
     const log = ctx.log.with({ instanceId, action: "withdraw" });
@@ -115,6 +116,7 @@ export async function withdraw(ctx: Context, instanceId: string, launchedAt?: st
         log.info("no binding to withdraw; the run is fenced", { outcome: "nothing-bound", launchedAt });
         return "nothing-bound";
     }
+    await ctx.store.warnStop(claim.publicIp, claim.dnsName, instanceId, launchedAt);
     await ctx.store.withdraw(claim.publicIp, claim.dnsName, instanceId, launchedAt);
     log.info("run fenced and row withdrawn; address and claim kept", { outcome: "withdrawn", allocationId: claim.allocationId, publicIp: claim.publicIp, launchedAt });
     return "withdrawn";

@@ -47,3 +47,37 @@ export function poolOwner(stack: string, addressTags: Tags): string {
     const pool = Object.keys(addressTags).sort().map(key => `${key}=${addressTags[key]}`).join(",");
     return `${stack}/${pool}`.slice(0, TAG_VALUE_LIMIT);
 }
+
+/**
+ * The servers table's index of what a scheduler may allocate, by placement: a row
+ * carries `Offer` (`free`, `open`: shared and with room, `full`) while it is offered,
+ * and none while its server is leaving (stopping or draining), so the index is sparse;
+ * `OfferKey` is its placement (see offerKey), so a selector is a key prefix.
+ */
+export const OFFER_INDEX = { name: "offers", partition: "Offer", sort: "OfferKey" } as const;
+
+/** The values of a row's `Offer`: no streams; some streams, room for more; no room. */
+export const OFFER = { free: "free", open: "open", full: "full" } as const;
+
+/** Where a server runs, as the offers index sorts it. */
+export interface OfferPlacement {
+    availabilityZone?: string;
+    capacityType?: string;
+    nodePool?: string;
+    instanceType?: string;
+}
+
+/** The placement parts in key order: the broadest first, so a selector's leading parts are a key prefix. */
+export const OFFER_KEY_PARTS = ["availabilityZone", "capacityType", "nodePool", "instanceType"] as const;
+
+/** The `OfferKey` of a placement: `<zone>#<capacity type>#<node pool>#<instance type>#`, `-` for a part not known. */
+export function offerKey(placement: OfferPlacement): string {
+    return OFFER_KEY_PARTS.map(part => `${placement[part] || "-"}#`).join("");
+}
+
+/**
+ * Attributes of a row whose server is leaving, written just before the row goes so the
+ * stream shows why and until when: `Leaving` (`stopped` or `draining`), and for a drain
+ * `DrainCause` and, when the signal gives one, `DrainDeadline`.
+ */
+export const LEAVING = { reason: "Leaving", cause: "DrainCause", deadline: "DrainDeadline" } as const;

@@ -1,73 +1,89 @@
-// A scheduler that follows the servers table's stream (the stack output
-// `serversStream`) instead of scanning the table: a Lambda function, fed by an
-// event source mapping on the stream, that turns each batch of stream records
-// into what changed for the scheduler. Wire it up in your own program with:
+// A stream scheduler built on the scheduler client (eip-dns-binder/scheduler): it
+// places each live stream on a server in the zone asked for (any zone if that one
+// has none free), renews its leases while the streams run, and moves streams off a
+// server the moment the servers table's stream warns that it is leaving (a Spot
+// interruption gives two minutes). Feed it the stream with an event source mapping
+// (stack output `serversStream`) in your own program:
 //
 //   new aws.lambda.EventSourceMapping("scheduler-feed", {
-//       eventSourceArn: binder.getOutput("serversStream"),
+//       eventSourceArn: binder.serversStream,
 //       functionName: schedulerFunction.name,
 //       startingPosition: "LATEST",
 //   });
 //
-// The function's role needs dynamodb:DescribeStream, GetRecords, GetShardIterator
-// and ListStreams on the stream (the managed policy
-// AWSLambdaDynamoDBExecutionRole grants them).
+// The role needs the stack output `schedulerPolicy` (docs/scheduler.md). Where the
+// streams live is yours to keep; here it is memory, as in one long-running process.
+import { Allocation, ReleaseOutcome, SchedulerClient, serverEvents, ServerEvent, StreamRecord } from "eip-dns-binder/scheduler";
 
-/** An attribute value in DynamoDB's JSON, as stream records carry it. */
-type AttributeValue = { S?: string; BOOL?: boolean };
-
-/** The part of a DynamoDB stream event this example reads (AWS Lambda Developer Guide, "Using AWS Lambda with Amazon DynamoDB"). */
-export interface StreamEvent {
-    Records: {
-        eventName: "INSERT" | "MODIFY" | "REMOVE";
-        dynamodb: { NewImage?: Record<string, AttributeValue>; OldImage?: Record<string, AttributeValue> };
-    }[];
+/** A live stream and where it runs. */
+export interface Placement {
+    streamId: string;
+    zone: string;
+    server: Allocation;
 }
 
-/** A server as the scheduler places streams on it. */
-export interface Server {
-    publicIp: string;
-    dnsName: string;
-    allocated: boolean;
-    availabilityZone?: string;
-    instanceType?: string;
-    nodePool?: string;
-    capacityType?: string;
-}
+export class StreamScheduler {
+    private readonly placements = new Map<string, Placement>();
 
-/**
- * What a record means to the scheduler. `online`: a worker's row appeared (it was
- * bound, or runs again after a stop). `offline`: its row went (it is stopping or
- * going away): hand it no new streams. `updated`: the same server, rewritten (its
- * `allocated` flag, or a new association after a remap).
- */
-export type ServerChange = { change: "online" | "offline" | "updated"; server: Server };
+    constructor(
+        private readonly servers: SchedulerClient,
+        /** This scheduler's name: its allocations carry it, and only it renews or releases them. */
+        private readonly owner: string,
+        private readonly leaseSeconds = 60,
+    ) {}
 
-function toServer(image: Record<string, AttributeValue>): Server {
-    return {
-        publicIp: image.EIP?.S ?? "",
-        dnsName: image.DNS_Record?.S ?? "",
-        allocated: image.allocated?.BOOL ?? false,
-        availabilityZone: image.AvailabilityZone?.S,
-        instanceType: image.InstanceType?.S,
-        nodePool: image.NodePool?.S,
-        capacityType: image.CapacityType?.S,
-    };
-}
+    /** Places a stream in `zone`, or anywhere if that zone has no free server; undefined when none is free. */
+    async place(streamId: string, zone: string): Promise<Placement | undefined> {
+        const server = await this.servers.allocate([{ availabilityZone: zone }, {}], { owner: this.owner, leaseSeconds: this.leaseSeconds, metadata: { stream: streamId } });
+        if (!server) return undefined;
+        const placement = { streamId, zone, server };
+        this.placements.set(streamId, placement);
+        return placement;
+    }
 
-const CHANGES = { INSERT: "online", MODIFY: "updated", REMOVE: "offline" } as const;
+    /** The stream ended: its server goes back. */
+    async end(streamId: string): Promise<ReleaseOutcome | undefined> {
+        const placement = this.placements.get(streamId);
+        if (!placement) return undefined;
+        this.placements.delete(streamId);
+        return this.servers.release(placement.server);
+    }
 
-export function serverChanges(event: StreamEvent): ServerChange[] {
-    return event.Records.flatMap(({ eventName, dynamodb }) => {
-        // A REMOVE carries only the row as it was; the others carry the row as it is now.
-        const image = eventName === "REMOVE" ? dynamodb.OldImage : dynamodb.NewImage;
-        return image ? [{ change: CHANGES[eventName], server: toServer(image) }] : [];
-    });
-}
+    /** Renews every lease (call it well within `leaseSeconds`); a stream whose server is no longer its own is placed again. */
+    async renewLeases(): Promise<void> {
+        for (const placement of [...this.placements.values()]) {
+            const renewed = await this.servers.renew(placement.server, this.leaseSeconds);
+            if (renewed) placement.server = renewed;
+            else await this.move(placement);
+        }
+    }
 
-/** The Lambda handler: replace the log line with your scheduler's own bookkeeping. */
-export async function handler(event: StreamEvent): Promise<void> {
-    for (const { change, server } of serverChanges(event)) {
-        console.log(JSON.stringify({ change, ...server }));
+    /** The Lambda handler for the servers table's stream. */
+    async onRecords(event: { Records: StreamRecord[] }): Promise<void> {
+        for (const change of serverEvents(event.Records)) await this.onEvent(change);
+    }
+
+    where(streamId: string): Placement | undefined {
+        return this.placements.get(streamId);
+    }
+
+    /** A server leaving (warned, or gone without warning) takes its streams elsewhere at once. */
+    private async onEvent(change: ServerEvent): Promise<void> {
+        if (change.type !== "leaving" && change.type !== "offline") return;
+        const on = [...this.placements.values()].filter(p => p.server.publicIp === change.server.publicIp && p.server.instanceId === change.server.instanceId);
+        const why = change.type === "leaving" ? change.leaving : change.reason;
+        for (const placement of on) {
+            console.log(JSON.stringify({ moving: placement.streamId, from: placement.server.dnsName, ...why }));
+            await this.move(placement);
+        }
+    }
+
+    /** Places the stream again (the leaving server is no longer offered), then lets the old server go. */
+    private async move(placement: Placement): Promise<void> {
+        const old = placement.server;
+        this.placements.delete(placement.streamId);
+        await this.place(placement.streamId, placement.zone);
+        // On a leaving or deleted row this writes nothing and says so.
+        await this.servers.release(old);
     }
 }

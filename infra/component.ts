@@ -16,6 +16,7 @@ import { Owner } from "./owner";
 import { addressRecords, allocateAddresses, findExternalAddresses, PoolAddress } from "./pool";
 import { eventQueue, feedFromQueue } from "./queue";
 import { tables } from "./tables";
+import { schedulerPolicy } from "../scheduler/policy";
 
 /** The component's type token. */
 export const EIP_DNS_BINDER_TYPE = "eip-dns-binder:index:EipDnsBinder";
@@ -78,6 +79,8 @@ export class EipDnsBinder extends pulumi.ComponentResource {
     readonly pool: pulumi.Output<Record<string, string>>;
     /** The functions' run-time settings, which the operator CLI reads. */
     readonly binderSettings: pulumi.Output<Record<string, string>>;
+    /** The IAM policy (JSON) a scheduler's role needs for the scheduler client on this pool's servers table and stream. */
+    readonly schedulerPolicy: pulumi.Output<string>;
 
     constructor(name: string, args: EipDnsBinderArgs, opts: EipDnsBinderOptions = {}) {
         const { settingName, ...options } = opts;
@@ -210,6 +213,7 @@ export class EipDnsBinder extends pulumi.ComponentResource {
                 .map(ip => [ip, renderName(settings.dnsName, { ip, suffix: settings.suffix })])));
         // The environment the functions get, so `pulumi stack output --json | npx eip-dns-binder status` needs nothing else.
         this.binderSettings = pulumi.output(binderEnvironment<pulumi.Input<string>>(runtime));
+        this.schedulerPolicy = pulumi.all([servers.arn, servers.streamArn]).apply(([table, stream]) => JSON.stringify(schedulerPolicy(table, stream)));
         this.registerOutputs(this.outputs());
     }
 
@@ -229,6 +233,7 @@ export class EipDnsBinder extends pulumi.ComponentResource {
             hookUrl: this.hookUrl,
             pool: this.pool,
             binderSettings: this.binderSettings,
+            schedulerPolicy: this.schedulerPolicy,
         };
     }
 }

@@ -1,5 +1,5 @@
 import * as aws from "@pulumi/aws";
-import { CLAIM_KEY, SERVER_KEY, WAITLIST_INDEX } from "../binder/schema";
+import { CLAIM_KEY, OFFER_INDEX, SERVER_KEY, WAITLIST_INDEX } from "../binder/schema";
 import { Owner } from "./owner";
 
 /** The scheduler's view of the servers and the binder's private bookkeeping. */
@@ -18,17 +18,21 @@ export function tables(owner: Owner, deletionProtection: boolean): Tables {
     // The servers table is the contract with the scheduler: one row per bound server,
     // keyed by its public IP and DNS name, written only by the binder at run time. Its
     // stream (old and new images) lets a scheduler react the moment a server comes or goes;
-    // turning it on updates the table in place.
+    // turning it on updates the table in place. Its offers index lists the servers a
+    // scheduler may allocate, by placement (sparse: a leaving server has no offer); an
+    // index added to an existing table is an update in place too.
     const servers = new aws.dynamodb.Table(owner.name("servers"), {
         ...common,
         streamEnabled: true,
         streamViewType: "NEW_AND_OLD_IMAGES",
         hashKey: SERVER_KEY.partition,
         rangeKey: SERVER_KEY.sort,
-        attributes: [
-            { name: SERVER_KEY.partition, type: "S" },
-            { name: SERVER_KEY.sort, type: "S" },
-        ],
+        attributes: [SERVER_KEY.partition, SERVER_KEY.sort, OFFER_INDEX.partition, OFFER_INDEX.sort].map(name => ({ name, type: "S" })),
+        globalSecondaryIndexes: [{
+            name: OFFER_INDEX.name,
+            keySchemas: [{ attributeName: OFFER_INDEX.partition, keyType: "HASH" }, { attributeName: OFFER_INDEX.sort, keyType: "RANGE" }],
+            projectionType: "ALL",
+        }],
     }, { parent: owner.parent });
 
     // The claims table holds one item per instance being bound, so that duplicate or

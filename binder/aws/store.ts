@@ -16,7 +16,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { errorCode, isTransactionConflict, retryingConflicts } from "./clients";
 import { isNamedError, namedError } from "../errors";
-import { CLAIM_KEY, drainKey, LEGACY_WAITLIST_KEY, SERVER_KEY, waitKey, WAITLIST_INDEX, WAITLIST_PARTITION } from "../schema";
+import { CLAIM_KEY, drainKey, LEAVING, LEGACY_WAITLIST_KEY, OFFER, OFFER_INDEX, offerKey, SERVER_KEY, waitKey, WAITLIST_INDEX, WAITLIST_PARTITION } from "../schema";
 
 /** An instance's claim on one pool address, written before the address is associated. */
 export interface Claim {
@@ -444,7 +444,7 @@ export class Store {
     async publish(row: ServerRow, now: string): Promise<void> {
         const key = serverKey(row.publicIp, row.dnsName);
         const fields = {
-            AssociationId: S(row.associationId), InstanceId: S(row.instanceId), AllocationId: S(row.allocationId),
+            AssociationId: S(row.associationId), InstanceId: S(row.instanceId), AllocationId: S(row.allocationId), [OFFER_INDEX.sort]: S(offerKey(row.placement ?? {})),
             ...(row.launchedAt !== undefined && { LaunchedAt: S(row.launchedAt) }),
             ...Object.fromEntries(Object.entries(row.placement ?? {}).flatMap(([part, value]) =>
                 (value ? [[PLACEMENT_ATTRIBUTES[part as keyof Placement], S(value)]] : []))),
@@ -461,12 +461,15 @@ export class Store {
                 Key: key,
                 ...condition,
                 UpdateExpression: `SET ${Object.keys(fields).map(name => `${name} = :${name}`).join(", ")}, `
-                    + "allocated = if_not_exists(allocated, :false), BoundAt = if_not_exists(BoundAt, :now)",
+                    + `allocated = if_not_exists(allocated, :false), BoundAt = if_not_exists(BoundAt, :now), ${OFFER_INDEX.partition} = if_not_exists(${OFFER_INDEX.partition}, :free) `
+                    // A row left leaving by a drain that was ended since (undrain) is offered again.
+                    + `REMOVE ${Object.values(LEAVING).join(", ")}`,
                 ExpressionAttributeValues: {
                     ...condition.ExpressionAttributeValues,
                     ...Object.fromEntries(Object.entries(fields).map(([name, value]) => [`:${name}`, value])),
                     ":false": { BOOL: false },
                     ":now": S(now),
+                    ":free": S(OFFER.free),
                 },
             },
         }, claimed]);
@@ -481,7 +484,7 @@ export class Store {
             throw namedError("StaleRunError", `the row of ${row.publicIp} is of ${row.instanceId}'s run started ${run}, later than the one this bind saw; retrying`);
         }
         const replaced = await this.transact([lockHeld, notHeldBack, {
-            Put: { TableName: this.serversTable, Item: { ...key, ...fields, allocated: { BOOL: false }, BoundAt: S(now) }, ...asRead(stale, ["InstanceId", "LaunchedAt"]) },
+            Put: { TableName: this.serversTable, Item: { ...key, ...fields, allocated: { BOOL: false }, BoundAt: S(now), [OFFER_INDEX.partition]: S(OFFER.free) }, ...asRead(stale, ["InstanceId", "LaunchedAt"]) },
         }, claimed]);
         if (replaced.includes(0)) throw lockLost(row);
         if (replaced.includes(1)) throw await this.heldBack(row.instanceId, row.launchedAt, "its row is not published");
@@ -582,6 +585,38 @@ export class Store {
             },
         ]);
         return refused.length === 0;
+    }
+
+    /**
+     * The drain warning: marks the row of `instanceId`'s run that had started by
+     * `signalledAt` as leaving, with the drain's cause and deadline, and takes it off
+     * offer (no `allocated`, no `Offer`), so the stream shows why and until when before
+     * the REMOVE, and no scheduler, old or new, can claim it meanwhile. Same condition
+     * as withdrawSignalled; never creates a row.
+     */
+    async warnDrain(publicIp: string, dnsName: string, instanceId: string, signalledAt: string, notice: { cause: DrainCause; deadline?: string }): Promise<void> {
+        await this.warnLeaving(publicIp, dnsName, "draining", notice,
+            expression("#InstanceId = :instance AND (attribute_not_exists(#LaunchedAt) OR #LaunchedAt <= :signalled)", { ":instance": instanceId, ":signalled": signalledAt }));
+    }
+
+    /** The stop's warning: as warnDrain, with the reason `stopped`, on the condition of withdraw. */
+    async warnStop(publicIp: string, dnsName: string, instanceId: string, launchedAt?: string): Promise<void> {
+        const owned = ownedBy(instanceId, launchedAt);
+        await this.warnLeaving(publicIp, dnsName, "stopped", {}, expression(owned.clause, owned.values));
+    }
+
+    private async warnLeaving(publicIp: string, dnsName: string, reason: "draining" | "stopped", notice: { cause?: DrainCause; deadline?: string }, condition: Condition): Promise<void> {
+        const values: Record<string, AttributeValue> = { ":reason": S(reason) };
+        if (notice.cause !== undefined) values[":cause"] = S(notice.cause);
+        if (notice.deadline !== undefined) values[":deadline"] = S(notice.deadline);
+        const set = [`#${LEAVING.reason} = :reason`, ...(notice.cause !== undefined ? [`#${LEAVING.cause} = :cause`] : []), ...(notice.deadline !== undefined ? [`#${LEAVING.deadline} = :deadline`] : [])];
+        const remove = ["#allocated", `#${OFFER_INDEX.partition}`, ...(notice.cause === undefined ? [`#${LEAVING.cause}`] : []), ...(notice.deadline === undefined ? [`#${LEAVING.deadline}`] : [])];
+        const update = `SET ${set.join(", ")} REMOVE ${remove.join(", ")}`;
+        await conditional(() => this.client.send(new UpdateItemCommand({
+            TableName: this.serversTable, Key: serverKey(publicIp, dnsName), UpdateExpression: update, ...condition,
+            ExpressionAttributeNames: { ...condition.ExpressionAttributeNames, ...names(update) },
+            ExpressionAttributeValues: { ...condition.ExpressionAttributeValues, ...values },
+        })));
     }
 
     /**

@@ -1,38 +1,62 @@
-// The example scheduler (examples/scheduler-stream.ts) fed stream records made of
-// the very items the binder writes: a bound worker comes online with where it runs,
-// a stopped one goes offline.
-import { ScanCommand } from "@aws-sdk/client-dynamodb";
+// The example scheduler (examples/scheduler-stream.ts) over the stand-ins: rows the
+// binder writes, the client through the tests' AWS gateway, and stream records made
+// of the row as it was before, during and after the binder's drain warning.
+import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { expect } from "chai";
-import { serverChanges, StreamEvent } from "../../examples/scheduler-stream";
-import { INSTANCE_TAGS, stateChange, World } from "../support/world";
+import { StreamScheduler } from "../../examples/scheduler-stream";
+import { SchedulerClient } from "../../scheduler";
+import { Item } from "../../scheduler/rows";
+import { drainSignal, INSTANCE_TAGS, stateChange, World } from "../support/world";
 
-describe("the scheduler's stream example", function () {
+describe("the example stream scheduler", function () {
     this.timeout(60_000);
     let world: World;
-    afterEach(async () => { await world?.close(); });
+    let dynamodb: DynamoDBClient;
+    afterEach(async () => {
+        dynamodb?.destroy();
+        await world?.close();
+    });
 
-    it("sees a bound worker come online, with where it runs, and go offline when it stops", async () => {
-        const opened = await World.open({ poolSize: 1 });
+    it("places streams by zone, renews their leases, and moves them off a server the moment the stream warns of its drain", async () => {
+        const opened = await World.open({ poolSize: 3 });
         world = opened.world;
         const { handler } = opened;
-        const worker = world.ec2.addInstance({ tags: { ...INSTANCE_TAGS, "karpenter.sh/capacity-type": "spot" }, availabilityZone: "us-east-1b" });
-        await world.handle(handler, stateChange(worker.instanceId, "running"));
-        const { Items } = await world.dynamodb.send(new ScanCommand({ TableName: world.settings.serversTable }));
-        const row = Items![0] as StreamEvent["Records"][number]["dynamodb"]["NewImage"];
+        const workers = [];
+        for (const zone of ["us-east-1a", "us-east-1b", "us-east-1b"]) {
+            const worker = world.ec2.addInstance({ tags: INSTANCE_TAGS, availabilityZone: zone });
+            await world.handle(handler, stateChange(worker.instanceId, "running"));
+            workers.push(worker);
+        }
+        let now = Date.now();
+        dynamodb = new DynamoDBClient({ endpoint: world.gateway.endpoint, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
+        const scheduler = new StreamScheduler(new SchedulerClient({ table: world.settings.serversTable, dynamodb, now: () => new Date(now) }), "scheduler-1", 60);
+        const rows = async () => ((await world.dynamodb.send(new ScanCommand({ TableName: world.settings.serversTable, ConsistentRead: true }))).Items ?? []) as Item[];
 
-        const [online] = serverChanges({ Records: [{ eventName: "INSERT", dynamodb: { NewImage: row } }] });
-        expect(online).to.deep.equal({
-            change: "online",
-            server: {
-                publicIp: world.ec2.addresses()[0].publicIp, dnsName: `${world.ec2.addresses()[0].publicIp.replace(/\./g, "-")}.live.example.com`,
-                allocated: false, availabilityZone: "us-east-1b", instanceType: "c7i.2xlarge", nodePool: "media", capacityType: "spot",
-            },
-        });
+        const match = (await scheduler.place("match-42", "us-east-1b"))!;
+        expect(match.server.availabilityZone).to.equal("us-east-1b");
+        expect((await scheduler.place("match-43", "us-east-1c"))!.server.availabilityZone, "any zone when the one asked has none").to.not.equal(undefined);
+        now += 45_000;
+        await scheduler.renewLeases();
+        expect(scheduler.where("match-42")!.server.leaseUntil).to.equal(new Date(now + 60_000).toISOString());
 
-        world.ec2.setState(worker.instanceId, "stopping");
-        await world.handle(handler, stateChange(worker.instanceId, "stopping"));
-        expect(await world.servers()).to.deep.equal([]);
-        const [offline] = serverChanges({ Records: [{ eventName: "REMOVE", dynamodb: { OldImage: row } }] });
-        expect(offline).to.deep.equal({ ...online, change: "offline" });
+        // The Spot warning for match-42's server: the stream's MODIFY (cause, deadline), then its REMOVE.
+        const draining = workers.find(w => w.instanceId === match.server.instanceId)!;
+        const before = (await rows()).find(row => row.InstanceId.S === draining.instanceId)!;
+        const removal = world.gateway.pauseAt(call => call.action === "DeleteItem" && (call.input as { TableName: string }).TableName === world.settings.serversTable);
+        const drained = world.handle(handler, drainSignal("spot-interruption", [draining.instanceId]));
+        await removal.reached;
+        const warned = (await rows()).find(row => row.InstanceId.S === draining.instanceId)!;
+        await scheduler.onRecords({ Records: [{ eventName: "MODIFY", dynamodb: { OldImage: before, NewImage: warned } }] });
+        removal.resume();
+        await drained;
+
+        const moved = scheduler.where("match-42")!;
+        expect(moved.server.instanceId).to.not.equal(draining.instanceId);
+        expect(moved.zone).to.equal("us-east-1b");
+        await scheduler.onRecords({ Records: [{ eventName: "REMOVE", dynamodb: { OldImage: warned } }] });
+        expect(scheduler.where("match-42")).to.deep.equal(moved);
+        expect(await scheduler.end("match-42")).to.equal("released");
+        expect(await scheduler.end("match-43")).to.equal("released");
+        expect((await rows()).every(row => row.allocated?.BOOL === false)).to.equal(true);
     });
 });

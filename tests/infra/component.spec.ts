@@ -48,7 +48,7 @@ describe("the EipDnsBinder component", function () {
             for (const component of run.ofType(EIP_DNS_BINDER_TYPE)) {
                 expect(component.registeredOutputs, component.name).to.have.members([
                     "serversTable", "serversStream", "claimsTable", "functionName", "reconcilerName", "zoneId", "eventQueue",
-                    "failedEventsQueue", "undeliveredEventsQueue", "alarmTopic", "hookUrl", "pool", "binderSettings",
+                    "failedEventsQueue", "undeliveredEventsQueue", "alarmTopic", "hookUrl", "pool", "binderSettings", "schedulerPolicy",
                 ].filter(name => !(name === "alarmTopic" || (name === "hookUrl" && component.name === "media"))));
             }
             const parameter = run.resources.find(r => r.name === "scheduler-tables")!.inputs;
@@ -84,10 +84,12 @@ describe("the EipDnsBinder component", function () {
 
     it("is the package's entry point, and index.ts the project's program", () => {
         const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
-        expect([manifest.main, manifest.types, manifest.exports]).to.deep.equal(["component.ts", "component.ts", { ".": "./component.ts" }]);
+        expect([manifest.main, manifest.types, manifest.exports]).to.deep.equal(["component.ts", "component.ts", { ".": "./component.ts", "./scheduler": "./scheduler/index.ts" }]);
         expect((yaml.load(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as { main: string }).main).to.equal("index.ts");
         // The package resolves to the component by its own name, as the example imports it.
         expect(require("eip-dns-binder").EipDnsBinder).to.equal(EipDnsBinder);
+        // The scheduler client has its own entry point, which a scheduler imports without Pulumi.
+        expect(typeof require("eip-dns-binder/scheduler").SchedulerClient).to.equal("function");
         expect(typeof require("../../index")).to.equal("function");
     });
 });

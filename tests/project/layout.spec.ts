@@ -51,6 +51,28 @@ function sdkOutsideAwsLayer(tree: DependencyTree): string[] {
         .flatMap(([file, deps]) => (deps ?? []).filter(dep => SDK.test(dep.request)).map(dep => `${file} imports ${dep.request}`));
 }
 
+/** Every project file `entry` reaches through its imports, itself included. */
+function reached(tree: DependencyTree, entry: string): string[] {
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+        if (seen.has(file)) return;
+        seen.add(file);
+        for (const dep of tree[file] ?? []) if (dep.id !== null && dep.id in tree) visit(dep.id);
+    };
+    visit(entry);
+    return [...seen];
+}
+
+/** Where the scheduler client may import the SDK: its one file that speaks to AWS. */
+const SCHEDULER_AWS_FILE = "scheduler/dynamodb.ts";
+
+/** "file imports package" for each package import, anywhere the scheduler client's entry point reaches, that is Pulumi or, outside its AWS file, the SDK. */
+function schedulerImportsAmiss(tree: DependencyTree): string[] {
+    return reached(tree, "scheduler/index.ts").flatMap(file => (tree[file] ?? [])
+        .filter(dep => dep.request.startsWith("@pulumi/") || (SDK.test(dep.request) && file !== SCHEDULER_AWS_FILE))
+        .map(dep => `${file} imports ${dep.request}`));
+}
+
 /** "file imports request" for each relative import that leads to no file: the graph would miss its edges. */
 function unresolved(tree: DependencyTree): string[] {
     return Object.entries(tree)
@@ -122,6 +144,12 @@ describe("module layout", function () {
             // The layer is there and does use it: the rule would hold trivially if the files had moved.
             expect(Object.entries(tree).filter(([file, deps]) => file.startsWith(AWS_LAYER) && (deps ?? []).some(dep => SDK.test(dep.request))).map(([file]) => file))
                 .to.include.members(["binder/aws/clients.ts", "binder/aws/ec2.ts", "binder/aws/store.ts", "binder/aws/dns.ts", "binder/aws/queue.ts"]);
+        });
+
+        it("keeps the scheduler client free of Pulumi, with the SDK in scheduler/dynamodb.ts only, through everything it imports", () => {
+            expect(reached(tree, "scheduler/index.ts")).to.include.members(["scheduler/client.ts", SCHEDULER_AWS_FILE, "binder/schema.ts"]);
+            expect(schedulerImportsAmiss(tree)).to.deep.equal([]);
+            expect((tree[SCHEDULER_AWS_FILE] ?? []).map(dep => dep.request)).to.include("@aws-sdk/client-dynamodb");
         });
     });
 });

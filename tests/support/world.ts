@@ -8,7 +8,7 @@ import { QueueBatch } from "../../binder/batch";
 import { BinderSettings, binderEnvironment, DnsRecordsMode, EVENT_QUEUE_URL_ENV, NODE_ROLE_ARNS_ENV } from "../../binder/config";
 import { renderName } from "../../binder/naming";
 import { ownerText } from "../../binder/aws/dns";
-import { CLAIM_KEY, SERVER_KEY, waitKey, WAITLIST_INDEX } from "../../binder/schema";
+import { CLAIM_KEY, OFFER_INDEX, SERVER_KEY, waitKey, WAITLIST_INDEX } from "../../binder/schema";
 import { Ec2Model, Ec2ModelOptions, InstanceState, ModelInstance } from "./aws/ec2";
 import { AwsGateway, GatewayOptions } from "./aws/gateway";
 import { Route53Model } from "./aws/route53";
@@ -139,7 +139,12 @@ export async function createBinderTables(client: DynamoDBClient, settings: Pick<
         TableName: settings.serversTable,
         BillingMode: "PAY_PER_REQUEST",
         KeySchema: [{ AttributeName: SERVER_KEY.partition, KeyType: "HASH" }, { AttributeName: SERVER_KEY.sort, KeyType: "RANGE" }],
-        AttributeDefinitions: [{ AttributeName: SERVER_KEY.partition, AttributeType: "S" }, { AttributeName: SERVER_KEY.sort, AttributeType: "S" }],
+        AttributeDefinitions: [SERVER_KEY.partition, SERVER_KEY.sort, OFFER_INDEX.partition, OFFER_INDEX.sort].map(AttributeName => ({ AttributeName, AttributeType: "S" })),
+        GlobalSecondaryIndexes: [{
+            IndexName: OFFER_INDEX.name,
+            KeySchema: [{ AttributeName: OFFER_INDEX.partition, KeyType: "HASH" }, { AttributeName: OFFER_INDEX.sort, KeyType: "RANGE" }],
+            Projection: { ProjectionType: "ALL" },
+        }],
     });
     await createTable(client, {
         TableName: settings.claimsTable,

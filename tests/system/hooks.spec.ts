@@ -247,9 +247,9 @@ describe("the node hooks, through the shipped archive", function () {
             world.gateway.clearCalls();
             expect((await call("POST", "/drain", callers.instance(worker.instanceId))).body.outcome).to.equal("already-draining");
             expect(await world.drains()).to.deep.equal([mark]);
-            // The cause's and the withdrawal's conditional writes, each refused by its condition: nothing changes.
-            expect(writes()).to.deep.equal(["UpdateItem", "DeleteItem"]);
-            expect(world.gateway.calls.filter(c => !READS.includes(c.action)).map(c => c.errorCode)).to.deep.equal(["ConditionalCheckFailedException", "ConditionalCheckFailedException"]);
+            // The cause's, the warning's and the withdrawal's conditional writes, each refused by its condition: nothing changes.
+            expect(writes()).to.deep.equal(["UpdateItem", "UpdateItem", "DeleteItem"]);
+            expect(world.gateway.calls.filter(c => !READS.includes(c.action)).map(c => c.errorCode)).to.deep.equal(["ConditionalCheckFailedException", "ConditionalCheckFailedException", "ConditionalCheckFailedException"]);
             const drains = hook.logs.map(line => JSON.parse(line)).filter(entry => "_aws" in entry && entry.Drains !== undefined);
             expect(drains.map(d => d.Cause)).to.deep.equal(["node"]);
         });

@@ -109,7 +109,13 @@ describe("the stack", function () {
         it("keeps the scheduler's item shape, on demand, with point-in-time recovery", () => {
             const servers = run.ofType(T.table).find(t => t.name === "servers")!.inputs;
             expect(servers).to.include({ hashKey: "EIP", rangeKey: "DNS_Record", billingMode: "PAY_PER_REQUEST", deletionProtectionEnabled: false });
-            expect(servers.attributes).to.deep.equal([{ name: "EIP", type: "S" }, { name: "DNS_Record", type: "S" }]);
+            expect(servers.attributes).to.deep.equal(["EIP", "DNS_Record", "Offer", "OfferKey"].map(name => ({ name, type: "S" })));
+            // The scheduler's offers index: a global one, which AWS adds to a table in place (a local one would replace it).
+            expect(servers.globalSecondaryIndexes).to.deep.equal([{
+                name: "offers", projectionType: "ALL",
+                keySchemas: [{ attributeName: "Offer", keyType: "HASH" }, { attributeName: "OfferKey", keyType: "RANGE" }],
+            }]);
+            expect(servers.localSecondaryIndexes).to.equal(undefined);
             expect(servers.pointInTimeRecovery).to.deep.equal({ enabled: true });
             // The scheduler's stream: every change with the row before and after it.
             expect(servers).to.include({ streamEnabled: true, streamViewType: "NEW_AND_OLD_IMAGES" });

@@ -2,6 +2,7 @@
 // world (the EC2 model's own view, never a lagging read, and consistent scans of
 // the tables), each violation named so that a long exploration can count them.
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import type { Allocation as ClientAllocation } from "../../../scheduler";
 import { hasTags } from "../../../binder/context";
 import type { BinderSettings } from "../../../binder/config";
 import { ownerText } from "../../../binder/aws/dns";
@@ -23,6 +24,8 @@ export interface Allocation {
     instanceId: string;
     allocationId: string;
     live: boolean;
+    /** What the scheduler client returned, which it releases. */
+    allocation: ClientAllocation;
 }
 
 export interface Snapshot {
@@ -97,7 +100,11 @@ export async function stepState(world: Snapshot): Promise<StepState> {
  *   stopped worker that holds its address and the address's lock) is removed, except by an
  *   operator's hand or for a drain, stop or release of that worker;
  * - `allocated-lost` / `allocated-reset`: a server the scheduler handed out keeps its row and
- *   its `allocated` while it stays up.
+ *   its `allocated` while it stays up;
+ * - `placed-on-leaving`: no row that warns its server is leaving (stopped or draining) is
+ *   allocated: the warning takes `allocated` away, so only a stream placed after it could
+ *   set it (the scheduler also checks, as it allocates, that the binder had not handled the
+ *   run's stop, termination or drain).
  */
 export async function checkStep(world: Snapshot, before: StepState | undefined, after: StepState): Promise<Violation[]> {
     const { ec2, facts, settings } = world;
@@ -113,6 +120,9 @@ export async function checkStep(world: Snapshot, before: StepState | undefined, 
         if (!instance || run === undefined) continue;
         if (facts.goneHandled(instanceId, run)) {
             fail("listed-not-running", `the row of ${s(row, "EIP")} lists ${instanceId}'s run of ${row.LaunchedAt!.S}, whose stop or termination the binder has handled (EC2: ${instance.state})`);
+        }
+        if (row.Leaving?.S !== undefined && row.allocated?.BOOL === true) {
+            fail("placed-on-leaving", `the row of ${s(row, "EIP")} says ${instanceId} is leaving (${row.Leaving.S}), yet a stream was placed on it`);
         }
         if (facts.drainHandled(instanceId, run)) fail("listed-while-draining", `the row of ${s(row, "EIP")} lists ${instanceId}, whose drain the binder has handled`);
         const going = instance.state === "shutting-down" || instance.state === "terminated";

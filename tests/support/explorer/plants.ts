@@ -1,10 +1,11 @@
 // Planted bugs: replacements for the binder's AWS layer that break the claim
 // protocol on purpose, to show that an exploration finds what it must.
-import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { AssociateAddressCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { BinderSettings } from "../../../binder/config";
 import { Attachment, Ec2 } from "../../../binder/aws/ec2";
 import { Claim, ServerRow, Store } from "../../../binder/aws/store";
+import { OFFER, OFFER_INDEX, offerKey } from "../../../binder/schema";
 
 /** An address's lock taken whoever holds it, and whatever the claim names. */
 export function unconditionalLock(client: DynamoDBClient, settings: BinderSettings): Store {
@@ -46,6 +47,7 @@ export function overwritingRows(client: DynamoDBClient, settings: BinderSettings
                 Item: {
                     EIP: { S: row.publicIp }, DNS_Record: { S: row.dnsName }, AssociationId: { S: row.associationId }, InstanceId: { S: row.instanceId },
                     AllocationId: { S: row.allocationId }, LaunchedAt: { S: row.launchedAt ?? "" }, allocated: { BOOL: false }, BoundAt: { S: now },
+                    [OFFER_INDEX.partition]: { S: OFFER.free }, [OFFER_INDEX.sort]: { S: offerKey(row.placement ?? {}) },
                 },
             }));
         }
@@ -57,6 +59,26 @@ export function publishingWhileDraining(client: DynamoDBClient, settings: Binder
     return new (class extends Store {
         override async markDrain(): Promise<boolean> {
             return true;
+        }
+    })(client, settings.serversTable, settings.claimsTable);
+}
+
+/** A stop's or a drain's warning that leaves the server on offer (`allocated` and `Offer` kept) until its row goes. */
+export function offeringWhileLeaving(client: DynamoDBClient, settings: BinderSettings): Store {
+    const warn = (publicIp: string, dnsName: string, instanceId: string, reason: string) => client.send(new UpdateItemCommand({
+        TableName: settings.serversTable,
+        Key: { EIP: { S: publicIp }, DNS_Record: { S: dnsName } },
+        UpdateExpression: "SET Leaving = :reason",
+        ConditionExpression: "InstanceId = :instance",
+        ExpressionAttributeValues: { ":reason": { S: reason }, ":instance": { S: instanceId } },
+    })).catch(() => undefined);
+    return new (class extends Store {
+        override async warnDrain(publicIp: string, dnsName: string, instanceId: string): Promise<void> {
+            await warn(publicIp, dnsName, instanceId, "draining");
+        }
+
+        override async warnStop(publicIp: string, dnsName: string, instanceId: string): Promise<void> {
+            await warn(publicIp, dnsName, instanceId, "stopped");
         }
     })(client, settings.serversTable, settings.claimsTable);
 }

@@ -4,7 +4,7 @@
 // invocations, reconciler runs, the scheduler and an operator act concurrently,
 // and every AWS call waits for the scheduler. Then, with no new events, the
 // reconciler runs at most twice and the state must be exactly right.
-import { DeleteItemCommand, DeleteTableCommand, DynamoDBClient, ScanCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { DeleteItemCommand, DeleteTableCommand, DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { Route53Client } from "@aws-sdk/client-route-53";
 import { ConfiguredRetryStrategy } from "@smithy/core/retry";
@@ -37,6 +37,7 @@ import { drainCommand, undrainCommand } from "../../../cli/drain";
 import { reconcileCommand } from "../../../cli/reconcile";
 import { callers, hookRequest } from "../hooks";
 import { ACCOUNT, NODE_ROLE_ARN } from "../world";
+import { SchedulerClient } from "../../../scheduler";
 import { Allocation, checkFinal, checkStep, Facts, StepState, stepState, Violation } from "./invariants";
 import { CliPlan, HookPlan, Plan } from "./plan";
 import { Lifetime, StepScheduler, Steps } from "./steps";
@@ -525,7 +526,13 @@ class RunWorld {
         });
     }
 
-    /** A stream ends: its server is set free, on the condition that the row is still the instance's and allocated. */
+    /** The scheduler's client of the servers table, its calls through the actor's gate. */
+    private schedulerClient(client: DynamoDBClient): SchedulerClient {
+        // The first candidate in the index's order, so that a run replays exactly.
+        return new SchedulerClient({ table: this.settings.serversTable, dynamodb: client, now: () => new Date(this.clock.now), random: () => 0 });
+    }
+
+    /** A stream ends: the client releases its server, on the condition of the row's run and owner. */
     private free(name: string): void {
         const allocation = this.allocations.find(a => a.live);
         if (!allocation) return;
@@ -533,14 +540,8 @@ class RunWorld {
         const client = this.dynamoClient(name);
         this.steps.spawn(name, async () => {
             try {
-                await client.send(new UpdateItemCommand({
-                    TableName: this.settings.serversTable,
-                    Key: { EIP: { S: allocation.publicIp }, DNS_Record: { S: allocation.dnsName } },
-                    UpdateExpression: "SET allocated = :false",
-                    ConditionExpression: "InstanceId = :instance AND allocated = :true",
-                    ExpressionAttributeValues: { ":true": { BOOL: true }, ":false": { BOOL: false }, ":instance": { S: allocation.instanceId } },
-                }));
-                this.note(name, `freed ${allocation.publicIp} on ${allocation.instanceId}`);
+                const outcome = await this.schedulerClient(client).release(allocation.allocation);
+                this.note(name, `freed ${allocation.publicIp} on ${allocation.instanceId}: ${outcome}`);
             } catch (err) {
                 this.note(name, `gave up freeing: ${String(err)}`);
             } finally {
@@ -549,30 +550,23 @@ class RunWorld {
         });
     }
 
-    /** The scheduler hands the first free server to a stream: `allocated = true`, on the row it read. */
+    /** The scheduler hands a server to a stream through the client, by zone with a fallback to any. */
     private allocate(name: string): void {
         const client = this.dynamoClient(name);
         this.steps.spawn(name, async () => {
             try {
-                const out = await client.send(new ScanCommand({ TableName: this.settings.serversTable }));
-                const scanned = this.steps.trace.length;
-                const free = (out.Items ?? []).filter(item => item.allocated?.BOOL === false).sort((a, b) => (a.EIP.S! < b.EIP.S! ? -1 : 1))[0];
-                if (!free) return;
-                this.checkNotDraining(free.InstanceId.S!, free.LaunchedAt?.S, scanned);
-                await client.send(new UpdateItemCommand({
-                    TableName: this.settings.serversTable,
-                    Key: { EIP: free.EIP, DNS_Record: free.DNS_Record },
-                    UpdateExpression: "SET allocated = :true",
-                    ConditionExpression: "InstanceId = :instance AND allocated = :false",
-                    ExpressionAttributeValues: { ":true": { BOOL: true }, ":false": { BOOL: false }, ":instance": free.InstanceId },
-                }));
-                const allocation = { publicIp: free.EIP.S!, dnsName: free.DNS_Record.S!, instanceId: free.InstanceId.S!, allocationId: free.AllocationId?.S ?? "", live: true };
+                const got = await this.schedulerClient(client).allocate([{ availabilityZone: "us-east-1a" }, {}], { owner: "scheduler" });
+                const allocated = this.steps.trace.length;
+                if (!got) return;
+                this.checkNotDraining(got.instanceId, got.launchedAt, allocated);
+                this.checkNotLeaving(got.instanceId, got.launchedAt);
+                const allocation = { publicIp: got.publicIp, dnsName: got.dnsName, instanceId: got.instanceId, allocationId: got.allocationId ?? "", live: true, allocation: got };
                 // A server that is going away when it is handed out, whose row is of an earlier run of the
                 // instance (before a stop and start, its withdrawal still on its way), or whose drain signal
                 // was sent (its handling still on its way), is not one that stayed bound.
                 const instance = this.ec2.instance(allocation.instanceId);
                 allocation.live = instance?.state === "running" && this.ec2.address(allocation.allocationId)?.association?.instanceId === allocation.instanceId
-                    && free.LaunchedAt?.S === new Date(instance.launchTime).toISOString()
+                    && got.launchedAt === new Date(instance.launchTime).toISOString()
                     && !this.facts().draining(allocation.instanceId, instance.launchTime)
                     && !this.releasedByHand.has(allocation.instanceId);
                 this.allocations.push(allocation);
@@ -583,6 +577,17 @@ class RunWorld {
                 client.destroy();
             }
         });
+    }
+
+    /**
+     * No stream is placed on a server whose worker's stop or termination the binder had
+     * handled when it was allocated (its row warned and withdrawn); a drain is
+     * `allocated-while-draining`'s.
+     */
+    private checkNotLeaving(instanceId: string, launchedAt: string | undefined): void {
+        const run = launchedAt === undefined ? this.ec2.instance(instanceId)?.launchTime : Date.parse(launchedAt);
+        if (run === undefined || !this.facts().goneHandled(instanceId, run)) return;
+        this.observe([{ invariant: "placed-on-leaving", detail: `the scheduler placed a stream on ${instanceId}'s run of ${launchedAt} after the binder had handled its stop or termination` }]);
     }
 
     /**
