@@ -54,7 +54,7 @@ const NAMES_PER_CHANGE = 50;
  */
 export interface PoolView {
     addresses?: Address[];
-    /** Lock owners by allocation id, as of the last read of the locks. */
+    /** Lock owners by allocation id, as the batch's collisions read them. */
     locks: Map<string, string>;
 }
 
@@ -305,10 +305,13 @@ async function claimAndAssociate(
             }
         } else {
             log.info("address locked by another instance; trying the next", { allocationId, conflict: true });
-            // Locks do not show in EC2's view of the pool: read them, so that the next
-            // choice is not locked too (and an exhausted pool is known at once).
-            const { locks } = await ctx.store.bookkeeping();
-            view.locks = new Map(locks.map(lock => [lock.allocationId, lock.instanceId]));
+            // Locks do not show in EC2's view of the pool: read the one lost, by its key,
+            // so that the batch's later binds pass it over (or, freed meanwhile, may take
+            // it). One read whatever the fleet's size; nothing takes a lock over, so
+            // nothing else about its holder would change what happens next.
+            const holder = await ctx.store.lockOwner(allocationId);
+            if (holder === undefined) view.locks.delete(allocationId);
+            else view.locks.set(allocationId, holder);
         }
         skipped.add(allocationId);
         const next = candidates.find(address => !skipped.has(address.allocationId) && !lockedByOthers(address));
