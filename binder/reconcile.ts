@@ -1,10 +1,12 @@
 // The reconciler: compares what EC2 says with the binder's bookkeeping and heals
 // the difference with the same idempotent bind and release the events use, so it
 // is safe beside a burst of events and beside another run of itself.
-import { adopt, bindAll } from "./bind";
+import { adopt, bindAll, POOL_EXHAUSTED } from "./bind";
+import { DEFAULTS } from "./config";
 import { Context, hasTags } from "./context";
 import { NameRecord, OwnedName } from "./aws/dns";
 import { hasTimeToStart } from "./deadline";
+import { isNamedError } from "./errors";
 import { Address, Instance, isAttachedTo } from "./aws/ec2";
 import { observedPhase } from "./lifecycle";
 import { isNameFor, renderName } from "./naming";
@@ -105,6 +107,18 @@ export interface Reconciliation {
     failed: { drift: Drift; error: string }[];
     /** Drift not fixed this run for lack of time; the next run finds it again. */
     postponed: Drift[];
+    /**
+     * Targets left without an address because no pool address was free (a pool sized
+     * below the fleet, or a wave of launches ahead of its releases): reported, not a
+     * failure. They wait on the waitlist, and a release or a later run binds them.
+     */
+    exhausted: Drift[];
+}
+
+export interface ReconcileOptions {
+    dryRun: boolean;
+    /** How many binds go at once (default: binderConcurrency's default). */
+    concurrency?: number;
 }
 
 /** Whether a binding's name is in place: its A record holds the address and its TXT record names the instance. */
@@ -319,9 +333,9 @@ function describePool(pool: Address[], rows: StoredServer[], claims: Claim[], in
 }
 
 /** Inspects, then (unless `dryRun`) fixes every drift it can; one failure does not stop the rest. */
-export async function reconcile(ctx: Context, options: { dryRun: boolean }): Promise<Reconciliation> {
+export async function reconcile(ctx: Context, options: ReconcileOptions): Promise<Reconciliation> {
     const inspection = await inspect(ctx);
-    const result: Reconciliation = { inspection, fixed: [], failed: [], postponed: [] };
+    const result: Reconciliation = { inspection, fixed: [], failed: [], postponed: [], exhausted: [] };
     ctx.metrics.pool(inspection.pool.length, inspection.free);
     ctx.metrics.drift(inspection.drift.filter(d => !REPORT_ONLY.includes(d.kind)).length);
     const toBind: Drift[] = [];
@@ -334,6 +348,7 @@ export async function reconcile(ctx: Context, options: { dryRun: boolean }): Pro
         for (const drift of batch) {
             const done = results.find(r => r.instanceId === drift.instanceId);
             if (!done) result.postponed.push(drift);
+            else if ("error" in done && isNamedError(done.error, POOL_EXHAUSTED)) result.exhausted.push(drift);
             else if ("error" in done) failed(drift, done.error);
             else result.fixed.push(drift);
         }
@@ -374,17 +389,23 @@ export async function reconcile(ctx: Context, options: { dryRun: boolean }): Pro
             const i = inspection.waiting.findIndex(w => w.instanceId === drift.instanceId);
             return i < 0 ? inspection.waiting.length : i;
         };
-        const bound = await bindAll(ctx, [...toBind].sort((a, b) => place(a) - place(b)).map(drift => drift.instanceId!));
+        const bound = await bindAll(ctx, [...toBind].sort((a, b) => place(a) - place(b)).map(drift => drift.instanceId!), options.concurrency ?? DEFAULTS.binderConcurrency);
         settled(toBind, bound);
         if (!options.dryRun) await leaveWaitlist(ctx, inspection, bound);
     } else if (!options.dryRun) {
         await leaveWaitlist(ctx, inspection, []);
+    }
+    if (result.exhausted.length > 0) {
+        ctx.log.warn("no pool address free for every target; the rest wait for a release", {
+            action: "reconcile", outcome: "pool-exhausted", waiting: result.exhausted.length, poolSize: inspection.pool.length,
+        });
     }
     if (result.postponed.length > 0) {
         ctx.log.warn("the invocation is nearly out of time; the rest is left for the next run", { action: "reconcile", postponed: result.postponed.length, timeLeftMs: ctx.timeLeft() });
     }
     ctx.log.info("reconciled", {
         action: "reconcile", dryRun: options.dryRun, drift: inspection.drift.length, fixed: result.fixed.length, failed: result.failed.length, postponed: result.postponed.length,
+        exhausted: result.exhausted.length,
     });
     return result;
 }

@@ -1,12 +1,21 @@
-// Costs that must not grow with the fleet: the calls a bind makes, with its lock
-// collisions, beside thousands of bound workers.
+// Costs at fleet size: the calls a bind makes, with its lock collisions, beside
+// thousands of bound workers (they must not grow with the fleet), and a reconciler
+// run over 5,000 workers (it must stay well inside its timeout).
 import { expect } from "chai";
-import { createEventHandler, EventHandler } from "../../binder";
+import { performance } from "node:perf_hooks";
+import { createEventHandler, EventHandler, ReconcileHandler } from "../../binder";
 import { candidateOrder } from "../../binder/candidates";
+import { DEFAULTS } from "../../binder/config";
+import { Reconciliation } from "../../binder/reconcile";
 import { seedBoundFleet } from "../support/fleet";
 import { ADDRESS_TAGS, stateChange, World } from "../support/world";
 
-describe("at fleet size", function () {
+/** The reconciler's function timeout (infra/component.ts). */
+const RECONCILER_TIMEOUT_MS = 300_000;
+/** Every call's latency in the reconciler's runs, as in the bench. */
+const LATENCY_MS = 30;
+
+describe("a bind at fleet size", function () {
     this.timeout(300_000);
     let world: World;
     let handler: EventHandler;
@@ -41,4 +50,46 @@ describe("at fleet size", function () {
             expect(await bindBeside(0, collisions)).to.deep.equal(beside);
         });
     }
+});
+
+describe("the reconciler over 5,000 workers", function () {
+    this.timeout(600_000);
+    let world: World;
+    afterEach(async () => { await world?.close(); });
+
+    /** One reconciler run: its result or error, its wall-clock time, and its AWS calls by action. */
+    async function run(reconcile: ReconcileHandler): Promise<{ outcome: Reconciliation | Error; seconds: number; calls: Record<string, number> }> {
+        world.gateway.clearCalls();
+        const began = performance.now();
+        const outcome = await reconcile({}, { getRemainingTimeInMillis: () => RECONCILER_TIMEOUT_MS - (performance.now() - began) }).catch((err: Error) => err);
+        const seconds = (performance.now() - began) / 1000;
+        const calls: Record<string, number> = {};
+        for (const call of world.gateway.calls) calls[call.action] = (calls[call.action] ?? 0) + 1;
+        return { outcome, seconds, calls };
+    }
+
+    it("runs over a quiet fleet and over 1% drift that exhausts the pool without failing, binding several at once", async () => {
+        let reconcile: ReconcileHandler;
+        ({ world, reconcile } = await World.open({ poolSize: 0, gateway: { latencyMs: LATENCY_MS } }));
+        await seedBoundFleet(world, 5_000);
+
+        const quiet = await run(reconcile);
+        console.log(`      quiet, 5,000 bound: ${quiet.seconds.toFixed(1)} s, calls ${JSON.stringify(quiet.calls)}`);
+        expect(quiet.outcome).to.not.be.instanceOf(Error);
+        expect((quiet.outcome as Reconciliation).inspection.drift).to.deep.equal([]);
+
+        // 1% drift: 50 targets whose events were lost, and 25 free addresses for them. The other 25 wait: planned, not a failure.
+        const lost = Array.from({ length: 50 }, () => world.launch().instanceId);
+        for (let i = 0; i < 25; i++) world.ec2.addAddress({ tags: ADDRESS_TAGS });
+        const drift = await run(reconcile);
+        console.log(`      1% drift, 25 free: ${drift.seconds.toFixed(1)} s, calls ${JSON.stringify(drift.calls)}, AssociateAddress at once: ${world.gateway.peakInFlight.get("AssociateAddress")}`);
+        expect(drift.outcome, "the run failed").to.not.be.instanceOf(Error);
+        const result = drift.outcome as Reconciliation;
+        expect([result.fixed.length, result.exhausted.length, result.failed]).to.deep.equal([25, 25, []]);
+        expect(lost.filter(id => world.addressesOf(id).length === 1)).to.have.length(25);
+        expect(Object.keys(await world.waitlist())).to.have.members(result.exhausted.map(d => d.instanceId!));
+        // Bound several at once, never more than binderConcurrency's default.
+        expect(world.gateway.peakInFlight.get("AssociateAddress")).to.be.within(2, DEFAULTS.binderConcurrency);
+        expect(drift.calls.Scan ?? 0, "Scans").to.be.at.most(quiet.calls.Scan);
+    });
 });
