@@ -1,14 +1,15 @@
-// Costs at fleet size: the calls a bind makes, with its lock collisions, beside
-// thousands of bound workers (they must not grow with the fleet), and a reconciler
+// Costs at fleet size: the calls a bind and a node hook make, with their lock
+// collisions, beside thousands of bound workers (they must not grow with the fleet), and a reconciler
 // run over 5,000 workers (it must stay well inside its timeout).
 import { expect } from "chai";
 import { performance } from "node:perf_hooks";
-import { createEventHandler, EventHandler, ReconcileHandler } from "../../binder";
+import { createEventHandler, createHookHandler, EventHandler, ReconcileHandler } from "../../binder";
 import { candidateOrder } from "../../binder/candidates";
 import { DEFAULTS } from "../../binder/config";
 import { Reconciliation } from "../../binder/reconcile";
 import { seedBoundFleet } from "../support/fleet";
-import { ADDRESS_TAGS, stateChange, World } from "../support/world";
+import { callers, hookRequest } from "../support/hooks";
+import { ACCOUNT, ADDRESS_TAGS, stateChange, World } from "../support/world";
 
 /** The reconciler's function timeout (infra/component.ts). */
 const RECONCILER_TIMEOUT_MS = 300_000;
@@ -50,6 +51,34 @@ describe("a bind at fleet size", function () {
             expect(await bindBeside(0, collisions)).to.deep.equal(beside);
         });
     }
+});
+
+describe("a node hook at fleet size", function () {
+    this.timeout(300_000);
+    let world: World;
+    afterEach(async () => { await world?.close(); });
+
+    it("answers a worker its event bound with one EC2 read and three DynamoDB reads, and binds one that loses a lock without a Scan, beside 2,000 bound workers", async () => {
+        world = await World.create({ poolSize: 0 });
+        world.useEnvironment();
+        const hook = createHookHandler();
+        const ask = async (instanceId: string) => {
+            world.gateway.clearCalls();
+            const answer = await hook(hookRequest("POST", "/bind", callers.instance(instanceId)), { invokedFunctionArn: `arn:aws:lambda:us-east-1:${ACCOUNT}:function:hook` });
+            expect(answer.statusCode, answer.body).to.equal(200);
+            return world.gateway.calls.map(call => call.action);
+        };
+        const [bound] = await seedBoundFleet(world, 2_000);
+        expect(await ask(bound)).to.deep.equal(["DescribeInstances", "GetItem", "GetItem", "GetItem"]);
+
+        const free = [world.ec2.addAddress({ tags: ADDRESS_TAGS }), world.ec2.addAddress({ tags: ADDRESS_TAGS })];
+        const booting = world.launch();
+        await world.claimAndLock(world.launch().instanceId, candidateOrder(booting.instanceId, free)[0]);
+        const calls = await ask(booting.instanceId);
+        expect(calls.filter(action => action === "Scan"), "a Scan on the hook's path").to.deep.equal([]);
+        expect(calls.filter(action => action.startsWith("Describe"))).to.deep.equal(["DescribeInstances", "DescribeAddresses"]);
+        expect(world.addressesOf(booting.instanceId)).to.have.length(1);
+    });
 });
 
 describe("the reconciler over 5,000 workers", function () {
