@@ -314,6 +314,8 @@ async function claimAndAssociate(
             view.locks.set(allocationId, instanceId);
             const result = await associateLocked(ctx, claim, target, adopted, lockedAt, log);
             if ("associationId" in result) return { claim, associationId: result.associationId };
+            // Let go: no longer locked, as far as the batch knows.
+            view.locks.delete(allocationId);
             if ("refused" in result) {
                 // One more address is worth a try; a second refusal fails the bind.
                 if (refused) {
