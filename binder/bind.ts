@@ -54,7 +54,7 @@ const NAMES_PER_CHANGE = 50;
  */
 export interface PoolView {
     addresses?: Address[];
-    /** Lock owners by allocation id, as of the last read of the locks. */
+    /** Lock owners by allocation id, as the batch's collisions read them. */
     locks: Map<string, string>;
 }
 
@@ -62,9 +62,9 @@ export const newPoolView = (): PoolView => ({ locks: new Map() });
 
 /**
  * Binds each of `instanceIds` that EC2 shows running (the reconciler's batch),
- * over one read of the instances and at most one of the pool.
+ * over one read of the instances and at most one of the pool, up to `lanes` at once.
  */
-export async function bindAll(ctx: Context, instanceIds: string[]): Promise<BindResult[]> {
+export async function bindAll(ctx: Context, instanceIds: string[], lanes = 1): Promise<BindResult[]> {
     if (!hasTimeToStart(ctx.timeLeft())) return [];
     let instances: Instance[];
     try {
@@ -76,39 +76,55 @@ export async function bindAll(ctx: Context, instanceIds: string[]): Promise<Bind
     const notRunning = instanceIds.filter(id => !running.some(instance => instance.instanceId === id));
     return [
         ...notRunning.map(instanceId => ({ instanceId, outcome: "not-running" as const })),
-        ...await bindEach(ctx, running, newPoolView()),
+        ...await bindEach(ctx, running, newPoolView(), lanes),
     ];
 }
 
 /**
- * Binds running instances one after another, then names them and publishes
- * their rows: per binding, the names of up to NAMES_PER_CHANGE binds go to
- * Route53 in one change with one wait; per address, each row follows its
- * association at once. One instance's failure does not stop the others; it never
- * throws, a failure is in the instance's result. Near the invocation's timeout it
- * stops starting binds: the instances it did not get to have no result.
+ * Binds running instances in their order, one after another in each of `lanes`
+ * (one, on the event path: a batch is one lane, and `binderConcurrency` bounds the
+ * batches), then names them and publishes their rows: per binding, the names of up
+ * to NAMES_PER_CHANGE binds go to Route53 in one change with one wait, whichever
+ * lane associated them; per address, each row follows its association at once.
+ * The lanes share one view of the pool, so an association or a lock one of them
+ * learns is passed over by the others. One instance's failure does not stop the
+ * others; it never throws, a failure is in the instance's result. Near the
+ * invocation's timeout it stops starting binds: the instances it did not get to
+ * have no result.
  */
-export async function bindEach(ctx: Context, instances: Instance[], view: PoolView): Promise<BindResult[]> {
+export async function bindEach(ctx: Context, instances: Instance[], view: PoolView, lanes = 1): Promise<BindResult[]> {
     const perChange = ctx.settings.dnsRecords === "per-binding" ? NAMES_PER_CHANGE : 1;
     const results: BindResult[] = [];
     const pending: Associated[] = [];
-    for (const instance of instances) {
-        if (!hasTimeToStart(ctx.timeLeft())) break;
-        const { instanceId } = instance;
+    if (lanes > 1 && instances.length > 1 && !view.addresses) {
+        // Read once for all lanes, not once by each.
         try {
-            const associated = await associate(ctx, instance, view);
-            if (typeof associated === "string") results.push({ instanceId, outcome: associated });
-            else pending.push(associated);
+            view.addresses = await ownPool(ctx);
         } catch (error) {
-            const held = heldBack(error);
-            if (!held) results.push({ instanceId, error });
-            else {
-                ctx.log.with({ instanceId, action: "bind" }).info(held === "draining" ? "draining: not bound" : "the run stopped since it was read: not bound", { outcome: held });
-                results.push({ instanceId, outcome: held });
-            }
+            return instances.map(({ instanceId }) => ({ instanceId, error }));
         }
-        if (pending.length >= perChange) results.push(...await publishAll(ctx, pending.splice(0)));
     }
+    let next = 0;
+    const lane = async () => {
+        while (next < instances.length && hasTimeToStart(ctx.timeLeft())) {
+            const instance = instances[next++];
+            const { instanceId } = instance;
+            try {
+                const associated = await associate(ctx, instance, view);
+                if (typeof associated === "string") results.push({ instanceId, outcome: associated });
+                else pending.push(associated);
+            } catch (error) {
+                const held = heldBack(error);
+                if (!held) results.push({ instanceId, error });
+                else {
+                    ctx.log.with({ instanceId, action: "bind" }).info(held === "draining" ? "draining: not bound" : "the run stopped since it was read: not bound", { outcome: held });
+                    results.push({ instanceId, outcome: held });
+                }
+            }
+            if (pending.length >= perChange) results.push(...await publishAll(ctx, pending.splice(0)));
+        }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(lanes, instances.length)) }, lane));
     results.push(...await publishAll(ctx, pending));
     await waitForRelease(ctx, results.flatMap(r => ("error" in r && isNamedError(r.error, POOL_EXHAUSTED) ? [r.instanceId] : [])));
     return results;
@@ -169,7 +185,8 @@ async function associate(ctx: Context, instance: Instance, view: PoolView): Prom
             }
             log.info("the claim names another address, which an invocation may be associating; binding that one", { allocationId: held.allocationId, conflict: true });
         }
-        view.addresses = pool.flatMap(address => (address === seen ? (held ? [held] : []) : [address]));
+        // From the view as it is now: another lane may have changed it since it was read.
+        view.addresses = (view.addresses ?? pool).flatMap(address => (address.allocationId === seen.allocationId ? (held ? [held] : []) : [address]));
     }
     const { claim, associationId } = await claimAndAssociate(ctx, instance, target, view, log);
     view.addresses = view.addresses.map(address => address.allocationId === claim.allocationId
@@ -293,8 +310,12 @@ async function claimAndAssociate(
             continue;
         }
         if (lock === "locked") {
+            // The batch's other lanes pass it over.
+            view.locks.set(allocationId, instanceId);
             const result = await associateLocked(ctx, claim, target, adopted, lockedAt, log);
             if ("associationId" in result) return { claim, associationId: result.associationId };
+            // Let go: no longer locked, as far as the batch knows.
+            view.locks.delete(allocationId);
             if ("refused" in result) {
                 // One more address is worth a try; a second refusal fails the bind.
                 if (refused) {
@@ -305,10 +326,13 @@ async function claimAndAssociate(
             }
         } else {
             log.info("address locked by another instance; trying the next", { allocationId, conflict: true });
-            // Locks do not show in EC2's view of the pool: read them, so that the next
-            // choice is not locked too (and an exhausted pool is known at once).
-            const { locks } = await ctx.store.bookkeeping();
-            view.locks = new Map(locks.map(lock => [lock.allocationId, lock.instanceId]));
+            // Locks do not show in EC2's view of the pool: read the one lost, by its key,
+            // so that the batch's later binds pass it over (or, freed meanwhile, may take
+            // it). One read whatever the fleet's size; nothing takes a lock over, so
+            // nothing else about its holder would change what happens next.
+            const holder = await ctx.store.lockOwner(allocationId);
+            if (holder === undefined) view.locks.delete(allocationId);
+            else view.locks.set(allocationId, holder);
         }
         skipped.add(allocationId);
         const next = candidates.find(address => !skipped.has(address.allocationId) && !lockedByOthers(address));

@@ -372,6 +372,17 @@ export function eventQueueUrlFromEnv(env: Record<string, string | undefined>): s
     return url;
 }
 
+/** How many binds the reconciler runs at once; the stack passes binderConcurrency. */
+export const RECONCILE_CONCURRENCY_ENV = "BINDER_RECONCILE_CONCURRENCY";
+
+/** Reads the reconciler's concurrency (binderConcurrency's rules and default); throws ConfigError when it is out of range. */
+export function reconcileConcurrencyFromEnv(env: Record<string, string | undefined>): number {
+    const r = new Reader(key => env[key], key => `environment variable ${key}`);
+    const concurrency = r.integer(RECONCILE_CONCURRENCY_ENV, DEFAULTS.binderConcurrency, LIMITS.concurrencyMin, LIMITS.concurrencyMax);
+    if (r.problems.length > 0) throw configError(r.problems);
+    return concurrency;
+}
+
 /** The hook function's node roles, as the stack passes them: a JSON list of role ARNs. */
 export const NODE_ROLE_ARNS_ENV = "BINDER_NODE_ROLE_ARNS";
 

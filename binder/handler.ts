@@ -1,6 +1,6 @@
 import { BatchWork, Dropped, readBatch, Receipt, Work } from "./batch";
 import { connect, connectEventQueue, StoreFactory } from "./aws/connect";
-import { binderSettingsFromEnv, eventQueueUrlFromEnv, nodeRolesFromEnv } from "./config";
+import { binderSettingsFromEnv, eventQueueUrlFromEnv, nodeRolesFromEnv, reconcileConcurrencyFromEnv } from "./config";
 import { Context } from "./context";
 import { isNamedError, namedError } from "./errors";
 import { MALFORMED } from "./events";
@@ -78,13 +78,19 @@ export function createEventHandler(options: HandlerOptions = {}): EventHandler {
     };
 }
 
-/** The scheduled reconciler; fails the invocation if any drift could not be fixed. */
+/**
+ * The scheduled reconciler. It fails the invocation when a fix failed (an AWS error
+ * the SDK gave up on, a race with an event that the next run sees settled), not for
+ * targets left waiting because the pool had no free address, nor for drift left
+ * for lack of time: those are reported, and the next run finds them again.
+ */
 export function createReconcileHandler(): ReconcileHandler {
     const perInvocation = coldStart();
+    const concurrency = reconcileConcurrencyFromEnv(process.env);
     return async (_event, context) => {
         const ctx = perInvocation(context);
         try {
-            const result = await reconcile(ctx, { dryRun: false });
+            const result = await reconcile(ctx, { dryRun: false, concurrency });
             if (result.failed.length > 0) {
                 ctx.metrics.failed("ReconcileError");
                 throw namedError("ReconcileError", `${result.failed.length} drift(s) could not be fixed: ${result.failed.map(f => `${f.drift.kind} ${f.drift.instanceId ?? f.drift.allocationId}: ${f.error}`).join("; ")}`);

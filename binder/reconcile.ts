@@ -1,11 +1,13 @@
 // The reconciler: compares what EC2 says with the binder's bookkeeping and heals
 // the difference with the same idempotent bind and release the events use, so it
 // is safe beside a burst of events and beside another run of itself.
-import { adopt, bindAll } from "./bind";
+import { adopt, bindAll, POOL_EXHAUSTED } from "./bind";
+import { DEFAULTS } from "./config";
 import { Context, hasTags } from "./context";
 import { NameRecord, OwnedName } from "./aws/dns";
 import { hasTimeToStart } from "./deadline";
-import { Address, Instance, isAttachedTo } from "./aws/ec2";
+import { isNamedError } from "./errors";
+import { Address, Attachment, Instance, isAttachedTo } from "./aws/ec2";
 import { observedPhase } from "./lifecycle";
 import { isNameFor, renderName } from "./naming";
 import { inOwnPool, ownPool } from "./ownership";
@@ -106,6 +108,18 @@ export interface Reconciliation {
     failed: { drift: Drift; error: string }[];
     /** Drift not fixed this run for lack of time; the next run finds it again. */
     postponed: Drift[];
+    /**
+     * Targets left without an address because no pool address was free (a pool sized
+     * below the fleet, or a wave of launches ahead of its releases): reported, not a
+     * failure. They wait on the waitlist, and a release or a later run binds them.
+     */
+    exhausted: Drift[];
+}
+
+export interface ReconcileOptions {
+    dryRun: boolean;
+    /** How many binds go at once (default: binderConcurrency's default). */
+    concurrency?: number;
 }
 
 /** Whether a binding's name is in place: its A record holds the address and its TXT record names the instance. */
@@ -130,9 +144,17 @@ export async function inspect(ctx: Context): Promise<Inspection> {
     ];
     for (const instance of await ctx.ec2.instances([...new Set(referenced)].filter(id => !known.has(id)))) known.set(instance.instanceId, instance);
 
+    // Looked up by key, so a run's work grows with the fleet, not with its square.
     const claimOf = new Map<string, Claim>(claims.map(c => [c.instanceId, c]));
     const lockOf = new Map(locks.map(l => [l.allocationId, l.instanceId]));
     const addressOf = new Map(pool.map(a => [a.allocationId, a]));
+    // The first pool address on each interface and private IP, as a search of the pool in its order finds it.
+    const addressAt = new Map<string, Address>();
+    for (const address of pool) if (address.association && !addressAt.has(attachmentKey(address.association))) addressAt.set(attachmentKey(address.association), address);
+    const holders = new Set(pool.flatMap(a => a.association?.instanceId ?? []));
+    const addressWithIp = new Map(pool.map(a => [a.publicIp, a]));
+    const rowsOf = groupBy(rows, r => r.instanceId);
+    const targetIds = new Set(targets.map(t => t.instanceId));
     const tagged = (i?: Instance) => i !== undefined && hasTags(i.tags, instanceTags);
     const now = ctx.now().getTime();
     const older = (iso: string, ms: number) => now - Date.parse(iso) > ms;
@@ -146,7 +168,7 @@ export async function inspect(ctx: Context): Promise<Inspection> {
     for (const instance of targets) {
         const { instanceId } = instance;
         const claim = claimOf.get(instanceId);
-        const held = instance.primary && pool.find(a => isAttachedTo(a, instance.primary!));
+        const held = instance.primary && addressAt.get(attachmentKey(instance.primary));
         if (draining(instance)) {
             if (held && (claim?.allocationId !== held.allocationId || lockOf.get(held.allocationId) !== instanceId)) {
                 drift.push({ kind: "unrecorded-binding", state: "running", instanceId, allocationId: held.allocationId, publicIp: held.publicIp, detail: "draining, and holds the address without its claim and lock" });
@@ -154,7 +176,7 @@ export async function inspect(ctx: Context): Promise<Inspection> {
                 // Its name stays its own until it goes (a bind cut off before naming it, or a record deleted by hand):
                 // binding again names it, and the drain holds its row back.
                 drift.push({ kind: "unnamed-binding", state: "running", instanceId, allocationId: held.allocationId, publicIp: held.publicIp, detail: `draining, and ${claim!.dnsName} does not resolve to it, or its TXT record does not name it` });
-            } else if (!held && claim && addressOf.has(claim.allocationId) && older(claim.claimedAt, CLAIM_LEASE_MS) && !rows.some(r => r.instanceId === instanceId)) {
+            } else if (!held && claim && addressOf.has(claim.allocationId) && older(claim.claimedAt, CLAIM_LEASE_MS) && !rowsOf.has(instanceId)) {
                 // A worker about to go takes no address: a claim its bind never finished is let go, not bound
                 // (a claim on an address that left the pool is the left-pool drift's, name included).
                 drift.push({ kind: "draining-claim", state: "running", instanceId, allocationId: claim.allocationId, claim, detail: `draining, with a claim from ${claim.claimedAt} that never got its address` });
@@ -164,11 +186,11 @@ export async function inspect(ctx: Context): Promise<Inspection> {
         if (!held) {
             // A claim on an address that left the pool is the left-pool drift's (below), never a reason to bind again.
             if (claim && !addressOf.has(claim.allocationId)) continue;
-            if (instance.elasticIp !== undefined && !pool.some(a => a.publicIp === instance.elasticIp)) {
+            if (instance.elasticIp !== undefined && !addressWithIp.has(instance.elasticIp)) {
                 // Binding would replace it: EC2 keeps one address per private IP.
                 drift.push({ kind: "foreign-address", state: "running", instanceId, publicIp: instance.elasticIp, detail: `holds ${instance.elasticIp}, an Elastic IP outside the pool; not bound while it does` });
             } else if (!claim) drift.push({ kind: "unbound-target", state: "running", instanceId, detail: "running target without a pool address" });
-            else if (rows.some(r => r.instanceId === instanceId)) {
+            else if (rowsOf.has(instanceId)) {
                 // The bind had finished (it published a row), so nothing is in flight: the address was lost.
                 drift.push({ kind: "unbound-target", state: "running", instanceId, allocationId: claim.allocationId, detail: "running target lost its pool address" });
             } else if (older(claim.claimedAt, CLAIM_LEASE_MS)) {
@@ -177,7 +199,7 @@ export async function inspect(ctx: Context): Promise<Inspection> {
             continue;
         }
         const { allocationId, publicIp } = held;
-        const row = rows.find(r => r.instanceId === instanceId && r.allocationId === allocationId);
+        const row = rowsOf.get(instanceId)?.find(r => r.allocationId === allocationId);
         if (claim?.allocationId !== allocationId || lockOf.get(allocationId) !== instanceId) {
             drift.push({ kind: "unrecorded-binding", state: "running", instanceId, allocationId, publicIp, detail: "holds the address without its claim and lock" });
         } else if (!row || (records && !named(records.get(claim!.dnsName), publicIp, instanceId))) {
@@ -274,7 +296,7 @@ export async function inspect(ctx: Context): Promise<Inspection> {
             }
             continue;
         }
-        const address = pool.find(a => a.publicIp === publicIp);
+        const address = addressWithIp.get(publicIp);
         if (!address || !isNameFor(ctx.settings.dnsName, { ip: publicIp, suffix: ctx.settings.suffix }, dnsName)) continue;
         if (nameOf(publicIp, lockOf.get(address.allocationId)) === dnsName || nameOf(publicIp, address.association?.instanceId) === dnsName) continue;
         drift.push({ kind: "stale-record", allocationId: address.allocationId, publicIp, dnsName, owner, detail: `${dnsName} points at ${publicIp}, but no binding has that name` });
@@ -286,7 +308,7 @@ export async function inspect(ctx: Context): Promise<Inspection> {
         if (!address.association || claimOf.get(holder ?? "")?.allocationId === address.allocationId) continue;
         const instance = known.get(holder ?? "");
         const onPrimary = instance?.primary !== undefined && isAttachedTo(address, instance.primary);
-        if (onPrimary && targets.some(t => t.instanceId === holder)) continue;
+        if (onPrimary && targetIds.has(holder ?? "")) continue;
         if (onPrimary && observedPhase(instance) === "stopped" && tagged(instance)) {
             drift.push({ kind: "unrecorded-binding", state: instance!.state, instanceId: holder, allocationId: address.allocationId, publicIp: address.publicIp, detail: "stopped target holds the address without its claim" });
             continue;
@@ -297,49 +319,72 @@ export async function inspect(ctx: Context): Promise<Inspection> {
         });
     }
     return {
-        pool: describePool(pool, rows, claims, known),
+        pool: describePool(pool, rowsOf, claimOf, known),
         free: pool.filter(a => !a.association).length,
         drift,
         draining: drains.filter(mark => draining(known.get(mark.instanceId)))
             .map(mark => ({ instanceId: mark.instanceId, signals: holding(known.get(mark.instanceId)), state: known.get(mark.instanceId)?.state })),
-        waiting: waiting.map(w => ({ ...w, holds: pool.some(a => a.association?.instanceId === w.instanceId), running: targets.some(t => t.instanceId === w.instanceId && !draining(t)) })),
+        waiting: waiting.map(w => {
+            const target = targetIds.has(w.instanceId) ? known.get(w.instanceId) : undefined;
+            return { ...w, holds: holders.has(w.instanceId), running: target !== undefined && !draining(target) };
+        }),
     };
 }
 
-function describePool(pool: Address[], rows: StoredServer[], claims: Claim[], instances: Map<string, Instance>): PoolEntry[] {
+function describePool(pool: Address[], rowsOf: Map<string, StoredServer[]>, claimOf: Map<string, Claim>, instances: Map<string, Instance>): PoolEntry[] {
     return pool.map(address => {
         const instanceId = address.association?.instanceId;
-        const row = rows.find(r => r.allocationId === address.allocationId && r.instanceId === instanceId);
+        const row = instanceId === undefined ? undefined : rowsOf.get(instanceId)?.find(r => r.allocationId === address.allocationId);
         // A stopped or draining worker has no row, but its name is still its own.
-        const claim = claims.find(c => c.allocationId === address.allocationId && c.instanceId === instanceId);
+        const claim = instanceId === undefined ? undefined : claimOf.get(instanceId);
         return {
             allocationId: address.allocationId,
             publicIp: address.publicIp,
             instanceId,
             state: instanceId ? instances.get(instanceId)?.state : undefined,
-            dnsName: row?.dnsName ?? claim?.dnsName,
+            dnsName: row?.dnsName ?? (claim?.allocationId === address.allocationId ? claim.dnsName : undefined),
             allocated: row?.allocated,
             boundAt: row?.boundAt,
         };
     });
 }
 
+/** Where an address sits: its interface and private IP. */
+const attachmentKey = (at: Attachment) => `${at.networkInterfaceId}/${at.privateIpAddress}`;
+
+/** `items` by `key`, each group in the items' order. */
+function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+    const groups = new Map<string, T[]>();
+    for (const item of items) {
+        const group = groups.get(key(item));
+        if (group) group.push(item);
+        else groups.set(key(item), [item]);
+    }
+    return groups;
+}
+
 /** Inspects, then (unless `dryRun`) fixes every drift it can; one failure does not stop the rest. */
-export async function reconcile(ctx: Context, options: { dryRun: boolean }): Promise<Reconciliation> {
+export async function reconcile(ctx: Context, options: ReconcileOptions): Promise<Reconciliation> {
     const inspection = await inspect(ctx);
-    const result: Reconciliation = { inspection, fixed: [], failed: [], postponed: [] };
+    const result: Reconciliation = { inspection, fixed: [], failed: [], postponed: [], exhausted: [] };
     ctx.metrics.pool(inspection.pool.length, inspection.free);
     ctx.metrics.drift(inspection.drift.filter(d => !REPORT_ONLY.includes(d.kind)).length);
     const toBind: Drift[] = [];
     const toRelease: Drift[] = [];
     const toForsake: Drift[] = [];
     const toUnname: Drift[] = [];
+    // One bind and one release per instance, whatever drift of it was found.
+    const binding = new Set<string>();
+    const releasing = new Set<string>();
     const failed = (drift: Drift, error: unknown) =>
         result.failed.push({ drift, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
     const settled = (batch: Drift[], results: ({ instanceId: string } | { instanceId: string; error: unknown })[]) => {
+        const resultOf = new Map<string, typeof results[number]>();
+        for (const r of results) if (!resultOf.has(r.instanceId)) resultOf.set(r.instanceId, r);
         for (const drift of batch) {
-            const done = results.find(r => r.instanceId === drift.instanceId);
+            const done = resultOf.get(drift.instanceId ?? "");
             if (!done) result.postponed.push(drift);
+            else if ("error" in done && isNamedError(done.error, POOL_EXHAUSTED)) result.exhausted.push(drift);
             else if ("error" in done) failed(drift, done.error);
             else result.fixed.push(drift);
         }
@@ -348,11 +393,13 @@ export async function reconcile(ctx: Context, options: { dryRun: boolean }): Pro
         ctx.log.info(options.dryRun ? "drift found (dry run)" : "drift found", { ...drift, row: undefined, action: "reconcile" });
         if (options.dryRun || REPORT_ONLY.includes(drift.kind)) continue;
         if (BOUND_BY_BINDING.includes(drift.kind) && drift.state === "running") {
-            if (!toBind.some(d => d.instanceId === drift.instanceId)) toBind.push(drift);
+            if (!binding.has(drift.instanceId!)) toBind.push(drift);
+            binding.add(drift.instanceId!);
             continue;
         }
         if (drift.kind === "stale-binding") {
-            if (!toRelease.some(d => d.instanceId === drift.instanceId)) toRelease.push(drift);
+            if (!releasing.has(drift.instanceId!)) toRelease.push(drift);
+            releasing.add(drift.instanceId!);
             continue;
         }
         if (drift.kind === "left-pool") {
@@ -376,21 +423,25 @@ export async function reconcile(ctx: Context, options: { dryRun: boolean }): Pro
     }
     if (toBind.length > 0) {
         // The longest-waiting workers first: the addresses the releases freed are theirs.
-        const place = (drift: Drift) => {
-            const i = inspection.waiting.findIndex(w => w.instanceId === drift.instanceId);
-            return i < 0 ? inspection.waiting.length : i;
-        };
-        const bound = await bindAll(ctx, [...toBind].sort((a, b) => place(a) - place(b)).map(drift => drift.instanceId!));
+        const places = new Map(inspection.waiting.map((w, i) => [w.instanceId, i]));
+        const place = (drift: Drift) => places.get(drift.instanceId ?? "") ?? inspection.waiting.length;
+        const bound = await bindAll(ctx, [...toBind].sort((a, b) => place(a) - place(b)).map(drift => drift.instanceId!), options.concurrency ?? DEFAULTS.binderConcurrency);
         settled(toBind, bound);
         if (!options.dryRun) await leaveWaitlist(ctx, inspection, bound);
     } else if (!options.dryRun) {
         await leaveWaitlist(ctx, inspection, []);
+    }
+    if (result.exhausted.length > 0) {
+        ctx.log.warn("no pool address free for every target; the rest wait for a release", {
+            action: "reconcile", outcome: "pool-exhausted", waiting: result.exhausted.length, poolSize: inspection.pool.length,
+        });
     }
     if (result.postponed.length > 0) {
         ctx.log.warn("the invocation is nearly out of time; the rest is left for the next run", { action: "reconcile", postponed: result.postponed.length, timeLeftMs: ctx.timeLeft() });
     }
     ctx.log.info("reconciled", {
         action: "reconcile", dryRun: options.dryRun, drift: inspection.drift.length, fixed: result.fixed.length, failed: result.failed.length, postponed: result.postponed.length,
+        exhausted: result.exhausted.length,
     });
     return result;
 }

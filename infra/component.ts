@@ -3,7 +3,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { createEventHandler, createHookHandler, createReconcileHandler } from "../binder";
-import { binderEnvironment, ConfigError, EVENT_QUEUE_URL_ENV, KeyLabel, NODE_ROLE_ARNS_ENV, parseSettings, rawValue, Settings } from "../binder/config";
+import { binderEnvironment, ConfigError, EVENT_QUEUE_URL_ENV, KeyLabel, NODE_ROLE_ARNS_ENV, parseSettings, rawValue, RECONCILE_CONCURRENCY_ENV, Settings } from "../binder/config";
 import { isNamedError } from "../binder/errors";
 import { renderName } from "../binder/naming";
 import { alarms } from "./alarms";
@@ -167,6 +167,8 @@ export class EipDnsBinder extends pulumi.ComponentResource {
             factory: createReconcileHandler,
             timeout: 300,
             settings: runtime,
+            // It binds as many at once as the binder's invocations run.
+            environment: { [RECONCILE_CONCURRENCY_ENV]: String(settings.binderConcurrency) },
             policy: { ...scope, role: "reconciler" },
         });
         reconcileSchedule(owner, reconciler, settings.reconcileSchedule);

@@ -3,7 +3,7 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
-import { binderSettingsFromEnv, DEFAULTS, eventQueueUrlFromEnv, nodeRolesFromEnv, parseSettings } from "../../binder/config";
+import { binderSettingsFromEnv, DEFAULTS, eventQueueUrlFromEnv, nodeRolesFromEnv, parseSettings, reconcileConcurrencyFromEnv } from "../../binder/config";
 import { runStack } from "../../tools/mock-stack";
 import { configProblems, stackLookup } from "../support/config";
 
@@ -171,6 +171,15 @@ describe("run-time settings", () => {
         expect(nodeRolesFromEnv({ BINDER_NODE_ROLE_ARNS: roles })).to.deep.equal([{ partition: "aws", account: "123456789012", name: "KarpenterNodeRole-media" }]);
         expect(() => nodeRolesFromEnv({})).to.throw("Invalid configuration:\n  - environment variable BINDER_NODE_ROLE_ARNS is required");
         expect(() => nodeRolesFromEnv({ BINDER_NODE_ROLE_ARNS: '["KarpenterNodeRole-media"]' })).to.throw(/environment variable BINDER_NODE_ROLE_ARNS has 'KarpenterNodeRole-media', not an IAM role ARN/);
+    });
+
+    it("reads the reconciler's concurrency by binderConcurrency's rules, its default when unset", () => {
+        expect(reconcileConcurrencyFromEnv({ BINDER_RECONCILE_CONCURRENCY: "25" })).to.equal(25);
+        expect(reconcileConcurrencyFromEnv({})).to.equal(DEFAULTS.binderConcurrency);
+        for (const bad of ["1", "1001", "2.5", "ten"]) {
+            expect(() => reconcileConcurrencyFromEnv({ BINDER_RECONCILE_CONCURRENCY: bad }))
+                .to.throw(`Invalid configuration:\n  - environment variable BINDER_RECONCILE_CONCURRENCY must be a whole number from 2 to 1000, not '${bad}'`);
+        }
     });
 
     it("reads the binder's event queue, and names the variable when it is missing", () => {

@@ -5,7 +5,7 @@ import { expect } from "chai";
 import { EventHandler, ReconcileHandler } from "../../binder";
 import { ownerText } from "../../binder/aws/dns";
 import type { ChangeResourceRecordSetsInput } from "../support/aws/route53-rest";
-import { drainSignal, stateChange, World, WorldOptions } from "../support/world";
+import { ADDRESS_TAGS, drainSignal, stateChange, World, WorldOptions } from "../support/world";
 
 describe("the reconciler", function () {
     this.timeout(120_000);
@@ -37,6 +37,25 @@ describe("the reconciler", function () {
         const second = await reconcile({});
         expect(second.inspection.drift).to.deep.equal([]);
         expect(second.inspection.free).to.equal(1);
+    });
+
+    it("reports targets the pool has no address for, and fails its invocation only for a fix that failed", async () => {
+        await open({ poolSize: 1 });
+        const lost = [world.launch().instanceId, world.launch().instanceId];
+        const short = await reconcile({});
+        expect([short.fixed.length, short.exhausted.length, short.failed]).to.deep.equal([1, 1, []]);
+        const waiting = short.exhausted[0].instanceId!;
+        expect(lost).to.include(waiting);
+        expect(Object.keys(await world.waitlist())).to.deep.equal([waiting]);
+        expect(world.logs.find(l => l.message === "no pool address free for every target; the rest wait for a release")).to.include({ level: "WARN", waiting: 1, poolSize: 1 });
+
+        // Two addresses EC2 refuses are a failure: the invocation fails, naming it.
+        world.ec2.addAddress({ tags: ADDRESS_TAGS });
+        world.ec2.addAddress({ tags: ADDRESS_TAGS });
+        world.gateway.inject({ service: "ec2", action: "AssociateAddress", times: 2 });
+        const failed = await reconcile({}).then(() => undefined, (err: Error) => err);
+        expect(failed?.name).to.equal("ReconcileError");
+        expect(failed?.message).to.match(new RegExp(`^1 drift\\(s\\) could not be fixed: unbound-target ${waiting}: InjectedFault`));
     });
 
     it("leaves for its next run the drift it has no time left for", async () => {

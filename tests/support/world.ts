@@ -260,8 +260,7 @@ export class World {
     }
 
     async servers(): Promise<ServerItem[]> {
-        const out = await this.dynamodb.send(new ScanCommand({ TableName: this.settings.serversTable, ConsistentRead: true }));
-        return (out.Items ?? []).map(item => plain(item) as unknown as ServerItem);
+        return (await this.scanAll(this.settings.serversTable)).map(item => plain(item) as unknown as ServerItem);
     }
 
     /** Instances' claims: {Id: instance id, AllocationId, …}. */
@@ -286,8 +285,19 @@ export class World {
     }
 
     private async bookkeeping(): Promise<Record<string, string>[]> {
-        const out = await this.dynamodb.send(new ScanCommand({ TableName: this.settings.claimsTable, ConsistentRead: true }));
-        return (out.Items ?? []).map(item => plain(item) as Record<string, string>);
+        return (await this.scanAll(this.settings.claimsTable)).map(item => plain(item) as Record<string, string>);
+    }
+
+    /** Every item of a table, page after page (a fleet's table is more than one). */
+    private async scanAll(TableName: string): Promise<Record<string, AttributeValue>[]> {
+        const items: Record<string, AttributeValue>[] = [];
+        let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
+        do {
+            const out = await this.dynamodb.send(new ScanCommand({ TableName, ConsistentRead: true, ExclusiveStartKey }));
+            items.push(...(out.Items ?? []));
+            ExclusiveStartKey = out.LastEvaluatedKey;
+        } while (ExclusiveStartKey);
+        return items;
     }
 
     /** What another invocation binding `instanceId` to `address` has written before it associates: the claim and the lock. */

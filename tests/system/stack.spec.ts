@@ -172,7 +172,8 @@ describe("the stack", function () {
             expect(named(run, T.target, "reconcile").inputs.arn).to.match(arnOf(T.fn, "reconciler"));
             expect(named(run, T.permission, "reconcile").inputs.sourceArn).to.match(arnOf(T.rule, "reconcile"));
             expect(named(run, T.fn, "reconciler").inputs).to.include({ runtime: RUNTIME, timeout: 300 });
-            expect(named(run, T.fn, "reconciler").inputs.environment.variables).to.deep.equal(run.outputs.binderSettings);
+            // It binds as many at once as the binder's invocations run (binderConcurrency).
+            expect(named(run, T.fn, "reconciler").inputs.environment.variables).to.deep.equal({ ...run.outputs.binderSettings, BINDER_RECONCILE_CONCURRENCY: "10" });
         });
 
         it("redelivers a failed event after six function timeouts, five times, then keeps it two weeks; all queues encrypted", () => {
@@ -465,9 +466,10 @@ describe("the stack", function () {
             }
         });
 
-        it("caps the binder's concurrency at binderConcurrency", async () => {
+        it("caps the binder's concurrency at binderConcurrency, and the reconciler's binds at once", async () => {
             const run = await runStack("dev", { binderConcurrency: 25 });
             expect(run.one(T.mapping).inputs.scalingConfig).to.deep.equal({ maximumConcurrency: 25 });
+            expect(named(run, T.fn, "reconciler").inputs.environment.variables).to.include({ BINDER_RECONCILE_CONCURRENCY: "25" });
         });
 
         it("in per-binding mode drops the records and allows changes to this zone's own A and TXT records only", async () => {

@@ -75,6 +75,9 @@ const THROTTLING: Record<Service, () => AwsError> = {
 
 export class AwsGateway {
     readonly calls: AwsCall[] = [];
+    /** The most calls of each action in flight at once, since the start or the last clearCalls. */
+    readonly peakInFlight = new Map<string, number>();
+    private readonly inFlight = new Map<string, number>();
     private readonly faults: { fault: Fault; remaining: number }[] = [];
     private readonly pauses: { match: CallMatch; arrived: () => void; resumed: Promise<void> }[] = [];
     private readonly transactionHolds: { match: CallMatch; arrived: () => void; resumed: Promise<void> }[] = [];
@@ -134,6 +137,7 @@ export class AwsGateway {
 
     clearCalls(): void {
         this.calls.length = 0;
+        this.peakInFlight.clear();
     }
 
     async close(): Promise<void> {
@@ -172,8 +176,11 @@ export class AwsGateway {
             arrived();
             await resumed;
         }
+        const inFlight = (this.inFlight.get(request.action) ?? 0) + 1;
+        this.inFlight.set(request.action, inFlight);
+        this.peakInFlight.set(request.action, Math.max(inFlight, this.peakInFlight.get(request.action) ?? 0));
         if (this.options.latencyMs) await new Promise((resolve) => setTimeout(resolve, this.options.latencyMs));
-        const { reply, injected } = await this.answer(request);
+        const { reply, injected } = await this.answer(request).finally(() => this.inFlight.set(request.action, (this.inFlight.get(request.action) ?? 1) - 1));
         this.record({
             seq,
             service: request.service,
