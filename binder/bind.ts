@@ -8,7 +8,7 @@ import { isNamedError, namedError } from "./errors";
 import { observedPhase } from "./lifecycle";
 import { Logger } from "./log";
 import { ownPool } from "./ownership";
-import { Claim, DRAINING, Placement, RUN_STOPPED } from "./aws/store";
+import { Claim, DRAINING, LOCKS_PER_READ, Placement, RUN_STOPPED } from "./aws/store";
 
 export type BindOutcome = "bound" | "already-bound" | "not-a-target" | "not-running" | "draining" | "holds-other-address";
 
@@ -326,13 +326,17 @@ async function claimAndAssociate(
             }
         } else {
             log.info("address locked by another instance; trying the next", { allocationId, conflict: true });
-            // Locks do not show in EC2's view of the pool: read the one lost, by its key,
-            // so that the batch's later binds pass it over (or, freed meanwhile, may take
-            // it). One read whatever the fleet's size; nothing takes a lock over, so
-            // nothing else about its holder would change what happens next.
-            const holder = await ctx.store.lockOwner(allocationId);
-            if (holder === undefined) view.locks.delete(allocationId);
-            else view.locks.set(allocationId, holder);
+            // Locks do not show in EC2's view of the pool: read the one lost and the next
+            // few candidates' at once, by key, so that this bind and the batch's later ones
+            // pass over those taken (or, freed meanwhile, may take them). One read whatever
+            // the fleet's size; nothing takes a lock over, so nothing else about a holder
+            // would change what happens next.
+            const ahead = candidates.filter(address => address.allocationId !== allocationId && !skipped.has(address.allocationId) && !lockedByOthers(address));
+            const owners = await ctx.store.lockOwners([allocationId, ...ahead.slice(0, LOCKS_PER_READ - 1).map(address => address.allocationId)]);
+            for (const [id, holder] of owners) {
+                if (holder === undefined) view.locks.delete(id);
+                else view.locks.set(id, holder);
+            }
         }
         skipped.add(allocationId);
         const next = candidates.find(address => !skipped.has(address.allocationId) && !lockedByOthers(address));

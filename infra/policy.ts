@@ -43,10 +43,10 @@ export interface PolicyScope {
 // transaction (TransactWriteItems) is authorized as each of its items' actions.
 const ITEM_ACTIONS = {
     // claims, locks and drain marks: read, written and deleted conditionally, checked in a row's
-    // or a first claim's transaction, and read whole after a lock collision (the binder) or to
-    // reconcile (the reconciler); a worker's place on the waitlist is put and deleted the same way.
-    // Only the drain items are updated in place (see DrainItems below).
-    claims: ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"],
+    // or a first claim's transaction, a few locks read at once after a lock collision, and read
+    // whole to reconcile (the reconciler); a worker's place on the waitlist is put and deleted the
+    // same way. Only the drain items are updated in place (see DrainItems below).
+    claims: ["dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"],
     // rows: published (update, or a conditional put replacing a stale row), read back, withdrawn.
     servers: ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
 };

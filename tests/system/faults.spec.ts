@@ -121,7 +121,7 @@ describe("fault injection at every AWS call", function () {
     }
 
     it("a collision's extra calls (the lock read, the claim move) failed once also heal on redelivery", async () => {
-        for (const action of ["GetItem", "TransactWriteItems"]) {
+        for (const action of ["BatchGetItem", "TransactWriteItems"]) {
             await withWorld({ poolSize: 2 }, async (world, handler) => {
                 const rival = world.launch();
                 const instance = world.launch();
@@ -129,9 +129,9 @@ describe("fault injection at every AWS call", function () {
                 const first = candidateOrder(instance.instanceId, world.ec2.addresses())[0];
                 await world.claimAndLock(rival.instanceId, first);
                 // TransactWriteItems #1 is the instance's claim, #2 its failed lock, #3 the claim's move after the collision;
-                // GetItem #1 is the read of the lock it lost.
+                // BatchGetItem #1 is the read of the lock it lost (and of the next choice's).
                 let seen = 0;
-                world.gateway.inject({ service: "dynamodb", action, match: () => ++seen === (action === "GetItem" ? 1 : 3) });
+                world.gateway.inject({ service: "dynamodb", action, match: () => ++seen === (action === "BatchGetItem" ? 1 : 3) });
                 const failure = await world.handle(handler, stateChange(instance.instanceId, "running")).then(() => undefined, (err: Error) => err);
                 expect(failure?.name, action).to.equal("InjectedFault");
                 await world.handle(handler, stateChange(rival.instanceId, "running"));

@@ -87,6 +87,9 @@ export const SDK_CALLS: Record<string, Call[]> = {
             { action: "ec2:DisassociateAddress", resource: SAMPLE.networkInterface, context: interfaceIn(clusterVpc(f)) },
         ],
     }],
+    BatchGetItemCommand: [
+        { what: "read a few addresses' locks at once after a lock collision", by: ALL, authorize: f => [item("BatchGetItem", f.tables.claims)] },
+    ],
     GetItemCommand: [
         { what: "read a claim, a lock or a drain mark", by: ALL, authorize: f => [item("GetItem", f.tables.claims)] },
         { what: "read back a row that refused a publish", by: ALL, authorize: f => [item("GetItem", f.tables.servers)] },

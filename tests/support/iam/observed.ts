@@ -25,6 +25,10 @@ export function observedSignatures(call: AwsCall, tables: Tables): string[] {
                 return (input.TransactItems as Record<string, { TableName: string }>[]).flatMap(item =>
                     Object.entries(item).map(([type, body]) => `dynamodb:${ITEM_ACTION[type]}@${kindOf(tables, body.TableName)}`));
             }
+            if (call.action === "BatchGetItem") {
+                // Authorized per table it reads.
+                return Object.keys(input.RequestItems as Record<string, unknown>).map(table => `dynamodb:BatchGetItem@${kindOf(tables, table)}`);
+            }
             return [`dynamodb:${call.action}@${kindOf(tables, input.IndexName ? `${input.TableName}/index/${input.IndexName}` : input.TableName)}`];
         case "route53":
             if (call.action === "ChangeResourceRecordSets") {
