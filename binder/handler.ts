@@ -10,7 +10,7 @@ import { createLogger, Logger } from "./log";
 import { createMetrics } from "./metrics";
 import { Redeliveries } from "./aws/queue";
 import { reconcile, Reconciliation } from "./reconcile";
-import { redeliveryDelay } from "./redelivery";
+import { confirmationDelay, redeliveryDelay } from "./redelivery";
 import { settleAll } from "./settle";
 
 /** The part of the Lambda context the handler reads. */
@@ -61,7 +61,7 @@ function coldStart(options: HandlerOptions = {}): (context?: InvocationContext) 
 /**
  * The EC2 state-change handler, fed batches by the event queue. A malformed
  * message is logged and dropped; the messages of an instance whose work failed,
- * that wait for EC2 to show what they announce, or that it had no time left to
+ * that wait for EC2 to show what they announce or to confirm a drain signal, or that it had no time left to
  * start, are reported back, so that SQS delivers them again, and handed back to
  * the queue to come back soon rather than after its visibility timeout.
  */
@@ -141,14 +141,16 @@ export async function handleBatch(ctx: Context, queue: Redeliveries, event: unkn
             const phase = announcedPhase(state);
             return phase ? [{ messageId, phase, receiveCount: receiveCount(messageId) }] : [];
         }),
-        drains: w.drains.map(({ messageId, signal }) => ({ messageId, notice: { cause: signal.reason, signalledAt: signal.signalledAt, deadline: signal.deadline } })),
+        drains: w.drains.map(({ messageId, signal }) => ({
+            messageId, receiveCount: receiveCount(messageId), notice: { cause: signal.reason, signalledAt: signal.signalledAt, deadline: signal.deadline },
+        })),
     }));
     const settled = await settleAll(ctx, work);
     for (const w of batch.instances) {
         const result = settled.find(r => r.instanceId === w.instanceId);
         if (!result) continue;
         if ("error" in result) fail(w, result.error);
-        else again.push(...result.wait.map(messageId => ({ messageId, why: "waiting" as const })));
+        else again.push(...result.wait.map(messageId => ({ messageId, why: "waiting" as const })), ...result.confirming.map(messageId => ({ messageId, why: "confirming" as const })));
     }
     const postponed = batch.instances.filter(w => !settled.some(r => r.instanceId === w.instanceId));
     if (postponed.length > 0) {
@@ -163,10 +165,16 @@ export async function handleBatch(ctx: Context, queue: Redeliveries, event: unkn
     return { batchItemFailures: once.map(({ messageId }) => ({ itemIdentifier: messageId })) };
 }
 
-/** A message to deliver again: of work that failed, that waits for EC2 to catch up, or that was not started for lack of time. */
+/** A message to deliver again: of work that failed, that waits for EC2 to catch up or to confirm a signal, or that was not started for lack of time. */
 interface Again {
     messageId: string;
-    why: "failed" | "waiting" | "postponed";
+    why: "failed" | "waiting" | "confirming" | "postponed";
+}
+
+/** Seconds until a message comes again: at once when not started; soon for a signal EC2 has yet to confirm; backing off otherwise. */
+function delayOf(why: Again["why"], receiveCount: number): number {
+    if (why === "postponed") return 0;
+    return why === "confirming" ? confirmationDelay(receiveCount) : redeliveryDelay(receiveCount);
 }
 
 /**
@@ -177,7 +185,7 @@ interface Again {
 async function redeliverSoon(ctx: Context, queue: Redeliveries, again: Again[], receipts: Map<string, Receipt>): Promise<void> {
     const messages = again.flatMap(({ messageId, why }) => {
         const receipt = receipts.get(messageId);
-        return receipt ? [{ messageId, receiptHandle: receipt.receiptHandle, delaySeconds: why === "postponed" ? 0 : redeliveryDelay(receipt.receiveCount) }] : [];
+        return receipt ? [{ messageId, receiptHandle: receipt.receiptHandle, delaySeconds: delayOf(why, receipt.receiveCount) }] : [];
     });
     const late = "they will be delivered again when their visibility timeout ends";
     try {

@@ -12,7 +12,7 @@ import { callsOf } from "../support/iam/audit";
 import { StackFacts } from "../support/iam/facts";
 import { catalogSignature, observedSignatures, Tables } from "../support/iam/observed";
 import { callers, hookRequest } from "../support/hooks";
-import { ACCOUNT, ADDRESS_TAGS, drainSignal, stateChange, World } from "../support/world";
+import { ACCOUNT, ADDRESS_TAGS, stateChange, World } from "../support/world";
 
 /** Facts enough to render the catalog's authorizations in the stand-ins' world. */
 function worldFacts(world: World, mode: DnsRecordsMode): StackFacts {
@@ -29,7 +29,7 @@ function worldFacts(world: World, mode: DnsRecordsMode): StackFacts {
 async function exercise(world: World): Promise<Record<FunctionRole, string[]>> {
     const handler = createEventHandler();
     const deliver = (instanceId: string, state: string) => world.handle(handler, stateChange(instanceId, state)).catch(() => undefined);
-    const [a, b, c] = [world.launch(), world.launch(), world.launch()];
+    const [a, b, c] = [world.launch(), world.launch(), world.launchSpot()];
     for (const instance of [a, b, c]) await deliver(instance.instanceId, "running"); // the third finds the pool exhausted
     world.ec2.setState(a.instanceId, "stopped");
     await deliver(a.instanceId, "stopped");
@@ -38,7 +38,7 @@ async function exercise(world: World): Promise<Record<FunctionRole, string[]>> {
     await deliver(a.instanceId, "running");
     world.ec2.setState(b.instanceId, "terminated");
     await deliver(b.instanceId, "terminated"); // its address goes to the third, which waits for one
-    await world.handle(handler, drainSignal("spot-interruption", [c.instanceId])).catch(() => undefined);
+    await world.handle(handler, world.signal("spot-interruption", [c.instanceId])).catch(() => undefined);
     await deliver(world.launch().instanceId, "running"); // waits: the pool is exhausted
     const binder = world.gateway.calls.slice();
 

@@ -10,7 +10,14 @@ export interface ModelInterface { networkInterfaceId: string; deviceIndex: numbe
 export interface ModelInstance {
     instanceId: string; state: InstanceState; tags: Tags; networkInterfaces: ModelInterface[]; launchTime: number;
     instanceType: string; availabilityZone: string;
+    /** A Spot Instance's request: its id and status code (`fulfilled` while it runs undisturbed). */
+    spotRequest?: { spotInstanceRequestId: string; statusCode: string; updateTime: number };
+    /** Its scheduled events (DescribeInstanceStatus), completed or canceled ones included. */
+    scheduledEvents: ModelScheduledEvent[];
 }
+/** InstanceStatusEvent (EC2 API reference): `description` starts with `[Completed]` or `[Canceled]` once it is over. */
+export interface ModelScheduledEvent { instanceEventId: string; code: ScheduledEventCode; description: string; notBefore: number }
+export type ScheduledEventCode = "instance-reboot" | "system-reboot" | "system-maintenance" | "instance-retirement" | "instance-stop";
 export interface ModelAssociation { associationId: string; instanceId: string; networkInterfaceId: string; privateIpAddress: string }
 export interface ModelAddress { allocationId: string; publicIp: string; tags: Tags; association?: ModelAssociation }
 
@@ -92,6 +99,8 @@ export class Ec2Model {
             secondaryInterfaceFirst?: boolean;
             instanceType?: string;
             availabilityZone?: string;
+            /** A Spot Instance, with a fulfilled Spot request. */
+            spot?: boolean;
         } = {},
     ): ModelInstance {
         const instanceId = options.instanceId ?? this.newId("i-");
@@ -102,6 +111,8 @@ export class Ec2Model {
         const instance: ModelInstance = {
             instanceId, state: options.state ?? "running", tags: { ...options.tags }, networkInterfaces, launchTime: this.clock(),
             instanceType: options.instanceType ?? "c7i.2xlarge", availabilityZone: options.availabilityZone ?? "us-east-1a",
+            ...(options.spot && { spotRequest: { spotInstanceRequestId: this.newId("sir-").slice(0, 12), statusCode: "fulfilled", updateTime: this.clock() } }),
+            scheduledEvents: [],
         };
         this.instanceMap.set(instanceId, instance);
         if (instance.state === "terminated") this.terminatedAt.set(instanceId, this.clock());
@@ -134,6 +145,27 @@ export class Ec2Model {
                 if (address.association?.instanceId === instanceId) this.setAssociation(address, undefined);
             }
         }
+    }
+
+    /**
+     * What EC2 does when it interrupts a Spot Instance: its request's status code becomes
+     * `marked-for-termination` (or `marked-for-stop`, or at once `instance-terminated-no-capacity`,
+     * EC2 User Guide, Spot request status) while the instance still runs for its two minutes.
+     */
+    interruptSpot(instanceId: string, statusCode = "marked-for-termination"): void {
+        const instance = this.instanceMap.get(instanceId);
+        if (!instance?.spotRequest) throw new Error(`${instanceId} is not a Spot Instance`);
+        instance.spotRequest = { ...instance.spotRequest, statusCode, updateTime: this.clock() };
+        this.record(this.instanceVersions, instanceId, instance);
+    }
+
+    /** What EC2 does when it schedules an event for an instance (the one AWS Health announces). */
+    scheduleEvent(instanceId: string, code: ScheduledEventCode = "instance-retirement", notBefore = this.clock() + 14 * 24 * 3_600_000): void {
+        const instance = this.instanceMap.get(instanceId);
+        if (!instance) throw new Error(`no instance ${instanceId}`);
+        const description = code === "instance-retirement" ? "The instance is running on degraded hardware" : `Scheduled ${code}`;
+        instance.scheduledEvents.push({ instanceEventId: this.newId("instance-event-").slice(0, 32), code, description, notBefore });
+        this.record(this.instanceVersions, instanceId, instance);
     }
 
     /** What an operator retagging an instance does. */
@@ -186,6 +218,28 @@ export class Ec2Model {
                     matchesFilters(request.filters, (name) => instanceAttribute(i, name)),
             ),
         );
+    }
+
+    /**
+     * DescribeSpotInstanceRequests by the `instance-id` filter (the only way the binder asks):
+     * the requests of the Spot Instances among them, as this read sees each instance.
+     */
+    describeSpotInstanceRequests(request: { filters: Filter[] }): (NonNullable<ModelInstance["spotRequest"]> & { instanceId: string })[] {
+        const unsupported = request.filters.find((f) => f.name !== "instance-id");
+        if (unsupported) throw new AwsError("InvalidParameterValue", `The filter '${unsupported.name}' is invalid`);
+        const ids = request.filters.flatMap((f) => f.values);
+        return this.read(this.instanceMap, this.instanceVersions).flatMap(({ value }) =>
+            value.spotRequest && (ids.length === 0 || ids.includes(value.instanceId)) ? [{ ...structuredClone(value.spotRequest), instanceId: value.instanceId }] : [],
+        );
+    }
+
+    /**
+     * DescribeInstanceStatus by instance ids: "InvalidInstanceID.NotFound" for an id it does not
+     * know; without IncludeAllInstances only running instances are described (EC2 API reference).
+     */
+    describeInstanceStatus(request: { instanceIds: string[]; includeAllInstances: boolean }): ModelInstance[] {
+        const visible = this.describeInstances({ instanceIds: request.instanceIds, filters: [] });
+        return visible.filter((i) => request.includeAllInstances || i.state === "running");
     }
 
     describeAddresses(request: { allocationIds: string[]; publicIps: string[]; filters: Filter[] }): ModelAddress[] {
