@@ -38,7 +38,7 @@ async function exercise(world: World): Promise<Record<FunctionRole, string[]>> {
     await deliver(a.instanceId, "running");
     world.ec2.setState(b.instanceId, "terminated");
     await deliver(b.instanceId, "terminated"); // its address goes to the third, which waits for one
-    await world.handle(handler, world.signal("spot-interruption", [c.instanceId])).catch(() => undefined);
+    await world.handle(handler, world.signal("spot-interruption", [c.instanceId]), world.signal("scheduled-change", [c.instanceId])).catch(() => undefined);
     await deliver(world.launch().instanceId, "running"); // waits: the pool is exhausted
     const binder = world.gateway.calls.slice();
 
@@ -83,6 +83,9 @@ describe("the permission audit's call catalog, against what the functions do", f
             }
             expect(seen.binder).to.include.members(["ec2:AssociateAddress", "dynamodb:UpdateItem@servers", "dynamodb:Query@claims/index/waitlist", "dynamodb:PutItem@claims", "dynamodb:DeleteItem@claims", "sqs:ChangeMessageVisibility"]);
             expect(seen.binder).to.not.include("dynamodb:Scan@servers");
+            // A drain signal is confirmed with EC2 first; nothing else reads Spot requests or instance status.
+            expect(seen.binder).to.include.members(["ec2:DescribeSpotInstanceRequests", "ec2:DescribeInstanceStatus"]);
+            expect(seen.reconciler.concat(seen.hook).filter(s => /Spot|InstanceStatus/.test(s))).to.deep.equal([]);
             expect(seen.reconciler).to.include.members(["dynamodb:Scan@servers", "dynamodb:Scan@claims", "ec2:AssociateAddress", "ec2:DisassociateAddress"]);
             expect(seen.hook).to.include.members(["ec2:DescribeInstances", "ec2:AssociateAddress", "dynamodb:GetItem@servers", "dynamodb:PutItem@claims", "dynamodb:DeleteItem@servers"]);
             expect(seen.hook).to.not.include.members(["ec2:DisassociateAddress"]);
