@@ -136,7 +136,13 @@ export class Ec2Model {
         // Instance.LaunchTime (EC2 API reference): "The time that the instance was last launched"; a start renews it
         // (a start always passes through pending; a caller that goes from stopped straight to running starts it too).
         const starts = state === "pending" ? instance.state !== "pending" : state === "running" && instance.state !== "pending" && instance.state !== "running";
-        if (starts) instance.launchTime = this.clock();
+        if (starts) {
+            instance.launchTime = this.clock();
+            // "fulfilled | active | stopped → running" (EC2 User Guide, Spot request status); a stop and
+            // start moves the instance to new hardware, which is what its scheduled events asked for.
+            if (instance.spotRequest) instance.spotRequest = { ...instance.spotRequest, statusCode: "fulfilled", updateTime: this.clock() };
+            instance.scheduledEvents = instance.scheduledEvents.map((e) => (/^\[/.test(e.description) ? e : { ...e, description: `[Completed] ${e.description}` }));
+        }
         instance.state = state;
         this.record(this.instanceVersions, instanceId, instance);
         // Termination deletes the ENIs, which releases every Elastic IP that sat on them.
