@@ -1,9 +1,9 @@
 import { BatchWork, Dropped, readBatch, Receipt, Work } from "./batch";
 import { connect, connectEventQueue, StoreFactory } from "./aws/connect";
-import { binderSettingsFromEnv, eventQueueUrlFromEnv, nodeRolesFromEnv } from "./config";
+import { binderSettingsFromEnv, drainOnFromEnv, eventQueueUrlFromEnv, nodeRolesFromEnv } from "./config";
 import { Context } from "./context";
 import { isNamedError, namedError } from "./errors";
-import { MALFORMED } from "./events";
+import { DRAIN_REASONS, DrainReason, MALFORMED } from "./events";
 import { answerHook, FunctionUrlResponse } from "./hooks";
 import { announcedPhase } from "./lifecycle";
 import { createLogger, Logger } from "./log";
@@ -68,10 +68,11 @@ function coldStart(options: HandlerOptions = {}): (context?: InvocationContext) 
 export function createEventHandler(options: HandlerOptions = {}): EventHandler {
     const perInvocation = coldStart(options);
     const queue = connectEventQueue(eventQueueUrlFromEnv(process.env));
+    const drainOn = drainOnFromEnv(process.env);
     return async (event, context) => {
         const ctx = perInvocation(context);
         try {
-            return await handleBatch(ctx, queue, event);
+            return await handleBatch(ctx, queue, event, drainOn);
         } finally {
             ctx.metrics.flush();
         }
@@ -114,10 +115,10 @@ export function createHookHandler(): HookHandler {
  * Handles one batch in an invocation's context: what the Lambda handler does once
  * it has its clients, and what the interleaving explorer drives directly.
  */
-export async function handleBatch(ctx: Context, queue: Redeliveries, event: unknown): Promise<BatchResponse> {
+export async function handleBatch(ctx: Context, queue: Redeliveries, event: unknown, drainOn: readonly DrainReason[] = DRAIN_REASONS): Promise<BatchResponse> {
     let batch: BatchWork;
     try {
-        batch = readBatch(event);
+        batch = readBatch(event, drainOn);
     } catch (err) {
         if (!isNamedError(err, MALFORMED)) throw err;
         drop(ctx, { reason: err.message, body: event });

@@ -5,7 +5,7 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ENV, EVENT_QUEUE_URL_ENV, NODE_ROLE_ARNS_ENV } from "../../binder/config";
+import { DRAIN_ON_ENV, ENV, EVENT_QUEUE_URL_ENV, NODE_ROLE_ARNS_ENV } from "../../binder/config";
 import { RUNTIME } from "../../infra/lambda";
 import { archiveProblems, FUNCTIONS, FunctionName, LambdaArchive, writeArchive, zipArchive } from "../../tools/archive";
 import { LambdaProcess, startLambda } from "../../tools/lambda-process";
@@ -61,7 +61,7 @@ describe("the shipped Lambda archive", function () {
         });
 
         it("reads its settings from variables the stack sets; the binder also its event queue, the hooks the node roles", () => {
-            expect(Object.keys(archives.binder.environment).sort()).to.deep.equal([...Object.values(ENV), EVENT_QUEUE_URL_ENV].sort());
+            expect(Object.keys(archives.binder.environment).sort()).to.deep.equal([...Object.values(ENV), EVENT_QUEUE_URL_ENV, DRAIN_ON_ENV].sort());
             expect(Object.keys(archives.reconciler.environment).sort()).to.deep.equal(Object.values(ENV).sort());
             expect(Object.keys(archives.hook.environment).sort()).to.deep.equal([...Object.values(ENV), NODE_ROLE_ARNS_ENV].sort());
         });
@@ -107,9 +107,9 @@ describe("the shipped Lambda archive", function () {
         let world: World;
         let lambda: LambdaProcess;
 
-        async function open(options: WorldOptions, fn: FunctionName = "binder"): Promise<void> {
+        async function open(options: WorldOptions, fn: FunctionName = "binder", environment: Record<string, string> = {}): Promise<void> {
             world = await World.create(options);
-            lambda = await startLambda(dirs[fn], archives[fn].handler, world.environment());
+            lambda = await startLambda(dirs[fn], archives[fn].handler, { ...world.environment(), ...environment });
         }
 
         afterEach(async () => {
@@ -295,6 +295,25 @@ describe("the shipped Lambda archive", function () {
                 expect(logged().filter(l => l.action === "drain")).to.deep.equal([]);
                 // Each forgery dismissed twice (its third delivery, the direct one with a receipt), once per instance it names.
                 expect(logged().filter(l => l.outcome === "unconfirmed-signal")).to.have.length(2 * 4);
+            });
+
+            it("a rebalance recommendation is believed for a Spot worker only, and dropped when the stack does not drain on it", async () => {
+                expect(JSON.parse(archives.binder.environment[DRAIN_ON_ENV])).to.deep.equal(["spot-interruption", "scheduled-change"]);
+                await open({ poolSize: 2 }, "binder", { [DRAIN_ON_ENV]: archives.binder.environment[DRAIN_ON_ENV] });
+                const [spot, onDemand] = [world.launchSpot(), world.launch()];
+                await bindAll(spot, onDemand);
+                const before = await world.servers();
+                world.gateway.clearCalls();
+                // The shipped stack's drainOn leaves rebalance recommendations out (the default): no rule sends them.
+                expect(await lambda.invoke(queueBatch(drainSignal("rebalance-recommendation", [spot.instanceId])))).to.deep.equal(handled);
+                expect(world.gateway.calls).to.deep.equal([]);
+                expect(await world.servers()).to.deep.equal(before);
+                await lambda.close();
+                // With rebalances on, one for an On-Demand worker is not AWS's: it is dismissed.
+                lambda = await startLambda(dir, archive.handler, { ...world.environment(), [DRAIN_ON_ENV]: JSON.stringify(["rebalance-recommendation"]) });
+                expect(await lambda.invoke(batchOf(drainSignal("rebalance-recommendation", [onDemand.instanceId]), 3, true))).to.deep.equal(handled);
+                expect(await world.servers()).to.deep.equal(before);
+                expect(logged().map(l => l.outcome)).to.include("unconfirmed-signal");
             });
 
             it("a Spot warning that comes before EC2 shows the interruption comes again 5 s later, and drains once EC2 confirms it", async () => {
