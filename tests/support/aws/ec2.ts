@@ -111,7 +111,8 @@ export class Ec2Model {
         const instance: ModelInstance = {
             instanceId, state: options.state ?? "running", tags: { ...options.tags }, networkInterfaces, launchTime: this.clock(),
             instanceType: options.instanceType ?? "c7i.2xlarge", availabilityZone: options.availabilityZone ?? "us-east-1a",
-            ...(options.spot && { spotRequest: { spotInstanceRequestId: this.newId("sir-").slice(0, 12), statusCode: "fulfilled", updateTime: this.clock() } }),
+            // Named after the instance, so that a Spot Instance takes no id from the others' sequence.
+            ...(options.spot && { spotRequest: { spotInstanceRequestId: `sir-${instanceId.slice(-8)}`, statusCode: "fulfilled", updateTime: this.clock() } }),
             scheduledEvents: [],
         };
         this.instanceMap.set(instanceId, instance);
@@ -170,7 +171,8 @@ export class Ec2Model {
         const instance = this.instanceMap.get(instanceId);
         if (!instance) throw new Error(`no instance ${instanceId}`);
         const description = code === "instance-retirement" ? "The instance is running on degraded hardware" : `Scheduled ${code}`;
-        instance.scheduledEvents.push({ instanceEventId: this.newId("instance-event-").slice(0, 32), code, description, notBefore });
+        const instanceEventId = `instance-event-${instanceId.slice(-9)}${String(instance.scheduledEvents.length).padStart(8, "0")}`;
+        instance.scheduledEvents.push({ instanceEventId, code, description, notBefore });
         this.record(this.instanceVersions, instanceId, instance);
     }
 
