@@ -3,7 +3,7 @@
 // then terminated). What is measured is how soon each warned worker's row leaves
 // the servers table, that none comes back, and that the addresses are released.
 import { SPOT_WARNING_MS } from "../binder/events";
-import { drainSignal, stateChange } from "../tests/support/world";
+import { awsSignal, stateChange } from "../tests/support/world";
 import { audit } from "./audit";
 import { bindFleet, measure, newLambda, ScenarioRun } from "./measure";
 import { Figures, figures, percentile } from "./metrics";
@@ -27,7 +27,8 @@ export async function runSpotReclaim(s: ScenarioRun): Promise<Figures> {
         return [
             { at: warning, send: () => {
                 warnedAt.set(id, world.clock.now());
-                return drainSignal("spot-interruption", [id], new Date());
+                // EC2 marks the Spot request as it warns; the binder confirms the warning with it.
+                return awsSignal(world.ec2, "spot-interruption", [id], new Date());
             } },
             { at: interrupted, send: () => {
                 world.ec2.setState(id, "shutting-down");

@@ -80,7 +80,8 @@ export class BenchWorld {
                 this.route53.put({ name: this.nameOf(address.publicIp), type: "A", ttl: 60, values: [address.publicIp] });
             }
         }
-        for (let i = 0; i < this.spec.launches; i++) this.instanceIds.push(this.ec2.addInstance({ tags: INSTANCE_TAGS }).instanceId);
+        // Karpenter's Spot workers: the spot scenario's warnings are confirmed by their Spot requests.
+        for (let i = 0; i < this.spec.launches; i++) this.instanceIds.push(this.ec2.addInstance({ tags: INSTANCE_TAGS, spot: true }).instanceId);
     }
 
     /** The Lambda's environment, pointed at this world's gateway. */

@@ -1,6 +1,6 @@
 // What one SQS batch of EventBridge events asks the binder to do, instance by instance.
 import { isNamedError } from "./errors";
-import { DrainSignal, MALFORMED, malformed, readEvent } from "./events";
+import { DRAIN_REASONS, DrainReason, DrainSignal, MALFORMED, malformed, readEvent } from "./events";
 import { announcedPhase } from "./lifecycle";
 
 /** The batch Lambda's SQS event source mapping hands the function. */
@@ -37,7 +37,7 @@ export interface BatchWork {
     instances: Work[];
     /** Instances whose only events are states that need nothing (the rule does not send these). */
     ignored: Work[];
-    /** Messages about nothing to do (a scheduled change that is over). */
+    /** Messages about nothing to do (a scheduled change that is over, a signal the stack does not drain on). */
     idle: string[];
     dropped: Dropped[];
     /** Each message's receipt, by message id (a record without a receipt handle has none). */
@@ -46,10 +46,11 @@ export interface BatchWork {
 
 /**
  * Reads a batch into work per instance: duplicates of one instance's events (at
- * least once delivery) become one piece of work. Throws a MalformedEventError when
- * the event is not an SQS batch at all.
+ * least once delivery) become one piece of work. A drain signal not in `drainOn`
+ * has no rule of the stack's behind it, so it needs nothing. Throws a
+ * MalformedEventError when the event is not an SQS batch at all.
  */
-export function readBatch(event: unknown): BatchWork {
+export function readBatch(event: unknown, drainOn: readonly DrainReason[] = DRAIN_REASONS): BatchWork {
     const records = (event as Partial<QueueBatch> | null)?.Records;
     if (!Array.isArray(records)) throw malformed("the event is not an SQS batch (it has no Records list)");
     const byInstance = new Map<string, Work>();
@@ -73,6 +74,7 @@ export function readBatch(event: unknown): BatchWork {
             dropped.push({ messageId, reason: err.message, body });
             continue;
         }
+        events = events.filter(event => event.kind === "state" || drainOn.includes(event.reason));
         if (events.length === 0) idle.push(messageId);
         for (const event of events) {
             const work = byInstance.get(event.instanceId) ?? { instanceId: event.instanceId, states: [], messageIds: [], drains: [] };

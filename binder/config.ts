@@ -383,6 +383,20 @@ export function reconcileConcurrencyFromEnv(env: Record<string, string | undefin
     return concurrency;
 }
 
+/** The drain signals the binder acts on, as the stack passes `drainOn`: a JSON list. */
+export const DRAIN_ON_ENV = "BINDER_DRAIN_ON";
+
+/**
+ * Reads the drain signals the binder acts on: a signal the stack makes no rule for
+ * came from someone else, and is dropped. Unset (outside the stack): every signal.
+ */
+export function drainOnFromEnv(env: Record<string, string | undefined>): DrainReason[] {
+    const r = new Reader(key => env[key], key => `environment variable ${key}`);
+    const drainOn = r.listOf(DRAIN_ON_ENV, DRAIN_REASONS, DRAIN_REASONS);
+    if (r.problems.length > 0) throw configError(r.problems);
+    return drainOn;
+}
+
 /** The hook function's node roles, as the stack passes them: a JSON list of role ARNs. */
 export const NODE_ROLE_ARNS_ENV = "BINDER_NODE_ROLE_ARNS";
 

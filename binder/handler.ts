@@ -1,16 +1,16 @@
 import { BatchWork, Dropped, readBatch, Receipt, Work } from "./batch";
 import { connect, connectEventQueue, StoreFactory } from "./aws/connect";
-import { binderSettingsFromEnv, eventQueueUrlFromEnv, nodeRolesFromEnv, reconcileConcurrencyFromEnv } from "./config";
+import { binderSettingsFromEnv, drainOnFromEnv, eventQueueUrlFromEnv, nodeRolesFromEnv, reconcileConcurrencyFromEnv } from "./config";
 import { Context } from "./context";
 import { isNamedError, namedError } from "./errors";
-import { MALFORMED } from "./events";
+import { DRAIN_REASONS, DrainReason, MALFORMED } from "./events";
 import { answerHook, FunctionUrlResponse } from "./hooks";
 import { announcedPhase } from "./lifecycle";
 import { createLogger, Logger } from "./log";
 import { createMetrics } from "./metrics";
 import { Redeliveries } from "./aws/queue";
 import { reconcile, Reconciliation } from "./reconcile";
-import { redeliveryDelay } from "./redelivery";
+import { confirmationDelay, redeliveryDelay } from "./redelivery";
 import { settleAll } from "./settle";
 
 /** The part of the Lambda context the handler reads. */
@@ -61,17 +61,18 @@ function coldStart(options: HandlerOptions = {}): (context?: InvocationContext) 
 /**
  * The EC2 state-change handler, fed batches by the event queue. A malformed
  * message is logged and dropped; the messages of an instance whose work failed,
- * that wait for EC2 to show what they announce, or that it had no time left to
+ * that wait for EC2 to show what they announce or to confirm a drain signal, or that it had no time left to
  * start, are reported back, so that SQS delivers them again, and handed back to
  * the queue to come back soon rather than after its visibility timeout.
  */
 export function createEventHandler(options: HandlerOptions = {}): EventHandler {
     const perInvocation = coldStart(options);
     const queue = connectEventQueue(eventQueueUrlFromEnv(process.env));
+    const drainOn = drainOnFromEnv(process.env);
     return async (event, context) => {
         const ctx = perInvocation(context);
         try {
-            return await handleBatch(ctx, queue, event);
+            return await handleBatch(ctx, queue, event, drainOn);
         } finally {
             ctx.metrics.flush();
         }
@@ -120,10 +121,10 @@ export function createHookHandler(): HookHandler {
  * Handles one batch in an invocation's context: what the Lambda handler does once
  * it has its clients, and what the interleaving explorer drives directly.
  */
-export async function handleBatch(ctx: Context, queue: Redeliveries, event: unknown): Promise<BatchResponse> {
+export async function handleBatch(ctx: Context, queue: Redeliveries, event: unknown, drainOn: readonly DrainReason[] = DRAIN_REASONS): Promise<BatchResponse> {
     let batch: BatchWork;
     try {
-        batch = readBatch(event);
+        batch = readBatch(event, drainOn);
     } catch (err) {
         if (!isNamedError(err, MALFORMED)) throw err;
         drop(ctx, { reason: err.message, body: event });
@@ -147,14 +148,16 @@ export async function handleBatch(ctx: Context, queue: Redeliveries, event: unkn
             const phase = announcedPhase(state);
             return phase ? [{ messageId, phase, receiveCount: receiveCount(messageId) }] : [];
         }),
-        drains: w.drains.map(({ messageId, signal }) => ({ messageId, notice: { cause: signal.reason, signalledAt: signal.signalledAt, deadline: signal.deadline } })),
+        drains: w.drains.map(({ messageId, signal }) => ({
+            messageId, receiveCount: receiveCount(messageId), notice: { cause: signal.reason, signalledAt: signal.signalledAt, deadline: signal.deadline },
+        })),
     }));
     const settled = await settleAll(ctx, work);
     for (const w of batch.instances) {
         const result = settled.find(r => r.instanceId === w.instanceId);
         if (!result) continue;
         if ("error" in result) fail(w, result.error);
-        else again.push(...result.wait.map(messageId => ({ messageId, why: "waiting" as const })));
+        else again.push(...result.wait.map(messageId => ({ messageId, why: "waiting" as const })), ...result.confirming.map(messageId => ({ messageId, why: "confirming" as const })));
     }
     const postponed = batch.instances.filter(w => !settled.some(r => r.instanceId === w.instanceId));
     if (postponed.length > 0) {
@@ -169,10 +172,16 @@ export async function handleBatch(ctx: Context, queue: Redeliveries, event: unkn
     return { batchItemFailures: once.map(({ messageId }) => ({ itemIdentifier: messageId })) };
 }
 
-/** A message to deliver again: of work that failed, that waits for EC2 to catch up, or that was not started for lack of time. */
+/** A message to deliver again: of work that failed, that waits for EC2 to catch up or to confirm a signal, or that was not started for lack of time. */
 interface Again {
     messageId: string;
-    why: "failed" | "waiting" | "postponed";
+    why: "failed" | "waiting" | "confirming" | "postponed";
+}
+
+/** Seconds until a message comes again: at once when not started; soon for a signal EC2 has yet to confirm; backing off otherwise. */
+function delayOf(why: Again["why"], receiveCount: number): number {
+    if (why === "postponed") return 0;
+    return why === "confirming" ? confirmationDelay(receiveCount) : redeliveryDelay(receiveCount);
 }
 
 /**
@@ -183,7 +192,7 @@ interface Again {
 async function redeliverSoon(ctx: Context, queue: Redeliveries, again: Again[], receipts: Map<string, Receipt>): Promise<void> {
     const messages = again.flatMap(({ messageId, why }) => {
         const receipt = receipts.get(messageId);
-        return receipt ? [{ messageId, receiptHandle: receipt.receiptHandle, delaySeconds: why === "postponed" ? 0 : redeliveryDelay(receipt.receiveCount) }] : [];
+        return receipt ? [{ messageId, receiptHandle: receipt.receiptHandle, delaySeconds: delayOf(why, receipt.receiveCount) }] : [];
     });
     const late = "they will be delivered again when their visibility timeout ends";
     try {

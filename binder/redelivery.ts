@@ -16,3 +16,11 @@ export function redeliveryDelay(receiveCount: number, random: () => number = Mat
     const ceiling = Math.min(FIRST_REDELIVERY_SECONDS * 2 ** (Math.max(receiveCount, 1) - 1), MAX_REDELIVERY_SECONDS);
     return Math.ceil(ceiling / 2 + (random() * ceiling) / 2);
 }
+
+/** How soon a drain signal EC2 has not confirmed yet comes again, after each delivery: a Spot warning gives two minutes. */
+export const CONFIRM_REDELIVERY_SECONDS = [5, 10] as const;
+
+/** Seconds until a signal that EC2 did not confirm on its `receiveCount`th delivery is delivered again. */
+export function confirmationDelay(receiveCount: number): number {
+    return CONFIRM_REDELIVERY_SECONDS[Math.min(Math.max(receiveCount, 1), CONFIRM_REDELIVERY_SECONDS.length) - 1];
+}

@@ -2,6 +2,7 @@
 // verdict of lifecycle.ts, carried out with the same binds, releases and
 // withdrawals the reconciler uses, and the drains of workers about to go.
 import { bindEach, newPoolView } from "./bind";
+import { Evidence, gatherEvidence, SignalOf, toAsk, weigh } from "./confirm";
 import { Context, hasTags } from "./context";
 import { hasTimeToStart } from "./deadline";
 import { drain, DrainNotice } from "./drain";
@@ -14,17 +15,20 @@ import { drainHolds } from "./aws/store";
 export interface InstanceWork {
     instanceId: string;
     announcements: Announcement[];
-    /** Signals that the instance is about to go, each with its message. */
-    drains: { messageId: string; notice: DrainNotice }[];
+    /** Signals that the instance is about to go, each with its message and its deliveries. */
+    drains: SignalOf[];
 }
 
-/** How one instance's work ended: its outcome and which messages wait or are done, or the error that fails them all. */
+/**
+ * How one instance's work ended: its outcome and which messages wait for EC2 to show
+ * a state, wait for EC2 to confirm a signal, or are done; or the error that fails them all.
+ */
 export type Settled =
-    | { instanceId: string; outcome: string; wait: string[]; done: string[] }
+    | { instanceId: string; outcome: string; wait: string[]; confirming: string[]; done: string[] }
     | { instanceId: string; error: unknown };
 
 /** What EC2 shows for one instance of the batch: what is to be done, or the outcome when nothing is. */
-type Verdict = { instanceId: string; wait: string[]; done: string[] } & (
+type Verdict = { instanceId: string; wait: string[]; confirming: string[]; done: string[] } & (
     | { act: "bind" | "release" | "withdraw"; instance?: Instance }
     | { act: "drain"; instance: Instance; notices: DrainNotice[] }
     | { act?: undefined; outcome: string }
@@ -46,20 +50,36 @@ export async function settleAll(ctx: Context, work: InstanceWork[]): Promise<Set
     } catch (error) {
         return work.map(({ instanceId }) => ({ instanceId, error }));
     }
-    const verdicts = work.map(w => judge(ctx, w, instances.find(i => i.instanceId === w.instanceId)));
+    const shown = (w: InstanceWork) => instances.find(i => i.instanceId === w.instanceId);
+    // The signals that would drain the run EC2 shows need EC2's word: one read per kind for the batch.
+    const subjects = work.flatMap(w => {
+        const instance = shown(w);
+        const phase = observedPhase(instance);
+        return instance && w.drains.length > 0 && hasTags(instance.tags, ctx.settings.instanceTags) && phase !== "gone" && phase !== "unknown" ? [{ instance, drains: w.drains }] : [];
+    });
+    let evidence: Evidence = { spotStatus: new Map(), scheduledEvents: new Map() };
+    const results: Settled[] = [];
+    try {
+        evidence = await gatherEvidence(ctx, toAsk(subjects));
+    } catch (error) {
+        // Without EC2's word no signal is acted on: those instances' messages come again.
+        results.push(...subjects.map(({ instance }) => ({ instanceId: instance.instanceId, error })));
+    }
+    const judged = work.filter(w => !results.some(r => r.instanceId === w.instanceId));
+    const verdicts = judged.map(w => judge(ctx, w, shown(w), evidence));
     // A stop announced while EC2 shows the instance in a run of its own (started again, or starting):
     // whatever run the stop was about, every run before the one EC2 shows is over.
-    for (const w of work) {
-        const instance = instances.find(i => i.instanceId === w.instanceId);
+    for (const w of judged) {
+        const instance = shown(w);
         const verdict = verdicts.find(v => v.instanceId === w.instanceId);
         if (instance && verdict?.act !== "withdraw" && w.announcements.some(a => a.phase === "stopped") && ["pending", "running"].includes(instance.state)) {
             await withdrawEarlierRuns(ctx, instance).catch(error => ctx.log.with({ instanceId: w.instanceId }).warn("could not withdraw the rows of earlier runs; the reconciler will", { error }));
         }
     }
-    const results: Settled[] = verdicts.flatMap(v => (v.act ? [] : [{ instanceId: v.instanceId, outcome: v.outcome, wait: v.wait, done: v.done }]));
+    results.push(...verdicts.flatMap(v => (v.act ? [] : [{ instanceId: v.instanceId, outcome: v.outcome, wait: v.wait, confirming: v.confirming, done: v.done }])));
     const settled = (acted: { instanceId: string; outcome: string } | { instanceId: string; error: unknown }) => {
-        const { wait, done } = verdicts.find(v => v.instanceId === acted.instanceId)!;
-        results.push("error" in acted ? acted : { ...acted, wait, done });
+        const { wait, confirming, done } = verdicts.find(v => v.instanceId === acted.instanceId)!;
+        results.push("error" in acted ? acted : { ...acted, wait, confirming, done });
     };
     for (const v of verdicts) {
         if (v.act !== "drain" && v.act !== "withdraw") continue;
@@ -87,41 +107,53 @@ export async function settleAll(ctx: Context, work: InstanceWork[]): Promise<Set
     return results;
 }
 
-/** One instance: what EC2 shows is to be done, and the messages that disagree with it wait. */
-function judge(ctx: Context, { instanceId, announcements, drains }: InstanceWork, instance: Instance | undefined): Verdict {
+/** One instance: what EC2 shows is to be done, and the messages that disagree with it, or that EC2 has not confirmed yet, wait. */
+function judge(ctx: Context, { instanceId, announcements, drains }: InstanceWork, instance: Instance | undefined, evidence: Evidence): Verdict {
     const log = ctx.log.with({ instanceId });
     const signals = drains.map(d => d.messageId);
     if (instance && !hasTags(instance.tags, ctx.settings.instanceTags)) {
         // One read and nothing else for an instance that is not ours (a binding left on an
         // instance that lost its tags is the reconciler's).
         log.info("instance lacks the instance tags; not a target", { outcome: "not-a-target", state: instance.state });
-        return { instanceId, outcome: "not-a-target", wait: [], done: [...announcements.map(a => a.messageId), ...signals] };
+        return { instanceId, outcome: "not-a-target", wait: [], confirming: [], done: [...announcements.map(a => a.messageId), ...signals] };
     }
     const phase = observedPhase(instance);
     const verdict = decide(phase, announcements);
     const wait = verdict.wait;
-    const done = [...verdict.done, ...signals];
     // A signal that the instance goes: EC2 decides here too. Gone: release; stopped: its row is
-    // withdrawn anyway; not shown: nothing; otherwise drain, instead of binding.
+    // withdrawn anyway; not shown: nothing; otherwise drain, instead of binding, once EC2 confirms it.
     const act = signals.length > 0 && phase === "gone" ? "release" : verdict.act;
-    const notices = drains.length > 0 && instance && phase !== "gone" && phase !== "unknown" && act !== "withdraw" ? noticesOf(drains) : [];
+    const considered = drains.length > 0 && instance && phase !== "gone" && phase !== "unknown" && act !== "withdraw";
+    const { acted, confirming, dismissed } = considered ? weigh(drains, instance!, evidence) : { acted: [], confirming: [], dismissed: [] };
+    const confirmingIds = confirming.map(d => d.messageId);
+    const done = [...verdict.done, ...signals.filter(id => !confirmingIds.includes(id))];
+    if (dismissed.length > 0) {
+        log.warn("EC2 never confirmed the signal; nothing drained", {
+            outcome: "unconfirmed-signal", causes: dismissed.map(d => d.notice.cause), messageIds: dismissed.map(d => d.messageId), observed: instance!.state,
+            spotStatus: evidence.spotStatus.get(instanceId), scheduledEvents: evidence.scheduledEvents.get(instanceId),
+        });
+        ctx.metrics.failed("UnconfirmedSignal");
+    }
+    const notices = noticesOf(acted);
     // A signal of an earlier run still drains when there is nothing else to do: its run's row, if left, goes.
     if (notices.length > 0 && (act === undefined || notices.some(notice => drainHolds(notice, instance!.launchedAt)))) {
-        return { instanceId, instance: instance!, act: "drain", notices, wait, done };
+        return { instanceId, instance: instance!, act: "drain", notices, wait, confirming: confirmingIds, done };
     }
     const observed = instance?.state ?? "not found";
     // A bind of the run EC2 shows replaces the row of the earlier run the signal was about.
     if (notices.length > 0) log.info("the signal is of an earlier run of the instance; binding this one", { outcome: "earlier-run", causes: notices.map(n => n.cause), launchedAt: instance!.launchedAt });
+    if (confirming.length > 0) log.info("EC2 does not confirm the signal yet; it will come again", { outcome: "confirming", causes: confirming.map(d => d.notice.cause), observed });
     if (act) {
         if (wait.length > 0) log.info("other events for this instance disagree with EC2; they will come again", { outcome: "waiting", observed });
-        return { instanceId, instance, act, wait, done };
+        return { instanceId, instance, act, wait, confirming: confirmingIds, done };
     }
-    if (wait.length > 0) {
-        log.info("EC2 does not show what the event says yet; the event will come again", { outcome: "waiting", observed, announced: announcements.map(a => a.phase) });
-        return { instanceId, outcome: "waiting", wait, done };
+    if (wait.length > 0 || confirming.length > 0) {
+        if (wait.length > 0) log.info("EC2 does not show what the event says yet; the event will come again", { outcome: "waiting", observed, announced: announcements.map(a => a.phase) });
+        return { instanceId, outcome: "waiting", wait, confirming: confirmingIds, done };
     }
+    if (dismissed.length > 0) return { instanceId, outcome: "unconfirmed-signal", wait, confirming: confirmingIds, done };
     log.info("EC2 never showed what the event says; nothing to do (the reconciler checks again)", { outcome: "unconfirmed", observed });
-    return { instanceId, outcome: "unconfirmed", wait, done };
+    return { instanceId, outcome: "unconfirmed", wait, confirming: confirmingIds, done };
 }
 
 /**

@@ -3,7 +3,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { createEventHandler, createHookHandler, createReconcileHandler } from "../binder";
-import { binderEnvironment, ConfigError, EVENT_QUEUE_URL_ENV, KeyLabel, NODE_ROLE_ARNS_ENV, parseSettings, rawValue, RECONCILE_CONCURRENCY_ENV, Settings } from "../binder/config";
+import { binderEnvironment, ConfigError, DRAIN_ON_ENV, EVENT_QUEUE_URL_ENV, KeyLabel, NODE_ROLE_ARNS_ENV, parseSettings, rawValue, RECONCILE_CONCURRENCY_ENV, Settings } from "../binder/config";
 import { isNamedError } from "../binder/errors";
 import { renderName } from "../binder/naming";
 import { alarms } from "./alarms";
@@ -146,8 +146,8 @@ export class EipDnsBinder extends pulumi.ComponentResource {
             factory: createEventHandler,
             timeout: binderTimeout,
             settings: runtime,
-            // It hands failed messages back to its queue to come again soon.
-            environment: { [EVENT_QUEUE_URL_ENV]: events.url },
+            // It hands failed messages back to its queue to come again soon, and acts only on the drain signals it has rules for.
+            environment: { [EVENT_QUEUE_URL_ENV]: events.url, [DRAIN_ON_ENV]: JSON.stringify(settings.drainOn) },
             policy: { ...scope, role: "binder", eventQueueArn: events.arn },
         });
         feedFromQueue(owner, binder, events, settings.binderConcurrency);

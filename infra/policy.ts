@@ -93,6 +93,13 @@ export function binderPolicy(scope: PolicyScope): PolicyDocument {
             Action: ["ec2:DescribeAddresses", "ec2:DescribeInstances"],
             Resource: ["*"],
         },
+        // Only the binder handles drain signals, and confirms each with EC2 before it acts on it.
+        ...(scope.role === "binder" ? [{
+            Sid: "ConfirmDrainSignals",
+            Effect: "Allow" as const,
+            Action: ["ec2:DescribeInstanceStatus", "ec2:DescribeSpotInstanceRequests"],
+            Resource: ["*"],
+        }] : []),
         {
             // EC2 authorizes both calls on the address and on the network interface
             // (Service Authorization Reference, Amazon EC2: AssociateAddress, DisassociateAddress).

@@ -11,7 +11,7 @@ import { LambdaSim } from "../bench/lambda";
 import { Arrival } from "../bench/queue";
 import { main } from "../cli/main";
 import { InstanceState } from "../tests/support/aws/ec2";
-import { drainSignal, stateChange } from "../tests/support/world";
+import { awsSignal, stateChange } from "../tests/support/world";
 import { checkInvariants } from "./demo/invariants";
 import { Phase, Progress } from "./demo/progress";
 import { DemoStack, previewStack } from "./demo/stack";
@@ -93,7 +93,7 @@ export async function runDemo(print: (line: string) => void = () => {}): Promise
 
         // Spot interruption warnings: each worker is drained, its row withdrawn at once, its address kept until it goes.
         const warned = next(DAY.spotWarnings);
-        await progress.phase("spot", `${DAY.spotWarnings} Spot interruption warnings`, () => lambda.run(warned.map(id => drainSignal("spot-interruption", [id]))));
+        await progress.phase("spot", `${DAY.spotWarnings} Spot interruption warnings`, () => lambda.run(warned.map(id => awsSignal(world.ec2, "spot-interruption", [id]))));
 
         // Scale-down: Karpenter terminates workers it no longer needs; their addresses go back to the pool.
         const consolidated = next(DAY.terminated);

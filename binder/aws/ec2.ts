@@ -1,10 +1,13 @@
-// EC2 access for the binder: the instance, the pool, and moving addresses.
+// EC2 access for the binder: the instance, the pool, moving addresses, and what
+// EC2 says about an instance that a drain signal names.
 import {
     AssociateAddressCommand,
     AssociateAddressCommandInput,
     AssociateAddressCommandOutput,
     DescribeAddressesCommand,
     DescribeInstancesCommand,
+    DescribeInstanceStatusCommand,
+    DescribeSpotInstanceRequestsCommand,
     DisassociateAddressCommand,
     EC2Client,
     Filter,
@@ -39,6 +42,8 @@ export interface Instance {
     launchedAt?: string;
     instanceType?: string;
     availabilityZone?: string;
+    /** A Spot Instance (`InstanceLifecycle: spot`); absent for On-Demand. */
+    spot?: true;
 }
 
 export interface Address {
@@ -71,8 +76,26 @@ function toInstance(found: SdkInstance): Instance {
         launchedAt: found.LaunchTime?.toISOString(),
         instanceType: found.InstanceType,
         availabilityZone: found.Placement?.AvailabilityZone,
+        ...(found.InstanceLifecycle === "spot" && { spot: true as const }),
     };
 }
+
+/**
+ * What EC2 itself says about instances a drain signal names, beyond their state:
+ * the two reads that confirm a Spot interruption warning and a scheduled change.
+ */
+export interface DrainWitness {
+    /** Instance id → its Spot request's status code, for the Spot Instances among `ids`. */
+    spotRequestStatus(ids: string[]): Promise<Map<string, string>>;
+    /** Instance id → the codes of its scheduled events that are not over, for each of `ids` (instances EC2 has just shown). */
+    scheduledEvents(ids: string[]): Promise<Map<string, string[]>>;
+}
+
+/** DescribeInstanceStatus keeps an event up to a week after it is over, its description then starting so (EC2 API reference, InstanceStatusEvent). */
+const OVER = /^\[(Completed|Canceled)\]/;
+
+/** The most instance ids one request names (DescribeInstanceStatus takes up to 100). */
+const IDS_PER_REQUEST = 100;
 
 function toAddress(address: SdkAddress): Address {
     const { AllocationId, PublicIp, AssociationId, NetworkInterfaceId, PrivateIpAddress, InstanceId } = address;
@@ -95,7 +118,7 @@ export function isAttachedTo(address: Address | undefined, target: Attachment): 
         && address.association.privateIpAddress === target.privateIpAddress;
 }
 
-export class Ec2 {
+export class Ec2 implements DrainWitness {
     constructor(private readonly client: EC2Client) {}
 
     /** Instances among `ids` that EC2 still knows (a filter, so unknown ids are simply absent). */
@@ -121,6 +144,34 @@ export class Ec2 {
             NextToken = out.NextToken;
         } while (NextToken);
         return found;
+    }
+
+    async spotRequestStatus(ids: string[]): Promise<Map<string, string>> {
+        const status = new Map<string, string>();
+        for (let i = 0; i < ids.length; i += IDS_PER_REQUEST) {
+            let NextToken: string | undefined;
+            do {
+                const out = await this.client.send(new DescribeSpotInstanceRequestsCommand({ Filters: [{ Name: "instance-id", Values: ids.slice(i, i + IDS_PER_REQUEST) }], NextToken }));
+                for (const request of out.SpotInstanceRequests ?? []) {
+                    if (request.InstanceId && request.Status?.Code) status.set(request.InstanceId, request.Status.Code);
+                }
+                NextToken = out.NextToken;
+            } while (NextToken);
+        }
+        return status;
+    }
+
+    async scheduledEvents(ids: string[]): Promise<Map<string, string[]>> {
+        const events = new Map<string, string[]>();
+        for (let i = 0; i < ids.length; i += IDS_PER_REQUEST) {
+            // Without IncludeAllInstances only running instances are described; a stopped one can have an event too.
+            const out = await this.client.send(new DescribeInstanceStatusCommand({ InstanceIds: ids.slice(i, i + IDS_PER_REQUEST), IncludeAllInstances: true }));
+            for (const status of out.InstanceStatuses ?? []) {
+                const pending = (status.Events ?? []).filter(event => event.Code && !OVER.test(event.Description ?? "")).map(event => event.Code!);
+                if (status.InstanceId) events.set(status.InstanceId, pending);
+            }
+        }
+        return events;
     }
 
     /** Every address carrying all of `tags`, associated or not. */

@@ -5,7 +5,7 @@ import { expect } from "chai";
 import { createEventHandler, EventHandler } from "../../binder";
 import { Store } from "../../binder/aws/store";
 import type { ChangeResourceRecordSetsInput } from "../support/aws/route53-rest";
-import { drainSignal, INSTANCE_TAGS, queueBatch, stateChange, World, WorldOptions } from "../support/world";
+import { INSTANCE_TAGS, queueBatch, stateChange, World, WorldOptions } from "../support/world";
 
 async function deliver(world: World, handler: EventHandler, event: unknown): Promise<Error | undefined> {
     try {
@@ -461,12 +461,12 @@ describe("binding and release", function () {
             const [a, b] = [world.launch(), world.launch()];
             await world.handle(handler, stateChange(a.instanceId, "running"), stateChange(b.instanceId, "running"));
             // Three workers wait, in this order; the first is warned before it gets an address.
-            const waiting = [world.launch(), world.launch(), world.launch()];
+            const waiting = [world.launchSpot(), world.launch(), world.launch()];
             for (const w of waiting) {
                 expect((await deliver(world, handler, stateChange(w.instanceId, "running")))?.name).to.equal("PoolExhaustedError");
                 await new Promise(resolve => setTimeout(resolve, 5)); // each waits from a later moment
             }
-            await world.handle(handler, drainSignal("spot-interruption", [waiting[0].instanceId]));
+            await world.handle(handler, world.signal("spot-interruption", [waiting[0].instanceId]));
             // Its drain took it off the list; put it back at the head, as a bind of it after the drain would.
             await new Store(world.dynamodb, world.settings.serversTable, world.settings.claimsTable).wait([waiting[0].instanceId], new Date(0).toISOString());
             expect(Object.keys(await world.waitlist())).to.have.members(waiting.map(w => w.instanceId));

@@ -160,8 +160,8 @@ describe("the operator CLI", function () {
             });
         }
 
-        async function bind(w: World): Promise<string> {
-            const { instanceId } = w.launch();
+        async function bind(w: World, spot = false): Promise<string> {
+            const { instanceId } = spot ? w.launchSpot() : w.launch();
             await w.handle(handler, stateChange(instanceId, "running"));
             return instanceId;
         }
@@ -471,7 +471,7 @@ describe("the operator CLI", function () {
 
         it("shows draining and waiting workers in status, and in its JSON", async () => {
             const w = await open(3);
-            const [spot, manual, busy] = [await bind(w), await bind(w), await bind(w)];
+            const [spot, manual, busy] = [await bind(w, true), await bind(w), await bind(w)];
             const late = w.launch().instanceId;
             // The pool is exhausted: the bind fails, and the worker waits for an address.
             await w.handle(handler, stateChange(late, "running")).then(() => expect.fail("bound from an exhausted pool"), (err: Error) => expect(err.name).to.equal("PoolExhaustedError"));
@@ -479,6 +479,8 @@ describe("the operator CLI", function () {
             w.ec2.setState(gone, "terminated");
             // A whole second, at or after every launch: the time of an EventBridge event.
             const t0 = new Date(Math.ceil(Date.now() / 1000) * 1000);
+            // EC2 marks the Spot request before it warns: the binder confirms the warning with it.
+            w.ec2.interruptSpot(spot);
             await w.handle(handler, spotWarning(spot, t0));
             expect((await cli(["drain", manual], stackOutput(w), after(t0, 10_000))).code).to.equal(0);
             await storeOf(w).wait([busy], after(t0, -2 * 60 * MINUTE).toISOString());

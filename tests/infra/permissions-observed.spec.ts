@@ -12,7 +12,7 @@ import { callsOf } from "../support/iam/audit";
 import { StackFacts } from "../support/iam/facts";
 import { catalogSignature, observedSignatures, Tables } from "../support/iam/observed";
 import { callers, hookRequest } from "../support/hooks";
-import { ACCOUNT, ADDRESS_TAGS, drainSignal, stateChange, World } from "../support/world";
+import { ACCOUNT, ADDRESS_TAGS, stateChange, World } from "../support/world";
 
 /** Facts enough to render the catalog's authorizations in the stand-ins' world. */
 function worldFacts(world: World, mode: DnsRecordsMode): StackFacts {
@@ -29,7 +29,7 @@ function worldFacts(world: World, mode: DnsRecordsMode): StackFacts {
 async function exercise(world: World): Promise<Record<FunctionRole, string[]>> {
     const handler = createEventHandler();
     const deliver = (instanceId: string, state: string) => world.handle(handler, stateChange(instanceId, state)).catch(() => undefined);
-    const [a, b, c] = [world.launch(), world.launch(), world.launch()];
+    const [a, b, c] = [world.launch(), world.launch(), world.launchSpot()];
     for (const instance of [a, b, c]) await deliver(instance.instanceId, "running"); // the third finds the pool exhausted
     world.ec2.setState(a.instanceId, "stopped");
     await deliver(a.instanceId, "stopped");
@@ -38,7 +38,7 @@ async function exercise(world: World): Promise<Record<FunctionRole, string[]>> {
     await deliver(a.instanceId, "running");
     world.ec2.setState(b.instanceId, "terminated");
     await deliver(b.instanceId, "terminated"); // its address goes to the third, which waits for one
-    await world.handle(handler, drainSignal("spot-interruption", [c.instanceId])).catch(() => undefined);
+    await world.handle(handler, world.signal("spot-interruption", [c.instanceId]), world.signal("scheduled-change", [c.instanceId])).catch(() => undefined);
     await deliver(world.launch().instanceId, "running"); // waits: the pool is exhausted
     const binder = world.gateway.calls.slice();
 
@@ -83,6 +83,9 @@ describe("the permission audit's call catalog, against what the functions do", f
             }
             expect(seen.binder).to.include.members(["ec2:AssociateAddress", "dynamodb:UpdateItem@servers", "dynamodb:Query@claims/index/waitlist", "dynamodb:PutItem@claims", "dynamodb:DeleteItem@claims", "sqs:ChangeMessageVisibility"]);
             expect(seen.binder).to.not.include("dynamodb:Scan@servers");
+            // A drain signal is confirmed with EC2 first; nothing else reads Spot requests or instance status.
+            expect(seen.binder).to.include.members(["ec2:DescribeSpotInstanceRequests", "ec2:DescribeInstanceStatus"]);
+            expect(seen.reconciler.concat(seen.hook).filter(s => /Spot|InstanceStatus/.test(s))).to.deep.equal([]);
             expect(seen.reconciler).to.include.members(["dynamodb:Scan@servers", "dynamodb:Scan@claims", "ec2:AssociateAddress", "ec2:DisassociateAddress"]);
             expect(seen.hook).to.include.members(["ec2:DescribeInstances", "ec2:AssociateAddress", "dynamodb:GetItem@servers", "dynamodb:PutItem@claims", "dynamodb:DeleteItem@servers"]);
             expect(seen.hook).to.not.include.members(["ec2:DisassociateAddress"]);

@@ -112,6 +112,21 @@ export function drainSignal(kind: DrainSignalKind, instanceIds: string[], time: 
     };
 }
 
+/**
+ * A drain signal AWS really sends, and what EC2 shows before it: a Spot interruption
+ * marks the instance's Spot request (`marked-for-termination`), a scheduled change
+ * is an event on each instance (`instance-retirement`); a rebalance recommendation
+ * has nothing to show, and AWS sends one for Spot Instances only.
+ */
+export function awsSignal(ec2: Ec2Model, kind: DrainSignalKind, instanceIds: string[], time?: Date): Record<string, unknown> {
+    for (const instanceId of instanceIds) {
+        if (kind === "spot-interruption") ec2.interruptSpot(instanceId);
+        else if (kind === "scheduled-change") ec2.scheduleEvent(instanceId);
+        else if (!ec2.instance(instanceId)?.spotRequest) throw new Error(`${instanceId} is not a Spot Instance: AWS recommends no rebalance for it`);
+    }
+    return drainSignal(kind, instanceIds, time);
+}
+
 let messageSerial = 0;
 
 /** An SQS batch of `events`, as the event queue's mapping hands them to the binder. */
@@ -257,6 +272,16 @@ export class World {
     /** A running instance that carries the instance tags (or `tags`). */
     launch(tags: Record<string, string> = INSTANCE_TAGS, state: InstanceState = "running"): ModelInstance {
         return this.ec2.addInstance({ tags, state });
+    }
+
+    /** A running Spot Instance that carries the instance tags. */
+    launchSpot(): ModelInstance {
+        return this.ec2.addInstance({ tags: INSTANCE_TAGS, state: "running", spot: true });
+    }
+
+    /** A drain signal AWS really sends (see awsSignal). */
+    signal(kind: DrainSignalKind, instanceIds: string[], time?: Date): Record<string, unknown> {
+        return awsSignal(this.ec2, kind, instanceIds, time);
     }
 
     async servers(): Promise<ServerItem[]> {

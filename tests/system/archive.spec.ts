@@ -5,7 +5,7 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ENV, EVENT_QUEUE_URL_ENV, NODE_ROLE_ARNS_ENV } from "../../binder/config";
+import { DRAIN_ON_ENV, ENV, EVENT_QUEUE_URL_ENV, NODE_ROLE_ARNS_ENV } from "../../binder/config";
 import { RUNTIME } from "../../infra/lambda";
 import { archiveProblems, FUNCTIONS, FunctionName, LambdaArchive, writeArchive, zipArchive } from "../../tools/archive";
 import { LambdaProcess, startLambda } from "../../tools/lambda-process";
@@ -61,7 +61,7 @@ describe("the shipped Lambda archive", function () {
         });
 
         it("reads its settings from variables the stack sets; the binder also its event queue, the hooks the node roles", () => {
-            expect(Object.keys(archives.binder.environment).sort()).to.deep.equal([...Object.values(ENV), EVENT_QUEUE_URL_ENV].sort());
+            expect(Object.keys(archives.binder.environment).sort()).to.deep.equal([...Object.values(ENV), EVENT_QUEUE_URL_ENV, DRAIN_ON_ENV].sort());
             expect(Object.keys(archives.reconciler.environment).sort()).to.deep.equal(Object.values(ENV).sort());
             expect(Object.keys(archives.hook.environment).sort()).to.deep.equal([...Object.values(ENV), NODE_ROLE_ARNS_ENV].sort());
         });
@@ -107,9 +107,9 @@ describe("the shipped Lambda archive", function () {
         let world: World;
         let lambda: LambdaProcess;
 
-        async function open(options: WorldOptions, fn: FunctionName = "binder"): Promise<void> {
+        async function open(options: WorldOptions, fn: FunctionName = "binder", environment: Record<string, string> = {}): Promise<void> {
             world = await World.create(options);
-            lambda = await startLambda(dirs[fn], archives[fn].handler, world.environment());
+            lambda = await startLambda(dirs[fn], archives[fn].handler, { ...world.environment(), ...environment });
         }
 
         afterEach(async () => {
@@ -196,11 +196,11 @@ describe("the shipped Lambda archive", function () {
             };
 
             for (const kind of ["spot-interruption", "rebalance-recommendation", "scheduled-change"] as const) {
-                it(`${kind}: withdraws the row at once, keeps address, claim and lock, and shrugs off a duplicate`, async () => {
+                it(`${kind}: withdraws the row at once once EC2 confirms it, keeps address, claim and lock, and shrugs off a duplicate`, async () => {
                     await open({ poolSize: 2 });
-                    const [worker, other] = [world.launch(), world.launch()];
+                    const [worker, other] = [world.launchSpot(), world.launchSpot()];
                     await bindAll(worker, other);
-                    const signal = drainSignal(kind, [worker.instanceId]);
+                    const signal = world.signal(kind, [worker.instanceId]);
                     expect(await lambda.invoke(queueBatch(signal))).to.deep.equal(handled);
                     await world.checkInvariants([worker.instanceId]);
                     expect((await world.servers()).map(r => r.InstanceId)).to.deep.equal([other.instanceId]);
@@ -236,7 +236,7 @@ describe("the shipped Lambda archive", function () {
                 expect(world.gateway.calls).to.have.length(0);
                 expect(logged().map(l => l.outcome)).to.include.members(["ignored", "malformed"]);
 
-                expect(await lambda.invoke(queueBatch(drainSignal("scheduled-change", [a.instanceId, b.instanceId])))).to.deep.equal(handled);
+                expect(await lambda.invoke(queueBatch(world.signal("scheduled-change", [a.instanceId, b.instanceId])))).to.deep.equal(handled);
                 await world.checkInvariants([a.instanceId, b.instanceId]);
                 expect((await world.servers()).map(r => r.InstanceId)).to.deep.equal([c.instanceId]);
                 expect((await world.drains()).map(d => d.Id).sort()).to.deep.equal([`drain/${a.instanceId}`, `drain/${b.instanceId}`].sort());
@@ -252,10 +252,105 @@ describe("the shipped Lambda archive", function () {
                 expect(logged().map(l => l.outcome)).to.have.members(["not-a-target", "unconfirmed"]);
             });
 
+            /** What the scheduler and the binder hold for a bound worker: its row with `allocated`, its address, its drain item. */
+            const holdings = async (instanceId: string) => ({
+                rows: (await world.servers()).filter(r => r.InstanceId === instanceId).map(({ EIP, DNS_Record, allocated, AssociationId }) => ({ EIP, DNS_Record, allocated, AssociationId })),
+                addresses: world.addressesOf(instanceId).map(a => a.allocationId),
+                drains: (await world.drains()).filter(d => d.Id === `drain/${instanceId}`),
+            });
+            /** A batch as a caller who writes it makes it: any delivery count, with or without receipt handles. */
+            const batchOf = (event: Record<string, unknown>, receiveCount: number, receipt: boolean) => {
+                const batch = queueBatch(event);
+                batch.Records[0].attributes = { ApproximateReceiveCount: String(receiveCount) };
+                if (!receipt) delete batch.Records[0].receiptHandle;
+                return batch;
+            };
+
+            it("a forged Spot warning or scheduled change for a healthy worker, through the queue or invoked directly, leaves its row, allocated and address alone", async () => {
+                await open({ poolSize: 2 });
+                const [spot, onDemand] = [world.launchSpot(), world.launch()];
+                await bindAll(spot, onDemand);
+                for (const row of await world.servers()) await world.allocate(row.EIP, row.DNS_Record);
+                const before = { spot: await holdings(spot.instanceId), onDemand: await holdings(onDemand.instanceId) };
+                expect(before.spot.rows).to.have.length(1);
+                expect(before.spot.rows[0].allocated).to.equal(true);
+                const forgeries = [
+                    drainSignal("spot-interruption", [spot.instanceId]),
+                    drainSignal("spot-interruption", [onDemand.instanceId]),
+                    drainSignal("scheduled-change", [spot.instanceId, onDemand.instanceId]),
+                ];
+                for (const forged of forgeries) {
+                    // Through the queue: handed back soon to ask EC2 again, then dismissed on its third delivery.
+                    const first = batchOf(forged, 1, true);
+                    expect(await lambda.invoke(first)).to.deep.equal({ value: { batchItemFailures: [{ itemIdentifier: first.Records[0].messageId }] } });
+                    expect(world.sqs.changes.at(-1)!.visibilityTimeout).to.equal(5);
+                    expect(await lambda.invoke(batchOf(forged, 3, true))).to.deep.equal(handled);
+                    // Invoked directly, with whatever delivery count the caller likes: without a receipt it counts
+                    // as a first delivery, which nothing hands back; with a made-up one, it is dismissed at once.
+                    const direct = batchOf(forged, 99, false);
+                    expect(await lambda.invoke(direct)).to.deep.equal({ value: { batchItemFailures: [{ itemIdentifier: direct.Records[0].messageId }] } });
+                    expect(await lambda.invoke(batchOf(forged, 99, true))).to.deep.equal(handled);
+                }
+                expect({ spot: await holdings(spot.instanceId), onDemand: await holdings(onDemand.instanceId) }).to.deep.equal(before);
+                expect(logged().filter(l => l.action === "drain")).to.deep.equal([]);
+                // Each forgery dismissed twice (its third delivery, the direct one with a receipt), once per instance it names.
+                expect(logged().filter(l => l.outcome === "unconfirmed-signal")).to.have.length(2 * 4);
+            });
+
+            it("a rebalance recommendation is believed for a Spot worker only, and dropped when the stack does not drain on it", async () => {
+                expect(JSON.parse(archives.binder.environment[DRAIN_ON_ENV])).to.deep.equal(["spot-interruption", "scheduled-change"]);
+                await open({ poolSize: 2 }, "binder", { [DRAIN_ON_ENV]: archives.binder.environment[DRAIN_ON_ENV] });
+                const [spot, onDemand] = [world.launchSpot(), world.launch()];
+                await bindAll(spot, onDemand);
+                const before = await world.servers();
+                world.gateway.clearCalls();
+                // The shipped stack's drainOn leaves rebalance recommendations out (the default): no rule sends them.
+                expect(await lambda.invoke(queueBatch(drainSignal("rebalance-recommendation", [spot.instanceId])))).to.deep.equal(handled);
+                expect(world.gateway.calls).to.deep.equal([]);
+                expect(await world.servers()).to.deep.equal(before);
+                await lambda.close();
+                // With rebalances on, one for an On-Demand worker is not AWS's: it is dismissed.
+                lambda = await startLambda(dir, archive.handler, { ...world.environment(), [DRAIN_ON_ENV]: JSON.stringify(["rebalance-recommendation"]) });
+                expect(await lambda.invoke(batchOf(drainSignal("rebalance-recommendation", [onDemand.instanceId]), 3, true))).to.deep.equal(handled);
+                expect(await world.servers()).to.deep.equal(before);
+                expect(logged().map(l => l.outcome)).to.include("unconfirmed-signal");
+            });
+
+            it("a Spot warning that comes before EC2 shows the interruption comes again 5 s later, and drains once EC2 confirms it", async () => {
+                await open({ poolSize: 1 });
+                const worker = world.launchSpot();
+                await bindAll(worker);
+                const warning = drainSignal("spot-interruption", [worker.instanceId]);
+                const first = batchOf(warning, 1, true);
+                expect(await lambda.invoke(first)).to.deep.equal({ value: { batchItemFailures: [{ itemIdentifier: first.Records[0].messageId }] } });
+                expect(world.sqs.changes.at(-1)).to.deep.equal({ receiptHandle: first.Records[0].receiptHandle, visibilityTimeout: 5 });
+                expect(await world.servers()).to.have.length(1);
+                world.ec2.interruptSpot(worker.instanceId);
+                world.gateway.clearCalls();
+                expect(await lambda.invoke(batchOf(warning, 2, true))).to.deep.equal(handled);
+                expect(await world.servers()).to.deep.equal([]);
+                await world.checkInvariants([worker.instanceId]);
+                expect(world.gateway.calls.map(c => c.action).filter(a => a.startsWith("Describe"))).to.deep.equal(["DescribeInstances", "DescribeSpotInstanceRequests"]);
+                expect(logged().filter(l => l.action === "drain").map(l => l.outcome)).to.deep.equal(["drained"]);
+            });
+
+            it("asks EC2 once per kind of signal for the whole batch", async () => {
+                await open({ poolSize: 3 });
+                const workers = [world.launchSpot(), world.launchSpot(), world.launchSpot()];
+                await bindAll(...workers);
+                world.gateway.clearCalls();
+                const ids = workers.map(w => w.instanceId);
+                const batch = queueBatch(...ids.map(id => world.signal("spot-interruption", [id])), world.signal("scheduled-change", ids.slice(0, 2)));
+                expect(await lambda.invoke(batch)).to.deep.equal(handled);
+                expect(world.gateway.calls.map(c => c.action).filter(a => a.startsWith("Describe")).sort()).to.deep.equal(["DescribeInstanceStatus", "DescribeInstances", "DescribeSpotInstanceRequests"]);
+                expect(await world.servers()).to.deep.equal([]);
+                await world.checkInvariants(ids);
+            });
+
             it("a worker warned before it is bound takes no address; its termination leaves nothing behind", async () => {
                 await open({ poolSize: 1 });
-                const worker = world.launch();
-                expect(await lambda.invoke(queueBatch(drainSignal("spot-interruption", [worker.instanceId])))).to.deep.equal(handled);
+                const worker = world.launchSpot();
+                expect(await lambda.invoke(queueBatch(world.signal("spot-interruption", [worker.instanceId])))).to.deep.equal(handled);
                 await bindAll(worker);
                 expect(world.addressesOf(worker.instanceId)).to.have.length(0);
                 expect(await world.claims()).to.deep.equal([]);
@@ -267,9 +362,9 @@ describe("the shipped Lambda archive", function () {
 
             it("drain, then terminate: the address, name and claim go; the address goes to the worker waiting for it", async () => {
                 await open({ poolSize: 1, dnsRecords: "per-binding", dnsName: "{instance-id}.edge.{suffix}" });
-                const [old, replacement] = [world.launch(), world.launch()];
+                const [old, replacement] = [world.launchSpot(), world.launch()];
                 await bindAll(old);
-                expect(await lambda.invoke(queueBatch(drainSignal("spot-interruption", [old.instanceId])))).to.deep.equal(handled);
+                expect(await lambda.invoke(queueBatch(world.signal("spot-interruption", [old.instanceId])))).to.deep.equal(handled);
                 // Karpenter launches the replacement first: the pool is exhausted, so it waits.
                 const waited = await lambda.invoke(queueBatch(stateChange(replacement.instanceId, "running")));
                 expect((waited.value as { batchItemFailures: unknown[] }).batchItemFailures).to.have.length(1);
@@ -291,7 +386,7 @@ describe("the shipped Lambda archive", function () {
                 await open({ poolSize: 1 });
                 const worker = world.launch();
                 await bindAll(worker);
-                expect(await lambda.invoke(queueBatch(drainSignal("scheduled-change", [worker.instanceId])))).to.deep.equal(handled);
+                expect(await lambda.invoke(queueBatch(world.signal("scheduled-change", [worker.instanceId])))).to.deep.equal(handled);
                 world.ec2.setState(worker.instanceId, "stopping");
                 world.ec2.setState(worker.instanceId, "stopped");
                 expect(await lambda.invoke(queueBatch(stateChange(worker.instanceId, "stopped")))).to.deep.equal(handled);

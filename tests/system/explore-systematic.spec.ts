@@ -2,7 +2,7 @@
 // exactly the schedules the bound admits; on a small scenario it completes and
 // finds nothing; with a planted bug it finds it and reports choices that replay it.
 import { expect } from "chai";
-import { reassociating, unconditionalLock } from "../support/explorer/plants";
+import { reassociating, trustingSignals, unconditionalLock } from "../support/explorer/plants";
 import { Explorer } from "../support/explorer/run";
 import { scenarioPlan } from "../support/explorer/scenarios";
 import { Steps } from "../support/explorer/steps";
@@ -80,6 +80,15 @@ describe("systematic exploration", function () {
             expect(report.complete).to.equal(true);
             expect(report.schedules).to.be.greaterThan(100);
             expect([...report.violations.keys()]).to.deep.equal([]);
+        });
+
+        it("a forged Spot warning for a worker that binds changes nothing in the first 30 schedules of forged; taken at its word, it takes the worker's row", async () => {
+            const plan = scenarioPlan("forged");
+            const report = await searchScenario(explorer, plan, { bound: 0, maxSchedules: 30 });
+            expect(report.schedules).to.equal(30);
+            expect([...report.violations.keys()]).to.deep.equal([]);
+            const trusting = await searchScenario(explorer, plan, { bound: 0, plant: { ec2: trustingSignals }, stopOnViolation: true });
+            expect([...trusting.violations.keys()]).to.include("drain-mismatch");
         });
 
         it("finds a planted race within one preemption (two binds lock and associate one address), and its choices replay it", async () => {

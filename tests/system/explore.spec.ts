@@ -4,7 +4,7 @@
 // the state must be exactly right after at most two reconciler runs.
 import { expect } from "chai";
 import fc from "fast-check";
-import { offeringWhileLeaving, overwritingRows, publishingWhileDraining, reassociating, unconditionalLock } from "../support/explorer/plants";
+import { offeringWhileLeaving, overwritingRows, publishingWhileDraining, reassociating, trustingSignals, unconditionalLock } from "../support/explorer/plants";
 import { explorationProperty } from "../support/explorer/property";
 import { Explorer, RunOptions } from "../support/explorer/run";
 
@@ -31,6 +31,7 @@ describe("interleaving explorer", function () {
         ["a row written whole on every bind", { store: overwritingRows }, ["allocated-reset", "listed-not-running", "listed-while-draining", "listed-without-address"]],
         ["a drain that leaves no mark, so a bind on its way publishes the row again", { store: publishingWhileDraining }, ["listed-while-draining", "allocated-while-draining", "row-mismatch"]],
         ["a stop's or a drain's warning that leaves the server on offer until its row goes", { store: offeringWhileLeaving }, ["placed-on-leaving"]],
+        ["drain signals taken at their word, without EC2's", { ec2: trustingSignals }, ["taken-from-holder", "allocated-lost", "unbound-target", "row-mismatch", "drain-mismatch"]],
     ];
     for (const [bug, plant, invariants] of plants) {
         it(`finds a planted bug within the same bounded exploration: ${bug}`, async () => {

@@ -8,7 +8,7 @@ import { Clock } from "../../bench/clock";
 import { Throttler } from "../../bench/buckets";
 import { shippedArchives, Shipped } from "../support/archives";
 import { Answer, answerOf, Authorizer, callers, hookRequest } from "../support/hooks";
-import { drainSignal, INSTANCE_TAGS, queueBatch, stateChange, World, WorldOptions } from "../support/world";
+import { INSTANCE_TAGS, queueBatch, stateChange, World, WorldOptions } from "../support/world";
 
 /** Calls that only read; anything else the gateway records is a write. */
 const READS = ["DescribeInstances", "DescribeAddresses", "GetItem", "Scan"];
@@ -202,8 +202,8 @@ describe("the node hooks, through the shipped archive", function () {
         it("answers 409 to a worker a Spot warning drains, and binds nothing", async () => {
             await open({ poolSize: 1 });
             await openBinder();
-            const worker = world.launch();
-            expect(await binder!.invoke(queueBatch(drainSignal("spot-interruption", [worker.instanceId])))).to.deep.equal({ value: { batchItemFailures: [] } });
+            const worker = world.launchSpot();
+            expect(await binder!.invoke(queueBatch(world.signal("spot-interruption", [worker.instanceId])))).to.deep.equal({ value: { batchItemFailures: [] } });
             const answer = await bind(worker.instanceId);
             expect(answer.status).to.equal(409);
             expect(answer.body).to.deep.include({ error: "draining", instanceId: worker.instanceId });

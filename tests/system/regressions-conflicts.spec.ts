@@ -8,7 +8,7 @@ import { expect } from "chai";
 import { createEventHandler, createReconcileHandler, EventHandler } from "../../binder";
 import { tablesStore } from "../../binder/aws/connect";
 import { candidateOrder } from "../../binder/candidates";
-import { drainSignal, stateChange, World, WorldOptions } from "../support/world";
+import { stateChange, World, WorldOptions } from "../support/world";
 
 type Input = { TransactItems?: { Put?: { Item?: Record<string, { S?: string }> } }[] };
 
@@ -94,14 +94,14 @@ describe("regressions: conflicts, the waitlist's size, and a duplicate around a 
 
         it("a drain's row delete that meets a transaction (TransactionConflictException) is retried: the row is gone", async () => {
             const handler = await open({ poolSize: 1 });
-            const instance = world.launch();
+            const instance = world.launchSpot();
             await world.handle(handler, stateChange(instance.instanceId, "running"));
             expect(await world.servers()).to.have.length(1);
             world.gateway.inject({
                 service: "dynamodb", action: "DeleteItem", code: "TransactionConflictException", times: 2,
                 match: call => (call.input as { TableName?: string }).TableName === world.settings.serversTable,
             });
-            await world.handle(handler, drainSignal("spot-interruption", [instance.instanceId]));
+            await world.handle(handler, world.signal("spot-interruption", [instance.instanceId]));
             expect(world.gateway.pendingFaults()).to.equal(0);
             expect(await world.servers()).to.deep.equal([]);
             await world.checkInvariants([instance.instanceId]);

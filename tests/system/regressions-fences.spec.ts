@@ -7,7 +7,7 @@ import { expect } from "chai";
 import { createHookHandler, EventHandler, HookHandler, ReconcileHandler } from "../../binder";
 import { DnsRecordsMode } from "../../binder/config";
 import { Answer, answerOf, callers, hookRequest } from "../support/hooks";
-import { ACCOUNT, drainSignal, queueBatch, stateChange, World } from "../support/world";
+import { ACCOUNT, queueBatch, stateChange, World } from "../support/world";
 
 describe("regressions: fences that keep a server off the list", function () {
     this.timeout(120_000);
@@ -78,11 +78,11 @@ describe("regressions: fences that keep a server off the list", function () {
         });
 
         it("a worker's own drain does not hide a later Spot warning: its next /bind gets 409", async () => {
-            const worker = world.launch().instanceId;
+            const worker = world.launchSpot().instanceId;
             expect((await ask("POST", "/bind", worker)).status).to.equal(200);
             // The pod's preStop hook drains the worker; then AWS warns that it reclaims the Spot instance.
             expect((await ask("POST", "/drain", worker)).body.outcome).to.equal("drained");
-            await world.handle(handler, drainSignal("spot-interruption", [worker]));
+            await world.handle(handler, world.signal("spot-interruption", [worker]));
             // The next pod asks to be bound: its own drain ends, AWS's stands.
             const again = await ask("POST", "/bind", worker);
             expect(again.status).to.equal(409);
@@ -93,21 +93,21 @@ describe("regressions: fences that keep a server off the list", function () {
         });
 
         it("a Spot warning handled while the worker's /bind ends its own drain still holds: 409", async () => {
-            const worker = world.launch().instanceId;
+            const worker = world.launchSpot().instanceId;
             expect((await ask("POST", "/bind", worker)).status).to.equal(200);
             expect((await ask("POST", "/drain", worker)).body.outcome).to.equal("drained");
             // The /bind finds the worker draining and reads its drain; held there, the Spot warning is handled.
             const read = world.gateway.pauseAt(call => call.action === "GetItem" && JSON.stringify(call.input).includes(`drain/${worker}`));
             const binding = ask("POST", "/bind", worker);
             await read.reached;
-            await world.handle(handler, drainSignal("spot-interruption", [worker]));
+            await world.handle(handler, world.signal("spot-interruption", [worker]));
             read.resume();
             expect((await binding).status).to.equal(409);
             expect(await world.servers()).to.deep.equal([]);
         });
 
         it("reads a drain mark written before causes accumulated (Cause, SignalledAt, Deadline, RecordedAt)", async () => {
-            const worker = world.launch().instanceId;
+            const worker = world.launchSpot().instanceId;
             expect((await ask("POST", "/bind", worker)).status).to.equal(200);
             const signalledAt = new Date(Date.now() + 1000).toISOString();
             const deadline = new Date(Date.now() + 120_000).toISOString();
@@ -122,7 +122,7 @@ describe("regressions: fences that keep a server off the list", function () {
             expect((await ask("GET", "/self", worker)).body.draining).to.deep.include({ cause: "spot-interruption", signalledAt, deadline });
             expect((await ask("POST", "/bind", worker)).status).to.equal(409);
             // A duplicate of it changes nothing; a worker's own drain beside it is a second cause.
-            await world.handle(handler, drainSignal("spot-interruption", [worker], new Date(signalledAt)));
+            await world.handle(handler, world.signal("spot-interruption", [worker], new Date(signalledAt)));
             expect((await ask("POST", "/drain", worker)).body.outcome).to.equal("drained");
             const [mark] = await world.drains();
             expect(mark).to.include({ Cause: "spot-interruption", SignalledAt: signalledAt, Deadline: deadline });

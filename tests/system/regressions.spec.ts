@@ -5,7 +5,7 @@ import { DeleteItemCommand } from "@aws-sdk/client-dynamodb";
 import { expect } from "chai";
 import { EventHandler, ReconcileHandler } from "../../binder";
 import { candidateOrder } from "../../binder/candidates";
-import { queueBatch, stateChange, World, WorldOptions } from "../support/world";
+import { drainSignal, queueBatch, stateChange, World, WorldOptions } from "../support/world";
 
 describe("regressions: interleavings that broke an invariant", function () {
     this.timeout(120_000);
@@ -122,6 +122,24 @@ describe("regressions: interleavings that broke an invariant", function () {
         const [row] = await world.servers();
         expect(row).to.include({ InstanceId: instanceId, allocated: true });
         expect(world.addressesOf(instanceId)).to.have.length(1);
+        await world.checkInvariants();
+    });
+
+    it("7. a Spot warning or a scheduled change for a running worker that EC2 does not confirm drains nothing", async () => {
+        await open({ poolSize: 2 });
+        const spot = world.launchSpot();
+        await world.handle(handler, stateChange(spot.instanceId, "running"));
+        const onDemand = await bound();
+        for (const id of [spot.instanceId, onDemand]) await allocate(id);
+        const forged = [drainSignal("spot-interruption", [spot.instanceId]), drainSignal("scheduled-change", [spot.instanceId, onDemand])];
+        // EC2 shows the Spot request fulfilled and no scheduled event: asked again soon, then dismissed.
+        expect(await deliverAgain(forged)).to.equal(2);
+        expect(await deliverAgain(forged, 2)).to.equal(2);
+        expect(await deliverAgain(forged, 3)).to.equal(0);
+        expect((await world.servers()).map(r => ({ id: r.InstanceId, allocated: r.allocated })).sort((a, b) => a.id.localeCompare(b.id)))
+            .to.deep.equal([spot.instanceId, onDemand].sort().map(id => ({ id, allocated: true })));
+        expect(await world.drains()).to.deep.equal([]);
+        for (const id of [spot.instanceId, onDemand]) expect(world.addressesOf(id)).to.have.length(1);
         await world.checkInvariants();
     });
 

@@ -219,8 +219,10 @@ describe("the stack", function () {
         });
 
         it("passes the run-time settings as environment variables, and the binder its event queue", () => {
-            const { BINDER_EVENT_QUEUE_URL, ...settings } = named(run, T.fn, "binder").inputs.environment.variables;
+            const { BINDER_EVENT_QUEUE_URL, BINDER_DRAIN_ON, ...settings } = named(run, T.fn, "binder").inputs.environment.variables;
             expect(BINDER_EVENT_QUEUE_URL).to.equal(run.outputs.eventQueue);
+            // The signals it has rules for: any other is none of AWS's.
+            expect(JSON.parse(BINDER_DRAIN_ON)).to.deep.equal(["spot-interruption", "scheduled-change"]);
             expect(run.outputs.binderSettings).to.deep.equal(settings);
             expect(settings).to.deep.equal({
                 BINDER_STACK: "dev",
@@ -241,7 +243,8 @@ describe("the stack", function () {
             expect(run.ofType(T.attachment)).to.have.length(0);
             for (const role of run.ofType(T.role)) expect(role.inputs.assumeRolePolicy.Statement[0].Principal).to.deep.equal({ Service: "lambda.amazonaws.com" });
             const common = ["WriteOwnLogs", "ReadInstancesAndAddresses", "MovePoolAddressesOnly", "AttachToClusterInterfacesOnly", "AttachToTargetInstancesOnly", "ClaimsAndLocks", "Waitlist", "DrainItems", "ServerRows"];
-            expect(statements(run, "binder").map(s => s.Sid)).to.deep.equal([...common, "ConsumeOwnEventQueue"]);
+            const [logs, reads, ...rest] = common;
+            expect(statements(run, "binder").map(s => s.Sid)).to.deep.equal([logs, reads, "ConfirmDrainSignals", ...rest, "ConsumeOwnEventQueue"]);
             expect(statements(run, "reconciler").map(s => s.Sid)).to.deep.equal(common);
             for (const s of [...statements(run, "binder"), ...statements(run, "reconciler")]) {
                 expect(s.Effect).to.equal("Allow");

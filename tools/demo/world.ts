@@ -52,7 +52,7 @@ export class DemoWorld {
 
     /** Karpenter launches `count` workers of the node pool: pending, with the instance tags. */
     launch(count: number): string[] {
-        return Array.from({ length: count }, () => this.ec2.addInstance({ tags: { ...this.settings.instanceTags, ...SPOT }, state: "pending" }).instanceId);
+        return Array.from({ length: count }, () => this.ec2.addInstance({ tags: { ...this.settings.instanceTags, ...SPOT }, state: "pending", spot: true }).instanceId);
     }
 
     /** A running instance that carries the instance tags: one the binder must bind. */

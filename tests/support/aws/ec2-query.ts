@@ -52,6 +52,14 @@ function perform(model: Ec2Model, action: string, params: Ec2Params): Record<str
             });
             return { addressesSet: items(addresses.map((a) => address(model.accountId, a))) };
         }
+        case "DescribeSpotInstanceRequests": {
+            const requests = model.describeSpotInstanceRequests({ filters: filters(params) });
+            return { spotInstanceRequestSet: items(requests.map(spotRequest)) };
+        }
+        case "DescribeInstanceStatus": {
+            const statuses = model.describeInstanceStatus({ instanceIds: memberList(params, "InstanceId"), includeAllInstances: params.IncludeAllInstances === "true" });
+            return { instanceStatusSet: items(statuses.map(instanceStatus)) };
+        }
         case "AssociateAddress":
             return {
                 associationId: model.associateAddress({
@@ -118,6 +126,9 @@ function reservation(accountId: string, instance: ModelInstance, byPrivateIp: Ma
                 instanceId: instance.instanceId,
                 instanceState: { code: STATE_CODES[instance.state], name: instance.state },
                 instanceType: instance.instanceType,
+                // Only a Spot Instance carries these (Instance, EC2 API reference).
+                instanceLifecycle: instance.spotRequest && "spot",
+                spotInstanceRequestId: instance.spotRequest?.spotInstanceRequestId,
                 placement: { availabilityZone: instance.availabilityZone, tenancy: "default" },
                 launchTime: new Date(instance.launchTime).toISOString(),
                 privateIpAddress: primary?.privateIpAddress,
@@ -138,6 +149,34 @@ function reservation(accountId: string, instance: ModelInstance, byPrivateIp: Ma
                 ),
             },
         ]),
+    };
+}
+
+/** SpotInstanceRequest (EC2 API reference): the request's state follows its status code (EC2 User Guide, Spot request status). */
+function spotRequest(request: NonNullable<ModelInstance["spotRequest"]> & { instanceId: string }): XmlValue {
+    const closed = /^instance-terminated-/.test(request.statusCode);
+    const disabled = /^instance-stopped-/.test(request.statusCode);
+    return {
+        spotInstanceRequestId: request.spotInstanceRequestId,
+        instanceId: request.instanceId,
+        state: closed ? "closed" : disabled ? "disabled" : "active",
+        status: { code: request.statusCode, updateTime: new Date(request.updateTime).toISOString(), message: `Spot request status ${request.statusCode}` },
+        type: "one-time",
+        instanceInterruptionBehavior: "terminate",
+    };
+}
+
+/** InstanceStatus (EC2 API reference): the instance's state and its scheduled events, in `eventsSet`. */
+function instanceStatus(instance: ModelInstance): XmlValue {
+    return {
+        instanceId: instance.instanceId,
+        availabilityZone: instance.availabilityZone,
+        instanceState: { code: STATE_CODES[instance.state], name: instance.state },
+        eventsSet: instance.scheduledEvents.length
+            ? items(instance.scheduledEvents.map((e) => ({ instanceEventId: e.instanceEventId, code: e.code, description: e.description, notBefore: new Date(e.notBefore).toISOString() })))
+            : undefined,
+        systemStatus: { status: "ok", details: items([{ name: "reachability", status: "passed" }]) },
+        instanceStatus: { status: "ok", details: items([{ name: "reachability", status: "passed" }]) },
     };
 }
 

@@ -10,7 +10,14 @@ export interface ModelInterface { networkInterfaceId: string; deviceIndex: numbe
 export interface ModelInstance {
     instanceId: string; state: InstanceState; tags: Tags; networkInterfaces: ModelInterface[]; launchTime: number;
     instanceType: string; availabilityZone: string;
+    /** A Spot Instance's request: its id and status code (`fulfilled` while it runs undisturbed). */
+    spotRequest?: { spotInstanceRequestId: string; statusCode: string; updateTime: number };
+    /** Its scheduled events (DescribeInstanceStatus), completed or canceled ones included. */
+    scheduledEvents: ModelScheduledEvent[];
 }
+/** InstanceStatusEvent (EC2 API reference): `description` starts with `[Completed]` or `[Canceled]` once it is over. */
+export interface ModelScheduledEvent { instanceEventId: string; code: ScheduledEventCode; description: string; notBefore: number }
+export type ScheduledEventCode = "instance-reboot" | "system-reboot" | "system-maintenance" | "instance-retirement" | "instance-stop";
 export interface ModelAssociation { associationId: string; instanceId: string; networkInterfaceId: string; privateIpAddress: string }
 export interface ModelAddress { allocationId: string; publicIp: string; tags: Tags; association?: ModelAssociation }
 
@@ -92,6 +99,8 @@ export class Ec2Model {
             secondaryInterfaceFirst?: boolean;
             instanceType?: string;
             availabilityZone?: string;
+            /** A Spot Instance, with a fulfilled Spot request. */
+            spot?: boolean;
         } = {},
     ): ModelInstance {
         const instanceId = options.instanceId ?? this.newId("i-");
@@ -102,6 +111,9 @@ export class Ec2Model {
         const instance: ModelInstance = {
             instanceId, state: options.state ?? "running", tags: { ...options.tags }, networkInterfaces, launchTime: this.clock(),
             instanceType: options.instanceType ?? "c7i.2xlarge", availabilityZone: options.availabilityZone ?? "us-east-1a",
+            // Named after the instance, so that a Spot Instance takes no id from the others' sequence.
+            ...(options.spot && { spotRequest: { spotInstanceRequestId: `sir-${instanceId.slice(-8)}`, statusCode: "fulfilled", updateTime: this.clock() } }),
+            scheduledEvents: [],
         };
         this.instanceMap.set(instanceId, instance);
         if (instance.state === "terminated") this.terminatedAt.set(instanceId, this.clock());
@@ -125,7 +137,13 @@ export class Ec2Model {
         // Instance.LaunchTime (EC2 API reference): "The time that the instance was last launched"; a start renews it
         // (a start always passes through pending; a caller that goes from stopped straight to running starts it too).
         const starts = state === "pending" ? instance.state !== "pending" : state === "running" && instance.state !== "pending" && instance.state !== "running";
-        if (starts) instance.launchTime = this.clock();
+        if (starts) {
+            instance.launchTime = this.clock();
+            // "fulfilled | active | stopped → running" (EC2 User Guide, Spot request status); a stop and
+            // start moves the instance to new hardware, which is what its scheduled events asked for.
+            if (instance.spotRequest) instance.spotRequest = { ...instance.spotRequest, statusCode: "fulfilled", updateTime: this.clock() };
+            instance.scheduledEvents = instance.scheduledEvents.map((e) => (/^\[/.test(e.description) ? e : { ...e, description: `[Completed] ${e.description}` }));
+        }
         instance.state = state;
         this.record(this.instanceVersions, instanceId, instance);
         // Termination deletes the ENIs, which releases every Elastic IP that sat on them.
@@ -134,6 +152,28 @@ export class Ec2Model {
                 if (address.association?.instanceId === instanceId) this.setAssociation(address, undefined);
             }
         }
+    }
+
+    /**
+     * What EC2 does when it interrupts a Spot Instance: its request's status code becomes
+     * `marked-for-termination` (or `marked-for-stop`, or at once `instance-terminated-no-capacity`,
+     * EC2 User Guide, Spot request status) while the instance still runs for its two minutes.
+     */
+    interruptSpot(instanceId: string, statusCode = "marked-for-termination"): void {
+        const instance = this.instanceMap.get(instanceId);
+        if (!instance?.spotRequest) throw new Error(`${instanceId} is not a Spot Instance`);
+        instance.spotRequest = { ...instance.spotRequest, statusCode, updateTime: this.clock() };
+        this.record(this.instanceVersions, instanceId, instance);
+    }
+
+    /** What EC2 does when it schedules an event for an instance (the one AWS Health announces). */
+    scheduleEvent(instanceId: string, code: ScheduledEventCode = "instance-retirement", notBefore = this.clock() + 14 * 24 * 3_600_000): void {
+        const instance = this.instanceMap.get(instanceId);
+        if (!instance) throw new Error(`no instance ${instanceId}`);
+        const description = code === "instance-retirement" ? "The instance is running on degraded hardware" : `Scheduled ${code}`;
+        const instanceEventId = `instance-event-${instanceId.slice(-9)}${String(instance.scheduledEvents.length).padStart(8, "0")}`;
+        instance.scheduledEvents.push({ instanceEventId, code, description, notBefore });
+        this.record(this.instanceVersions, instanceId, instance);
     }
 
     /** What an operator retagging an instance does. */
@@ -186,6 +226,28 @@ export class Ec2Model {
                     matchesFilters(request.filters, (name) => instanceAttribute(i, name)),
             ),
         );
+    }
+
+    /**
+     * DescribeSpotInstanceRequests by the `instance-id` filter (the only way the binder asks):
+     * the requests of the Spot Instances among them, as this read sees each instance.
+     */
+    describeSpotInstanceRequests(request: { filters: Filter[] }): (NonNullable<ModelInstance["spotRequest"]> & { instanceId: string })[] {
+        const unsupported = request.filters.find((f) => f.name !== "instance-id");
+        if (unsupported) throw new AwsError("InvalidParameterValue", `The filter '${unsupported.name}' is invalid`);
+        const ids = request.filters.flatMap((f) => f.values);
+        return this.read(this.instanceMap, this.instanceVersions).flatMap(({ value }) =>
+            value.spotRequest && (ids.length === 0 || ids.includes(value.instanceId)) ? [{ ...structuredClone(value.spotRequest), instanceId: value.instanceId }] : [],
+        );
+    }
+
+    /**
+     * DescribeInstanceStatus by instance ids: "InvalidInstanceID.NotFound" for an id it does not
+     * know; without IncludeAllInstances only running instances are described (EC2 API reference).
+     */
+    describeInstanceStatus(request: { instanceIds: string[]; includeAllInstances: boolean }): ModelInstance[] {
+        const visible = this.describeInstances({ instanceIds: request.instanceIds, filters: [] });
+        return visible.filter((i) => request.includeAllInstances || i.state === "running");
     }
 
     describeAddresses(request: { allocationIds: string[]; publicIps: string[]; filters: Filter[] }): ModelAddress[] {

@@ -2,7 +2,7 @@
 // shrunk by it when a run fails): the workers' lives (drain signals and node hook
 // calls included), the pool's size, the messages about them, the reconciler runs,
 // the scheduler's allocations and frees, a hand-made change, an operator's CLI
-// command, and how weak the world is: faults, Route53's INSYNC delay, Lambda
+// command, a forged drain signal, and how weak the world is: faults, Route53's INSYNC delay, Lambda
 // timeouts, a frozen hook environment and DynamoDB transactions that conflict.
 import fc from "fast-check";
 import type { DnsRecordsMode } from "../../../binder/config";
@@ -50,6 +50,13 @@ export interface FaultPlan {
     kind: FaultKind;
 }
 
+/** Someone who can send to the event queue writes a drain signal AWS never sent, for a worker, at some moment. */
+export interface ForgedPlan {
+    kind: "spot-interruption" | "scheduled-change";
+    /** The worker it names (an index into workers). */
+    worker: number;
+}
+
 export interface Plan {
     dnsRecords: DnsRecordsMode;
     /** Name template: per-address names carry the IP; per-binding may carry the instance id. */
@@ -82,6 +89,8 @@ export interface Plan {
     freezeHookAt: number | null;
     /** DynamoDB transactions stay open for a step, so that others meet them (TransactionConflict). */
     conflicts: boolean;
+    /** A forged drain signal: it must change nothing. */
+    forged: ForgedPlan | null;
 }
 
 /**
@@ -111,6 +120,7 @@ export const planArbitrary: fc.Arbitrary<Plan> = fc
         timeoutSlackMs: fc.option(fc.integer({ min: 1, max: 80 }).map(seconds => seconds * 1000), { freq: 3 }),
         freezeHookAt: fc.option(fc.integer({ min: 1, max: 8 }), { freq: 2 }),
         conflicts: fc.boolean(),
+        forged: fc.option(fc.record({ kind: fc.constantFrom<ForgedPlan["kind"]>("spot-interruption", "scheduled-change"), worker: fc.integer({ min: 0, max: 2 }) }), { freq: 2 }),
     })
     .map(raw => ({
         dnsRecords: raw.perBinding ? "per-binding" : "per-address",
@@ -136,4 +146,5 @@ export const planArbitrary: fc.Arbitrary<Plan> = fc
         timeoutSlackMs: raw.timeoutSlackMs,
         freezeHookAt: raw.freezeHookAt,
         conflicts: raw.conflicts,
+        forged: raw.forged && { ...raw.forged, worker: raw.forged.worker % raw.workers.length },
     }));

@@ -38,6 +38,19 @@ export function reassociating(client: EC2Client): Ec2 {
     })(client);
 }
 
+/** Drain signals taken at their word, as before they were confirmed: EC2 is said to confirm every one. */
+export function trustingSignals(client: EC2Client): Ec2 {
+    return new (class extends Ec2 {
+        override async spotRequestStatus(ids: string[]): Promise<Map<string, string>> {
+            return new Map(ids.map(id => [id, "marked-for-termination"]));
+        }
+
+        override async scheduledEvents(ids: string[]): Promise<Map<string, string[]>> {
+            return new Map(ids.map(id => [id, ["instance-retirement"]]));
+        }
+    })(client);
+}
+
 /** A row written whole every time, as if new: a duplicate resets the scheduler's `allocated`. */
 export function overwritingRows(client: DynamoDBClient, settings: BinderSettings): Store {
     return new (class extends Store {

@@ -26,7 +26,7 @@ import { AwsGateway } from "../aws/gateway";
 import { Gate, inProcessHandler } from "../aws/in-process";
 import { Route53Model } from "../aws/route53";
 import { SqsModel } from "../aws/sqs";
-import { ADDRESS_TAGS, createBinderTables, drainSignal, INSTANCE_TAGS, stateChange, ZONE } from "../world";
+import { ADDRESS_TAGS, awsSignal, createBinderTables, drainSignal, INSTANCE_TAGS, stateChange, ZONE } from "../world";
 import { seeded } from "../seeded";
 import { answerHook, HookSetting } from "../../../binder/hooks";
 import { nodeRole } from "../../../binder/identity";
@@ -228,9 +228,11 @@ class RunWorld {
         const { plan, ec2 } = this;
         for (let i = 0; i < Math.max(1, plan.workers.length + plan.spareAddresses); i++) ec2.addAddress({ tags: ADDRESS_TAGS });
         // Never fewer addresses than one: a run with one short always has a worker that waits.
+        // Karpenter's Spot workers: AWS warns of an interruption, or recommends a rebalance, for Spot Instances only.
         const instances = plan.workers.map(w => ec2.addInstance({
             tags: w.tagged ? INSTANCE_TAGS : { team: "other" },
             state: "pending",
+            spot: true,
             ...(w.twoCards && { interfaces: [{ deviceIndex: 0, networkCardIndex: 1 }, { deviceIndex: 0, networkCardIndex: 0 }] }),
         }).instanceId);
         // What existed before the run is what every read sees.
@@ -241,6 +243,7 @@ class RunWorld {
         this.schedulerActs(1);
         if (plan.hand) this.steps.later("operator", plan.hand, () => this.driftByHand(plan.hand!));
         if (plan.cli && instances.length > 0) this.steps.later("operator", `eip-dns-binder ${plan.cli} ${instances[0]}`, () => this.cli(plan.cli!, instances[0]));
+        if (plan.forged) this.forge(plan.forged.kind, instances[plan.forged.worker]);
 
         this.playing = true;
         await this.steps.run(async () => {
@@ -284,7 +287,19 @@ class RunWorld {
         this.steps.later(`worker ${instanceId}`, `${kind} signal`, () => {
             if (this.ec2.instance(instanceId)?.state !== "running") return;
             const truth = this.drainSignalled(instanceId, kind);
-            this.send(instanceId, kind, drainSignal(kind, [instanceId], new Date(this.clock.now)), truth);
+            // EC2 shows what the signal says (its reads may lag it): the Spot request marked, the scheduled event.
+            this.send(instanceId, kind, awsSignal(this.ec2, kind, [instanceId], new Date(this.clock.now)), truth);
+        });
+    }
+
+    /**
+     * A drain signal AWS never sent, written by someone who can send to the event
+     * queue: EC2 shows nothing of it, the world expects no drain, and so a binder
+     * that acted on it takes a row (and the scheduler's `allocated`) from a live binding.
+     */
+    private forge(kind: NonNullable<Plan["forged"]>["kind"], instanceId: string): void {
+        this.steps.later("forger", `forged ${kind} for ${instanceId}`, () => {
+            this.send(instanceId, `forged ${kind}`, drainSignal(kind, [instanceId], new Date(this.clock.now)));
         });
     }
 

@@ -22,6 +22,7 @@ export const DEFAULT_PLAN: Plan = {
     timeoutSlackMs: null,
     freezeHookAt: null,
     conflicts: false,
+    forged: null,
 };
 
 function worker(changes: Partial<WorkerPlan> = {}): WorkerPlan {
@@ -56,6 +57,10 @@ export const SCENARIOS: Record<string, Scenario> = {
     "drain-alone-reconciled": {
         description: "drain-alone with one reconciler run",
         plan: { ...ALONE, workers: [...ALONE.workers] },
+    },
+    forged: {
+        description: "two workers, a forged Spot warning for one of them while it binds and the scheduler allocates",
+        plan: { forged: { kind: "spot-interruption", worker: 0 }, readLagMs: 0, reconcilerRuns: 0 },
     },
     pair: {
         description: "two workers that launch together, EC2 without lag, neither the scheduler nor a reconciler run",

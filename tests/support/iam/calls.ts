@@ -69,6 +69,16 @@ export const SDK_CALLS: Record<string, Call[]> = {
         by: ALL,
         authorize: () => [{ action: "ec2:DescribeAddresses", resource: "*" }],
     }],
+    DescribeSpotInstanceRequestsCommand: [{
+        what: "confirm a Spot interruption warning: the status of the instances' Spot requests",
+        by: ["binder"],
+        authorize: () => [{ action: "ec2:DescribeSpotInstanceRequests", resource: "*" }],
+    }],
+    DescribeInstanceStatusCommand: [{
+        what: "confirm a scheduled change: the instances' scheduled events",
+        by: ["binder"],
+        authorize: () => [{ action: "ec2:DescribeInstanceStatus", resource: "*" }],
+    }],
     AssociateAddressCommand: [{
         // Called with NetworkInterfaceId; the instance is listed in case EC2 checks it too.
         what: "associate a pool address with a target's primary interface",

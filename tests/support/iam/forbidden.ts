@@ -51,6 +51,11 @@ export const FORBIDDEN: Forbidden[] = [
         { action: "ec2:DisassociateAddress", resource: SAMPLE.allocation, context: tagKeys(f.poolAddressTags) },
         { action: "ec2:DisassociateAddress", resource: SAMPLE.networkInterface, context: interfaceIn(f.vpcArns[0] ?? SAMPLE.otherVpc) },
     ]),
+    // Only the binder handles drain signals, and so only it asks EC2 to confirm them.
+    each("read Spot requests or instance status, which only a drain signal's confirmation needs", ["reconciler", "hook"], () => [
+        { action: "ec2:DescribeSpotInstanceRequests", resource: "*" },
+        { action: "ec2:DescribeInstanceStatus", resource: "*" },
+    ]),
     one("release a pool address", ALL, f => ({ action: "ec2:ReleaseAddress", resource: SAMPLE.allocation, context: tagKeys(f.poolAddressTags) })),
     one("allocate an address", ALL, () => ({ action: "ec2:AllocateAddress", resource: SAMPLE.allocation })),
     one("retag a pool address", ALL, f => ({ action: "ec2:CreateTags", resource: SAMPLE.allocation, context: tagKeys(f.poolAddressTags) })),
