@@ -19,11 +19,10 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { ChangeResourceRecordSetsCommand, GetChangeCommand, Route53Client } from "@aws-sdk/client-route-53";
 import { expect } from "chai";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import { createTable as createDynamoTable, startDynalite } from "../../support/aws/dynalite";
 import { Ec2Model } from "../../support/aws/ec2";
 import { AwsGateway, type GatewayOptions } from "../../support/aws/gateway";
+import { motoAvailable, startMoto, stopMoto, type Moto } from "../../support/aws/moto";
 import { Route53Model } from "../../support/aws/route53";
 import { SqsModel } from "../../support/aws/sqs";
 
@@ -357,12 +356,11 @@ describe("a world as weak as AWS", function () {
     // limits (a 5,624-byte ConditionExpression and one of 603 operators pass) nor
     // TransactionConflict (its transactions are instantaneous): those are not asked of it.
     describe("a second opinion from moto", () => {
-        let moto: { endpoint: string; process: ChildProcess } | undefined;
+        let moto: Moto | undefined;
         let motoClient: DynamoDBClient;
 
         before(async function () {
-            if (spawnSync("python3", ["-c", "import moto"]).status !== 0) {
-                if (process.env.CI === "true") throw new Error("moto is required in CI: `python3 -c 'import moto'` fails");
+            if (!motoAvailable()) {
                 console.warn("      moto is not installed (`python3 -c 'import moto'` fails): skipping the second opinion");
                 this.skip();
             }
@@ -431,41 +429,4 @@ async function until(condition: () => boolean, what: string): Promise<void> {
         if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
         await new Promise(resolve => setTimeout(resolve, 5));
     }
-}
-
-/** A free loopback port, as the system hands one out. */
-async function freePort(): Promise<number> {
-    const server = createServer();
-    await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.1", () => resolve()));
-    const { port } = server.address() as { port: number };
-    await new Promise<void>(resolve => server.close(() => resolve()));
-    return port;
-}
-
-/** moto's server on 127.0.0.1 only, once it answers HTTP; gives up after 30 s. */
-async function startMoto(): Promise<{ endpoint: string; process: ChildProcess }> {
-    const port = await freePort();
-    const child = spawn("python3", ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr?.on("data", (chunk: Buffer) => { stderr += chunk.toString(); });
-    const endpoint = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-        if (child.exitCode !== null) throw new Error(`moto exited with ${child.exitCode}: ${stderr}`);
-        try {
-            await fetch(`${endpoint}/moto-api/`);
-            return { endpoint, process: child };
-        } catch {
-            await new Promise(resolve => setTimeout(resolve, 100));
-        }
-    }
-    await stopMoto(child);
-    throw new Error(`moto did not answer on ${endpoint} within 30 s: ${stderr}`);
-}
-
-async function stopMoto(child: ChildProcess): Promise<void> {
-    if (child.exitCode !== null) return;
-    const exited = new Promise<void>(resolve => child.once("exit", () => resolve()));
-    child.kill("SIGTERM");
-    await exited;
 }
