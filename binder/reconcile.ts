@@ -209,6 +209,9 @@ export async function inspect(ctx: Context): Promise<Inspection> {
         } else if (row.launchedAt !== undefined && row.launchedAt !== instance.launchedAt) {
             // The stop's withdrawal never came: the row is of an earlier run, its `allocated` of streams that are gone.
             drift.push({ kind: "outdated-row", state: "running", instanceId, allocationId, publicIp, row, detail: `the row is of the run started ${row.launchedAt}; the instance started again ${instance.launchedAt}` });
+        } else if (!row.offered) {
+            // Published before the offers index: the scheduler client finds it once it is published again.
+            drift.push({ kind: "outdated-row", state: "running", instanceId, allocationId, publicIp, row, detail: "the row was published before the offers index, which does not list it" });
         }
     }
 

@@ -242,6 +242,8 @@ async function inBatches<T>(items: T[], atOnce: number, write: (item: T) => Prom
 export interface StoredServer extends ServerRow {
     allocated: boolean;
     boundAt: string;
+    /** Whether the row is on the offers index (or leaving it): false for a row published before the index. */
+    offered: boolean;
 }
 
 function toServer(item: Record<string, AttributeValue>): StoredServer {
@@ -254,6 +256,7 @@ function toServer(item: Record<string, AttributeValue>): StoredServer {
         launchedAt: item.LaunchedAt?.S,
         allocated: item.allocated?.BOOL ?? false,
         boundAt: item.BoundAt?.S ?? "",
+        offered: item[OFFER_INDEX.partition] !== undefined || item[LEAVING.reason] !== undefined,
     };
 }
 

@@ -5,7 +5,7 @@ import { expect } from "chai";
 import { EventHandler, ReconcileHandler } from "../../binder";
 import { ownerText } from "../../binder/aws/dns";
 import type { ChangeResourceRecordSetsInput } from "../support/aws/route53-rest";
-import { ADDRESS_TAGS, drainSignal, stateChange, World, WorldOptions } from "../support/world";
+import { ADDRESS_TAGS, awsSignal, stateChange, World, WorldOptions } from "../support/world";
 
 describe("the reconciler", function () {
     this.timeout(120_000);
@@ -119,10 +119,26 @@ describe("the reconciler", function () {
         await world.checkInvariants();
     });
 
+    it("publishes again a row from before the offers index, keeping its allocation, so the scheduler client finds it", async () => {
+        await open({ poolSize: 1 });
+        const instanceId = await bindOne();
+        const [row] = await world.servers();
+        await world.allocate(row.EIP, row.DNS_Record);
+        // As an earlier version published it: no Offer, no OfferKey.
+        await world.dynamodb.send(new UpdateItemCommand({
+            TableName: world.settings.serversTable, Key: { EIP: { S: row.EIP }, DNS_Record: { S: row.DNS_Record } }, UpdateExpression: "REMOVE Offer, OfferKey",
+        }));
+        const result = await reconcile({});
+        expect(result.fixed.map(d => [d.kind, d.instanceId])).to.deep.equal([["outdated-row", instanceId]]);
+        const [again] = await world.servers();
+        expect([again.allocated, typeof again.Offer, typeof again.OfferKey]).to.deep.equal([true, "string", "string"]);
+        expect((await reconcile({})).inspection.drift).to.deep.equal([]);
+    });
+
     it("per binding, names again a draining worker whose name went, and publishes no row for it", async () => {
         await open({ poolSize: 1, dnsRecords: "per-binding" });
         const instanceId = await bindOne();
-        await world.handle(handler, drainSignal("spot-interruption", [instanceId]));
+        await world.handle(handler, awsSignal(world.ec2, "scheduled-change", [instanceId]));
         expect(await world.servers()).to.deep.equal([]);
         const records = world.route53.records("A").concat(world.route53.records("TXT"));
         for (const record of records) world.route53.drop(record.name, record.type);

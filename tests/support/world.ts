@@ -47,6 +47,9 @@ export interface ServerItem {
     PrivateIp?: string;
     NodePool?: string;
     CapacityType?: string;
+    /** The offers index's keys (none on a row published before the index, or leaving). */
+    Offer?: string;
+    OfferKey?: string;
 }
 
 export interface LogLine {

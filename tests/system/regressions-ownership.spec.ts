@@ -7,7 +7,7 @@ import { EventHandler, ReconcileHandler } from "../../binder";
 import { ownerText } from "../../binder/aws/dns";
 import { ENV } from "../../binder/config";
 import { main } from "../../cli/main";
-import { ADDRESS_TAGS, drainSignal, stateChange, World, WorldOptions } from "../support/world";
+import { ADDRESS_TAGS, awsSignal, stateChange, World, WorldOptions } from "../support/world";
 
 describe("regressions: removals by someone who does not own what they remove", function () {
     this.timeout(120_000);
@@ -150,7 +150,7 @@ describe("regressions: removals by someone who does not own what they remove", f
         await open({ poolSize: 2, dnsRecords: "per-binding" });
         const instanceId = world.launch().instanceId;
         await world.handle(handler, stateChange(instanceId, "running"));
-        await world.handle(handler, drainSignal("rebalance-recommendation", [instanceId]));
+        await world.handle(handler, awsSignal(world.ec2, "scheduled-change", [instanceId]));
         const [untagged] = world.addressesOf(instanceId);
         const name = world.nameOf(untagged.publicIp, instanceId);
         const past = new Date(Date.now() - 20 * 60_000).toISOString();
