@@ -10,7 +10,7 @@ import { alarms } from "./alarms";
 import { drainSignalRules, onlyRulesSend, reconcileSchedule, stateChangeRule } from "./events";
 import { failureQueues } from "./failures";
 import { previewWarnings } from "./guardrails";
-import { checkNodeRoles, HOOK_TIMEOUT, hookEndpoint } from "./hooks";
+import { binderInvokePolicy, checkNodeRoles, HOOK_TIMEOUT, hookEndpoint, invokePolicy } from "./hooks";
 import { binderFunction } from "./lambda";
 import { Owner } from "./owner";
 import { addressRecords, allocateAddresses, findExternalAddresses, PoolAddress } from "./pool";
@@ -148,6 +148,8 @@ export class EipDnsBinder extends pulumi.ComponentResource {
             policy: { ...scope, role: "binder", eventQueueArn: events.arn },
         });
         feedFromQueue(owner, binder, events, settings.binderConcurrency);
+        // Only the mapping invokes the binder: a batch handed to it directly would be made up.
+        invokePolicy(owner, "binder-invokers", binder, binderInvokePolicy);
 
         // EC2 state changes (running, stopping, stopped, shutting-down, terminated) go to the queue.
         const stateRule = stateChangeRule(owner, events, queues.delivery);

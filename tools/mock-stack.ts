@@ -118,6 +118,9 @@ function mocks(recorded: DeclaredResource[], account: MockAccount): pulumi.runti
                 state.publicIp = `192.0.2.${++addresses}`;
                 state.allocationId = `eipalloc-${String(serial).padStart(17, "0")}`;
             }
+            if (args.type === "aws:lambda/function:Function") {
+                state.arn = `arn:aws:lambda:us-west-2:123456789012:function:${state.name}`;
+            }
             if (args.type === "aws:cloudwatch/logGroup:LogGroup") {
                 state.arn = `arn:aws:logs:us-west-2:123456789012:log-group:${state.name}`;
             }

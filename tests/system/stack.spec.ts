@@ -36,6 +36,7 @@ const T = {
     topic: "aws:sns/topic:Topic",
     subscription: "aws:sns/topicSubscription:TopicSubscription",
     url: "aws:lambda/functionUrl:FunctionUrl",
+    invokers: "aws:lambda/resourcePolicy:ResourcePolicy",
 };
 
 /** The resource of `type` named `name`. */
@@ -46,8 +47,10 @@ const named = (run: StackRun, type: string, name: string) => {
 };
 const statements = (run: StackRun, role = "binder") => JSON.parse(named(run, T.policy, role).inputs.policy).Statement as any[];
 const statement = (run: StackRun, sid: string, role = "binder") => statements(run, role).find(s => s.Sid === sid);
-/** The mocks give queues and rules their real ARN forms (the IAM simulator reads them), other resources a mock form. */
-const ARN_FORM: Record<string, string> = { [T.queue]: "arn:aws:sqs:us-west-2:123456789012:", [T.rule]: "arn:aws:events:us-west-2:123456789012:rule/" };
+/** The mocks give queues, rules and functions their real ARN forms (the IAM simulator reads them), other resources a mock form. */
+const ARN_FORM: Record<string, string> = {
+    [T.queue]: "arn:aws:sqs:us-west-2:123456789012:", [T.rule]: "arn:aws:events:us-west-2:123456789012:rule/", [T.fn]: "arn:aws:lambda:us-west-2:123456789012:function:",
+};
 const arnOf = (type: string, name: string) => new RegExp(`${(ARN_FORM[type] ?? `${type}/`).replace(/[/:]/g, "\\$&")}${PHYSICAL}${name}-\\d+$`);
 /** The ARN of every rule whose target is the event queue. */
 const queueRules = (run: StackRun) => run.ofType(T.target)
@@ -79,7 +82,7 @@ describe("the stack", function () {
             for (const r of run.resources) counts[r.type] = (counts[r.type] ?? 0) + 1;
             expect(counts).to.deep.equal({
                 [T.eip]: 4, [T.record]: 4, [T.table]: 2, [T.fn]: 2, [T.role]: 2, [T.policy]: 2,
-                [T.rule]: 4, [T.target]: 4, [T.permission]: 1, [T.logGroup]: 2,
+                [T.rule]: 4, [T.target]: 4, [T.permission]: 1, [T.invokers]: 1, [T.logGroup]: 2,
                 [T.queue]: 3, [T.queuePolicy]: 2, [T.mapping]: 1, [T.alarm]: 6,
             });
         });
@@ -353,17 +356,15 @@ describe("the stack", function () {
                 expect(run.outputs.hookUrl).to.match(/^https:\/\/\w{32}\.lambda-url\.us-west-2\.on\.aws\/$/);
             });
 
-            it("lets exactly the node roles call the URL with IAM auth, and invoke the function only through the URL", () => {
+            it("lets exactly the node roles call the URL with IAM auth, and invoke the function only through the URL, in one resource policy", () => {
                 const hook = run.one(T.url).inputs.functionName;
-                const permissions = run.ofType(T.permission).filter(p => p.name.startsWith("hook-"));
-                expect(permissions.map(p => ({ name: p.name, ...p.inputs }))).to.deep.equal(roles.flatMap(role => {
-                    const name = role.split("/").pop();
-                    return [
-                        { name: `hook-url-${name}`, action: "lambda:InvokeFunctionUrl", function: hook, principal: role, functionUrlAuthType: "AWS_IAM" },
-                        { name: `hook-invoke-${name}`, action: "lambda:InvokeFunction", function: hook, principal: role, invokedViaFunctionUrl: true },
-                    ];
-                }));
-                expect(run.ofType(T.permission).map(p => p.name).filter(n => !n.startsWith("hook-"))).to.deep.equal(["reconcile"]);
+                const policy = named(run, T.invokers, "hook-invokers");
+                const document = JSON.parse(policy.inputs.policy);
+                expect(policy.inputs.resourceArn).to.equal(`arn:aws:lambda:us-west-2:123456789012:function:${hook}`);
+                expect(document.Statement.filter((s: any) => s.Effect === "Allow").map((s: any) => [s.Principal.AWS, s.Action]))
+                    .to.deep.equal([[roles, "lambda:InvokeFunctionUrl"], [roles, "lambda:InvokeFunction"]]);
+                // A function's resource policy is one document: no Permission may add to it.
+                expect(run.ofType(T.permission).map(p => p.name)).to.deep.equal(["reconcile"]);
             });
 
             it("runs the hook function with its own log group, timeout, settings and node roles", () => {

@@ -92,6 +92,9 @@ export const PROVIDER_CALLS: Record<string, (resource: DeclaredResource) => Auth
             ...each(["lambda:RemovePermission", "lambda:GetPolicy"], functionArn("hook")),
         ];
     },
+    // A function's whole resource policy (the binder's and the hook's), written, read back and deleted.
+    "aws:lambda/resourcePolicy:ResourcePolicy": r => each(["lambda:PutResourcePolicy", "lambda:GetResourcePolicy", "lambda:DeleteResourcePolicy"],
+        functionArn(r.name.replace(/-invokers$/, ""))),
     "aws:lambda/functionUrl:FunctionUrl": r => [
         ...each(["lambda:CreateFunctionUrlConfig", "lambda:UpdateFunctionUrlConfig"], functionArn("hook"), { "lambda:FunctionUrlAuthType": r.inputs.authorizationType }),
         ...each(["lambda:GetFunctionUrlConfig", "lambda:DeleteFunctionUrlConfig"], functionArn("hook")),
