@@ -5,12 +5,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { createEventHandler, createHookHandler, createReconcileHandler } from "../binder";
 import { binderEnvironment, ConfigError, EVENT_QUEUE_URL_ENV, KeyLabel, NODE_ROLE_ARNS_ENV, parseSettings, rawValue, Settings } from "../binder/config";
 import { isNamedError } from "../binder/errors";
+import { nodeRole } from "../binder/identity";
 import { renderName } from "../binder/naming";
 import { alarms } from "./alarms";
 import { drainSignalRules, onlyRulesSend, reconcileSchedule, stateChangeRule } from "./events";
 import { failureQueues } from "./failures";
 import { previewWarnings } from "./guardrails";
-import { binderInvokePolicy, checkNodeRoles, HOOK_TIMEOUT, hookEndpoint, invokePolicy } from "./hooks";
+import { binderInvokePolicy, checkNodeRoles, checkNodeRoleTrust, HOOK_TIMEOUT, hookEndpoint, invokePolicy } from "./hooks";
 import { binderFunction } from "./lambda";
 import { Owner } from "./owner";
 import { addressRecords, allocateAddresses, findExternalAddresses, PoolAddress } from "./pool";
@@ -174,9 +175,13 @@ export class EipDnsBinder extends pulumi.ComponentResource {
         let hookUrl: aws.lambda.FunctionUrl | undefined;
         const nodeRoleArns = settings.nodeRoleArns;
         if (nodeRoleArns) {
-            // The hooks serve workers of the deploying account only: a role of another fails the preview.
-            const roles = aws.getCallerIdentityOutput({}, { parent: this }).accountId.apply(accountId => {
-                checkNodeRoles(nodeRoleArns, accountId, key("nodeRoleArns"));
+            // The hooks serve workers of the deploying account only, and only instances EC2 made sessions for:
+            // a role of another account, or one whose trust policy (read at deploy time) admits anyone but EC2, fails the preview.
+            const accountId = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
+            const trustPolicies = nodeRoleArns.map(arn => aws.iam.getRoleOutput({ name: nodeRole(arn)?.name ?? arn }, { parent: this }).assumeRolePolicy);
+            const roles = pulumi.all([accountId, ...trustPolicies]).apply(([account, ...trusts]) => {
+                checkNodeRoles(nodeRoleArns, account, key("nodeRoleArns"));
+                nodeRoleArns.forEach((arn, i) => checkNodeRoleTrust(arn, trusts[i], key("nodeRoleArns")));
                 return JSON.stringify(nodeRoleArns);
             });
             // The hook function acts only on the instance that calls, as the binder would on its events.

@@ -396,6 +396,35 @@ describe("the stack", function () {
                 expect(String((failure as Error)?.message)).to.match(
                     /eip-dns-binder:nodeRoleArns has 'arn:aws:iam::999999999999:role\/KarpenterNodeRole-media', of another account than 123456789012, where the stack deploys/);
             });
+
+            // Trust policies of a node role that let someone other than EC2 make its sessions, and name them.
+            const trusting = (principal: unknown) => JSON.stringify({ Version: "2012-10-17", Statement: [
+                { Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" },
+                { Effect: "Allow", Principal: principal, Action: ["sts:AssumeRole", "sts:AssumeRoleWithWebIdentity"] },
+            ] });
+            for (const [what, principal, named] of [
+                ["the account's root", { AWS: "arn:aws:iam::123456789012:root" }, /AWS "arn:aws:iam::123456789012:root"/],
+                ["an IRSA provider", { Federated: "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/EXAMPLE" }, /Federated "arn:aws:iam::123456789012:oidc-provider/],
+                ["another service", { Service: ["ec2.amazonaws.com", "lambda.amazonaws.com"] }, /Service "lambda\.amazonaws\.com"/],
+                ["anyone", "*", /Principal "\*"/],
+            ] as const) {
+                it(`fails the preview naming the key and the role when a node role's trust policy admits ${what}`, async () => {
+                    let failure: unknown;
+                    await runStack("dev", { nodeRoleArns: roles }, { tagged: [], trustPolicies: { "KarpenterNodeRole-spot": trusting(principal) } }).catch(err => { failure = err; });
+                    const message = String((failure as Error)?.message);
+                    expect(message).to.match(/eip-dns-binder:nodeRoleArns: the trust policy of 'arn:aws:iam::123456789012:role\/eks\/nodes\/KarpenterNodeRole-spot' admits /);
+                    expect(message).to.match(named);
+                });
+            }
+
+            it("reads each node role's trust policy at deploy time, and passes one that admits only EC2", async () => {
+                const run = await runStack("dev", { nodeRoleArns: roles }, { tagged: [], trustPolicies: { "KarpenterNodeRole-spot": JSON.stringify({ Version: "2012-10-17", Statement: [
+                    { Effect: "Allow", Principal: { Service: ["ec2.amazonaws.com"] }, Action: "sts:AssumeRole" },
+                    { Effect: "Deny", Principal: { AWS: "*" }, Action: "sts:AssumeRole" },
+                ] }) } });
+                expect(run.outputs.hookUrl).to.match(/lambda-url/);
+                expect(run.lookups.filter(l => l.token === "aws:iam/getRole:getRole").map(l => l.inputs.name).sort()).to.deep.equal(["KarpenterNodeRole-media", "KarpenterNodeRole-spot"]);
+            });
         });
     });
 

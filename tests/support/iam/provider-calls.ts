@@ -30,6 +30,8 @@ export const LOOKUPS: Authorization[] = [
     { action: "route53:ListHostedZones", resource: "*" },
     ...each(["route53:GetHostedZone", "route53:ListTagsForResource"], `arn:aws:route53:::hostedzone/${DOC_ZONE}`),
     { action: "ec2:DescribeAddresses", resource: "*" },
+    // Each node role's trust policy, read to check that only EC2 may assume it.
+    { action: "iam:GetRole", resource: `arn:aws:iam::${DOC_ACCOUNT}:role/eks/nodes/KarpenterNodeRole-media` },
 ];
 
 /** Per Pulumi type token, the calls for one declared resource of that type. */
