@@ -143,6 +143,8 @@ export class EipDnsBinder extends pulumi.ComponentResource {
             description: "Binds pool Elastic IPs, DNS names and scheduler rows to EC2 instances as they start and stop.",
             factory: createEventHandler,
             timeout: binderTimeout,
+            // As many as the mapping may run at once, kept for it whatever else the account runs.
+            reservedConcurrency: settings.binderConcurrency,
             settings: runtime,
             // It hands failed messages back to its queue to come again soon.
             environment: { [EVENT_QUEUE_URL_ENV]: events.url },
@@ -189,6 +191,8 @@ export class EipDnsBinder extends pulumi.ComponentResource {
                 description: "Binds or drains the worker that calls, for eip-dns-binder's node hooks.",
                 factory: createHookHandler,
                 timeout: HOOK_TIMEOUT,
+                // A ceiling on what callers can make it run (one DescribeInstances each), so they cannot use up the account's concurrency.
+                reservedConcurrency: settings.hookConcurrency,
                 settings: runtime,
                 environment: { [NODE_ROLE_ARNS_ENV]: roles },
                 policy: { ...scope, role: "hook" },

@@ -27,6 +27,8 @@ export interface FunctionArgs {
     /** Builds the handler at cold start; serialized from binder/ with everything it reaches. */
     factory: () => (event: unknown, context?: InvocationContext) => Promise<unknown>;
     timeout: number;
+    /** Concurrency reserved for the function, which is also its ceiling; unset, it shares the account's unreserved pool. */
+    reservedConcurrency?: number;
     /** Run-time settings, already rendered as environment-variable strings. */
     settings: Record<keyof BinderSettings, pulumi.Input<string>>;
     /** Variables only this function gets, by name. */
@@ -66,6 +68,7 @@ export function binderFunction(owner: Owner, name: string, args: FunctionArgs): 
         architectures: ["arm64"],
         memorySize: 256,
         timeout: args.timeout,
+        reservedConcurrentExecutions: args.reservedConcurrency,
         environment: { variables: pulumi.output({ ...binderEnvironment(args.settings), ...args.environment }) },
         loggingConfig: { logFormat: "Text", logGroup: logs.name },
         callbackFactory: args.factory,

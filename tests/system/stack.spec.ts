@@ -489,9 +489,17 @@ describe("the stack", function () {
             }
         });
 
-        it("caps the binder's concurrency at binderConcurrency", async () => {
+        it("caps the binder's concurrency at binderConcurrency, and reserves that much for it", async () => {
             const run = await runStack("dev", { binderConcurrency: 25 });
             expect(run.one(T.mapping).inputs.scalingConfig).to.deep.equal({ maximumConcurrency: 25 });
+            expect(named(run, T.fn, "binder").inputs.reservedConcurrentExecutions).to.equal(25);
+            expect(named(run, T.fn, "reconciler").inputs.reservedConcurrentExecutions).to.equal(undefined);
+        });
+
+        it("caps the hook function's concurrency at hookConcurrency, 10 unless set", async () => {
+            const roles = { nodeRoleArns: ["arn:aws:iam::123456789012:role/KarpenterNodeRole-media"] };
+            expect(named(await runStack("dev", roles), T.fn, "hook").inputs.reservedConcurrentExecutions).to.equal(10);
+            expect(named(await runStack("dev", { ...roles, hookConcurrency: 3 }), T.fn, "hook").inputs.reservedConcurrentExecutions).to.equal(3);
         });
 
         it("in per-binding mode drops the records and allows changes to this zone's own A and TXT records only", async () => {
