@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { DNS_RECORDS_MODES } from "../../binder/config";
 import { audit, principalOf } from "../support/iam/audit";
-import { PLATFORM_CALLS, SDK_CALLS } from "../support/iam/calls";
+import { PLATFORM_CALLS, recordChange, SDK_CALLS } from "../support/iam/calls";
 import { FUNCTIONS, stackFacts, StackFacts } from "../support/iam/facts";
 import { mutants } from "../support/iam/mutants";
 import { ACCOUNT, Authorization, decide, PolicyDocument } from "../support/iam/simulate";
@@ -189,6 +189,35 @@ describe("the functions' resource policies, simulated", function () {
             }
         }
     });
+});
+
+describe("the per-binding names the functions may write, simulated", function () {
+    this.timeout(120_000);
+
+    // Names in the zone that the template can never yield for prod (suffix live.example.com).
+    const FOREIGN = ["my-cool-web-app.live.example.com", "www.shop-eu-west-1.live.example.com", "a-b-c-d.e.live.example.com",
+        "10-0-0-1.dev.live.example.com", "192-0-2-1.dev.live.example.com", "1-2-3-4.live.example.com.attacker.live.example.com"];
+
+    for (const [dnsName, own] of [
+        ["{ip-dashed}.{suffix}", ["192-0-2-1.live.example.com", "10-100-200-255.live.example.com", "1-1-1-1.live.example.com"]],
+        ["{ip}.{suffix}", ["192.0.2.1.live.example.com", "10.100.200.255.live.example.com"]],
+        ["{instance-id}.{suffix}", ["i-0123456789abcdef0.live.example.com", "i-01234567.live.example.com"]],
+        ["{ip-dashed}-{instance-id}.{suffix}", ["192-0-2-1-i-0123456789abcdef0.live.example.com"]],
+    ] as const) {
+        it(`lets prod with dnsName ${dnsName} write its own names and none of the zone's others, nor dev's`, async () => {
+            const facts = await stackFacts("prod", "per-binding", { dnsName });
+            const wrong: string[] = [];
+            for (const role of FUNCTIONS) {
+                for (const name of [...own, ...FOREIGN]) {
+                    const wanted = (own as readonly string[]).includes(name) ? "Allowed" : "ImplicitlyDenied";
+                    const got = await decide(principalOf(role), recordChange(facts.zoneId, "UPSERT", ["A", "TXT"], [name]), { identity: [facts.policies[role]] });
+                    if (got !== wanted) wrong.push(`${role} writing ${name}: ${got}`);
+                }
+            }
+            expect(wrong).to.deep.equal([]);
+            expect(JSON.stringify(facts.policies.binder).replace(/\s/g, "").length, "a role's inline policies may hold 10,240 characters").to.be.below(10_240);
+        });
+    }
 });
 
 describe("permissions, simulated, for every choice of drain signals", function () {

@@ -505,7 +505,9 @@ describe("the stack", function () {
         it("in per-binding mode drops the records and allows changes to this zone's own A and TXT records only", async () => {
             const run = await runStack("dev", { dnsRecords: "per-binding", dnsName: "{instance-id}.{suffix}" });
             expect(run.ofType(T.record)).to.have.length(0);
-            const names = { "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["i-*.dev.live.example.com"] };
+            // An instance id is i- and 8 or 17 hexadecimal digits: no other letter, no dot, no underscore before the suffix.
+            const names = { "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["i-????????.dev.live.example.com", "i-?????????????????.dev.live.example.com"] };
+            const excluded = { "route53:ChangeResourceRecordSetsNormalizedRecordNames": [..."ghjklmnopqrstuvwxyz._"].map(c => `*${c}*.dev.live.example.com`) };
             expect(statement(run, "ChangeOwnRecordsOnly")).to.deep.equal({
                 Sid: "ChangeOwnRecordsOnly",
                 Effect: "Allow",
@@ -517,6 +519,7 @@ describe("the stack", function () {
                         "route53:ChangeResourceRecordSetsRecordTypes": ["A", "TXT"],
                     },
                     "ForAllValues:StringLike": names,
+                    "ForAllValues:StringNotLike": excluded,
                 },
             });
             expect(statement(run, "MarkOwnRecordsOnly")).to.deep.equal({
@@ -527,6 +530,8 @@ describe("the stack", function () {
                 Condition: {
                     "ForAllValues:StringEquals": { "route53:ChangeResourceRecordSetsActions": ["CREATE"], "route53:ChangeResourceRecordSetsRecordTypes": ["TXT"] },
                     "ForAllValues:StringLike": names,
+                    "ForAllValues:StringNotLike": excluded,
+                    "ForAllValues:StringNotLike": excluded,
                 },
             });
             expect(statement(run, "ReadOwnZone")).to.deep.include({ Action: ["route53:ListResourceRecordSets"], Resource: [`arn:aws:route53:::hostedzone/${ZONE_ID}`] });
