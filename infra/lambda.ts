@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
-import { BinderSettings, binderEnvironment } from "../binder/config";
+import { BinderSettings, binderEnvironment, PROJECT } from "../binder/config";
 import { InvocationContext } from "../binder/handler";
 import { Owner } from "./owner";
 import { binderPolicy, PolicyScope } from "./policy";
@@ -36,14 +36,21 @@ export interface FunctionArgs {
     policy: Inputs<Omit<PolicyScope, "partition" | "region" | "accountId" | "logGroupArn">>;
 }
 
+/** The path of every function role of a stack: `/eip-dns-binder/<stack>/`. */
+export function functionRolePath(stack: string): string {
+    return `/${PROJECT}/${stack}/`;
+}
+
 /** A function of the binder's with its own log group and a role that can do only what it does. */
 export function binderFunction(owner: Owner, name: string, args: FunctionArgs): aws.lambda.CallbackFunction<unknown, unknown> {
     // Logs go to a group the stack owns, so their retention is set and the role
     // needs no permission to create log groups.
     const logs = new aws.cloudwatch.LogGroup(owner.name(name), { retentionInDays: 30 }, { parent: owner.parent });
 
-    // The role carries one inline policy instead of CallbackFunction's broad managed policies.
+    // The role carries one inline policy instead of CallbackFunction's broad managed policies. Its path is
+    // the stack's own, so a deploy role can be limited to this stack's roles by ARN (docs/deploying.md).
     const role = new aws.iam.Role(owner.name(name), {
+        path: functionRolePath(pulumi.getStack()),
         assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "lambda.amazonaws.com" }),
     }, { parent: owner.parent });
 

@@ -531,7 +531,6 @@ describe("the stack", function () {
                     "ForAllValues:StringEquals": { "route53:ChangeResourceRecordSetsActions": ["CREATE"], "route53:ChangeResourceRecordSetsRecordTypes": ["TXT"] },
                     "ForAllValues:StringLike": names,
                     "ForAllValues:StringNotLike": excluded,
-                    "ForAllValues:StringNotLike": excluded,
                 },
             });
             expect(statement(run, "ReadOwnZone")).to.deep.include({ Action: ["route53:ListResourceRecordSets"], Resource: [`arn:aws:route53:::hostedzone/${ZONE_ID}`] });
