@@ -27,6 +27,8 @@ export interface Settings {
     reconcileSchedule: string;
     minFreeAddresses: number;
     binderConcurrency: number;
+    /** The hook function's reserved concurrency: its most invocations at once, whatever the callers do. */
+    hookConcurrency: number;
     alarmEmail?: string;
     /** The cluster's VPCs: the only ones whose network interfaces the functions may put a pool address on. */
     vpcIds?: string[];
@@ -49,7 +51,7 @@ export interface Settings {
 const KEYS: Record<keyof Settings, true> = {
     instanceTags: true, addressTags: true, poolSize: true, hostedZone: true, suffix: true, dnsName: true, dnsTtl: true,
     dnsRecords: true, protectAddresses: true, deletionProtection: true, reconcileSchedule: true, minFreeAddresses: true,
-    binderConcurrency: true, alarmEmail: true, vpcIds: true, addressQuota: true, drainOn: true, nodeRoleArns: true,
+    binderConcurrency: true, hookConcurrency: true, alarmEmail: true, vpcIds: true, addressQuota: true, drainOn: true, nodeRoleArns: true,
 };
 export const SETTING_KEYS = Object.keys(KEYS) as (keyof Settings)[];
 
@@ -63,6 +65,7 @@ export const DEFAULTS = {
     reconcileSchedule: "rate(5 minutes)",
     minFreeAddresses: 1,
     binderConcurrency: 10,
+    hookConcurrency: 10,
 };
 
 /**
@@ -72,8 +75,8 @@ export const DEFAULTS = {
  */
 export const DEFAULT_DRAIN_ON: readonly DrainReason[] = ["spot-interruption", "scheduled-change"];
 
-// Lambda's SQS event source mapping takes a maximum concurrency of 2 to 1000.
-export const LIMITS = { poolSize: 1000, dnsTtlMin: 1, dnsTtlMax: 86400, concurrencyMin: 2, concurrencyMax: 1000, addressQuota: 100000 };
+// Lambda's SQS event source mapping takes a maximum concurrency of 2 to 1000; a reserved concurrency of 0 would stop the hooks.
+export const LIMITS = { poolSize: 1000, dnsTtlMin: 1, dnsTtlMax: 86400, concurrencyMin: 2, concurrencyMax: 1000, hookConcurrencyMin: 1, addressQuota: 100000 };
 
 const SCHEDULE = /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$/;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
@@ -291,6 +294,7 @@ export function parseSettings(lookup: RawLookup, label: KeyLabel = configKey): S
         reconcileSchedule: r.raw("reconcileSchedule")?.trim() ?? DEFAULTS.reconcileSchedule,
         minFreeAddresses: r.integer("minFreeAddresses", DEFAULTS.minFreeAddresses, 0, LIMITS.poolSize),
         binderConcurrency: r.integer("binderConcurrency", DEFAULTS.binderConcurrency, LIMITS.concurrencyMin, LIMITS.concurrencyMax),
+        hookConcurrency: r.integer("hookConcurrency", DEFAULTS.hookConcurrency, LIMITS.hookConcurrencyMin, LIMITS.concurrencyMax),
         alarmEmail: r.raw("alarmEmail")?.trim(),
         vpcIds: r.ids("vpcIds", VPC_ID, "vpc-0123456789abcdef0"),
         addressQuota: r.optionalInteger("addressQuota", 1, LIMITS.addressQuota),

@@ -81,7 +81,10 @@ async function handle(ctx: Context, event: unknown, setting: HookSetting): Promi
         return { answer: { status: 403, body: { error: "refused", reason: identity.refused } } };
     }
     const { caller } = identity;
-    const known = ROUTES[request.rawPath ?? ""];
+    // Own properties only, so that a path such as `__proto__` or `constructor` finds nothing of Object's prototype.
+    // (Not a Map: the archive's serializer does not carry one.)
+    const path = request.rawPath ?? "";
+    const known = Object.hasOwn(ROUTES, path) ? ROUTES[path] : undefined;
     const method = request.requestContext?.http?.method;
     if (!known) return { answer: { status: 404, body: { error: "no-such-route", reason: `no ${request.rawPath}: the hooks are POST /bind, POST /drain and GET /self` } } };
     const { route } = known;

@@ -5,12 +5,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { createEventHandler, createHookHandler, createReconcileHandler } from "../binder";
 import { binderEnvironment, ConfigError, DRAIN_ON_ENV, EVENT_QUEUE_URL_ENV, KeyLabel, NODE_ROLE_ARNS_ENV, parseSettings, rawValue, RECONCILE_CONCURRENCY_ENV, Settings } from "../binder/config";
 import { isNamedError } from "../binder/errors";
+import { nodeRole } from "../binder/identity";
 import { renderName } from "../binder/naming";
 import { alarms } from "./alarms";
 import { drainSignalRules, onlyRulesSend, reconcileSchedule, stateChangeRule } from "./events";
 import { failureQueues } from "./failures";
 import { previewWarnings } from "./guardrails";
-import { checkNodeRoles, HOOK_TIMEOUT, hookEndpoint } from "./hooks";
+import { binderInvokePolicy, checkNodeRoles, checkNodeRoleTrust, HOOK_TIMEOUT, hookEndpoint, invokePolicy } from "./hooks";
 import { binderFunction } from "./lambda";
 import { Owner } from "./owner";
 import { addressRecords, allocateAddresses, findExternalAddresses, PoolAddress } from "./pool";
@@ -145,12 +146,16 @@ export class EipDnsBinder extends pulumi.ComponentResource {
             description: "Binds pool Elastic IPs, DNS names and scheduler rows to EC2 instances as they start and stop.",
             factory: createEventHandler,
             timeout: binderTimeout,
+            // As many as the mapping may run at once, kept for it whatever else the account runs.
+            reservedConcurrency: settings.binderConcurrency,
             settings: runtime,
             // It hands failed messages back to its queue to come again soon, and acts only on the drain signals it has rules for.
             environment: { [EVENT_QUEUE_URL_ENV]: events.url, [DRAIN_ON_ENV]: JSON.stringify(settings.drainOn) },
             policy: { ...scope, role: "binder", eventQueueArn: events.arn },
         });
         feedFromQueue(owner, binder, events, settings.binderConcurrency);
+        // Only the mapping invokes the binder: a batch handed to it directly would be made up.
+        invokePolicy(owner, "binder-invokers", binder, binderInvokePolicy);
 
         // EC2 state changes (running, stopping, stopped, shutting-down, terminated) go to the queue.
         const stateRule = stateChangeRule(owner, events, queues.delivery);
@@ -177,9 +182,13 @@ export class EipDnsBinder extends pulumi.ComponentResource {
         let hookUrl: aws.lambda.FunctionUrl | undefined;
         const nodeRoleArns = settings.nodeRoleArns;
         if (nodeRoleArns) {
-            // The hooks serve workers of the deploying account only: a role of another fails the preview.
-            const roles = aws.getCallerIdentityOutput({}, { parent: this }).accountId.apply(accountId => {
-                checkNodeRoles(nodeRoleArns, accountId, key("nodeRoleArns"));
+            // The hooks serve workers of the deploying account only, and only instances EC2 made sessions for:
+            // a role of another account, or one whose trust policy (read at deploy time) admits anyone but EC2, fails the preview.
+            const accountId = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
+            const trustPolicies = nodeRoleArns.map(arn => aws.iam.getRoleOutput({ name: nodeRole(arn)?.name ?? arn }, { parent: this }).assumeRolePolicy);
+            const roles = pulumi.all([accountId, ...trustPolicies]).apply(([account, ...trusts]) => {
+                checkNodeRoles(nodeRoleArns, account, key("nodeRoleArns"));
+                nodeRoleArns.forEach((arn, i) => checkNodeRoleTrust(arn, trusts[i], key("nodeRoleArns")));
                 return JSON.stringify(nodeRoleArns);
             });
             // The hook function acts only on the instance that calls, as the binder would on its events.
@@ -187,6 +196,8 @@ export class EipDnsBinder extends pulumi.ComponentResource {
                 description: "Binds or drains the worker that calls, for eip-dns-binder's node hooks.",
                 factory: createHookHandler,
                 timeout: HOOK_TIMEOUT,
+                // A ceiling on what callers can make it run (one DescribeInstances each), so they cannot use up the account's concurrency.
+                reservedConcurrency: settings.hookConcurrency,
                 settings: runtime,
                 environment: { [NODE_ROLE_ARNS_ENV]: roles },
                 policy: { ...scope, role: "hook" },

@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
-import { BinderSettings, binderEnvironment } from "../binder/config";
+import { BinderSettings, binderEnvironment, PROJECT } from "../binder/config";
 import { InvocationContext } from "../binder/handler";
 import { Owner } from "./owner";
 import { binderPolicy, PolicyScope } from "./policy";
@@ -27,11 +27,18 @@ export interface FunctionArgs {
     /** Builds the handler at cold start; serialized from binder/ with everything it reaches. */
     factory: () => (event: unknown, context?: InvocationContext) => Promise<unknown>;
     timeout: number;
+    /** Concurrency reserved for the function, which is also its ceiling; unset, it shares the account's unreserved pool. */
+    reservedConcurrency?: number;
     /** Run-time settings, already rendered as environment-variable strings. */
     settings: Record<keyof BinderSettings, pulumi.Input<string>>;
     /** Variables only this function gets, by name. */
     environment?: Record<string, pulumi.Input<string>>;
     policy: Inputs<Omit<PolicyScope, "partition" | "region" | "accountId" | "logGroupArn">>;
+}
+
+/** The path of every function role of a stack: `/eip-dns-binder/<stack>/`. */
+export function functionRolePath(stack: string): string {
+    return `/${PROJECT}/${stack}/`;
 }
 
 /** A function of the binder's with its own log group and a role that can do only what it does. */
@@ -40,8 +47,10 @@ export function binderFunction(owner: Owner, name: string, args: FunctionArgs): 
     // needs no permission to create log groups.
     const logs = new aws.cloudwatch.LogGroup(owner.name(name), { retentionInDays: 30 }, { parent: owner.parent });
 
-    // The role carries one inline policy instead of CallbackFunction's broad managed policies.
+    // The role carries one inline policy instead of CallbackFunction's broad managed policies. Its path is
+    // the stack's own, so a deploy role can be limited to this stack's roles by ARN (docs/deploying.md).
     const role = new aws.iam.Role(owner.name(name), {
+        path: functionRolePath(pulumi.getStack()),
         assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "lambda.amazonaws.com" }),
     }, { parent: owner.parent });
 
@@ -66,6 +75,7 @@ export function binderFunction(owner: Owner, name: string, args: FunctionArgs): 
         architectures: ["arm64"],
         memorySize: 256,
         timeout: args.timeout,
+        reservedConcurrentExecutions: args.reservedConcurrency,
         environment: { variables: pulumi.output({ ...binderEnvironment(args.settings), ...args.environment }) },
         loggingConfig: { logFormat: "Text", logGroup: logs.name },
         callbackFactory: args.factory,

@@ -63,9 +63,45 @@ const MOVES: Record<FunctionRole, string[]> = {
 const resourceTags = (tags: Tags) =>
     Object.fromEntries(Object.entries(tags).map(([key, value]) => [`aws:ResourceTag/${key}`, value]));
 
-/** The names the template can yield (an A and a TXT record each), as an IAM pattern (Route53 compares them lower-case, without the trailing dot). */
-export function recordNamePattern(dnsName: string, suffix: string): string {
-    return renderName(dnsName, { ip: "*.*.*.*", suffix, instanceId: "i-*" });
+/** Where a placeholder stands in a rendered template, until it is widened to IAM wildcards. */
+const MARK = { octet: "\u0001", instance: "\u0002" };
+/** An octet is 1 to 3 digits; an instance id `i-` and 8 or 17 hexadecimal digits. */
+const OCTET_SHAPES = ["?", "??", "???"];
+const INSTANCE_SHAPES = ["i-????????", "i-?????????????????"];
+/** More patterns than this would not fit a role's inline policies; then each octet is `*`. */
+const MOST_PATTERNS = 81;
+/** The characters a record name may have, of which each pattern set admits only those the template can yield. */
+const NAME_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789-._";
+
+/** Every way to replace each `mark` in `texts` with one of `shapes`. */
+function expand(texts: string[], mark: string, shapes: string[]): string[] {
+    return texts.flatMap(text => {
+        const at = text.indexOf(mark);
+        return at < 0 ? [text] : expand(shapes.map(shape => text.slice(0, at) + shape + text.slice(at + 1)), mark, shapes);
+    });
+}
+
+/**
+ * The names the template can yield (an A and a TXT record each), as IAM patterns that
+ * Route53 compares lower-case, without the trailing dot: each octet 1 to 3 characters
+ * (`?`), an instance id its two lengths. `names` allows them; `excluded` refuses a name
+ * with a character the template never puts before its fixed tail (a letter where only
+ * digits go, a dot in a dashed address), since `?` matches any character.
+ */
+export function recordNamePatterns(dnsName: string, suffix: string): { names: string[]; excluded: string[] } {
+    const octets = `${MARK.octet}.${MARK.octet}.${MARK.octet}.${MARK.octet}`;
+    const marked = renderName(dnsName, { ip: octets, suffix, instanceId: MARK.instance });
+    const withInstances = expand([marked], MARK.instance, INSTANCE_SHAPES);
+    const exact = expand(withInstances, MARK.octet, OCTET_SHAPES);
+    const names = exact.length <= MOST_PATTERNS ? exact : expand(withInstances, MARK.octet, ["*"]);
+    // The fixed tail after the last placeholder, and what may come before it.
+    const lastMark = Math.max(marked.lastIndexOf(MARK.octet), marked.lastIndexOf(MARK.instance));
+    const tail = marked.slice(lastMark + 1);
+    const head = marked.slice(0, lastMark + 1);
+    const yielded = new Set([...head.replace(/[\u0001\u0002]/g, ""), ..."0123456789"]);
+    if (head.includes(MARK.instance)) for (const c of "i-abcdef") yielded.add(c);
+    const excluded = [...NAME_CHARACTERS].filter(c => !yielded.has(c)).map(c => `*${c}*${tail}`);
+    return { names, excluded };
 }
 
 /**
@@ -162,7 +198,11 @@ export function binderPolicy(scope: PolicyScope): PolicyDocument {
     }
     if (scope.dnsRecords === "per-binding") {
         const zone = arn("route53", `hostedzone/${scope.hostedZoneId}`, "", "");
-        const names = recordNamePattern(scope.dnsName, scope.suffix);
+        const { names, excluded } = recordNamePatterns(scope.dnsName, scope.suffix);
+        const ownNames = {
+            "ForAllValues:StringLike": { "route53:ChangeResourceRecordSetsNormalizedRecordNames": names },
+            "ForAllValues:StringNotLike": { "route53:ChangeResourceRecordSetsNormalizedRecordNames": excluded },
+        };
         statements.push(
             {
                 // Route53's normalized names are lower case without the trailing dot; every
@@ -177,7 +217,7 @@ export function binderPolicy(scope: PolicyScope): PolicyDocument {
                         "route53:ChangeResourceRecordSetsActions": ["UPSERT", "DELETE"],
                         "route53:ChangeResourceRecordSetsRecordTypes": ["A", "TXT"],
                     },
-                    "ForAllValues:StringLike": { "route53:ChangeResourceRecordSetsNormalizedRecordNames": [names] },
+                    ...ownNames,
                 },
             },
             {
@@ -192,7 +232,7 @@ export function binderPolicy(scope: PolicyScope): PolicyDocument {
                         "route53:ChangeResourceRecordSetsActions": ["CREATE"],
                         "route53:ChangeResourceRecordSetsRecordTypes": ["TXT"],
                     },
-                    "ForAllValues:StringLike": { "route53:ChangeResourceRecordSetsNormalizedRecordNames": [names] },
+                    ...ownNames,
                 },
             },
             {

@@ -26,6 +26,8 @@ export interface DeclaredResource {
 
 export interface StackRun {
     resources: DeclaredResource[];
+    /** The data-source calls the program made, in order. */
+    lookups: { token: string; inputs: Record<string, any> }[];
     outputs: Record<string, any>;
     /** Resources of one type, e.g. "aws:ec2/eip:Eip". */
     ofType(type: string): DeclaredResource[];
@@ -38,7 +40,12 @@ export interface StackRun {
 /** Tagged Elastic IPs the mocked account already has, as `aws.ec2.getEips` would return them. */
 export interface MockAccount {
     tagged: { allocationId: string; publicIp: string; tags: Record<string, string> }[];
+    /** Roles' trust policies by role name, as `aws.iam.getRole` returns them; any other role trusts only EC2. */
+    trustPolicies?: Record<string, string>;
 }
+
+/** A node role's usual trust policy: only EC2 may make its sessions. */
+const EC2_ONLY_TRUST = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }] });
 
 export const ZONE_ID = "Z0MOCKZONE";
 
@@ -104,7 +111,7 @@ function recordOptions(recorded: DeclaredResource[]): void {
     };
 }
 
-function mocks(recorded: DeclaredResource[], account: MockAccount): pulumi.runtime.Mocks {
+function mocks(recorded: DeclaredResource[], account: MockAccount, lookups: StackRun["lookups"]): pulumi.runtime.Mocks {
     let serial = 0;
     // Addresses are numbered apart, so that they do not depend on what else was declared first.
     let addresses = 0;
@@ -117,6 +124,9 @@ function mocks(recorded: DeclaredResource[], account: MockAccount): pulumi.runti
             if (args.type === "aws:ec2/eip:Eip") {
                 state.publicIp = `192.0.2.${++addresses}`;
                 state.allocationId = `eipalloc-${String(serial).padStart(17, "0")}`;
+            }
+            if (args.type === "aws:lambda/function:Function") {
+                state.arn = `arn:aws:lambda:us-west-2:123456789012:function:${state.name}`;
             }
             if (args.type === "aws:cloudwatch/logGroup:LogGroup") {
                 state.arn = `arn:aws:logs:us-west-2:123456789012:log-group:${state.name}`;
@@ -140,6 +150,7 @@ function mocks(recorded: DeclaredResource[], account: MockAccount): pulumi.runti
             return { id: `${args.name}-id`, state };
         },
         call(args) {
+            lookups.push({ token: args.token, inputs: args.inputs });
             switch (args.token) {
                 case "aws:route53/getZone:getZone":
                     return { zoneId: ZONE_ID, name: args.inputs.name, id: ZONE_ID };
@@ -152,6 +163,8 @@ function mocks(recorded: DeclaredResource[], account: MockAccount): pulumi.runti
                     return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws" };
                 case "aws:index/getRegion:getRegion":
                     return { region: "us-west-2", name: "us-west-2", id: "us-west-2" };
+                case "aws:iam/getRole:getRole":
+                    return { name: args.inputs.name, assumeRolePolicy: account.trustPolicies?.[args.inputs.name] ?? EC2_ONLY_TRUST, id: args.inputs.name };
                 case "aws:index/getCallerIdentity:getCallerIdentity":
                     return { accountId: "123456789012", arn: "arn:aws:iam::123456789012:user/ci", userId: "ci", id: "ci" };
                 default:
@@ -160,6 +173,11 @@ function mocks(recorded: DeclaredResource[], account: MockAccount): pulumi.runti
         },
     };
 }
+
+/** Fails the run under way; one listener for every run, which drops the later rejections of a failed run (by their message). */
+let failRun: ((reason: unknown) => void) | undefined;
+let listening = false;
+const spent = new Set<string>();
 
 async function settle(value: unknown): Promise<unknown> {
     if (pulumi.Output.isInstance(value)) {
@@ -174,25 +192,44 @@ async function settle(value: unknown): Promise<unknown> {
  */
 export async function runStack(stack: string, overrides: Record<string, unknown> = {}, account: MockAccount = { tagged: [] }, program = "index.ts"): Promise<StackRun> {
     const resources: DeclaredResource[] = [];
+    const lookups: StackRun["lookups"] = [];
     pulumi.runtime.setAllConfig(stackConfig(stack, overrides));
-    await pulumi.runtime.setMocks(mocks(resources, account), PROJECT, stack, false);
+    await pulumi.runtime.setMocks(mocks(resources, account, lookups), PROJECT, stack, false);
     recordOptions(resources);
     const entry = require.resolve(path.join(ROOT, program));
     delete require.cache[entry];
     // A program exports a function that returns its outputs, or exports them itself.
     const loaded: (() => Promise<Record<string, unknown>>) | Record<string, unknown> = require(entry);
-    const raw = typeof loaded === "function" ? await loaded() : loaded;
-    const outputs: Record<string, any> = {};
-    // pulumi.output unwraps Outputs nested in plain values too, such as each pool's under `pools`.
-    for (const [key, value] of Object.entries(raw)) outputs[key] = await settle(pulumi.output(value));
-    await pulumi.runtime.disconnect();
-    return view(resources, outputs);
+    // An Output that fails after the program returned fails the run, as it fails `pulumi preview`;
+    // the outputs it feeds would never settle.
+    const failed = new Promise<never>((_, reject) => { failRun = reject; });
+    if (!listening) {
+        process.on("unhandledRejection", reason => {
+            if (![...spent].some(message => String(reason).includes(message))) failRun?.(reason);
+        });
+    }
+    listening = true;
+    try {
+        const raw = typeof loaded === "function" ? await Promise.race([loaded(), failed]) : loaded;
+        const outputs: Record<string, any> = {};
+        // pulumi.output unwraps Outputs nested in plain values too, such as each pool's under `pools`.
+        for (const [key, value] of Object.entries(raw)) outputs[key] = await Promise.race([settle(pulumi.output(value)), failed]);
+        await Promise.race([pulumi.runtime.disconnect(), failed]);
+        return view(resources, outputs, lookups);
+    } catch (err) {
+        // What else a failed run rejects, then or during a later run, only follows from its failure: dropped.
+        if (err instanceof Error) spent.add(err.message.replace(/^(error serializing property "\w+": )+/, ""));
+        throw err;
+    } finally {
+        failRun = undefined;
+    }
 }
 
-function view(resources: DeclaredResource[], outputs: Record<string, any>): StackRun {
+function view(resources: DeclaredResource[], outputs: Record<string, any>, lookups: StackRun["lookups"]): StackRun {
     const ofType = (type: string) => resources.filter(r => r.type === type);
     return {
         resources,
+        lookups,
         outputs,
         ofType,
         one(type) {
@@ -205,7 +242,7 @@ function view(resources: DeclaredResource[], outputs: Record<string, any>): Stac
             const children = resources
                 .filter(r => r.urn.includes(`::${COMPONENT_TYPE}$`) && r.name.startsWith(prefix))
                 .map(r => ({ ...r, name: r.name.slice(prefix.length) }));
-            return view(children, outputs);
+            return view(children, outputs, lookups);
         },
     };
 }

@@ -6,7 +6,7 @@ import * as path from "path";
 import { DRAIN_REASONS } from "../../binder/events";
 import { runStack, StackRun } from "../../tools/mock-stack";
 import { jsonBlockAfter } from "../support/iam/markdown";
-import { alarmTopic, autoNamed, DOC_ACCOUNT, functionArn, LOOKUPS, PROVIDER_CALLS } from "../support/iam/provider-calls";
+import { alarmTopic, autoNamed, DOC_ACCOUNT, functionArn, functionRole, LOOKUPS, PROVIDER_CALLS } from "../support/iam/provider-calls";
 import { Authorization, decide, PolicyDocument } from "../support/iam/simulate";
 import { NODE_ROLE_ARN } from "../support/world";
 
@@ -58,13 +58,19 @@ describe("the deploy role's policies (docs/deploying.md)", function () {
             { action: "ec2:ReleaseAddress", resource: address, context: other },
             { action: "ec2:CreateTags", resource: address, context: { ...other, "aws:TagKeys": ["pool"], "aws:RequestTag/pool": "media-dev" } },
             { action: "ec2:AllocateAddress", resource: address, context: { "aws:TagKeys": ["pool"], "aws:RequestTag/pool": "media-dev" } },
-            { action: "iam:PassRole", resource: `arn:aws:iam::${DOC_ACCOUNT}:role/${autoNamed("binder")}`, context: { "iam:PassedToService": "ec2.amazonaws.com" } },
+            { action: "iam:PassRole", resource: functionRole("binder"), context: { "iam:PassedToService": "ec2.amazonaws.com" } },
             { action: "iam:PassRole", resource: `arn:aws:iam::${DOC_ACCOUNT}:role/Administrator`, context: { "iam:PassedToService": "lambda.amazonaws.com" } },
             { action: "lambda:CreateEventSourceMapping", resource: "*", context: { "lambda:FunctionArn": functionArn("other") } },
             { action: "cloudwatch:PutMetricAlarm", resource: `arn:aws:cloudwatch:us-west-2:${DOC_ACCOUNT}:alarm:${autoNamed("failures")}`,
                 context: { "cloudwatch:AlarmActions": [alarmTopic, "arn:aws:automate:us-west-2:ec2:terminate"] } },
             { action: "dynamodb:DeleteTable", resource: `arn:aws:dynamodb:us-west-2:${DOC_ACCOUNT}:table/orders` },
             { action: "iam:PutRolePolicy", resource: `arn:aws:iam::${DOC_ACCOUNT}:role/Administrator` },
+            // Roles of other projects whose names merely contain a function's name, and the prod stack's roles.
+            ...["payments-reconciler-prod", "binder-admin", "webhook-handler", "eip-dns-binder/prod/binder-1a2b3c4"].flatMap(role => [
+                ...["iam:CreateRole", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:DeleteRolePolicy", "iam:DeleteRole"]
+                    .map(action => ({ action, resource: `arn:aws:iam::${DOC_ACCOUNT}:role/${role}` })),
+                { action: "iam:PassRole", resource: `arn:aws:iam::${DOC_ACCOUNT}:role/${role}`, context: { "iam:PassedToService": "lambda.amazonaws.com" } },
+            ]),
             { action: "sns:Subscribe", resource: alarmTopic, context: { "sns:Protocol": "https" } },
             { action: "events:PutRule", resource: `arn:aws:events:us-west-2:${DOC_ACCOUNT}:rule/${autoNamed("orders")}` },
             { action: "events:PutTargets", resource: `arn:aws:events:us-west-2:${DOC_ACCOUNT}:rule/${autoNamed("orders")}` },

@@ -127,7 +127,11 @@ describe("docs/node-hooks.md", function () {
             const service = /--aws-sigv4 "aws:amz:\$\w+:(\w+)"/.exec(userData)?.[1];
             const bindPath = /ask POST "([^"]+)"/.exec(userData)?.[1];
             expect(service).to.equal("lambda");
-            expect(userData).to.include('-H "x-amz-security-token: ');
+            // The credentials reach curl on its standard input (-K -), never on its command line, where any process could read them.
+            for (const script of [userData, waitScript, preStopScript, ...blocks("sh", "bash")].filter(text => text.includes("--aws-sigv4"))) {
+                expect(script).to.include('header = "x-amz-security-token: %s"').and.include("-K -");
+                expect(script).to.not.match(/--user |-u "|-H "x-amz-security-token/);
+            }
             const worker = world.launch();
             const credentials = become(worker.instanceId);
             const region = "us-west-2";

@@ -1,6 +1,9 @@
 // The example service control policy in docs/deploying.md, in the IAM simulator: only
-// Karpenter's controller role may set or remove the target tag, only the deploy role the
-// pool tags, at launch, at allocation or afterwards; other tags stay free.
+// Karpenter's controller role (its exact ARN) may set or remove the target tag, through EC2,
+// Auto Scaling or Spot Fleet; only the deploy role the pool tags, at launch, at allocation or
+// afterwards; only the functions and the deploy role move, release or transfer a pool
+// address; nobody rewrites the exempt roles, and only the deploy role the functions'.
+// Other tags stay free.
 import { expect } from "chai";
 import * as path from "path";
 import { parseSettings } from "../../binder/config";
@@ -16,11 +19,19 @@ const PRINCIPALS = {
     admin: `arn:aws:iam::${ACCOUNT}:role/Administrator`,
     karpenter: `arn:aws:iam::${ACCOUNT}:role/KarpenterController-prod`,
     deployer: `arn:aws:iam::${ACCOUNT}:role/eip-dns-binder-deploy-prod`,
+    // A function's role, under the stack's path.
+    binder: `arn:aws:iam::${ACCOUNT}:role/eip-dns-binder/prod/binder-1a2b3c4`,
+    // Roles an administrator could make with names like the exempt ones'.
+    fakeKarpenter: `arn:aws:iam::${ACCOUNT}:role/KarpenterController-x`,
+    fakeDeployer: `arn:aws:iam::${ACCOUNT}:role/eip-dns-binder-deploy-x`,
 };
 type Who = keyof typeof PRINCIPALS;
 
 const instance = `arn:aws:ec2:us-west-2:${ACCOUNT}:instance/i-0123456789abcdef0`;
 const address = `arn:aws:ec2:us-west-2:${ACCOUNT}:elastic-ip/eipalloc-0123456789abcdef0`;
+const role = (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`;
+const group = `arn:aws:autoscaling:us-west-2:${ACCOUNT}:autoScalingGroup:0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0:autoScalingGroupName/nodes`;
+const poolAddress = { "aws:ResourceTag/pool": "media" };
 const tagging = (action: string, resource: string, tags: Record<string, string>, extra: Record<string, string> = {}): Authorization => ({
     action,
     resource,
@@ -38,8 +49,22 @@ const CASES: [string, Authorization, Who[]][] = [
     ["take an address out of the pool", tagging("ec2:DeleteTags", address, { pool: "media" }), ["deployer"]],
     ["allocate an address into the pool", tagging("ec2:AllocateAddress", address, { "pool": "media", [STACK_TAG]: "prod" }), ["deployer"]],
     ["tag an address at allocation", tagging("ec2:CreateTags", address, { pool: "media" }, { "ec2:CreateAction": "AllocateAddress" }), ["deployer"]],
-    ["tag an instance with a tag of its own", tagging("ec2:CreateTags", instance, { CostCenter: "42" }), ["admin", "karpenter", "deployer"]],
-    ["tag an address with a tag of its own", tagging("ec2:CreateTags", address, { Name: "bastion" }), ["admin", "karpenter", "deployer"]],
+    ["tag an instance with a tag of its own", tagging("ec2:CreateTags", instance, { CostCenter: "42" }), ["admin", "karpenter", "deployer", "binder", "fakeKarpenter", "fakeDeployer"]],
+    ["tag an address with a tag of its own", tagging("ec2:CreateTags", address, { Name: "bastion" }), ["admin", "karpenter", "deployer", "binder", "fakeKarpenter", "fakeDeployer"]],
+    // Other services that put tags on instances they launch.
+    ["make an Auto Scaling group that tags its instances as targets", tagging("autoscaling:CreateAutoScalingGroup", group, { "karpenter.sh/nodepool": "media" }), ["karpenter"]],
+    ["tag an Auto Scaling group's instances as targets", tagging("autoscaling:CreateOrUpdateTags", group, { "karpenter.sh/nodepool": "media" }), ["karpenter"]],
+    ["request a Spot Fleet that tags its instances as targets", tagging("ec2:RequestSpotFleet", `arn:aws:ec2:us-west-2:${ACCOUNT}:spot-fleet-request/*`, { "karpenter.sh/nodepool": "media" }), ["karpenter"]],
+    // A pool address moved, released or given away needs no tag at all.
+    ...["ec2:AssociateAddress", "ec2:DisassociateAddress", "ec2:ReleaseAddress", "ec2:EnableAddressTransfer", "ec2:DisableAddressTransfer"].map(action =>
+        [`${action.slice(4)} a pool address`, { action, resource: address, context: poolAddress }, ["deployer", "binder"]] as [string, Authorization, Who[]]),
+    ["associate an address outside the pool", { action: "ec2:AssociateAddress", resource: address, context: { "aws:ResourceTag/Name": "bastion" } }, ["admin", "karpenter", "deployer", "binder", "fakeKarpenter", "fakeDeployer"]],
+    // The exempt roles, and the functions' path, written only where they are made.
+    ...["iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:DeleteRolePermissionsBoundary"].flatMap(action => [
+        [`${action} on Karpenter's role`, { action, resource: role("KarpenterController-prod") }, []],
+        [`${action} on the deploy role`, { action, resource: role("eip-dns-binder-deploy-prod") }, []],
+        [`${action} on a role under the functions' path`, { action, resource: role("eip-dns-binder/prod/binder-9z8y7x6") }, ["deployer"]],
+    ] as [string, Authorization, Who[]][]),
 ];
 
 async function violations(scp: PolicyDocument): Promise<string[]> {
@@ -68,6 +93,10 @@ describe("the trust boundary's example service control policy", function () {
         }
     });
 
+    it("fits in a service control policy (5,120 characters, whitespace not counted)", () => {
+        expect(JSON.stringify(scp).length).to.be.below(5120);
+    });
+
     it("lets only Karpenter set the target tag and only the deployer the pool tags, and leaves other tags free", async () => {
         expect(await violations(scp)).to.deep.equal([]);
     });
@@ -76,7 +105,7 @@ describe("the trust boundary's example service control policy", function () {
         const statements = scp.Statement as any[];
         const broken: PolicyDocument[] = statements.flatMap((statement, i) => [
             { ...scp, Statement: statements.filter((_, j) => j !== i) },
-            ...Object.keys(statement.Condition).map(operator => {
+            ...Object.keys(statement.Condition ?? {}).map(operator => {
                 const { [operator]: _dropped, ...rest } = statement.Condition;
                 return { ...scp, Statement: statements.map((s, j) => (j === i ? { ...s, Condition: rest } : s)) };
             }),

@@ -69,8 +69,9 @@ describe("the EipDnsBinder component", function () {
 
     it("fails the preview of a program whose node role is of another account, naming the argument", async () => {
         // The check runs once the account is known, so the failure reaches Pulumi as the program's
-        // unhandled error, as it would in `pulumi preview`: run the program in a process of its own.
-        const script = `require("./tools/mock-stack").runStack("dev", {}, undefined, "tests/fixtures/programs/foreign-node-role.ts").then(() => console.log("declared"))`;
+        // unhandled error, as it would in `pulumi preview`, which fails the run: run the program in a process of its own.
+        const script = `require("./tools/mock-stack").runStack("dev", {}, undefined, "tests/fixtures/programs/foreign-node-role.ts")`
+            + `.then(() => console.log("declared"), err => { console.error(err); process.exit(1); })`;
         const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
         let output = "";
         child.stdout.on("data", chunk => { output += chunk; });

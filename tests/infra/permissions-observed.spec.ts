@@ -22,6 +22,7 @@ function worldFacts(world: World, mode: DnsRecordsMode): StackFacts {
         logGroups: { binder: "log-group:binder", reconciler: "log-group:reconciler", hook: "log-group:hook" },
         zoneId: "Z0TESTZONE", queues: { events: "events", failed: "failed", undelivered: "undelivered" }, stateRule: "rule", drainRules: [], scheduleRule: "schedule",
         hookFunction: "hook", hookPolicy: { Version: "2012-10-17", Statement: [] }, nodeRoleArns: [],
+        binderFunction: "binder", binderInvokePolicy: { Version: "2012-10-17", Statement: [] },
         poolAddressTags: {}, addressTags: {}, instanceTags: {}, vpcArns: [], recordName: "name", suffix: "suffix", hostedZone: "zone",
     };
 }

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { DNS_RECORDS_MODES } from "../../binder/config";
 import { audit, principalOf } from "../support/iam/audit";
-import { PLATFORM_CALLS, SDK_CALLS } from "../support/iam/calls";
+import { PLATFORM_CALLS, recordChange, SDK_CALLS } from "../support/iam/calls";
 import { FUNCTIONS, stackFacts, StackFacts } from "../support/iam/facts";
 import { mutants } from "../support/iam/mutants";
 import { ACCOUNT, Authorization, decide, PolicyDocument } from "../support/iam/simulate";
@@ -85,58 +85,139 @@ describe("permissions, simulated", function () {
     }
 });
 
+/** An identity policy as broad as AWSLambda_FullAccess's Lambda statement: every Lambda action on every function. */
+const LAMBDA_FULL_ACCESS: PolicyDocument = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "lambda:*", Resource: "*" }] };
+/** An instance of the node role's, in the account: EC2 put its ARN into the credentials it issued. */
+const INSTANCE = `arn:aws:ec2:us-west-2:${ACCOUNT}:instance/i-0123456789abcdef0`;
+
 /**
- * Who may call the node hooks, by the hook function's resource policy alone (the node
- * role needs nothing in its own policy, within the account): the node role's instance
- * sessions through the function URL with AWS_IAM auth, and nobody else, nor anyone
- * directly. Returns what went otherwise.
+ * Who may call the node hooks: the node role's instance sessions through the function
+ * URL with AWS_IAM auth (by the resource policy alone: the node role needs nothing in its
+ * own policy, within the account), and nobody else, nor anyone directly, whatever their
+ * identity policies allow. Returns what went otherwise.
  */
 async function wrongInvokers(facts: StackFacts, policy: PolicyDocument = facts.hookPolicy): Promise<string[]> {
     const wrong: string[] = [];
-    const role = facts.nodeRoleArns[0].split("/").pop();
-    const worker = `arn:aws:sts::${ACCOUNT}:assumed-role/${role}/i-0123456789abcdef0`;
-    const url = (authType: string): Authorization => ({ action: "lambda:InvokeFunctionUrl", resource: facts.hookFunction, context: { "lambda:FunctionUrlAuthType": authType } });
-    const invoke = (viaUrl?: string): Authorization => ({ action: "lambda:InvokeFunction", resource: facts.hookFunction, context: viaUrl === undefined ? {} : { "lambda:InvokedViaFunctionUrl": viaUrl } });
-    const cases: [string, string, Authorization, string][] = [
-        ["a worker calling the URL", worker, url("AWS_IAM"), "Allowed"],
-        ["a worker invoking through the URL", worker, invoke("true"), "Allowed"],
-        ["a worker calling a URL without IAM auth", worker, url("NONE"), "ImplicitlyDenied"],
-        ["a worker invoking the function directly", worker, invoke("false"), "ImplicitlyDenied"],
-        ["a worker invoking the function with no URL in the request", worker, invoke(), "ImplicitlyDenied"],
-        ["another role of the account calling the URL", `arn:aws:sts::${ACCOUNT}:assumed-role/SomeOtherRole/i-0123456789abcdef0`, url("AWS_IAM"), "ImplicitlyDenied"],
-        ["a role of the same name in another account", `arn:aws:sts::999999999999:assumed-role/${role}/i-0123456789abcdef0`, url("AWS_IAM"), "ImplicitlyDenied"],
-        ["the binder calling the URL", principalOf("binder"), url("AWS_IAM"), "ImplicitlyDenied"],
+    const roleArn = facts.nodeRoleArns[0];
+    const role = roleArn.split("/").pop();
+    const session = (name: string) => `arn:aws:sts::${ACCOUNT}:assumed-role/${role}/${name}`;
+    // What each caller's credentials put into the request: the role behind a session, and EC2's instance when EC2 issued them.
+    const ec2Issued = { "aws:PrincipalArn": roleArn, "ec2:SourceInstanceARN": INSTANCE };
+    const assumed = { "aws:PrincipalArn": roleArn };
+    const admin = { "aws:PrincipalArn": `arn:aws:iam::${ACCOUNT}:role/Administrator` };
+    const url = (authType: string, who: Record<string, string>): Authorization =>
+        ({ action: "lambda:InvokeFunctionUrl", resource: facts.hookFunction, context: { "lambda:FunctionUrlAuthType": authType, ...who } });
+    const invoke = (viaUrl: string | undefined, who: Record<string, string>, action = "lambda:InvokeFunction"): Authorization =>
+        ({ action, resource: facts.hookFunction, context: { ...(viaUrl !== undefined && { "lambda:InvokedViaFunctionUrl": viaUrl }), ...who } });
+    const cases: [string, string, Authorization, string, PolicyDocument[]?][] = [
+        ["a worker calling the URL", session("i-0123456789abcdef0"), url("AWS_IAM", ec2Issued), "Allowed"],
+        ["a worker invoking through the URL", session("i-0123456789abcdef0"), invoke("true", ec2Issued), "Allowed"],
+        ["a worker calling a URL without IAM auth", session("i-0123456789abcdef0"), url("NONE", ec2Issued), "ImplicitlyDenied"],
+        ["a worker invoking the function directly", session("i-0123456789abcdef0"), invoke("false", ec2Issued), "ExplicitlyDenied"],
+        ["a worker invoking the function with no URL in the request", session("i-0123456789abcdef0"), invoke(undefined, ec2Issued), "ExplicitlyDenied"],
+        ["another role of the account calling the URL", `arn:aws:sts::${ACCOUNT}:assumed-role/SomeOtherRole/i-0123456789abcdef0`,
+            url("AWS_IAM", { "aws:PrincipalArn": `arn:aws:iam::${ACCOUNT}:role/SomeOtherRole`, "ec2:SourceInstanceARN": INSTANCE }), "ExplicitlyDenied"],
+        ["a role of the same name in another account", `arn:aws:sts::999999999999:assumed-role/${role}/i-0123456789abcdef0`,
+            url("AWS_IAM", { "aws:PrincipalArn": `arn:aws:iam::999999999999:role/${role}`, "ec2:SourceInstanceARN": INSTANCE }), "ExplicitlyDenied"],
+        ["the binder calling the URL", principalOf("binder"), url("AWS_IAM", { "aws:PrincipalArn": principalOf("binder") }), "ExplicitlyDenied"],
+        // A session of the node role that EC2 did not issue: its maker chose the name.
+        ["a node role session not issued by EC2 calling the URL", session("i-0fedcba9876543210"), url("AWS_IAM", assumed), "ExplicitlyDenied"],
+        ["a node role session not issued by EC2 invoking through the URL", session("i-0fedcba9876543210"), invoke("true", assumed), "ExplicitlyDenied"],
+        // An administrator whose identity policy allows every Lambda action: the payload would be theirs to write.
+        ["an administrator with lambda:* invoking the function directly", admin["aws:PrincipalArn"], invoke(undefined, admin), "ExplicitlyDenied", [LAMBDA_FULL_ACCESS]],
+        ["an administrator with lambda:* invoking it asynchronously", admin["aws:PrincipalArn"], invoke(undefined, admin, "lambda:InvokeAsync"), "ExplicitlyDenied", [LAMBDA_FULL_ACCESS]],
+        ["an administrator with lambda:* calling the URL", admin["aws:PrincipalArn"], url("AWS_IAM", admin), "ExplicitlyDenied", [LAMBDA_FULL_ACCESS]],
+        ["an administrator with lambda:* invoking through the URL", admin["aws:PrincipalArn"], invoke("true", admin), "ExplicitlyDenied", [LAMBDA_FULL_ACCESS]],
     ];
-    for (const [who, principal, request, wanted] of cases) {
-        const got = await decide(principal, request, { resource: policy });
+    for (const [who, principal, request, wanted, identity] of cases) {
+        const got = await decide(principal, request, { resource: policy, identity });
         if (got !== wanted) wrong.push(`${who}: ${got}, expected ${wanted}`);
     }
     return wrong;
 }
 
-describe("the node hooks' resource policy, simulated", function () {
+/**
+ * Who may invoke the binder: nobody but its event source mapping, which Lambda runs
+ * itself (an AWS service, needing no grant), whatever an identity policy allows.
+ */
+async function wrongBinderInvokers(facts: StackFacts, policy: PolicyDocument = facts.binderInvokePolicy): Promise<string[]> {
+    const wrong: string[] = [];
+    const admin = `arn:aws:iam::${ACCOUNT}:role/Administrator`;
+    const invoke = (principal: string, action = "lambda:InvokeFunction"): Authorization =>
+        ({ action, resource: facts.binderFunction, context: { "aws:PrincipalArn": principal, "aws:PrincipalIsAWSService": "false" } });
+    const cases: [string, string, Authorization, string[], PolicyDocument[]][] = [
+        ["an administrator with lambda:* invoking the binder", admin, invoke(admin), ["ExplicitlyDenied"], [LAMBDA_FULL_ACCESS]],
+        ["an administrator with lambda:* invoking it asynchronously", admin, invoke(admin, "lambda:InvokeAsync"), ["ExplicitlyDenied"], [LAMBDA_FULL_ACCESS]],
+        ["the hook function's role with lambda:* invoking the binder", principalOf("hook"), invoke(principalOf("hook")), ["ExplicitlyDenied"], [facts.policies.hook, LAMBDA_FULL_ACCESS]],
+        // Lambda's poller: it reads the queue with the binder's role and invokes as the service; only an explicit denial would stop it.
+        ["the event source mapping invoking the binder", "lambda.amazonaws.com",
+            { action: "lambda:InvokeFunction", resource: facts.binderFunction, context: { "aws:PrincipalIsAWSService": "true" } }, ["Allowed", "ImplicitlyDenied"], []],
+    ];
+    for (const [who, principal, request, wanted, identity] of cases) {
+        const got = await decide(principal, request, { resource: policy, identity });
+        if (!wanted.includes(got)) wrong.push(`${who}: ${got}, expected ${wanted.join(" or ")}`);
+    }
+    return wrong;
+}
+
+describe("the functions' resource policies, simulated", function () {
     this.timeout(120_000);
     let facts: StackFacts;
     before(async () => { facts = await stackFacts("dev", "per-address"); });
 
-    it("lets the node role's instances call the function URL with IAM auth and invoke the function only through it; nobody else", async () => {
-        expect(facts.hookPolicy.Statement).to.have.length(2);
+    it("let the node role's EC2-issued sessions call the function URL with IAM auth and invoke the hook only through it; nobody else", async () => {
         expect(await wrongInvokers(facts)).to.deep.equal([]);
     });
 
-    it("fails when a grant loses its condition: the function invoked directly, or a URL without IAM auth", async () => {
-        const unconditioned = (action: string) => ({
-            ...facts.hookPolicy,
-            Statement: facts.hookPolicy.Statement.map(({ Condition, ...s }: any) => (s.Action === action ? s : { ...s, Condition })),
-        });
-        expect(await wrongInvokers(facts, unconditioned("lambda:InvokeFunction"))).to.deep.equal([
-            "a worker invoking the function directly: Allowed, expected ImplicitlyDenied",
-            "a worker invoking the function with no URL in the request: Allowed, expected ImplicitlyDenied",
-        ]);
-        expect(await wrongInvokers(facts, unconditioned("lambda:InvokeFunctionUrl"))).to.deep.equal([
-            "a worker calling a URL without IAM auth: Allowed, expected ImplicitlyDenied",
-        ]);
+    it("let nobody invoke the binder directly, and leave its event source mapping and its reads of the queue alone", async () => {
+        expect(await wrongBinderInvokers(facts)).to.deep.equal([]);
+        for (const action of ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]) {
+            expect(await decide(principalOf("binder"), { action, resource: facts.queues.events }, { identity: [facts.policies.binder] }), action).to.equal("Allowed");
+        }
     });
+
+    // An allowing statement's condition is backed by a denial, so only denials are widened.
+    it("fail when a statement is dropped or a denial loses its condition", async () => {
+        for (const [check, policy] of [[wrongInvokers, facts.hookPolicy], [wrongBinderInvokers, facts.binderInvokePolicy]] as const) {
+            for (const [i, statement] of (policy.Statement as any[]).entries()) {
+                const dropped = { ...policy, Statement: policy.Statement.filter((_, j) => j !== i) };
+                expect(await check(facts, dropped), `without ${statement.Sid}`).to.not.deep.equal([]);
+                if (statement.Effect !== "Deny") continue;
+                const { Condition: _condition, ...unconditioned } = statement;
+                const widened = { ...policy, Statement: policy.Statement.map((s, j) => (j === i ? unconditioned : s)) };
+                expect(await check(facts, widened), `${statement.Sid} without its condition`).to.not.deep.equal([]);
+            }
+        }
+    });
+});
+
+describe("the per-binding names the functions may write, simulated", function () {
+    this.timeout(120_000);
+
+    // Names in the zone that the template can never yield for prod (suffix live.example.com).
+    const FOREIGN = ["my-cool-web-app.live.example.com", "www.shop-eu-west-1.live.example.com", "a-b-c-d.e.live.example.com",
+        "10-0-0-1.dev.live.example.com", "192-0-2-1.dev.live.example.com", "1-2-3-4.live.example.com.attacker.live.example.com"];
+
+    for (const [dnsName, own] of [
+        ["{ip-dashed}.{suffix}", ["192-0-2-1.live.example.com", "10-100-200-255.live.example.com", "1-1-1-1.live.example.com"]],
+        ["{ip}.{suffix}", ["192.0.2.1.live.example.com", "10.100.200.255.live.example.com"]],
+        ["{instance-id}.{suffix}", ["i-0123456789abcdef0.live.example.com", "i-01234567.live.example.com"]],
+        ["{ip-dashed}-{instance-id}.{suffix}", ["192-0-2-1-i-0123456789abcdef0.live.example.com"]],
+    ] as const) {
+        it(`lets prod with dnsName ${dnsName} write its own names and none of the zone's others, nor dev's`, async () => {
+            const facts = await stackFacts("prod", "per-binding", { dnsName });
+            const wrong: string[] = [];
+            for (const role of FUNCTIONS) {
+                for (const name of [...own, ...FOREIGN]) {
+                    const wanted = (own as readonly string[]).includes(name) ? "Allowed" : "ImplicitlyDenied";
+                    const got = await decide(principalOf(role), recordChange(facts.zoneId, "UPSERT", ["A", "TXT"], [name]), { identity: [facts.policies[role]] });
+                    if (got !== wanted) wrong.push(`${role} writing ${name}: ${got}`);
+                }
+            }
+            expect(wrong).to.deep.equal([]);
+            expect(JSON.stringify(facts.policies.binder).replace(/\s/g, "").length, "a role's inline policies may hold 10,240 characters").to.be.below(10_240);
+        });
+    }
 });
 
 describe("permissions, simulated, for every choice of drain signals", function () {

@@ -48,7 +48,7 @@ describe("pools", function () {
         it("names a named pool's bad keys by their place in the map, and every problem at once", () => {
             expect(problems({ pools: { edge: { ...EDGE, poolSize: -1, dnsTTL: 5 }, Bad_Name: EDGE, default: EDGE, solo: "x" } })).to.deep.equal([
                 "eip-dns-binder:pools.edge.dnsTTL is not a setting; a pool takes instanceTags, addressTags, poolSize, hostedZone, suffix, dnsName, dnsTtl, dnsRecords, "
-                + "protectAddresses, deletionProtection, reconcileSchedule, minFreeAddresses, binderConcurrency, alarmEmail, vpcIds, addressQuota, drainOn, nodeRoleArns",
+                + "protectAddresses, deletionProtection, reconcileSchedule, minFreeAddresses, binderConcurrency, hookConcurrency, alarmEmail, vpcIds, addressQuota, drainOn, nodeRoleArns",
                 "eip-dns-binder:pools.edge.poolSize must be a whole number from 0 to 1000, not '-1'",
                 "eip-dns-binder:pools has a pool named 'Bad_Name': a name is 1-24 lower-case letters, digits and dashes, starting with a letter, and not 'default' (the top-level pool's)",
                 "eip-dns-binder:pools has a pool named 'default': a name is 1-24 lower-case letters, digits and dashes, starting with a letter, and not 'default' (the top-level pool's)",

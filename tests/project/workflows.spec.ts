@@ -188,9 +188,15 @@ function pulumiProblems({ workflow }: Source): string[] {
             const stacks = stacksOf(job, step);
             if (command !== "preview" && command !== "up") problems.push(`${name}: unexpected pulumi command ${String(command)}`);
             if (inputs["work-dir"] !== ".") problems.push(`${name}: work-dir must be "."`);
-            if (step.env?.PULUMI_ACCESS_TOKEN !== "${{ secrets.PULUMI_ACCESS_TOKEN }}") {
-                problems.push(`${name}: PULUMI_ACCESS_TOKEN must come from secrets.PULUMI_ACCESS_TOKEN`);
+            // A deploy takes its environment's own token; a preview a read-only one, never a deploy token.
+            const token = command === "up" ? "PULUMI_ACCESS_TOKEN" : "PULUMI_PREVIEW_TOKEN";
+            if (step.env?.PULUMI_ACCESS_TOKEN !== `\${{ secrets.${token} }}`) {
+                problems.push(`${name}: PULUMI_ACCESS_TOKEN must come from secrets.${token}`);
             }
+            if (!/^\d+\.\d+\.\d+$/.test(String(inputs["pulumi-version"]))) problems.push(`${name}: pulumi-version must pin a CLI release x.y.z`);
+            // The program needs no install script; the runner gets cloud credentials after the install.
+            const installStep = stepsOf(job).find(s => typeof s.run === "string" && s.run.includes("npm ci"));
+            if (installStep && !String(installStep.run).includes("--ignore-scripts")) problems.push(`${name}: npm ci must run with --ignore-scripts before Pulumi`);
             if (stacks.length === 0 || stacks.some(stack => !STACKS.includes(stack))) {
                 problems.push(`${name}: stacks ${JSON.stringify(stacks)} are not all among ${JSON.stringify(STACKS)}`);
             }
@@ -295,6 +301,7 @@ describe("GitHub workflows", () => {
                 /deploy-dev: uses AWS but lacks id-token: write/,
                 /deploy-dev: aws-access-key-id means stored credentials/,
                 /deploy-dev: PULUMI_ACCESS_TOKEN must come from secrets/,
+                /deploy-dev: pulumi-version must pin a CLI release/,
                 /deploy-dev: runs Pulumi before npm ci/,
                 /deploy-dev: does not wait for a job that runs npm test/,
                 /deploy-dev: concurrency group must be pulumi-dev/,
@@ -357,7 +364,7 @@ describe("GitHub workflows", () => {
             const docs = fs.readFileSync(DOCS, "utf8");
             const referenced = (text: string) => [...text.matchAll(/\b(?:vars|secrets)\.([A-Z][A-Z0-9_]*)/g)].map(m => m[1]);
             const names = new Set(sources().flatMap(({ text }) => referenced(text)));
-            expect([...names].sort()).to.deep.equal(["AWS_DEPLOY_ROLE_ARN", "AWS_PREVIEW_ROLE_ARN", "AWS_REGION", "PULUMI_ACCESS_TOKEN", "PULUMI_ORG"]);
+            expect([...names].sort()).to.deep.equal(["AWS_DEPLOY_ROLE_ARN", "AWS_PREVIEW_ROLE_ARN", "AWS_REGION", "PULUMI_ACCESS_TOKEN", "PULUMI_ORG", "PULUMI_PREVIEW_TOKEN"]);
             for (const name of names) expect(docs, name).to.include(`\`${name}\``);
             expect(docs).to.match(/required reviewers/i);
         });

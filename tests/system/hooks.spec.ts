@@ -289,6 +289,10 @@ describe("the node hooks, through the shipped archive", function () {
         const worker = world.launch();
         const caller = callers.instance(worker.instanceId);
         expect(await call("POST", "/release", caller)).to.deep.include({ status: 404 });
+        // Names every object has by its prototype are no routes (a URL's path starts with /; a request is not bound to one).
+        for (const rawPath of ["__proto__", "constructor", "toString", "hasOwnProperty"]) {
+            expect(answerOf(await hook.invoke({ ...hookRequest("POST", "/bind", caller), rawPath })), rawPath).to.deep.include({ status: 404 });
+        }
         const wrong = await call("GET", "/bind", caller);
         expect(wrong).to.deep.include({ status: 405 });
         expect(wrong.headers.allow).to.equal("POST");

@@ -36,6 +36,7 @@ const T = {
     topic: "aws:sns/topic:Topic",
     subscription: "aws:sns/topicSubscription:TopicSubscription",
     url: "aws:lambda/functionUrl:FunctionUrl",
+    invokers: "aws:lambda/resourcePolicy:ResourcePolicy",
 };
 
 /** The resource of `type` named `name`. */
@@ -46,8 +47,10 @@ const named = (run: StackRun, type: string, name: string) => {
 };
 const statements = (run: StackRun, role = "binder") => JSON.parse(named(run, T.policy, role).inputs.policy).Statement as any[];
 const statement = (run: StackRun, sid: string, role = "binder") => statements(run, role).find(s => s.Sid === sid);
-/** The mocks give queues and rules their real ARN forms (the IAM simulator reads them), other resources a mock form. */
-const ARN_FORM: Record<string, string> = { [T.queue]: "arn:aws:sqs:us-west-2:123456789012:", [T.rule]: "arn:aws:events:us-west-2:123456789012:rule/" };
+/** The mocks give queues, rules and functions their real ARN forms (the IAM simulator reads them), other resources a mock form. */
+const ARN_FORM: Record<string, string> = {
+    [T.queue]: "arn:aws:sqs:us-west-2:123456789012:", [T.rule]: "arn:aws:events:us-west-2:123456789012:rule/", [T.fn]: "arn:aws:lambda:us-west-2:123456789012:function:",
+};
 const arnOf = (type: string, name: string) => new RegExp(`${(ARN_FORM[type] ?? `${type}/`).replace(/[/:]/g, "\\$&")}${PHYSICAL}${name}-\\d+$`);
 /** The ARN of every rule whose target is the event queue. */
 const queueRules = (run: StackRun) => run.ofType(T.target)
@@ -79,7 +82,7 @@ describe("the stack", function () {
             for (const r of run.resources) counts[r.type] = (counts[r.type] ?? 0) + 1;
             expect(counts).to.deep.equal({
                 [T.eip]: 4, [T.record]: 4, [T.table]: 2, [T.fn]: 2, [T.role]: 2, [T.policy]: 2,
-                [T.rule]: 4, [T.target]: 4, [T.permission]: 1, [T.logGroup]: 2,
+                [T.rule]: 4, [T.target]: 4, [T.permission]: 1, [T.invokers]: 1, [T.logGroup]: 2,
                 [T.queue]: 3, [T.queuePolicy]: 2, [T.mapping]: 1, [T.alarm]: 6,
             });
         });
@@ -363,17 +366,15 @@ describe("the stack", function () {
                 expect(run.outputs.hookUrl).to.match(/^https:\/\/\w{32}\.lambda-url\.us-west-2\.on\.aws\/$/);
             });
 
-            it("lets exactly the node roles call the URL with IAM auth, and invoke the function only through the URL", () => {
+            it("lets exactly the node roles call the URL with IAM auth, and invoke the function only through the URL, in one resource policy", () => {
                 const hook = run.one(T.url).inputs.functionName;
-                const permissions = run.ofType(T.permission).filter(p => p.name.startsWith("hook-"));
-                expect(permissions.map(p => ({ name: p.name, ...p.inputs }))).to.deep.equal(roles.flatMap(role => {
-                    const name = role.split("/").pop();
-                    return [
-                        { name: `hook-url-${name}`, action: "lambda:InvokeFunctionUrl", function: hook, principal: role, functionUrlAuthType: "AWS_IAM" },
-                        { name: `hook-invoke-${name}`, action: "lambda:InvokeFunction", function: hook, principal: role, invokedViaFunctionUrl: true },
-                    ];
-                }));
-                expect(run.ofType(T.permission).map(p => p.name).filter(n => !n.startsWith("hook-"))).to.deep.equal(["reconcile"]);
+                const policy = named(run, T.invokers, "hook-invokers");
+                const document = JSON.parse(policy.inputs.policy);
+                expect(policy.inputs.resourceArn).to.equal(`arn:aws:lambda:us-west-2:123456789012:function:${hook}`);
+                expect(document.Statement.filter((s: any) => s.Effect === "Allow").map((s: any) => [s.Principal.AWS, s.Action]))
+                    .to.deep.equal([[roles, "lambda:InvokeFunctionUrl"], [roles, "lambda:InvokeFunction"]]);
+                // A function's resource policy is one document: no Permission may add to it.
+                expect(run.ofType(T.permission).map(p => p.name)).to.deep.equal(["reconcile"]);
             });
 
             it("runs the hook function with its own log group, timeout, settings and node roles", () => {
@@ -404,6 +405,35 @@ describe("the stack", function () {
                 await runStack("dev", { nodeRoleArns: [roles[0], "arn:aws:iam::999999999999:role/KarpenterNodeRole-media"] }).catch(err => { failure = err; });
                 expect(String((failure as Error)?.message)).to.match(
                     /eip-dns-binder:nodeRoleArns has 'arn:aws:iam::999999999999:role\/KarpenterNodeRole-media', of another account than 123456789012, where the stack deploys/);
+            });
+
+            // Trust policies of a node role that let someone other than EC2 make its sessions, and name them.
+            const trusting = (principal: unknown) => JSON.stringify({ Version: "2012-10-17", Statement: [
+                { Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" },
+                { Effect: "Allow", Principal: principal, Action: ["sts:AssumeRole", "sts:AssumeRoleWithWebIdentity"] },
+            ] });
+            for (const [what, principal, named] of [
+                ["the account's root", { AWS: "arn:aws:iam::123456789012:root" }, /AWS "arn:aws:iam::123456789012:root"/],
+                ["an IRSA provider", { Federated: "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/EXAMPLE" }, /Federated "arn:aws:iam::123456789012:oidc-provider/],
+                ["another service", { Service: ["ec2.amazonaws.com", "lambda.amazonaws.com"] }, /Service "lambda\.amazonaws\.com"/],
+                ["anyone", "*", /Principal "\*"/],
+            ] as const) {
+                it(`fails the preview naming the key and the role when a node role's trust policy admits ${what}`, async () => {
+                    let failure: unknown;
+                    await runStack("dev", { nodeRoleArns: roles }, { tagged: [], trustPolicies: { "KarpenterNodeRole-spot": trusting(principal) } }).catch(err => { failure = err; });
+                    const message = String((failure as Error)?.message);
+                    expect(message).to.match(/eip-dns-binder:nodeRoleArns: the trust policy of 'arn:aws:iam::123456789012:role\/eks\/nodes\/KarpenterNodeRole-spot' admits /);
+                    expect(message).to.match(named);
+                });
+            }
+
+            it("reads each node role's trust policy at deploy time, and passes one that admits only EC2", async () => {
+                const run = await runStack("dev", { nodeRoleArns: roles }, { tagged: [], trustPolicies: { "KarpenterNodeRole-spot": JSON.stringify({ Version: "2012-10-17", Statement: [
+                    { Effect: "Allow", Principal: { Service: ["ec2.amazonaws.com"] }, Action: "sts:AssumeRole" },
+                    { Effect: "Deny", Principal: { AWS: "*" }, Action: "sts:AssumeRole" },
+                ] }) } });
+                expect(run.outputs.hookUrl).to.match(/lambda-url/);
+                expect(run.lookups.filter(l => l.token === "aws:iam/getRole:getRole").map(l => l.inputs.name).sort()).to.deep.equal(["KarpenterNodeRole-media", "KarpenterNodeRole-spot"]);
             });
         });
     });
@@ -469,16 +499,26 @@ describe("the stack", function () {
             }
         });
 
-        it("caps the binder's concurrency at binderConcurrency, and the reconciler's binds at once", async () => {
+        it("caps the binder's concurrency at binderConcurrency, reserves that much for it, and caps the reconciler's binds at once", async () => {
             const run = await runStack("dev", { binderConcurrency: 25 });
             expect(run.one(T.mapping).inputs.scalingConfig).to.deep.equal({ maximumConcurrency: 25 });
+            expect(named(run, T.fn, "binder").inputs.reservedConcurrentExecutions).to.equal(25);
+            expect(named(run, T.fn, "reconciler").inputs.reservedConcurrentExecutions).to.equal(undefined);
             expect(named(run, T.fn, "reconciler").inputs.environment.variables).to.include({ BINDER_RECONCILE_CONCURRENCY: "25" });
+        });
+
+        it("caps the hook function's concurrency at hookConcurrency, 10 unless set", async () => {
+            const roles = { nodeRoleArns: ["arn:aws:iam::123456789012:role/KarpenterNodeRole-media"] };
+            expect(named(await runStack("dev", roles), T.fn, "hook").inputs.reservedConcurrentExecutions).to.equal(10);
+            expect(named(await runStack("dev", { ...roles, hookConcurrency: 3 }), T.fn, "hook").inputs.reservedConcurrentExecutions).to.equal(3);
         });
 
         it("in per-binding mode drops the records and allows changes to this zone's own A and TXT records only", async () => {
             const run = await runStack("dev", { dnsRecords: "per-binding", dnsName: "{instance-id}.{suffix}" });
             expect(run.ofType(T.record)).to.have.length(0);
-            const names = { "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["i-*.dev.live.example.com"] };
+            // An instance id is i- and 8 or 17 hexadecimal digits: no other letter, no dot, no underscore before the suffix.
+            const names = { "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["i-????????.dev.live.example.com", "i-?????????????????.dev.live.example.com"] };
+            const excluded = { "route53:ChangeResourceRecordSetsNormalizedRecordNames": [..."ghjklmnopqrstuvwxyz._"].map(c => `*${c}*.dev.live.example.com`) };
             expect(statement(run, "ChangeOwnRecordsOnly")).to.deep.equal({
                 Sid: "ChangeOwnRecordsOnly",
                 Effect: "Allow",
@@ -490,6 +530,7 @@ describe("the stack", function () {
                         "route53:ChangeResourceRecordSetsRecordTypes": ["A", "TXT"],
                     },
                     "ForAllValues:StringLike": names,
+                    "ForAllValues:StringNotLike": excluded,
                 },
             });
             expect(statement(run, "MarkOwnRecordsOnly")).to.deep.equal({
@@ -500,6 +541,7 @@ describe("the stack", function () {
                 Condition: {
                     "ForAllValues:StringEquals": { "route53:ChangeResourceRecordSetsActions": ["CREATE"], "route53:ChangeResourceRecordSetsRecordTypes": ["TXT"] },
                     "ForAllValues:StringLike": names,
+                    "ForAllValues:StringNotLike": excluded,
                 },
             });
             expect(statement(run, "ReadOwnZone")).to.deep.include({ Action: ["route53:ListResourceRecordSets"], Resource: [`arn:aws:route53:::hostedzone/${ZONE_ID}`] });

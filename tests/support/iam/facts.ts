@@ -38,9 +38,12 @@ export interface StackFacts {
     instanceTags: Tags;
     /** The cluster's VPC ARNs from vpcIds (none when it is not set). */
     vpcArns: string[];
-    /** The hook function's ARN, and its resource policy as Lambda makes it of the stack's permissions. */
+    /** The hook function's ARN, and its resource policy as the stack writes it. */
     hookFunction: string;
     hookPolicy: PolicyDocument;
+    /** The binder function's ARN, and its resource policy (none: no statement). */
+    binderFunction: string;
+    binderInvokePolicy: PolicyDocument;
     /** The node roles the stack lets call the hooks. */
     nodeRoleArns: string[];
     /** A name the template gives a binding, as Route53 normalizes it. */
@@ -57,27 +60,6 @@ const resource = (run: StackRun, type: string, name: string) => {
 
 /** The ARN of the rule an EventBridge target belongs to. */
 const ruleArn = (target: { inputs: Record<string, any> }) => `arn:aws:events:${REGION}:${ACCOUNT}:rule/${target.inputs.rule}`;
-
-/**
- * A function's resource policy as Lambda's AddPermission writes it for each of the
- * stack's permissions on it: the principal, the action on the function, and the
- * condition its FunctionUrlAuthType or InvokedViaFunctionUrl parameter adds.
- */
-function functionPolicy(run: StackRun, functionName: string, functionArn: string): PolicyDocument {
-    const permissions = run.ofType("aws:lambda/permission:Permission").filter(p => p.inputs.function === functionName);
-    return {
-        Version: "2012-10-17",
-        Statement: permissions.map(({ name, inputs }) => ({
-            Sid: name,
-            Effect: "Allow",
-            Principal: inputs.principal.startsWith("arn:") ? { AWS: inputs.principal } : { Service: inputs.principal },
-            Action: inputs.action,
-            Resource: functionArn,
-            ...(inputs.functionUrlAuthType && { Condition: { StringEquals: { "lambda:FunctionUrlAuthType": inputs.functionUrlAuthType } } }),
-            ...(inputs.invokedViaFunctionUrl !== undefined && { Condition: { Bool: { "lambda:InvokedViaFunctionUrl": String(inputs.invokedViaFunctionUrl) } } }),
-        })),
-    };
-}
 
 /** Runs `stack` under mocks in `mode`, with the node hooks on, and gathers what its functions' calls are authorized against. */
 export async function stackFacts(stack: string, mode: DnsRecordsMode, overrides: Record<string, unknown> = {}): Promise<StackFacts> {
@@ -99,8 +81,12 @@ export async function stackFacts(stack: string, mode: DnsRecordsMode, overrides:
     const table = (name: string) => `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${name}`;
     const logGroup = (role: FunctionRole) =>
         `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${resource(run, "aws:lambda/function:Function", role).inputs.loggingConfig.logGroup}`;
-    const hookName = run.ofType("aws:lambda/permission:Permission").find(p => p.name.startsWith("hook-"))?.inputs.function ?? "";
+    const hookName = resource(run, "aws:lambda/functionUrl:FunctionUrl", "hook").inputs.functionName;
     const hookFunction = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${hookName}`;
+    const resourcePolicy = (name: string): PolicyDocument | undefined => {
+        const found = run.ofType("aws:lambda/resourcePolicy:ResourcePolicy").find(r => r.name === name);
+        return found && JSON.parse(found.inputs.policy);
+    };
     return {
         stack,
         mode,
@@ -118,7 +104,10 @@ export async function stackFacts(stack: string, mode: DnsRecordsMode, overrides:
         instanceTags: settings.instanceTags,
         vpcArns: (settings.vpcIds ?? []).map(id => `arn:aws:ec2:${REGION}:${ACCOUNT}:vpc/${id}`),
         hookFunction,
-        hookPolicy: functionPolicy(run, hookName, hookFunction),
+        hookPolicy: resourcePolicy("hook-invokers") ?? { Version: "2012-10-17", Statement: [] },
+        // The event source mapping names the binder by its ARN.
+        binderFunction: resource(run, "aws:lambda/eventSourceMapping:EventSourceMapping", "instance-events").inputs.functionName,
+        binderInvokePolicy: resourcePolicy("binder-invokers") ?? { Version: "2012-10-17", Statement: [] },
         nodeRoleArns: settings.nodeRoleArns ?? [],
         recordName: renderName(settings.dnsName, { ip: "192.0.2.1", suffix: settings.suffix, instanceId: "i-0123456789abcdef0" }),
         suffix: settings.suffix,

@@ -29,6 +29,10 @@ const otherTable = arn("dynamodb", "table/other-table");
 const otherZone = "Z0OTHERZONE";
 const zone = (f: StackFacts) => `arn:aws:route53:::hostedzone/${f.zoneId}`;
 const outsideName = (f: StackFacts) => `www.${f.suffix}`;
+/** A binding's name with one part made longer than the template allows (an octet of four digits, an instance id of 18). */
+const longerName = (f: StackFacts) => f.recordName.replace("192", "1920").replace("i-0123456789abcdef0", "i-0123456789abcdef01");
+/** A binding's name of the right shape with letters where the template puts digits. */
+const lettersName = (f: StackFacts) => f.recordName.replace("192", "www").replace("i-0123456789abcdef0", "i-0123456789abcdxyz");
 const hasVpcs = (f: StackFacts) => f.vpcArns.length > 0;
 const other: Record<FunctionRole, FunctionRole> = { binder: "reconciler", reconciler: "binder", hook: "binder" };
 
@@ -80,6 +84,10 @@ export const FORBIDDEN: Forbidden[] = [
     one("CREATE a TXT record in a batch that also changes an A record", ALL, f => recordChange(f.zoneId, ["CREATE", "UPSERT"], ["A", "TXT"], [f.recordName])),
     one("change a TXT record outside the template", ALL, f => recordChange(f.zoneId, "UPSERT", "TXT", [outsideName(f)])),
     one("CREATE a TXT record outside the template", ALL, f => recordChange(f.zoneId, "CREATE", "TXT", [outsideName(f)])),
+    one("change a record whose name has a part longer than the template's", ALL, f => recordChange(f.zoneId, "UPSERT", ["A", "TXT"], [longerName(f)])),
+    one("CREATE a TXT record whose name has a part longer than the template's", ALL, f => recordChange(f.zoneId, "CREATE", "TXT", [longerName(f)])),
+    one("change a record whose name has letters where the template has digits", ALL, f => recordChange(f.zoneId, "UPSERT", ["A", "TXT"], [lettersName(f)])),
+    one("CREATE a TXT record whose name has letters where the template has digits", ALL, f => recordChange(f.zoneId, "CREATE", "TXT", [lettersName(f)])),
     one("CREATE a TXT record in a batch with other actions", ALL, f => recordChange(f.zoneId, ["CREATE", "DELETE"], "TXT", [f.recordName])),
     one("CREATE a TXT record in another zone", ALL, f => recordChange(otherZone, "CREATE", "TXT", [f.recordName])),
     one("change another type of record at its names", ALL, f => recordChange(f.zoneId, "UPSERT", "CNAME", [f.recordName])),

@@ -21,6 +21,8 @@ const resourceTags = (tags: Record<string, string>) => Object.fromEntries(Object
 const each = (actions: string[], resource: string, context?: Authorization["context"]): Authorization[] =>
     actions.map(action => ({ action, resource, ...(context && { context }) }));
 
+/** A function role of the dev stack, under the stack's path (infra/lambda.ts). */
+export const functionRole = (logical: string) => `arn:aws:iam::${DOC_ACCOUNT}:role/eip-dns-binder/dev/${autoNamed(logical)}`;
 export const functionArn = (logical: string) => arn("lambda", `function:${autoNamed(logical)}`);
 export const alarmTopic = arn("sns", autoNamed("alarms"));
 const mapping = arn("lambda", "event-source-mapping:0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0");
@@ -30,6 +32,8 @@ export const LOOKUPS: Authorization[] = [
     { action: "route53:ListHostedZones", resource: "*" },
     ...each(["route53:GetHostedZone", "route53:ListTagsForResource"], `arn:aws:route53:::hostedzone/${DOC_ZONE}`),
     { action: "ec2:DescribeAddresses", resource: "*" },
+    // Each node role's trust policy, read to check that only EC2 may assume it.
+    { action: "iam:GetRole", resource: `arn:aws:iam::${DOC_ACCOUNT}:role/eks/nodes/KarpenterNodeRole-media` },
 ];
 
 /** Per Pulumi type token, the calls for one declared resource of that type. */
@@ -67,12 +71,12 @@ export const PROVIDER_CALLS: Record<string, (resource: DeclaredResource) => Auth
         { action: "logs:DescribeLogGroups", resource: "*" },
     ],
     "aws:iam/role:Role": r => each(["CreateRole", "GetRole", "UpdateRole", "UpdateAssumeRolePolicy", "DeleteRole", "TagRole", "UntagRole",
-        "ListRolePolicies", "ListAttachedRolePolicies", "ListInstanceProfilesForRole"].map(a => `iam:${a}`), `arn:aws:iam::${DOC_ACCOUNT}:role/${autoNamed(r.name)}`),
-    "aws:iam/rolePolicy:RolePolicy": r => each(["iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy"], `arn:aws:iam::${DOC_ACCOUNT}:role/${autoNamed(r.name)}`),
+        "ListRolePolicies", "ListAttachedRolePolicies", "ListInstanceProfilesForRole"].map(a => `iam:${a}`), functionRole(r.name)),
+    "aws:iam/rolePolicy:RolePolicy": r => each(["iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy"], functionRole(r.name)),
     "aws:lambda/function:Function": r => [
         ...each(["CreateFunction", "GetFunction", "GetFunctionConfiguration", "GetFunctionCodeSigningConfig", "ListVersionsByFunction",
             "UpdateFunctionCode", "UpdateFunctionConfiguration", "DeleteFunction", "ListTags", "TagResource", "UntagResource"].map(a => `lambda:${a}`), functionArn(r.name)),
-        { action: "iam:PassRole", resource: `arn:aws:iam::${DOC_ACCOUNT}:role/${autoNamed(r.name)}`, context: { "iam:PassedToService": "lambda.amazonaws.com" } },
+        { action: "iam:PassRole", resource: functionRole(r.name), context: { "iam:PassedToService": "lambda.amazonaws.com" } },
     ],
     "aws:lambda/eventSourceMapping:EventSourceMapping": () => {
         const invokes = { "lambda:FunctionArn": functionArn("binder") };
@@ -92,6 +96,9 @@ export const PROVIDER_CALLS: Record<string, (resource: DeclaredResource) => Auth
             ...each(["lambda:RemovePermission", "lambda:GetPolicy"], functionArn("hook")),
         ];
     },
+    // A function's whole resource policy (the binder's and the hook's), written, read back and deleted.
+    "aws:lambda/resourcePolicy:ResourcePolicy": r => each(["lambda:PutResourcePolicy", "lambda:GetResourcePolicy", "lambda:DeleteResourcePolicy"],
+        functionArn(r.name.replace(/-invokers$/, ""))),
     "aws:lambda/functionUrl:FunctionUrl": r => [
         ...each(["lambda:CreateFunctionUrlConfig", "lambda:UpdateFunctionUrlConfig"], functionArn("hook"), { "lambda:FunctionUrlAuthType": r.inputs.authorizationType }),
         ...each(["lambda:GetFunctionUrlConfig", "lambda:DeleteFunctionUrlConfig"], functionArn("hook")),
