@@ -17,7 +17,7 @@ import { Phase, Progress } from "./demo/progress";
 import { DemoStack, previewStack } from "./demo/stack";
 import { DemoWorld } from "./demo/world";
 
-export const DAY = { fleet: 40, replaced: 10, spotWarnings: 5, terminated: 3 };
+export const DAY = { fleet: 40, streams: 12, replaced: 10, spotWarnings: 5, terminated: 3 };
 
 /** Karpenter's and EC2's timing, as the bench takes it (bench/config.ts): a new worker's old one goes 5 s after it runs; shutting down takes 30 s. */
 const DRAIN_GAP_MS = 5_000;
@@ -81,6 +81,14 @@ export async function runDemo(print: (line: string) => void = () => {}): Promise
         const untouched = [...fleet];
         const next = (count: number) => untouched.splice(0, count);
         await progress.phase("burst", `${DAY.fleet} workers launched at once`, () => lambda.run([], enter(fleet, "running")));
+
+        // Streams: the scheduler's client hands servers out, each by one conditional write on its row's run.
+        const scheduler = world.scheduler();
+        const scheduleBegan = performance.now();
+        let placed = 0;
+        for (let i = 0; i < DAY.streams; i++) if (await scheduler.allocate({}, { owner: "demo-scheduler" })) placed++;
+        progress.line("schedule", `${DAY.streams} streams placed by the scheduler client`,
+            `allocated ${placed}, ${scheduler.counts.refused} conditional write(s) refused`, (performance.now() - scheduleBegan) / 1000);
 
         // Replacement: each new worker runs before its old one goes, finds the pool exhausted and waits;
         // the old one's release hands its address over.

@@ -50,6 +50,9 @@ describe("npm run demo", function () {
         expect(rows.filter(row => /^\S+\s+-\s+-\s+-/.test(row))).to.have.length(DAY.terminated);
         expect(draining.split("\n").slice(1).filter(row => /\sspot-interruption\s+\d+s\s+in \dm/.test(row))).to.have.length(DAY.spotWarnings);
         expect(summary).to.equal(`${DAY.fleet} addresses, ${DAY.terminated} free, 0 drift, ${DAY.spotWarnings} draining`);
+        // The scheduler placed its streams through the client; those on servers still up show allocated.
+        expect(demo.lines.filter(line => new RegExp(`^  schedule\\s+${DAY.streams} streams placed by the scheduler client\\s+allocated ${DAY.streams}, `).test(line))).to.have.length(1);
+        expect(rows.filter(row => /\srunning\s+yes\s/.test(row)).length).to.be.within(1, DAY.streams);
         // What the demo printed is that table.
         expect(demo.lines.join("\n")).to.include(demo.status.stdout.trimEnd());
     });

@@ -5,6 +5,7 @@
 // gateway, as tests/support/world.ts does for a test, and its JSON log lines are
 // taken off standard output, so that the demo's own lines stay readable.
 import { AttributeValue, DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { SchedulerClient } from "../../scheduler";
 import { BinderSettings, binderSettingsFromEnv } from "../../binder/config";
 import { startDynalite } from "../../tests/support/aws/dynalite";
 import { Ec2Model, ModelInstance } from "../../tests/support/aws/ec2";
@@ -58,6 +59,13 @@ export class DemoWorld {
     /** A running instance that carries the instance tags: one the binder must bind. */
     isTarget(instance: ModelInstance): boolean {
         return instance.state === "running" && Object.entries(this.settings.instanceTags).every(([key, value]) => instance.tags[key] === value);
+    }
+
+    /** The scheduler's client, as a stream scheduler would make it, its calls through the gateway like the binder's. */
+    scheduler(): SchedulerClient {
+        const dynamodb = new DynamoDBClient({ endpoint: this.gateway.endpoint, region: "us-east-1", credentials: { accessKeyId: "demo", secretAccessKey: "demo" } });
+        this.restore.push(() => dynamodb.destroy());
+        return new SchedulerClient({ table: this.settings.serversTable, dynamodb });
     }
 
     /** Every item of a table, read straight from dynalite. */
