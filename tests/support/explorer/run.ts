@@ -850,7 +850,7 @@ class RunWorld {
                 const kind = this.faults.get(released) ?? this.plan.faults.find(f => f.action === call.action && f.nth === nth)?.kind;
                 if (!kind) return;
                 this.gateway.inject({
-                    service: call.service, action: call.action, match: c => c === call,
+                    service: call.service, action: call.action, match: c => c.input === call.input,
                     when: kind === "before" ? "before" : "after",
                     ...(kind === "lost" && { code: "InternalError", status: 500 }),
                 });
