@@ -6,6 +6,8 @@
 // every schedule of each canonical scenario with at most K preemptions (2 by default);
 // `--estimate [--probes P]` only estimates how many there are. `--replay NAME:CHOICES`
 // prints the trace of one schedule (CHOICES as the search reports them, e.g. 7=2,15=1).
+// `--first` stops at the first schedule that breaks an invariant, `--until NAME` at the
+// first that breaks that one; `--no-reduction` runs every schedule in full.
 import fc from "fast-check";
 import { describeFailure } from "../tests/support/explorer/property";
 import { Explorer, RunResult } from "../tests/support/explorer/run";
@@ -53,7 +55,7 @@ async function systematic(): Promise<void> {
             }
             const report = await searchScenario(explorer, plan, {
                 bound, world: scenarioWorld(name), maxSchedules: option("max-schedules", Number.MAX_SAFE_INTEGER),
-                reduce: !process.argv.includes("--no-reduction"), stopOnViolation: process.argv.includes("--first"),
+                reduce: !process.argv.includes("--no-reduction"), stopOnViolation: process.argv.includes("--first"), until: text("until"),
             });
             console.log(`${name} (${SCENARIOS[name].description}), bound ${bound}: ${report.schedules} schedules (${report.covered} ended at a state explored before), ${report.complete ? "complete" : "NOT complete (stopped at --max-schedules or at the first violation)"}, ${(report.ms / 1000).toFixed(1)} s, at most ${report.maxSteps} steps`);
             if (report.violations.size === 0) console.log("  violations: none");

@@ -82,6 +82,12 @@ export interface Plan {
     freezeHookAt: number | null;
     /** DynamoDB transactions stay open for a step, so that others meet them (TransactionConflict). */
     conflicts: boolean;
+    /**
+     * Per binding: every address's name is left from an earlier binding (an A record alone,
+     * as the binder wrote before names carried their owner), with no lock. Only the
+     * systematic scenarios stage it.
+     */
+    leftoverNames: boolean;
 }
 
 /**
@@ -136,4 +142,5 @@ export const planArbitrary: fc.Arbitrary<Plan> = fc
         timeoutSlackMs: raw.timeoutSlackMs,
         freezeHookAt: raw.freezeHookAt,
         conflicts: raw.conflicts,
+        leftoverNames: false,
     }));

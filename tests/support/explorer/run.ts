@@ -29,6 +29,7 @@ import { SqsModel } from "../aws/sqs";
 import { ADDRESS_TAGS, createBinderTables, drainSignal, INSTANCE_TAGS, stateChange, ZONE } from "../world";
 import { seeded } from "../seeded";
 import { answerHook, HookSetting } from "../../../binder/hooks";
+import { renderName } from "../../../binder/naming";
 import { nodeRole } from "../../../binder/identity";
 import { TIME_TO_START_MS } from "../../../binder/deadline";
 import { IN_SYNC_WAIT } from "../../../binder/aws/dns";
@@ -254,6 +255,9 @@ class RunWorld {
     async play(): Promise<RunResult> {
         const { plan, ec2 } = this;
         for (let i = 0; i < Math.max(1, plan.workers.length + plan.spareAddresses); i++) ec2.addAddress({ tags: ADDRESS_TAGS });
+        if (plan.leftoverNames) {
+            for (const { publicIp } of ec2.addresses()) this.route53.put({ name: renderName(plan.dnsName, { ip: publicIp, suffix: ZONE.name }), type: "A", ttl: 60, values: [publicIp] });
+        }
         // Never fewer addresses than one: a run with one short always has a worker that waits.
         const instances = plan.workers.map(w => ec2.addInstance({
             tags: w.tagged ? INSTANCE_TAGS : { team: "other" },

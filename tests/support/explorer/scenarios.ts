@@ -23,6 +23,7 @@ export const DEFAULT_PLAN: Plan = {
     timeoutSlackMs: null,
     freezeHookAt: null,
     conflicts: false,
+    leftoverNames: false,
 };
 
 function worker(changes: Partial<WorkerPlan> = {}): WorkerPlan {
@@ -69,8 +70,8 @@ export const SCENARIOS: Record<string, Scenario> = {
     },
     // Break 6: stale-record deletes a new binding's name.
     "stale-record-race": {
-        description: "one worker binding while a reconciler run reads the locks, then the names",
-        plan: { ...BREAK, workers: [...BREAK.workers], reconcilerRuns: 1 },
+        description: "one worker binding, with names per binding that carry only the IP, left from earlier bindings, while a reconciler run removes stale names",
+        plan: { ...BREAK, workers: [...BREAK.workers], reconcilerRuns: 1, dnsRecords: "per-binding", dnsName: "{ip-dashed}.{suffix}", leftoverNames: true },
     },
     "drain-alone": {
         description: "one worker warned of a Spot interruption while it binds, EC2 without lag, the scheduler allocating, no reconciler run",

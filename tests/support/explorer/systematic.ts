@@ -283,7 +283,11 @@ const NO_LAG: SystematicWorld = { laggingReaders: [] };
  * The search over one explorer scenario, in the systematic world and with the
  * reduction unless told otherwise: every schedule's run is checked as in the random mode.
  */
-export async function searchScenario(explorer: Explorer, plan: Plan, options: SearchOptions & { plant?: RunOptions; world?: SystematicWorld } = {}): Promise<ScenarioReport> {
+export async function searchScenario(
+    explorer: Explorer, plan: Plan,
+    /** `until`: stop at the first schedule that breaks this invariant. */
+    options: SearchOptions & { plant?: RunOptions; world?: SystematicWorld; until?: string } = {},
+): Promise<ScenarioReport> {
     const violations: ScenarioReport["violations"] = new Map();
     const runOptions: RunOptions = { ...options.plant, systematic: options.world ?? NO_LAG };
     const stats = await enumerateSchedules(async scheduler => {
@@ -293,8 +297,8 @@ export async function searchScenario(explorer: Explorer, plan: Plan, options: Se
             if (seen) seen.schedules++;
             else violations.set(invariant, { schedules: 1, choices: scheduler.choiceSequence() });
         }
-        return result.violations.length > 0;
-    }, { reduce: true, ...options });
+        return options.until === undefined ? result.violations.length > 0 : result.violations.some(v => v.invariant === options.until);
+    }, { reduce: true, ...options, ...(options.until !== undefined && { stopOnViolation: true }) });
     return { ...stats, violations };
 }
 
