@@ -6,11 +6,13 @@
 // every schedule of each canonical scenario with at most K preemptions (2 by default);
 // `--estimate [--probes P]` only estimates how many there are. `--replay NAME:CHOICES`
 // prints the trace of one schedule (CHOICES as the search reports them, e.g. 7=2,15=1).
+// `--first` stops at the first schedule that breaks an invariant, `--until NAME` at the
+// first that breaks that one; `--no-reduction` runs every schedule in full.
 import fc from "fast-check";
 import { describeFailure } from "../tests/support/explorer/property";
 import { Explorer, RunResult } from "../tests/support/explorer/run";
 import { planArbitrary } from "../tests/support/explorer/plan";
-import { SCENARIOS, scenarioPlan } from "../tests/support/explorer/scenarios";
+import { SCENARIOS, scenarioPlan, scenarioWorld } from "../tests/support/explorer/scenarios";
 import { seeded } from "../tests/support/seeded";
 import { DEFAULT_BOUND, estimateSchedules, replaySchedule, searchScenario } from "../tests/support/explorer/systematic";
 
@@ -36,7 +38,7 @@ async function systematic(): Promise<void> {
         if (replay !== undefined) {
             const colon = replay.indexOf(":");
             const [name, choices] = colon < 0 ? [replay, ""] : [replay.slice(0, colon), replay.slice(colon + 1)];
-            const result = await replaySchedule(explorer, scenarioPlan(name), choices);
+            const result = await replaySchedule(explorer, scenarioPlan(name), choices, undefined, scenarioWorld(name));
             console.log(`${name}:${choices} (${result.preemptions} preemption(s)): ${result.violations.length > 0 ? describeFailure(scenarioPlan(name), result) : `no violation\n${result.trace}`}`);
             if (result.violations.length > 0) process.exitCode = 1;
             return;
@@ -46,13 +48,16 @@ async function systematic(): Promise<void> {
             const plan = scenarioPlan(name);
             if (process.argv.includes("--estimate")) {
                 const started = Date.now();
-                const estimate = await estimateSchedules(scheduler => explorer.run(plan, scheduler), bound, option("probes", 10), seeded(1));
+                const estimate = await estimateSchedules(scheduler => explorer.run(plan, scheduler, { systematic: scenarioWorld(name) }), bound, option("probes", 10), seeded(1));
                 const perRun = (Date.now() - started) / estimate.runs;
                 console.log(`${name}, bound ${bound}: about ${Math.round(estimate.schedules)} schedules (${estimate.runs} runs sampled, ${perRun.toFixed(0)} ms each: about ${(estimate.schedules * perRun / 60_000).toFixed(0)} min)`);
                 continue;
             }
-            const report = await searchScenario(explorer, plan, { bound, maxSchedules: option("max-schedules", Number.MAX_SAFE_INTEGER) });
-            console.log(`${name} (${SCENARIOS[name].description}), bound ${bound}: ${report.schedules} schedules, ${report.complete ? "complete" : "NOT complete (stopped at --max-schedules)"}, ${(report.ms / 1000).toFixed(1)} s, at most ${report.maxSteps} steps`);
+            const report = await searchScenario(explorer, plan, {
+                bound, world: scenarioWorld(name), maxSchedules: option("max-schedules", Number.MAX_SAFE_INTEGER),
+                reduce: !process.argv.includes("--no-reduction"), stopOnViolation: process.argv.includes("--first"), until: text("until"),
+            });
+            console.log(`${name} (${SCENARIOS[name].description}), bound ${bound}: ${report.schedules} schedules (${report.covered} ended at a state explored before), ${report.complete ? "complete" : "NOT complete (stopped at --max-schedules or at the first violation)"}, ${(report.ms / 1000).toFixed(1)} s, at most ${report.maxSteps} steps`);
             if (report.violations.size === 0) console.log("  violations: none");
             for (const [invariant, { schedules, choices }] of report.violations) {
                 console.log(`  ${invariant}: ${schedules} schedule(s); replay: npm run explore -- --replay ${name}:${choices}`);

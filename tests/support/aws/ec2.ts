@@ -29,6 +29,8 @@ export interface Ec2ModelOptions {
     readLagMs?: number;
     /** Randomness in [0,1) for lags and remaps; default Math.random. Tests pass a seeded one. */
     random?: () => number;
+    /** Where in the lag window each read looks, from 0 (now) to 1 (readLagMs ago); default `random`. */
+    lagFraction?: () => number;
     /** Chance that AssociateAddress of an address onto the interface and private IP it is already on returns a new association id (the old one then stops existing). Default 1. */
     remapChance?: number;
     /** How long a terminated instance stays visible to DescribeInstances; default 3_600_000 (1 h). */
@@ -66,6 +68,7 @@ export class Ec2Model {
     private readonly clock: () => number;
     private readonly readLagMs: number;
     private readonly random: () => number;
+    private readonly lagFraction: () => number;
     private readonly remapChance: number;
     private readonly terminatedVisibleMs: number;
     private readonly instanceMap = new Map<string, ModelInstance>();
@@ -83,6 +86,7 @@ export class Ec2Model {
         this.clock = options.clock ?? Date.now;
         this.readLagMs = options.readLagMs ?? 0;
         this.random = options.random ?? Math.random;
+        this.lagFraction = options.lagFraction ?? this.random;
         this.remapChance = options.remapChance ?? 1;
         this.terminatedVisibleMs = options.terminatedVisibleMs ?? 3_600_000;
     }
@@ -328,7 +332,7 @@ export class Ec2Model {
         if (!this.readLagMs) return [...current.values()].map((value) => ({ value, at: now }));
         return [...history.values()].flatMap((versions) => {
             prune(versions, now - this.readLagMs);
-            const at = now - this.random() * this.readLagMs;
+            const at = now - this.lagFraction() * this.readLagMs;
             const seen = versionAt(versions, at);
             return seen ? [{ value: seen, at }] : [];
         });

@@ -91,6 +91,12 @@ export interface Plan {
     conflicts: boolean;
     /** A forged drain signal: it must change nothing. */
     forged: ForgedPlan | null;
+    /**
+     * Per binding: every address's name is left from an earlier binding (an A record alone,
+     * as the binder wrote before names carried their owner), with no lock. Only the
+     * systematic scenarios stage it.
+     */
+    leftoverNames: boolean;
 }
 
 /**
@@ -147,4 +153,5 @@ export const planArbitrary: fc.Arbitrary<Plan> = fc
         freezeHookAt: raw.freezeHookAt,
         conflicts: raw.conflicts,
         forged: raw.forged && { ...raw.forged, worker: raw.forged.worker % raw.workers.length },
+        leftoverNames: false,
     }));

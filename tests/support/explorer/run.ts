@@ -29,6 +29,7 @@ import { SqsModel } from "../aws/sqs";
 import { ADDRESS_TAGS, awsSignal, createBinderTables, drainSignal, INSTANCE_TAGS, stateChange, ZONE } from "../world";
 import { seeded } from "../seeded";
 import { answerHook, HookSetting } from "../../../binder/hooks";
+import { renderName } from "../../../binder/naming";
 import { nodeRole } from "../../../binder/identity";
 import { TIME_TO_START_MS } from "../../../binder/deadline";
 import { IN_SYNC_WAIT } from "../../../binder/aws/dns";
@@ -41,6 +42,7 @@ import { SchedulerClient } from "../../../scheduler";
 import { Allocation, checkFinal, checkStep, Facts, StepState, stepState, Violation } from "./invariants";
 import { CliPlan, HookPlan, Plan } from "./plan";
 import { Lifetime, StepScheduler, Steps } from "./steps";
+import { callFootprint, EVERYTHING } from "./footprint";
 
 /** Virtual time one released step takes. */
 const STEP_MS = 250;
@@ -90,6 +92,21 @@ export interface RunResult {
 export interface RunOptions {
     store?: (client: DynamoDBClient, settings: BinderSettings) => Store;
     ec2?: (client: EC2Client) => Ec2;
+    /** The systematic search's world (below), instead of the random one. */
+    systematic?: SystematicWorld;
+}
+
+/**
+ * The world the systematic search explores, in which steps that touch different
+ * things commute: the clock stands still while the steps play (it jumps only when a
+ * message comes back after its visibility timeout, a step that touches everything);
+ * an EC2 read lags the whole window if its actor is one of `laggingReaders` (it sees
+ * nothing written since the run began) and not at all otherwise; the binder's jitter
+ * is a constant. The random world draws lags and jitter from streams every step
+ * shares, and moves the clock at every step.
+ */
+export interface SystematicWorld {
+    laggingReaders: readonly string[];
 }
 
 interface Message {
@@ -112,6 +129,18 @@ interface Message {
 }
 
 const CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" };
+
+// The run's own bookkeeping, as footprints name it (footprint.ts): the queue as a
+// whole (batches, planned duplicates); the count of hooks (the first may be frozen);
+// what an operator changed by hand; one message; one worker.
+const QUEUE = "world:queue";
+const HOOKS = "world:hooks";
+const BY_HAND = "world:by-hand";
+const messageOf = (id: string) => `world:message#${id}`;
+const ALL_MESSAGES = "world:message#*";
+/** A worker's drains, its end, and what the scheduler handed out on it. */
+const instanceOf = (instanceId: string) => `world:instance#${instanceId}`;
+const ALL_INSTANCES = "world:instance#*";
 
 /** A dynalite shared by every run of one process; each run has tables of its own. */
 export class Explorer {
@@ -148,11 +177,15 @@ export class Explorer {
         await createBinderTables(this.admin, settings);
         const clock = { now: Date.parse("2026-12-01T00:00:00Z") };
         // Terminated instances drop out of DescribeInstances before the final reconciler runs.
-        const ec2 = new Ec2Model({ clock: () => clock.now, readLagMs: plan.readLagMs, random: seeded(plan.ec2Seed), remapChance: 0.5, terminatedVisibleMs: TERMINATED_VISIBLE_MS });
+        let world: RunWorld | undefined;
+        const lagging = options.systematic?.laggingReaders;
+        const ec2 = new Ec2Model({
+            clock: () => clock.now, readLagMs: plan.readLagMs, random: seeded(plan.ec2Seed), remapChance: 0.5, terminatedVisibleMs: TERMINATED_VISIBLE_MS,
+            ...(lagging && { lagFraction: () => (lagging.includes(world?.currentActor() ?? "") ? 0.999 : 0) }),
+        });
         const route53 = new Route53Model(ZONE);
         route53.pollsUntilInSync = plan.insyncPolls;
         // With conflicts on, a transaction stays open for a step of its own, so that others meet it.
-        let world: RunWorld | undefined;
         const gateway = await AwsGateway.start({
             ec2, route53, sqs: new SqsModel(), dynamoEndpoint: this.dynamoEndpoint,
             ...(plan.conflicts && { holdTransaction: () => world?.commitStep() ?? Promise.resolve() }),
@@ -160,7 +193,7 @@ export class Explorer {
         // The binder's own jitter (its redelivery delays) decides when a message comes
         // back, and so how far the clock jumps: seed it too, so that a seed replays the run.
         const random = Math.random;
-        Math.random = seeded(plan.ec2Seed ^ 0x5bd1e995);
+        Math.random = options.systematic ? () => 0.5 : seeded(plan.ec2Seed ^ 0x5bd1e995);
         try {
             world = new RunWorld(plan, settings, clock, ec2, route53, gateway, this.admin, scheduler, options);
             return await world.play();
@@ -188,6 +221,7 @@ class RunWorld {
     /** The state after the last step, to see what the next one removes. */
     private lastState?: StepState;
     private hooks = 0;
+    private readonly hooksOf = new Map<string, number>();
     /** When each worker terminated. */
     private readonly terminatedAt = new Map<string, number>();
     /** The steps are being played (the final reconciler runs after, alone). */
@@ -201,7 +235,6 @@ class RunWorld {
     private readonly notes: { step: number; actor: string; text: string }[] = [];
     private readonly faults: Map<number, Plan["faults"][number]["kind"]>;
     private readonly duplicates: boolean[];
-    private invocations = 0;
     private calls = 0;
     /** Calls released so far, by action: a fault may be planned for the nth of an action. */
     private readonly actionCalls = new Map<string, number>();
@@ -219,7 +252,7 @@ class RunWorld {
         scheduler: StepScheduler,
         private readonly options: RunOptions,
     ) {
-        this.steps = new Steps(scheduler, () => { this.clock.now += STEP_MS; });
+        this.steps = new Steps(scheduler, () => { if (!options.systematic) this.clock.now += STEP_MS; });
         this.faults = new Map(plan.faults.flatMap(f => (f.call === undefined ? [] : [[f.call, f.kind]])));
         this.duplicates = [...plan.duplicates];
     }
@@ -227,6 +260,9 @@ class RunWorld {
     async play(): Promise<RunResult> {
         const { plan, ec2 } = this;
         for (let i = 0; i < Math.max(1, plan.workers.length + plan.spareAddresses); i++) ec2.addAddress({ tags: ADDRESS_TAGS });
+        if (plan.leftoverNames) {
+            for (const { publicIp } of ec2.addresses()) this.route53.put({ name: renderName(plan.dnsName, { ip: publicIp, suffix: ZONE.name }), type: "A", ttl: 60, values: [publicIp] });
+        }
         // Never fewer addresses than one: a run with one short always has a worker that waits.
         // Karpenter's Spot workers: AWS warns of an interruption, or recommends a rebalance, for Spot Instances only.
         const instances = plan.workers.map(w => ec2.addInstance({
@@ -253,6 +289,8 @@ class RunWorld {
             this.lastState = after;
         });
         this.playing = false;
+        // The search ended the run at a state it explored before: what follows was checked there.
+        if (this.steps.stopped) return this.result();
         return await this.converge();
     }
 
@@ -268,6 +306,8 @@ class RunWorld {
             if (i >= states.length) return;
             const state = states[i];
             this.steps.later(`worker ${instanceId}`, `→ ${state}`, () => {
+                // EC2 takes a stopped or terminated instance's addresses off.
+                this.touches(true, `ec2:instance#${instanceId}`, "ec2:address#*", instanceOf(instanceId));
                 this.ec2.setState(instanceId, state);
                 if (state === "terminated") this.terminatedAt.set(instanceId, this.clock.now);
                 if (state !== "running") this.retire(a => a.instanceId === instanceId);
@@ -285,6 +325,8 @@ class RunWorld {
     /** AWS says the worker goes (if it still runs by then): the scheduler must stop getting it. */
     private signal(instanceId: string, kind: NonNullable<Plan["workers"][number]["drain"]>): void {
         this.steps.later(`worker ${instanceId}`, `${kind} signal`, () => {
+            this.touches(false, `ec2:instance#${instanceId}`);
+            this.touches(true, instanceOf(instanceId));
             if (this.ec2.instance(instanceId)?.state !== "running") return;
             const truth = this.drainSignalled(instanceId, kind);
             // EC2 shows what the signal says (its reads may lag it): the Spot request marked, the scheduled event.
@@ -324,6 +366,8 @@ class RunWorld {
         const next = (i: number) => {
             if (i >= calls.length) return;
             this.steps.later(`worker ${instanceId}`, `POST ${calls[i]}`, () => {
+                this.touches(false, `ec2:instance#${instanceId}`);
+                this.touches(true, instanceOf(instanceId));
                 if (this.ec2.instance(instanceId)?.state !== "running") return;
                 this.hook(instanceId, calls[i], () => next(i + 1));
             });
@@ -333,15 +377,21 @@ class RunWorld {
 
     /** One invocation of the hook function by the worker's instance-profile session. */
     private hook(instanceId: string, path: string, then: () => void, attempt = 1): void {
-        const name = `hook#${++this.hooks}`;
+        // Named by its worker, so that hooks of different workers do not depend on each other's order.
+        const seq = (this.hooksOf.get(instanceId) ?? 0) + 1;
+        this.hooksOf.set(instanceId, seq);
+        const name = `hook ${instanceId}#${seq}`;
+        // Only the run's first hook may be frozen: which that is depends on every hook's order.
+        if (this.plan.freezeHookAt !== null) this.touches(true, HOOKS);
         // A pod that asks to be bound again ends its own drain; a preStop drain is signalled now.
         if (path === "/bind") this.endDrains(instanceId, d => d.cause === "node");
         const truth = path === "/drain" ? this.drainSignalled(instanceId, "node") : undefined;
-        const freezeAt = this.hooks === 1 ? this.plan.freezeHookAt : null;
+        const freezeAt = ++this.hooks === 1 ? this.plan.freezeHookAt : null;
         const ctx = this.context(name, true, freezeAt ?? undefined);
         this.steps.spawn(name, async () => {
             try {
                 const answer = await answerHook(ctx, hookRequest("POST", path, callers.instance(instanceId)), HOOK_SETTING);
+                this.touches(true, instanceOf(instanceId));
                 // A drain refused or failed part way may or may not be recorded: the worker's next /bind ends it either way.
                 if (truth && answer.statusCode === 200) truth.handled = true;
                 else if (truth) truth.lost = true;
@@ -349,6 +399,8 @@ class RunWorld {
                 // The user data asks again after a 503, as the node hooks' scripts do (a few times here).
                 if (path === "/bind" && answer.statusCode === 503 && attempt < HOOK_ATTEMPTS) {
                     this.steps.later(`worker ${instanceId}`, `POST ${path} again`, () => {
+                        this.touches(false, `ec2:instance#${instanceId}`);
+                        this.touches(true, instanceOf(instanceId));
                         if (this.ec2.instance(instanceId)?.state === "running") this.hook(instanceId, path, then, attempt + 1);
                         else then();
                     });
@@ -363,6 +415,7 @@ class RunWorld {
 
     /** An operator's CLI command on a worker, as `eip-dns-binder` runs it. */
     private cli(command: CliPlan, instanceId: string): void {
+        this.touches(true, EVERYTHING);
         const name = command === "drain-undrain" ? "cli drain" : `cli ${command}`;
         const ctx = this.context(name);
         const out = (text: string) => this.note(name, text.trim());
@@ -371,7 +424,10 @@ class RunWorld {
             // The command signals the drain when it first reads the clock, once EC2 has shown it the worker.
             let read = false;
             ctx.now = () => {
-                if (!read) truth.at = this.clock.now;
+                if (!read) {
+                    truth.at = this.clock.now;
+                    this.touches(true, instanceOf(instanceId));
+                }
                 read = true;
                 return new Date(this.clock.now);
             };
@@ -383,6 +439,7 @@ class RunWorld {
                 const code = command === "release" ? await releaseCommand(ctx, instanceId, out)
                     : command === "reconcile" ? await reconcileCommand(ctx, { json: false, dryRun: false }, out)
                     : await drainCommand(ctx, instanceId, out);
+                this.touches(true, EVERYTHING);
                 if (truth && code === 0) truth.handled = true;
                 if (command === "reconcile") this.healed(started);
                 if (command === "drain-undrain") this.steps.later("operator", `eip-dns-binder undrain ${instanceId}`, () => this.undrain(instanceId));
@@ -396,6 +453,7 @@ class RunWorld {
 
     /** The operator ends a drain: if the binder ends it, every cause signalled before the command ends. */
     private undrain(instanceId: string): void {
+        this.touches(true, EVERYTHING);
         const now = this.clock.now;
         const name = "cli undrain";
         const ctx = this.context(name);
@@ -412,10 +470,15 @@ class RunWorld {
 
     /** EventBridge puts the event in the queue, sometimes twice (at least once delivery). */
     private send(instanceId: string, says: string, event: Record<string, unknown>, drain?: DrainTruth): void {
+        // Planned duplicates go to the messages in the order they are sent.
+        if (this.duplicates.length > 0) this.touches(true, QUEUE);
         const copies = this.duplicates.shift() ? 2 : 1;
         const run = this.ec2.instance(instanceId)!.launchTime;
         for (let c = 0; c < copies; c++) {
-            const message: Message = { id: `m${this.messages.length + 1}`, instanceId, says, event, receiveCount: 0, visibleAt: this.clock.now, status: "queued", run, drain };
+            // Named by its worker, so that messages of different workers do not depend on each other's order.
+            const id = `m${this.messages.filter(m => m.instanceId === instanceId).length + 1}@${instanceId}`;
+            this.touches(true, messageOf(id));
+            const message: Message = { id, instanceId, says, event, receiveCount: 0, visibleAt: this.clock.now, status: "queued", run, drain };
             this.messages.push(message);
             this.offer(message);
         }
@@ -424,7 +487,12 @@ class RunWorld {
     /** The event source mapping polls: a batch of this message and others visible now goes to a new invocation. */
     private offer(message: Message): void {
         this.steps.later("queue", `deliver ${message.id} (${message.instanceId} ${message.says})`, () => {
+            this.touches(true, messageOf(message.id));
+            // A batch of more than one takes the other messages visible now.
+            if (this.plan.batchSize > 1) this.touches(true, QUEUE);
             if (message.status !== "queued") return;
+            // The clock jumps: every step after reads it.
+            if (message.visibleAt > this.clock.now) this.touches(true, EVERYTHING);
             this.clock.now = Math.max(this.clock.now, message.visibleAt);
             const others = this.messages.filter(m => m !== message && m.status === "queued" && m.visibleAt <= this.clock.now);
             this.invoke([message, ...others.slice(0, this.plan.batchSize - 1)]);
@@ -432,7 +500,8 @@ class RunWorld {
     }
 
     private invoke(messages: Message[]): void {
-        const name = `binder#${++this.invocations}`;
+        // Named by its first message and its receipt, so that invocations of different messages do not depend on each other's order.
+        const name = `binder ${messages[0].id}×${messages[0].receiveCount + 1}`;
         for (const m of messages) {
             m.status = "in-flight";
             m.receiveCount++;
@@ -461,6 +530,7 @@ class RunWorld {
         const lifetime: Lifetime = {
             expired: () => this.clock.now > deadline,
             onExpiry: () => {
+                this.touches(true, EVERYTHING);
                 this.note(name, "timed out");
                 for (const m of messages) this.comeBack(m, VISIBILITY_MS);
             },
@@ -475,6 +545,7 @@ class RunWorld {
                 failed = new Set(messages.map(m => m.id));
             }
             this.note(name, `batch ${messages.map(m => `${m.id}(${m.instanceId} ${m.says} ×${m.receiveCount})`).join(", ")}: ${failed.size === 0 ? "all done" : `again: ${[...failed].join(", ")}`}`);
+            this.touches(true, ...messages.map(m => messageOf(m.id)), ...messages.map(m => instanceOf(m.instanceId)));
             for (const m of messages) {
                 if (!failed.has(m.id)) {
                     m.status = "done";
@@ -509,6 +580,7 @@ class RunWorld {
                 const result = await reconcile(this.context(name, gated, undefined, deadline), { dryRun: false });
                 const kinds = (list: { kind: string }[]) => list.map(d => d.kind).join(", ") || "none";
                 this.note(name, `drift: ${kinds(result.inspection.drift)}; fixed: ${kinds(result.fixed)}; failed: ${kinds(result.failed.map(f => f.drift))}`);
+                this.touches(true, BY_HAND);
                 this.healed(started);
             } catch (err) {
                 this.note(name, `run failed: ${String(err)}`);
@@ -535,6 +607,7 @@ class RunWorld {
         if (k > this.plan.allocations) return;
         const freeing = k % 2 === 0 && this.allocations.some(a => a.live);
         this.steps.later("scheduler", `${freeing ? "free a server" : "look for a free server"} #${k}`, () => {
+            this.touches(true, ALL_INSTANCES);
             if (freeing) this.free(`scheduler#${k}`);
             else this.allocate(`scheduler#${k}`);
             this.schedulerActs(k + 1);
@@ -572,9 +645,13 @@ class RunWorld {
             try {
                 const got = await this.schedulerClient(client).allocate([{ availabilityZone: "us-east-1a" }, {}], { owner: "scheduler" });
                 const allocated = this.steps.trace.length;
+                // What the run knows of drains, and which messages are done.
+                this.touches(false, ALL_MESSAGES, ALL_INSTANCES);
                 if (!got) return;
                 this.checkNotDraining(got.instanceId, got.launchedAt, allocated);
                 this.checkNotLeaving(got.instanceId, got.launchedAt);
+                this.touches(false, `ec2:instance#${got.instanceId}`, "ec2:address#*");
+                this.touches(true, ALL_INSTANCES);
                 const allocation = { publicIp: got.publicIp, dnsName: got.dnsName, instanceId: got.instanceId, allocationId: got.allocationId ?? "", live: true, allocation: got };
                 // A server that is going away when it is handed out, whose row is of an earlier run of the
                 // instance (before a stop and start, its withdrawal still on its way), or whose drain signal
@@ -626,6 +703,7 @@ class RunWorld {
         const again = () => {
             if (attempt < HAND_ATTEMPTS) this.steps.later("operator", `${kind} (again)`, () => this.driftByHand(kind, attempt + 1));
         };
+        this.touches(true, EVERYTHING);
         if (kind === "disassociate") {
             const address = this.ec2.addresses().find(a => a.association);
             if (!address) return again();
@@ -653,11 +731,13 @@ class RunWorld {
                     const row = (await client.send(new ScanCommand({ TableName: this.settings.serversTable }))).Items?.[0];
                     if (!row) return again();
                     this.byHand.set(`row:${row.EIP.S}`, this.steps.trace.length);
+                    this.touches(true, EVERYTHING);
                     await client.send(new DeleteItemCommand({
                         TableName: this.settings.serversTable, Key: { EIP: row.EIP, DNS_Record: row.DNS_Record },
                     }));
                     // Whatever the scheduler handed out on that row until now, the operator took away.
                     this.retire(a => a.publicIp === row.EIP.S);
+                    this.touches(true, EVERYTHING);
                     this.note("operator", `deleted the row of ${row.EIP.S}`);
                 } catch (err) {
                     this.note("operator", `gave up: ${String(err)}`);
@@ -670,6 +750,16 @@ class RunWorld {
 
     private retire(which: (a: Allocation) => boolean): void {
         for (const a of this.allocations) if (which(a)) a.live = false;
+    }
+
+    /** The step being taken reads or writes these parts of the world (for the systematic search's reduction). */
+    private touches(write: boolean, ...resources: string[]): void {
+        for (const r of resources) this.steps.touch(r, write);
+    }
+
+    /** The actor of the step being taken. */
+    currentActor(): string | undefined {
+        return this.steps.trace[this.steps.trace.length - 1]?.actor;
     }
 
     /** The commit of the transaction in flight: a step of its own, after its begin. */
@@ -785,18 +875,25 @@ class RunWorld {
                 this.callsOf.set(actor, made);
                 if (this.freezes.get(actor) === made) {
                     // The environment is frozen between invocations and thawed by a later one, whenever that comes.
+                    this.touches(true, EVERYTHING);
                     this.steps.freeze(actor);
                     this.note(actor, "environment frozen");
                     this.steps.later("lambda", `thaw ${actor}`, () => this.steps.thaw(actor));
                 }
                 await this.steps.gate(actor, `${call.service}:${call.action} ${describeCall(call.input)}`, call.input);
+                const footprint = callFootprint(call.service, call.action, call.input);
+                this.touches(false, ...footprint.reads);
+                this.touches(true, ...footprint.writes);
+                // A fault planned by number counts calls across actors: the counting is a shared write.
+                if (this.faults.size > 0) this.touches(true, "faults:calls");
+                if (this.plan.faults.some(f => f.action === call.action)) this.touches(true, `faults:${call.action}`);
                 const released = ++this.calls;
                 const nth = (this.actionCalls.get(call.action) ?? 0) + 1;
                 this.actionCalls.set(call.action, nth);
                 const kind = this.faults.get(released) ?? this.plan.faults.find(f => f.action === call.action && f.nth === nth)?.kind;
                 if (!kind) return;
                 this.gateway.inject({
-                    service: call.service, action: call.action, match: c => c === call,
+                    service: call.service, action: call.action, match: c => c.input === call.input,
                     when: kind === "before" ? "before" : "after",
                     ...(kind === "lost" && { code: "InternalError", status: 500 }),
                 });
@@ -829,7 +926,9 @@ class RunWorld {
             const entry = JSON.parse(line) as { level: string; message: string; outcome?: string; error?: { name?: string } };
             if (entry.outcome) {
                 this.outcomes[entry.outcome] = (this.outcomes[entry.outcome] ?? 0) + 1;
-                this.onOutcome.get(actor)?.(entry.outcome);
+                const told = this.onOutcome.get(actor);
+                if (told) this.touches(true, EVERYTHING);
+                told?.(entry.outcome);
             }
             if (entry.level !== "INFO" || entry.outcome) this.note(actor, `${entry.level} ${entry.message}${entry.outcome ? ` [${entry.outcome}]` : ""}${entry.error?.name ? ` (${entry.error.name})` : ""}`);
         });

@@ -3,7 +3,9 @@
 // change), waits at a gate until the scheduler releases it (fast-check's random
 // one, or the systematic search's). Between two releases every actor runs until it
 // is blocked at a gate again or has finished, so the order of calls is exactly the
-// scheduler's choice: a seed, or a choice sequence, replays it.
+// scheduler's choice: a seed, or a choice sequence, replays it. Each step also
+// records what it touched (its footprint), for the systematic search's reduction.
+import { emptyFootprint, EVERYTHING, Footprint } from "./footprint";
 
 /** What `Steps` needs of a scheduler: fast-check's `Scheduler` and `SystematicScheduler` both are one. */
 export interface StepScheduler {
@@ -13,6 +15,10 @@ export interface StepScheduler {
     count(): number;
     /** Picks one waiting step and lets it go. */
     waitOne(): Promise<void>;
+    /** The step it let go last has settled, and touched this. */
+    settled?(label: string, footprint: Footprint): void;
+    /** The run has reached a state the search has explored before: it may end here. */
+    covered?(): boolean;
 }
 
 /** One line of a run's trace: who did what, and (filled in later) how it ended. */
@@ -54,6 +60,10 @@ export class Steps {
     /** Released calls whose reply has not reached their actor yet. */
     private inFlight = 0;
     private readonly arrivals: { label: string; release: () => void }[] = [];
+    /** The last step released, and what it has touched so far. */
+    private current?: { label: string; footprint: Footprint };
+    /** The scheduler ended the run early (see `StepScheduler.covered`). */
+    stopped = false;
 
     constructor(
         private readonly scheduler: StepScheduler,
@@ -66,6 +76,8 @@ export class Steps {
         if (this.actors.has(name)) throw new Error(`actor ${name} already exists`);
         const actor: Actor = { waiting: 0, done: false, expired: lifetime?.expired ?? (() => false), onExpiry: lifetime?.onExpiry ?? (() => {}), frozen: false, killed: false, parked: [] };
         this.actors.set(name, actor);
+        // Starting an actor orders it after the step that started it.
+        this.touch(`actor:${name}`, true);
         void body().finally(() => { actor.done = true; });
     }
 
@@ -77,10 +89,12 @@ export class Steps {
         const label = `${actorName}: ${what}`;
         await new Promise<void>(release => {
             const go = () => {
+                // Released but not taken (cut off, or parked while frozen): a step of the world all the same.
+                this.current = { label: `${label} (not taken)`, footprint: { reads: new Set(), writes: new Set([EVERYTHING]) } };
                 if (actor.killed) return;
                 if (actor.expired()) {
                     // Lambda ends an invocation at its timeout: whatever it was about to do never happens.
-                    this.record(actorName, `${what} — cut off: the invocation timed out`);
+                    this.record(actorName, `${what} — cut off: the invocation timed out`, undefined, EVERYTHING);
                     actor.done = actor.killed = true;
                     actor.onExpiry();
                     return;
@@ -112,7 +126,8 @@ export class Steps {
         await new Promise<void>(release => this.arrive(`${last.actor}: ${what}`, () => {
             actor.waiting--;
             this.inFlight++;
-            this.record(last.actor, what);
+            // The commit's items are not known here: it may touch anything.
+            this.record(last.actor, what, undefined, EVERYTHING);
             release();
         }));
     }
@@ -138,6 +153,8 @@ export class Steps {
 
     /** A move of the world, taken when the scheduler releases it. */
     later(who: string, what: string, move: () => void): void {
+        // The move is ordered after the step that planned it.
+        this.touch(`actor:${who}`, true);
         this.arrive(`${who}: ${what}`, () => {
             this.record(who, what);
             move();
@@ -153,9 +170,19 @@ export class Steps {
             await this.settled();
             this.schedule();
             if (this.released > 0) await afterStep();
+            if (this.current) this.scheduler.settled?.(this.current.label, this.current.footprint);
             if (this.scheduler.count() === 0) return;
+            if (this.scheduler.covered?.()) {
+                this.stopped = true;
+                return;
+            }
             await this.scheduler.waitOne();
         }
+    }
+
+    /** The step being taken touches `resource` (see footprint.ts). */
+    touch(resource: string, write: boolean): void {
+        if (this.current) (write ? this.current.footprint.writes : this.current.footprint.reads).add(resource);
     }
 
     /** Actors started in this run. */
@@ -178,7 +205,11 @@ export class Steps {
         for (const { label, release } of arrivals) void this.scheduler.schedule(Promise.resolve(), label).then(release);
     }
 
-    private record(actor: string, what: string, input?: unknown): void {
+    private record(actor: string, what: string, input?: unknown, writes?: string): void {
+        // An actor's steps keep their order: each writes the actor.
+        this.current = { label: `${actor}: ${what}`, footprint: emptyFootprint() };
+        this.current.footprint.writes.add(`actor:${actor}`);
+        if (writes) this.current.footprint.writes.add(writes);
         const entry: TraceEntry = { step: ++this.released, actor, what, input };
         this.trace.push(entry);
         this.onRelease(entry.step, entry);

@@ -14,12 +14,20 @@
 // waits for nothing the scheduler holds); every other choice, including another of
 // the last actor's own waiting steps, preempts once.
 //
-// No partial-order reduction: every step moves the virtual clock and may draw from
-// the EC2 model's seeded random numbers, so two steps that touch different items
-// still do not commute exactly. The only merge is of steps with the same label,
-// which the gate cannot tell apart anyway.
+// Reduction (state caching over happens-before, as CHESS caches states): every
+// step reports its footprint (footprint.ts); two schedules that order every pair of
+// conflicting steps alike are one Mazurkiewicz trace and reach the same state. The
+// search keys each state it reaches by that trace and the actor that made the last
+// step, and a run that reaches a key already reached with no more preemptions ends
+// there: whatever could follow was, or will be, explored from the first visit, with
+// at least the same preemptions to spare. That holds only in a world where steps
+// that touch different things commute exactly: the systematic world of run.ts,
+// whose clock stands still and whose reads lag by the scenario, not by a shared
+// random stream. docs/claim-protocol.md ("Systematic search") says why it is sound.
+import { createHash } from "node:crypto";
+import { conflicts, describeFootprint, Footprint } from "./footprint";
 import type { Plan } from "./plan";
-import type { Explorer, RunOptions, RunResult } from "./run";
+import type { Explorer, RunOptions, RunResult, SystematicWorld } from "./run";
 import type { StepScheduler } from "./steps";
 
 export const DEFAULT_BOUND = 2;
@@ -48,15 +56,53 @@ const byLabel = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
  */
 export class SystematicScheduler implements StepScheduler {
     readonly decisions: Decision[] = [];
+    /** The decision at which the run reached a state explored before, if it did. */
+    coveredAt: number | undefined;
     private readonly waiting: { label: string; release: () => void }[] = [];
     private lastActor: string | undefined;
     private preemptions = 0;
+    /** The steps taken, each with what it touched. */
+    private readonly events: { id: string; footprint: Footprint }[] = [];
+    private readonly occurrences = new Map<string, number>();
+    /** The trace so far as a multiset hash: its steps, and each ordered pair of conflicting steps. */
+    private readonly signature = [0, 0, 0, 0];
 
     constructor(
         private readonly choices: readonly number[] = [],
         /** The labels the choices took when they were recorded: a replay that meets others is not deterministic. */
         private readonly expected: readonly string[] = [],
+        /** States reached so far in the search (trace and last actor), with the fewest preemptions each was reached with. */
+        private readonly visited?: Map<string, number>,
     ) {}
+
+    settled(label: string, footprint: Footprint): void {
+        const n = (this.occurrences.get(label) ?? 0) + 1;
+        this.occurrences.set(label, n);
+        const id = `${label} #${n} ${describeFootprint(footprint)}`;
+        this.add(id);
+        for (const earlier of this.events) if (conflicts(earlier.footprint, footprint)) this.add(`${earlier.id} before ${id}`);
+        this.events.push({ id, footprint });
+    }
+
+    covered(): boolean {
+        if (!this.visited || this.coveredAt !== undefined) return this.coveredAt !== undefined;
+        const n = this.decisions.length;
+        // The replayed prefix's states were keyed by the runs that chose it.
+        if (n < this.choices.length) return false;
+        const key = `${this.signature.join(".")}/${this.events.length}/${this.lastActor ?? ""}`;
+        const before = this.visited.get(key);
+        if (before !== undefined && before <= this.preemptions) {
+            this.coveredAt = n;
+            return true;
+        }
+        this.visited.set(key, this.preemptions);
+        return false;
+    }
+
+    private add(text: string): void {
+        const digest = createHash("md5").update(text).digest();
+        for (let i = 0; i < 4; i++) this.signature[i] = (this.signature[i] + digest.readUInt32LE(4 * i)) >>> 0;
+    }
 
     schedule(task: Promise<void>, label: string): Promise<void> {
         // Waiting from now on: Steps counts the waiting steps right after scheduling them.
@@ -133,6 +179,8 @@ export interface SearchOptions {
     timeLimitMs?: number;
     /** Stop at the first schedule that breaks an invariant. */
     stopOnViolation?: boolean;
+    /** End runs at states explored before (sound only in the systematic world, see above). */
+    reduce?: boolean;
 }
 
 export interface SearchStats {
@@ -142,6 +190,8 @@ export interface SearchStats {
     complete: boolean;
     ms: number;
     maxSteps: number;
+    /** Runs ended early at a state explored before. */
+    covered: number;
 }
 
 /**
@@ -159,20 +209,23 @@ export async function enumerateSchedules(
     const bound = options.bound ?? DEFAULT_BOUND;
     const started = Date.now();
     const stack: Prefix[] = [{ choices: [], labels: [] }];
+    const visited = options.reduce ? new Map<string, number>() : undefined;
     let schedules = 0;
     let maxSteps = 0;
+    let covered = 0;
     while (stack.length > 0) {
         if (schedules >= (options.maxSchedules ?? Infinity) || Date.now() - started >= (options.timeLimitMs ?? Infinity)) break;
         const prefix = stack.pop()!;
-        const scheduler = new SystematicScheduler(prefix.choices, prefix.labels);
+        const scheduler = new SystematicScheduler(prefix.choices, prefix.labels, visited);
         const broken = await run(scheduler);
         schedules++;
+        if (scheduler.coveredAt !== undefined) covered++;
         maxSteps = Math.max(maxSteps, scheduler.decisions.length);
         // Pushed last-first, so that the earliest branch is run next.
-        stack.push(...branches(scheduler.decisions, prefix.choices.length, bound).reverse());
+        stack.push(...branches(scheduler.decisions.slice(0, scheduler.coveredAt), prefix.choices.length, bound).reverse());
         if (broken && options.stopOnViolation) break;
     }
-    return { bound, schedules, complete: stack.length === 0, ms: Date.now() - started, maxSteps };
+    return { bound, schedules, complete: stack.length === 0, ms: Date.now() - started, maxSteps, covered };
 }
 
 /** The prefixes of a run's children: each decision past the replayed prefix, each other option the bound allows. */
@@ -223,24 +276,35 @@ export interface ScenarioReport extends SearchStats {
     violations: Map<string, { schedules: number; choices: string }>;
 }
 
-/** The search over one explorer scenario: every schedule's run is checked as in the random mode. */
-export async function searchScenario(explorer: Explorer, plan: Plan, options: SearchOptions & { plant?: RunOptions } = {}): Promise<ScenarioReport> {
+/** Which EC2 readers lag, unless a scenario says: none. */
+const NO_LAG: SystematicWorld = { laggingReaders: [] };
+
+/**
+ * The search over one explorer scenario, in the systematic world and with the
+ * reduction unless told otherwise: every schedule's run is checked as in the random mode.
+ */
+export async function searchScenario(
+    explorer: Explorer, plan: Plan,
+    /** `until`: stop at the first schedule that breaks this invariant. */
+    options: SearchOptions & { plant?: RunOptions; world?: SystematicWorld; until?: string } = {},
+): Promise<ScenarioReport> {
     const violations: ScenarioReport["violations"] = new Map();
+    const runOptions: RunOptions = { ...options.plant, systematic: options.world ?? NO_LAG };
     const stats = await enumerateSchedules(async scheduler => {
-        const result = await explorer.run(plan, scheduler, options.plant);
+        const result = await explorer.run(plan, scheduler, runOptions);
         for (const invariant of new Set(result.violations.map(v => v.invariant))) {
             const seen = violations.get(invariant);
             if (seen) seen.schedules++;
             else violations.set(invariant, { schedules: 1, choices: scheduler.choiceSequence() });
         }
-        return result.violations.length > 0;
-    }, options);
+        return options.until === undefined ? result.violations.length > 0 : result.violations.some(v => v.invariant === options.until);
+    }, { reduce: true, ...options, ...(options.until !== undefined && { stopOnViolation: true }) });
     return { ...stats, violations };
 }
 
 /** One schedule, replayed from its choices. */
-export async function replaySchedule(explorer: Explorer, plan: Plan, choices: string, plant?: RunOptions): Promise<RunResult & { preemptions: number }> {
+export async function replaySchedule(explorer: Explorer, plan: Plan, choices: string, plant?: RunOptions, world: SystematicWorld = NO_LAG): Promise<RunResult & { preemptions: number }> {
     const scheduler = new SystematicScheduler(parseChoices(choices));
-    const result = await explorer.run(plan, scheduler, plant);
+    const result = await explorer.run(plan, scheduler, { ...plant, systematic: world });
     return { ...result, preemptions: scheduler.preemptionCount() };
 }
