@@ -27,6 +27,17 @@ const addressLocked = (instanceId: string, allocationId: string) =>
 /** Association errors that belong to the instance, not to the address: no other address would fare better. */
 const INSTANCE_ERRORS = ["IncorrectInstanceState", "InvalidNetworkInterfaceID.NotFound", "InvalidInstanceID.NotFound"];
 
+/**
+ * EC2's answers to AssociateAddress that say it did nothing with this address (EC2
+ * API reference, "Error codes"): the bind may let it go and try another. Any other
+ * failure (no answer, a 5xx the SDK gave up retrying, a code not listed) may have
+ * come after the association took effect.
+ */
+const REFUSALS = [
+    "InvalidAllocationID.NotFound", "InvalidAddress.NotFound", "InvalidAddress.Locked", "InvalidIPAddress.InUse",
+    "InvalidParameterValue", "InvalidParameterCombination", "UnauthorizedOperation", "AuthFailure",
+];
+
 /** How a bind of one instance ended: its outcome, or the error that fails its events. */
 export type BindResult = { instanceId: string; outcome: BindOutcome } | { instanceId: string; error: unknown };
 
@@ -373,7 +384,19 @@ async function associateLocked(
         // Never later than ASSOCIATE_WITHIN_MS after the lock: an adopt may move the claim on after that.
         associationId = await ctx.ec2.associate(allocationId, target, () => ctx.now().getTime() - lockedAt.getTime() < ASSOCIATE_WITHIN_MS);
     } catch (error) {
-        if (INSTANCE_ERRORS.includes(errorCode(error) ?? "") || isNamedError(error, TOO_LATE_TO_ASSOCIATE)) throw error;
+        const code = errorCode(error) ?? "";
+        if (INSTANCE_ERRORS.includes(code) || isNamedError(error, TOO_LATE_TO_ASSOCIATE)) throw error;
+        if (!REFUSALS.includes(code)) {
+            // Without EC2's word that it did nothing, the address may be on the instance by now:
+            // look, and never let go of what may be ours. A read that lags fails the bind with
+            // claim and lock kept; the retry finds the address on the instance, or associates it.
+            const ours = associationOn(await ctx.ec2.address(allocationId), target);
+            if (ours) {
+                log.info("the association took effect though its answer was an error", { allocationId, associationId: ours, error });
+                return { associationId: ours };
+            }
+            throw error;
+        }
         log.warn("address could not be associated; letting it go", { allocationId, error });
         await letGo(ctx, claim);
         return { refused: error };
