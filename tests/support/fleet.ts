@@ -2,6 +2,7 @@
 // worker a running target with its pool address associated, its claim, its lock and
 // its row, as a finished bind leaves them, without spending the binder's calls on it.
 import { AttributeValue, BatchWriteItemCommand, WriteRequest } from "@aws-sdk/client-dynamodb";
+import { OFFER, OFFER_INDEX, offerKey } from "../../binder/schema";
 import { ADDRESS_TAGS, INSTANCE_TAGS, World } from "./world";
 
 /** DynamoDB's most items in one BatchWriteItem. */
@@ -26,6 +27,7 @@ export async function seedBoundFleet(world: World, size: number): Promise<string
         rows.push({
             EIP: S(address.publicIp), DNS_Record: S(dnsName), AssociationId: S(association.associationId), InstanceId: S(instance.instanceId),
             AllocationId: S(address.allocationId), LaunchedAt: S(new Date(instance.launchTime).toISOString()), allocated: { BOOL: false }, BoundAt: S(now),
+            [OFFER_INDEX.partition]: S(OFFER.free), [OFFER_INDEX.sort]: S(offerKey({})),
         });
         ids.push(instance.instanceId);
     }
