@@ -745,15 +745,28 @@ export class Store {
             const gone = await conditional(() => this.client.send(new DeleteItemCommand({
                 TableName: this.claimsTable, Key: key, ...expression([...whole.clauses, "attribute_not_exists(#StoppedRun)"].join(" AND "), whole.values),
             })));
-            if (gone || asRead) return gone;
+            if (gone) return true;
+            if (asRead) return this.drainEnded(mark.instanceId, endingPrefixes, asRead);
         }
         const checked = asRead ? whole : causesAsRead(mark, endingPrefixes);
         const update = `REMOVE ${endingPrefixes.flatMap(slotAttributes).map(name => `#${name}`).join(", ")}`;
         const guard = expression(checked.clauses.join(" AND "), checked.values);
-        return conditional(() => this.client.send(new UpdateItemCommand({
+        const removed = await conditional(() => this.client.send(new UpdateItemCommand({
             TableName: this.claimsTable, Key: key, UpdateExpression: update, ...guard,
             ExpressionAttributeNames: { ...guard.ExpressionAttributeNames, ...names(update) },
         })));
+        return removed || this.drainEnded(mark.instanceId, endingPrefixes, asRead);
+    }
+
+    /**
+     * After a refused write ending a drain: a write whose answer was lost may have taken
+     * effect before the SDK's retry found its condition false, so what the item holds now
+     * says whether the causes were ended (with `asRead`, whether no cause holds at all).
+     */
+    private async drainEnded(instanceId: string, endingPrefixes: string[], asRead: boolean): Promise<boolean> {
+        const now = await this.drainOf(instanceId);
+        if (asRead) return !now || now.signals.length === 0;
+        return !now?.signals.some(signal => endingPrefixes.includes(prefixOf(signal)));
     }
 
     /** Deletes the instance's drain item, on the condition that it is exactly as read (every cause and the fence): the reconciler's, once the instance is gone. */

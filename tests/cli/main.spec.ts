@@ -444,6 +444,20 @@ describe("the operator CLI", function () {
             expect(await w.servers()).to.have.length(1);
         });
 
+        it("undrains a worker when the drain item's delete took effect but its answer was lost", async () => {
+            const w = await open(2);
+            const worker = await bind(w);
+            const [address] = w.addressesOf(worker);
+            const at = new Date();
+            await cli(["drain", worker], stackOutput(w), at);
+            // The delete takes effect, the answer is a 500; the SDK's retry then finds its condition false.
+            w.gateway.inject({ service: "dynamodb", action: "DeleteItem", when: "after", code: "InternalError", status: 500, match: call => JSON.stringify(call.input).includes(`drain/${worker}`) });
+            const run = await cli(["undrain", worker], stackOutput(w), after(at, 10 * MINUTE));
+            expect(run.stdout, "the operator was told the drain stands").to.match(/^undrained /);
+            expect(await markOf(w, worker)).to.equal(undefined);
+            expect((await w.servers()).map(row => [row.InstanceId, row.EIP])).to.deep.equal([[worker, address.publicIp]]);
+        });
+
         it("undrains a stopped worker without publishing it, and exits 1 when publishing fails", async () => {
             const w = await open(2);
             const [stopped, failing] = [await bind(w), await bind(w)];

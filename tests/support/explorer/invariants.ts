@@ -26,6 +26,8 @@ export interface Allocation {
     live: boolean;
     /** What the scheduler client returned, which it releases. */
     allocation: ClientAllocation;
+    /** The run it was handed out on (its launch time, ms), if the row said. */
+    run?: number;
 }
 
 export interface Snapshot {
@@ -135,7 +137,9 @@ export async function checkStep(world: Snapshot, before: StepState | undefined, 
         }
     }
     if (before) violations.push(...takenFromHolder(world, before, after));
-    for (const allocation of world.allocations.filter(a => a.live && !facts.leftPool(a.allocationId))) {
+    // A drain that holds for the run (an operator's reads the clock only once EC2 has shown it the worker) takes the row with it.
+    const drained = (a: Allocation) => a.run !== undefined && facts.draining(a.instanceId, a.run);
+    for (const allocation of world.allocations.filter(a => a.live && !facts.leftPool(a.allocationId) && !drained(a))) {
         const row = rows.find(r => s(r, "EIP") === allocation.publicIp && s(r, "DNS_Record") === allocation.dnsName);
         if (!row || s(row, "InstanceId") !== allocation.instanceId) {
             fail("allocated-lost", `${allocation.instanceId} stayed bound to ${allocation.publicIp}, but its row ${row ? `now names ${s(row, "InstanceId")}` : "is gone"}`);

@@ -463,6 +463,8 @@ class RunWorld {
             try {
                 await undrainCommand(ctx, instanceId, text => this.note(name, text.trim()));
             } catch (err) {
+                // A failure part way (a delete whose answer was lost, its re-read failing): whether the drain ended is not known.
+                for (const d of this.drains.get(instanceId) ?? []) if (d.at <= now && !d.ended) d.lost = true;
                 this.note(name, `exited: ${String(err)}`);
             }
         });
@@ -652,7 +654,8 @@ class RunWorld {
                 this.checkNotLeaving(got.instanceId, got.launchedAt);
                 this.touches(false, `ec2:instance#${got.instanceId}`, "ec2:address#*");
                 this.touches(true, ALL_INSTANCES);
-                const allocation = { publicIp: got.publicIp, dnsName: got.dnsName, instanceId: got.instanceId, allocationId: got.allocationId ?? "", live: true, allocation: got };
+                const allocation = { publicIp: got.publicIp, dnsName: got.dnsName, instanceId: got.instanceId, allocationId: got.allocationId ?? "", live: true, allocation: got,
+                    ...(got.launchedAt !== undefined && { run: Date.parse(got.launchedAt) }) };
                 // A server that is going away when it is handed out, whose row is of an earlier run of the
                 // instance (before a stop and start, its withdrawal still on its way), or whose drain signal
                 // was sent (its handling still on its way), is not one that stayed bound.
@@ -801,7 +804,7 @@ class RunWorld {
         const holding = (id: string, run: number) => (this.drains.get(id) ?? []).filter(d => !d.ended && run <= d.at);
         return {
             goneHandled: (id, run) => this.messages.some(m => m.instanceId === id && m.run === run && GONE_STATES.includes(m.says) && m.status === "done" && m.seen === true),
-            drainHandled: (id, run) => holding(id, run).some(d => d.handled),
+            drainHandled: (id, run) => holding(id, run).some(d => d.handled && !d.lost),
             draining: (id, run) => holding(id, run).length > 0,
             byHand: what => this.byHand.has(what),
             releasedByHand: id => this.releasedByHand.has(id),
