@@ -112,19 +112,24 @@ describe("regressions: removals by someone who does not own what they remove", f
         });
     }
 
-    it("9. an address untagged while bound is forsaken once, then reported, never bound over", async () => {
+    /** A worker bound (and, with `drained`, draining) longer than the claim lease, whose address an operator then takes out of the pool. */
+    async function untagBound(drained: boolean) {
         await open({ poolSize: 2, dnsRecords: "per-binding" });
         const instanceId = world.launch().instanceId;
         await world.handle(handler, stateChange(instanceId, "running"));
+        if (drained) await world.handle(handler, awsSignal(world.ec2, "scheduled-change", [instanceId]));
         const [untagged] = world.addressesOf(instanceId);
-        const name = world.nameOf(untagged.publicIp, instanceId);
-        // The binding is older than the claim lease; then an operator takes the address out of the pool.
         const past = new Date(Date.now() - 20 * 60_000).toISOString();
         await world.dynamodb.send(new UpdateItemCommand({
             TableName: world.settings.claimsTable, Key: { Id: { S: instanceId } },
             UpdateExpression: "SET ClaimedAt = :past", ExpressionAttributeValues: { ":past": { S: past } },
         }));
         world.ec2.setAddressTags(untagged.allocationId, { team: "other" });
+        return { instanceId, untagged, name: world.nameOf(untagged.publicIp, instanceId) };
+    }
+
+    it("9. an address untagged while bound is forsaken once, then reported, never bound over", async () => {
+        const { instanceId, untagged, name } = await untagBound(false);
 
         const first = await reconcile({});
         expect(first.fixed.map(d => d.kind), "the binding was bound again instead of forsaken").to.deep.equal(["left-pool"]);
@@ -147,18 +152,7 @@ describe("regressions: removals by someone who does not own what they remove", f
     });
 
     it("9. an address untagged while its worker drains is forsaken with its name, not let go as a draining claim", async () => {
-        await open({ poolSize: 2, dnsRecords: "per-binding" });
-        const instanceId = world.launch().instanceId;
-        await world.handle(handler, stateChange(instanceId, "running"));
-        await world.handle(handler, awsSignal(world.ec2, "scheduled-change", [instanceId]));
-        const [untagged] = world.addressesOf(instanceId);
-        const name = world.nameOf(untagged.publicIp, instanceId);
-        const past = new Date(Date.now() - 20 * 60_000).toISOString();
-        await world.dynamodb.send(new UpdateItemCommand({
-            TableName: world.settings.claimsTable, Key: { Id: { S: instanceId } },
-            UpdateExpression: "SET ClaimedAt = :past", ExpressionAttributeValues: { ":past": { S: past } },
-        }));
-        world.ec2.setAddressTags(untagged.allocationId, { team: "other" });
+        const { instanceId, untagged, name } = await untagBound(true);
 
         const first = await reconcile({});
         expect(first.fixed.map(d => d.kind)).to.deep.equal(["left-pool"]);

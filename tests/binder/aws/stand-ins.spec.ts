@@ -19,7 +19,7 @@ import {
 } from "@aws-sdk/client-route-53";
 import { DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, ScanCommand, TransactionCanceledException, TransactWriteItemsCommand } from "@aws-sdk/client-dynamodb";
 import { ChangeMessageVisibilityBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { createTable as createDynaliteTable, startDynalite } from "../../support/aws/dynalite";
+import { createKeyedTable, startDynalite } from "../../support/aws/dynalite";
 import { Ec2Model } from "../../support/aws/ec2";
 import { AwsGateway, type GatewayOptions, type Service } from "../../support/aws/gateway";
 import { Route53Model } from "../../support/aws/route53";
@@ -62,7 +62,6 @@ describe("AWS stand-ins", function () {
     let clients: ReturnType<typeof sdkClients>;
     // Swapped by individual tests; the gateway consults it on every call.
     let throttle: (service: Service, action: string) => boolean;
-    let tables = 0;
 
     const gatewayOptions = (extra: Partial<GatewayOptions> = {}): GatewayOptions => ({
         ec2: model,
@@ -82,16 +81,7 @@ describe("AWS stand-ins", function () {
     const changeBatch = (...Changes: Change[]) =>
         clients.route53.send(new ChangeResourceRecordSetsCommand({ HostedZoneId: ZONE.id, ChangeBatch: { Changes } }));
 
-    async function createTable(client = clients.dynamodb): Promise<string> {
-        const TableName = `bindings-${++tables}`;
-        await createDynaliteTable(client, {
-            TableName,
-            KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
-            AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
-            BillingMode: "PAY_PER_REQUEST",
-        });
-        return TableName;
-    }
+    const createTable = (client = clients.dynamodb) => createKeyedTable(client, "bindings");
 
     const putOnce = (TableName: string, pk: string, client = clients.dynamodb) =>
         client.send(new PutItemCommand({ TableName, Item: { pk: { S: pk } }, ConditionExpression: "attribute_not_exists(pk)" }));

@@ -19,7 +19,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { ChangeResourceRecordSetsCommand, GetChangeCommand, Route53Client } from "@aws-sdk/client-route-53";
 import { expect } from "chai";
-import { createTable as createDynamoTable, startDynalite } from "../../support/aws/dynalite";
+import { createKeyedTable, startDynalite } from "../../support/aws/dynalite";
 import { Ec2Model } from "../../support/aws/ec2";
 import { AwsGateway, type GatewayOptions } from "../../support/aws/gateway";
 import { motoAvailable, startMoto, stopMoto, type Moto } from "../../support/aws/moto";
@@ -54,17 +54,7 @@ const S = (value: string): AttributeValue => ({ S: value });
 const item = (pk: string, extra: Record<string, string> = {}) =>
     ({ pk: S(pk), ...Object.fromEntries(Object.entries(extra).map(([name, value]) => [name, S(value)])) });
 
-let tables = 0;
-async function createTable(client: DynamoDBClient): Promise<string> {
-    const TableName = `weak-${++tables}`;
-    await createDynamoTable(client, {
-        TableName,
-        KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
-        AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
-        BillingMode: "PAY_PER_REQUEST",
-    });
-    return TableName;
-}
+const createTable = (client: DynamoDBClient) => createKeyedTable(client, "weak");
 
 const read = async (client: DynamoDBClient, TableName: string, pk: string) =>
     (await client.send(new GetItemCommand({ TableName, Key: { pk: S(pk) }, ConsistentRead: true }))).Item;

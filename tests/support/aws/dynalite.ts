@@ -33,3 +33,17 @@ export async function createTable(client: DynamoDBClient, input: CreateTableComm
     await client.send(new CreateTableCommand(input));
     await waitUntilTableExists({ client, maxWaitTime: 10, minDelay: 0.01, maxDelay: 0.1 }, { TableName: input.TableName });
 }
+
+let keyedTables = 0;
+
+/** A new table keyed by one string attribute, `pk`, named `<prefix>-<n>`: what the stand-ins' fidelity tests write to. */
+export async function createKeyedTable(client: DynamoDBClient, prefix: string): Promise<string> {
+    const TableName = `${prefix}-${++keyedTables}`;
+    await createTable(client, {
+        TableName,
+        KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
+        AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
+        BillingMode: "PAY_PER_REQUEST",
+    });
+    return TableName;
+}
