@@ -93,7 +93,7 @@ export class EipDnsBinder extends pulumi.ComponentResource {
         const owner = new Owner(name, this);
 
         // The servers table is what the scheduler reads; the claims table is the binder's lock.
-        const { servers, claims } = tables(owner, settings.deletionProtection);
+        const { servers, claims } = tables(owner, settings.deletionProtection, settings.kmsKeyArn);
 
         // The public zone is looked up by name, so a pool needs no zone id.
         const zone = aws.route53.getZoneOutput({ name: settings.hostedZone, privateZone: false }, { parent: this });
@@ -132,14 +132,15 @@ export class EipDnsBinder extends pulumi.ComponentResource {
             dnsName: settings.dnsName,
             suffix: settings.suffix,
             vpcIds: settings.vpcIds,
+            kmsKeyArn: settings.kmsKeyArn,
         };
 
         // Events that fail every delivery, or cannot be delivered, are kept in queues.
-        const queues = failureQueues(owner);
+        const queues = failureQueues(owner, settings.kmsKeyArn);
 
         // EC2 state changes wait in a queue, so a burst is handled at the pace EC2 allows.
         const binderTimeout = 120;
-        const events = eventQueue(owner, queues.handling, binderTimeout);
+        const events = eventQueue(owner, queues.handling, binderTimeout, settings.kmsKeyArn);
 
         // The binder Lambda handles EC2 state changes, serialized from binder/.
         const binder = binderFunction(owner, "binder", {
@@ -152,6 +153,7 @@ export class EipDnsBinder extends pulumi.ComponentResource {
             // It hands failed messages back to its queue to come again soon, and acts only on the drain signals it has rules for.
             environment: { [EVENT_QUEUE_URL_ENV]: events.url, [DRAIN_ON_ENV]: JSON.stringify(settings.drainOn) },
             policy: { ...scope, role: "binder", eventQueueArn: events.arn },
+            kmsKeyArn: settings.kmsKeyArn,
         });
         feedFromQueue(owner, binder, events, settings.binderConcurrency);
         // Only the mapping invokes the binder: a batch handed to it directly would be made up.
@@ -175,6 +177,7 @@ export class EipDnsBinder extends pulumi.ComponentResource {
             // It binds as many at once as the binder's invocations run.
             environment: { [RECONCILE_CONCURRENCY_ENV]: String(settings.binderConcurrency) },
             policy: { ...scope, role: "reconciler" },
+            kmsKeyArn: settings.kmsKeyArn,
         });
         reconcileSchedule(owner, reconciler, settings.reconcileSchedule);
 
@@ -201,13 +204,14 @@ export class EipDnsBinder extends pulumi.ComponentResource {
                 settings: runtime,
                 environment: { [NODE_ROLE_ARNS_ENV]: roles },
                 policy: { ...scope, role: "hook" },
+                kmsKeyArn: settings.kmsKeyArn,
             });
             hookUrl = hookEndpoint(owner, hook, nodeRoleArns);
         }
 
         // Alarms: pool running dry or near the quota, failing binds, a stalled event queue, events in a failure queue.
         const { topic } = alarms(owner, {
-            stack: poolId, minFreeAddresses: settings.minFreeAddresses, addressQuota: settings.addressQuota, alarmEmail: settings.alarmEmail, queues, events,
+            stack: poolId, minFreeAddresses: settings.minFreeAddresses, addressQuota: settings.addressQuota, alarmEmail: settings.alarmEmail, kmsKeyArn: settings.kmsKeyArn, queues, events,
         });
 
         this.serversTable = servers.name;

@@ -8,11 +8,13 @@ export interface Tables {
     claims: aws.dynamodb.Table;
 }
 
-export function tables(owner: Owner, deletionProtection: boolean): Tables {
+/** The tables, under `kmsKeyArn` when it is set (an update in place either way), else DynamoDB's own key as before. */
+export function tables(owner: Owner, deletionProtection: boolean, kmsKeyArn?: string): Tables {
     const common = {
         billingMode: "PAY_PER_REQUEST",
         pointInTimeRecovery: { enabled: true },
         deletionProtectionEnabled: deletionProtection,
+        ...(kmsKeyArn && { serverSideEncryption: { enabled: true, kmsKeyArn } }),
     };
 
     // The servers table is the contract with the scheduler: one row per bound server,
