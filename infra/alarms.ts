@@ -13,7 +13,7 @@ export interface AlarmArgs {
     addressQuota?: number;
     alarmEmail?: string;
     /** The customer managed key the topic is encrypted with; unset, SNS keeps it unencrypted as before. */
-    kmsKeyArn?: string;
+    kmsKeyArn?: pulumi.Input<string>;
     queues: FailureQueues;
     /** The queue the binder reads; its oldest message's age shows a stalled binder. */
     events: aws.sqs.Queue;

@@ -1,4 +1,5 @@
 import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
 import { Owner } from "./owner";
 import { queueEncryption } from "./queue";
 
@@ -19,7 +20,7 @@ export interface FailureQueues {
     delivery: aws.sqs.Queue;
 }
 
-export function failureQueues(owner: Owner, kmsKeyArn?: string): FailureQueues {
+export function failureQueues(owner: Owner, kmsKeyArn?: pulumi.Input<string>): FailureQueues {
     const common = { messageRetentionSeconds: RETENTION, ...queueEncryption(kmsKeyArn) };
     return {
         // Failed events are kept, encrypted, so they can be read, fixed and replayed.

@@ -35,7 +35,7 @@ export interface FunctionArgs {
     environment?: Record<string, pulumi.Input<string>>;
     policy: Inputs<Omit<PolicyScope, "partition" | "region" | "accountId" | "logGroupArn">>;
     /** The customer managed key the function's log group is encrypted with; unset, CloudWatch Logs' own encryption. */
-    kmsKeyArn?: string;
+    kmsKeyArn?: pulumi.Input<string>;
 }
 
 /** The path of every function role of a stack: `/eip-dns-binder/<stack>/`. */

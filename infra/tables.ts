@@ -1,4 +1,5 @@
 import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
 import { CLAIM_KEY, OFFER_INDEX, SERVER_KEY, WAITLIST_INDEX } from "../binder/schema";
 import { Owner } from "./owner";
 
@@ -9,7 +10,7 @@ export interface Tables {
 }
 
 /** The tables, under `kmsKeyArn` when it is set (an update in place either way), else DynamoDB's own key as before. */
-export function tables(owner: Owner, deletionProtection: boolean, kmsKeyArn?: string): Tables {
+export function tables(owner: Owner, deletionProtection: boolean, kmsKeyArn?: pulumi.Input<string>): Tables {
     const common = {
         billingMode: "PAY_PER_REQUEST",
         pointInTimeRecovery: { enabled: true },

@@ -502,6 +502,13 @@ describe("the stack", function () {
             for (const role of ["reconciler", "hook"]) expect(JSON.stringify(statements(run, role)), role).to.not.match(/kms/i);
         });
 
+        it("fails the preview naming kmsKeyArn when the key is of another Region than the stack's", async () => {
+            let failure: unknown;
+            const elsewhere = KMS_KEY.replace("us-west-2", "eu-west-1");
+            await runStack("dev", { kmsKeyArn: elsewhere }).catch(err => { failure = err; });
+            expect(String((failure as Error)?.message)).to.include(`eip-dns-binder:kmsKeyArn '${elsewhere}' is a key of eu-west-1, not of us-west-2, where the stack deploys`);
+        });
+
         for (const [what, value] of [
             ["a bare key id", "1234abcd-12ab-34cd-56ef-1234567890ab"],
             ["an alias ARN", "arn:aws:kms:us-west-2:123456789012:alias/eip-dns-binder"],
