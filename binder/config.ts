@@ -45,6 +45,11 @@ export interface Settings {
      * exit); unset, the stack makes no hook endpoint.
      */
     nodeRoleArns?: string[];
+    /**
+     * A customer managed KMS key (its key ARN) for the tables, the queues, the log groups and the
+     * alarms' topic; unset, each keeps AWS's own encryption.
+     */
+    kmsKeyArn?: string;
 }
 
 /** Every setting's key, for refusing keys that are none. */
@@ -52,6 +57,7 @@ const KEYS: Record<keyof Settings, true> = {
     instanceTags: true, addressTags: true, poolSize: true, hostedZone: true, suffix: true, dnsName: true, dnsTtl: true,
     dnsRecords: true, protectAddresses: true, deletionProtection: true, reconcileSchedule: true, minFreeAddresses: true,
     binderConcurrency: true, hookConcurrency: true, alarmEmail: true, vpcIds: true, addressQuota: true, drainOn: true, nodeRoleArns: true,
+    kmsKeyArn: true,
 };
 export const SETTING_KEYS = Object.keys(KEYS) as (keyof Settings)[];
 
@@ -82,6 +88,13 @@ const SCHEDULE = /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 /** EC2's VPC ids: `vpc-` and 8 or 17 hexadecimal digits. */
 const VPC_ID = /^vpc-([0-9a-f]{8}|[0-9a-f]{17})$/;
+/**
+ * A KMS key by its key ARN, of a single-Region key (a UUID) or a multi-Region one (`mrk-`).
+ * Not a key id, which DynamoDB's kmsKeyArn refuses, nor an alias: the functions' roles are
+ * granted the key by its ARN, and KMS authorizes a use on the key, never on an alias.
+ */
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z]{2}(-[a-z]+)+-\d:\d{12}:key\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
+const KMS_KEY_EXAMPLE = "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 /** How a node role's ARN reads in a message (ROLE_ARN says what one may be). */
 const NODE_ROLE_EXAMPLE = "arn:aws:iam::123456789012:role/KarpenterNodeRole-media";
 
@@ -300,7 +313,11 @@ export function parseSettings(lookup: RawLookup, label: KeyLabel = configKey): S
         addressQuota: r.optionalInteger("addressQuota", 1, LIMITS.addressQuota),
         drainOn: r.listOf("drainOn", DRAIN_REASONS, DEFAULT_DRAIN_ON),
         nodeRoleArns: r.ids("nodeRoleArns", ROLE_ARN, NODE_ROLE_EXAMPLE, "IAM role ARN"),
+        kmsKeyArn: r.raw("kmsKeyArn")?.trim(),
     };
+    if (settings.kmsKeyArn !== undefined && !KMS_KEY_ARN.test(settings.kmsKeyArn)) {
+        r.fail("kmsKeyArn", `must be a KMS key ARN such as '${KMS_KEY_EXAMPLE}' (not a key id or an alias), not '${settings.kmsKeyArn}'`);
+    }
     if (!SCHEDULE.test(settings.reconcileSchedule)) {
         r.fail("reconcileSchedule", `must be an EventBridge schedule such as 'rate(5 minutes)' or 'cron(0/5 * * * ? *)', not '${settings.reconcileSchedule}'`);
     }

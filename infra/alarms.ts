@@ -12,6 +12,8 @@ export interface AlarmArgs {
     /** The account's Elastic IP quota in the Region; without it, no alarm watches the pool's size. */
     addressQuota?: number;
     alarmEmail?: string;
+    /** The customer managed key the topic is encrypted with; unset, SNS keeps it unencrypted as before. */
+    kmsKeyArn?: pulumi.Input<string>;
     queues: FailureQueues;
     /** The queue the binder reads; its oldest message's age shows a stalled binder. */
     events: aws.sqs.Queue;
@@ -25,7 +27,7 @@ export function alarms(owner: Owner, args: AlarmArgs): { topic?: aws.sns.Topic; 
     let topic: aws.sns.Topic | undefined;
     if (args.alarmEmail) {
         // One topic carries every alarm to the people who look after the pool.
-        topic = new aws.sns.Topic(owner.name("alarms"), {}, { parent: owner.parent });
+        topic = new aws.sns.Topic(owner.name("alarms"), { ...(args.kmsKeyArn && { kmsMasterKeyId: args.kmsKeyArn }) }, { parent: owner.parent });
         // The address must confirm the subscription from the email AWS sends.
         new aws.sns.TopicSubscription(owner.name("alarms"), { topic: topic.arn, protocol: "email", endpoint: args.alarmEmail }, { parent: owner.parent });
     }

@@ -41,6 +41,15 @@ export interface EipDnsBinderOptions extends pulumi.ComponentResourceOptions {
     settingName?: KeyLabel;
 }
 
+/** Returns the key when it is of the stack's Region: SQS, DynamoDB, CloudWatch Logs and SNS use keys of their own Region only. */
+function keyOfRegion(kmsKeyArn: string, region: string, key: string): string {
+    const keyRegion = kmsKeyArn.split(":")[3];
+    if (keyRegion !== region) {
+        throw new pulumi.RunError(`${key} '${kmsKeyArn}' is a key of ${keyRegion}, not of ${region}, where the stack deploys: the tables, queues, log groups and topic can use only a key of their own Region`);
+    }
+    return kmsKeyArn;
+}
+
 /** Checks the arguments as `pulumi config` is checked; a bad one fails the preview naming it. */
 function validated(args: EipDnsBinderArgs, key: KeyLabel): Settings {
     const values: Record<string, unknown> = { ...args };
@@ -91,9 +100,13 @@ export class EipDnsBinder extends pulumi.ComponentResource {
         super(EIP_DNS_BINDER_TYPE, name, {}, options);
         const poolId = args.poolId ?? `${pulumi.getStack()}/${name}`;
         const owner = new Owner(name, this);
+        // The customer managed key, once it is known to be of the stack's Region; unset, AWS's own encryption everywhere.
+        const configuredKey = settings.kmsKeyArn;
+        const kmsKeyArn = configuredKey === undefined ? undefined
+            : aws.getRegionOutput({}, { parent: this }).region.apply(region => keyOfRegion(configuredKey, region, key("kmsKeyArn")));
 
         // The servers table is what the scheduler reads; the claims table is the binder's lock.
-        const { servers, claims } = tables(owner, settings.deletionProtection);
+        const { servers, claims } = tables(owner, settings.deletionProtection, kmsKeyArn);
 
         // The public zone is looked up by name, so a pool needs no zone id.
         const zone = aws.route53.getZoneOutput({ name: settings.hostedZone, privateZone: false }, { parent: this });
@@ -132,14 +145,15 @@ export class EipDnsBinder extends pulumi.ComponentResource {
             dnsName: settings.dnsName,
             suffix: settings.suffix,
             vpcIds: settings.vpcIds,
+            kmsKeyArn,
         };
 
         // Events that fail every delivery, or cannot be delivered, are kept in queues.
-        const queues = failureQueues(owner);
+        const queues = failureQueues(owner, kmsKeyArn);
 
         // EC2 state changes wait in a queue, so a burst is handled at the pace EC2 allows.
         const binderTimeout = 120;
-        const events = eventQueue(owner, queues.handling, binderTimeout);
+        const events = eventQueue(owner, queues.handling, binderTimeout, kmsKeyArn);
 
         // The binder Lambda handles EC2 state changes, serialized from binder/.
         const binder = binderFunction(owner, "binder", {
@@ -152,6 +166,7 @@ export class EipDnsBinder extends pulumi.ComponentResource {
             // It hands failed messages back to its queue to come again soon, and acts only on the drain signals it has rules for.
             environment: { [EVENT_QUEUE_URL_ENV]: events.url, [DRAIN_ON_ENV]: JSON.stringify(settings.drainOn) },
             policy: { ...scope, role: "binder", eventQueueArn: events.arn },
+            kmsKeyArn,
         });
         feedFromQueue(owner, binder, events, settings.binderConcurrency);
         // Only the mapping invokes the binder: a batch handed to it directly would be made up.
@@ -175,6 +190,7 @@ export class EipDnsBinder extends pulumi.ComponentResource {
             // It binds as many at once as the binder's invocations run.
             environment: { [RECONCILE_CONCURRENCY_ENV]: String(settings.binderConcurrency) },
             policy: { ...scope, role: "reconciler" },
+            kmsKeyArn,
         });
         reconcileSchedule(owner, reconciler, settings.reconcileSchedule);
 
@@ -201,13 +217,14 @@ export class EipDnsBinder extends pulumi.ComponentResource {
                 settings: runtime,
                 environment: { [NODE_ROLE_ARNS_ENV]: roles },
                 policy: { ...scope, role: "hook" },
+                kmsKeyArn,
             });
             hookUrl = hookEndpoint(owner, hook, nodeRoleArns);
         }
 
         // Alarms: pool running dry or near the quota, failing binds, a stalled event queue, events in a failure queue.
         const { topic } = alarms(owner, {
-            stack: poolId, minFreeAddresses: settings.minFreeAddresses, addressQuota: settings.addressQuota, alarmEmail: settings.alarmEmail, queues, events,
+            stack: poolId, minFreeAddresses: settings.minFreeAddresses, addressQuota: settings.addressQuota, alarmEmail: settings.alarmEmail, kmsKeyArn, queues, events,
         });
 
         this.serversTable = servers.name;

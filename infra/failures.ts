@@ -1,5 +1,7 @@
 import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
 import { Owner } from "./owner";
+import { queueEncryption } from "./queue";
 
 /** How long EventBridge keeps retrying to deliver an event (seconds). */
 export const MAX_EVENT_AGE = 3600;
@@ -18,8 +20,8 @@ export interface FailureQueues {
     delivery: aws.sqs.Queue;
 }
 
-export function failureQueues(owner: Owner): FailureQueues {
-    const common = { messageRetentionSeconds: RETENTION, sqsManagedSseEnabled: true };
+export function failureQueues(owner: Owner, kmsKeyArn?: pulumi.Input<string>): FailureQueues {
+    const common = { messageRetentionSeconds: RETENTION, ...queueEncryption(kmsKeyArn) };
     return {
         // Failed events are kept, encrypted, so they can be read, fixed and replayed.
         handling: new aws.sqs.Queue(owner.name("failed-events"), common, { parent: owner.parent }),

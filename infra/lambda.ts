@@ -34,6 +34,8 @@ export interface FunctionArgs {
     /** Variables only this function gets, by name. */
     environment?: Record<string, pulumi.Input<string>>;
     policy: Inputs<Omit<PolicyScope, "partition" | "region" | "accountId" | "logGroupArn">>;
+    /** The customer managed key the function's log group is encrypted with; unset, CloudWatch Logs' own encryption. */
+    kmsKeyArn?: pulumi.Input<string>;
 }
 
 /** The path of every function role of a stack: `/eip-dns-binder/<stack>/`. */
@@ -44,8 +46,11 @@ export function functionRolePath(stack: string): string {
 /** A function of the binder's with its own log group and a role that can do only what it does. */
 export function binderFunction(owner: Owner, name: string, args: FunctionArgs): aws.lambda.CallbackFunction<unknown, unknown> {
     // Logs go to a group the stack owns, so their retention is set and the role
-    // needs no permission to create log groups.
-    const logs = new aws.cloudwatch.LogGroup(owner.name(name), { retentionInDays: 30 }, { parent: owner.parent });
+    // needs no permission to create log groups; CloudWatch Logs uses the key itself.
+    const logs = new aws.cloudwatch.LogGroup(owner.name(name), {
+        retentionInDays: 30,
+        ...(args.kmsKeyArn && { kmsKeyId: args.kmsKeyArn }),
+    }, { parent: owner.parent });
 
     // The role carries one inline policy instead of CallbackFunction's broad managed policies. Its path is
     // the stack's own, so a deploy role can be limited to this stack's roles by ARN (docs/deploying.md).

@@ -37,6 +37,8 @@ export interface PolicyScope {
     vpcIds?: string[];
     /** The queue the binder's event source mapping reads (with the function's role) and the binder hands failed messages back to. */
     eventQueueArn?: string;
+    /** The customer managed key the event queue is encrypted with, if any. */
+    kmsKeyArn?: string;
 }
 
 // Item actions per function and table, from the calls binder/aws/store.ts makes. A
@@ -195,6 +197,18 @@ export function binderPolicy(scope: PolicyScope): PolicyDocument {
             Action: ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
             Resource: [scope.eventQueueArn],
         });
+        if (scope.kmsKeyArn) {
+            // SQS decrypts what the mapping receives with the caller's (the binder's) permission on the key;
+            // which queue is ConsumeOwnEventQueue's to say. Changing a message's visibility needs none, and the
+            // binder sends nothing. DynamoDB and CloudWatch Logs use the key on their own (grants, the key policy).
+            statements.push({
+                Sid: "DecryptOwnEventQueue",
+                Effect: "Allow",
+                Action: ["kms:Decrypt"],
+                Resource: [scope.kmsKeyArn],
+                Condition: { StringEquals: { "kms:ViaService": `sqs.${scope.region}.amazonaws.com` } },
+            });
+        }
     }
     if (scope.dnsRecords === "per-binding") {
         const zone = arn("route53", `hostedzone/${scope.hostedZoneId}`, "", "");

@@ -1,4 +1,5 @@
 import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
 import { Owner } from "./owner";
 
 /** Events per invocation: what one read of the instances and one of the pool are shared by. */
@@ -10,15 +11,20 @@ const VISIBILITY_PER_TIMEOUT = 6;
 /** Four days: events older than that describe instances long gone; the reconciler covers them. */
 const RETENTION = 4 * 24 * 3600;
 
+/** A queue's encryption: the customer managed key when there is one, else SSE-SQS (the two exclude each other). */
+export function queueEncryption(kmsKeyArn?: pulumi.Input<string>): { kmsMasterKeyId: pulumi.Input<string> } | { sqsManagedSseEnabled: true } {
+    return kmsKeyArn ? { kmsMasterKeyId: kmsKeyArn } : { sqsManagedSseEnabled: true };
+}
+
 /**
  * The event queue between EventBridge and the binder. A burst of launches waits
  * here instead of starting hundreds of invocations that would only fight over
  * EC2's 5 AssociateAddress calls a second.
  */
-export function eventQueue(owner: Owner, deadLetters: aws.sqs.Queue, functionTimeout: number): aws.sqs.Queue {
+export function eventQueue(owner: Owner, deadLetters: aws.sqs.Queue, functionTimeout: number, kmsKeyArn?: pulumi.Input<string>): aws.sqs.Queue {
     // Encrypted, redelivered after a failed attempt, and set aside after the last one.
     return new aws.sqs.Queue(owner.name("instance-events"), {
-        sqsManagedSseEnabled: true,
+        ...queueEncryption(kmsKeyArn),
         messageRetentionSeconds: RETENTION,
         visibilityTimeoutSeconds: VISIBILITY_PER_TIMEOUT * functionTimeout,
         redrivePolicy: deadLetters.arn.apply(arn => JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: MAX_RECEIVES })),

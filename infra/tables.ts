@@ -1,4 +1,5 @@
 import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
 import { CLAIM_KEY, OFFER_INDEX, SERVER_KEY, WAITLIST_INDEX } from "../binder/schema";
 import { Owner } from "./owner";
 
@@ -8,11 +9,13 @@ export interface Tables {
     claims: aws.dynamodb.Table;
 }
 
-export function tables(owner: Owner, deletionProtection: boolean): Tables {
+/** The tables, under `kmsKeyArn` when it is set (an update in place either way), else DynamoDB's own key as before. */
+export function tables(owner: Owner, deletionProtection: boolean, kmsKeyArn?: pulumi.Input<string>): Tables {
     const common = {
         billingMode: "PAY_PER_REQUEST",
         pointInTimeRecovery: { enabled: true },
         deletionProtectionEnabled: deletionProtection,
+        ...(kmsKeyArn && { serverSideEncryption: { enabled: true, kmsKeyArn } }),
     };
 
     // The servers table is the contract with the scheduler: one row per bound server,

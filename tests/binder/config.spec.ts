@@ -32,6 +32,7 @@ describe("stack config", () => {
             addressQuota: 10,
             drainOn: ["spot-interruption", "scheduled-change"],
             nodeRoleArns: undefined,
+            kmsKeyArn: undefined,
         });
     });
 
@@ -92,6 +93,10 @@ describe("stack config", () => {
             /^eip-dns-binder:nodeRoleArns has 'arn:aws:iam::123456789012:instance-profile\/KarpenterNodeInstanceProfile', not an IAM role ARN such as 'arn:aws:iam::123456789012:role\/KarpenterNodeRole-media'$/],
         ["a nodeRoleArns with a role session", { nodeRoleArns: ["arn:aws:sts::123456789012:assumed-role/KarpenterNodeRole-media/i-0123456789abcdef0"] },
             /^eip-dns-binder:nodeRoleArns has 'arn:aws:sts::123456789012:assumed-role\/KarpenterNodeRole-media\/i-0123456789abcdef0', not an IAM role ARN/],
+        ["a kmsKeyArn that is a key id", { kmsKeyArn: "1234abcd-12ab-34cd-56ef-1234567890ab" },
+            /^eip-dns-binder:kmsKeyArn must be a KMS key ARN such as 'arn:aws:kms:us-west-2:123456789012:key\/1234abcd-12ab-34cd-56ef-1234567890ab' \(not a key id or an alias\), not '1234abcd-12ab-34cd-56ef-1234567890ab'$/],
+        ["a kmsKeyArn that is an alias ARN", { kmsKeyArn: "arn:aws:kms:us-west-2:123456789012:alias/binder" }, /^eip-dns-binder:kmsKeyArn must be a KMS key ARN .*, not 'arn:aws:kms:us-west-2:123456789012:alias\/binder'$/],
+        ["a kmsKeyArn with a key id cut short", { kmsKeyArn: "arn:aws:kms:us-west-2:123456789012:key/1234abcd" }, /^eip-dns-binder:kmsKeyArn must be a KMS key ARN/],
         ["a nodeRoleArns with a role name", { nodeRoleArns: ["KarpenterNodeRole-media"] }, /^eip-dns-binder:nodeRoleArns has 'KarpenterNodeRole-media', not an IAM role ARN/],
     ];
     for (const [what, overrides, message] of rejected) {
@@ -120,6 +125,15 @@ describe("stack config", () => {
         const stored = (value: unknown) => parseSettings(key => (key === "nodeRoleArns" ? JSON.stringify(value) : stackLookup("dev")(key)));
         expect(stored([...roles, roles[0]]).nodeRoleArns).to.deep.equal(roles);
         expect(stored(["arn:aws-cn:iam::123456789012:role/KarpenterNodeRole-media"]).nodeRoleArns).to.have.length(1);
+    });
+
+    it("takes a kmsKeyArn of a single-Region or a multi-Region key, in any partition", () => {
+        const stored = (value: string) => parseSettings(key => (key === "kmsKeyArn" ? value : stackLookup("dev")(key))).kmsKeyArn;
+        for (const arn of [
+            "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws:kms:eu-central-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+            "arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        ]) expect(stored(arn)).to.equal(arn);
     });
 
     it("leaves vpcIds unset when it is not configured, as before it existed", () => {

@@ -62,8 +62,8 @@ describe("the EipDnsBinder component", function () {
 
     it("fails on a bad argument before it declares anything, naming the argument", async () => {
         await pulumi.runtime.setMocks({ newResource: () => { throw new Error("declared a resource"); }, call: () => ({}) }, "eip-dns-binder", "dev", false);
-        expect(() => new EipDnsBinder("media", { instanceTags: { pool: "media" }, addressTags: {}, hostedZone: "live.example.com", poolSize: 1001, drainOn: ["reboot" as never] }))
-            .to.throw(pulumi.RunError, /EipDnsBinder media: addressTags must be a non-empty map[\s\S]*EipDnsBinder media: poolSize must be a whole number from 0 to 1000, not '1001'[\s\S]*EipDnsBinder media: drainOn has 'reboot'/);
+        expect(() => new EipDnsBinder("media", { instanceTags: { pool: "media" }, addressTags: {}, hostedZone: "live.example.com", poolSize: 1001, drainOn: ["reboot" as never], kmsKeyArn: "alias/binder" }))
+            .to.throw(pulumi.RunError, /EipDnsBinder media: addressTags must be a non-empty map[\s\S]*EipDnsBinder media: poolSize must be a whole number from 0 to 1000, not '1001'[\s\S]*EipDnsBinder media: drainOn has 'reboot'[\s\S]*EipDnsBinder media: kmsKeyArn must be a KMS key ARN/);
         await pulumi.runtime.disconnect();
     });
 

@@ -40,6 +40,16 @@ describe("pools", function () {
             ]);
         });
 
+        it("takes kmsKeyArn per pool or from the top level, and names a pool's bad one by its place", () => {
+            const key = (id: string) => `arn:aws:kms:us-west-2:123456789012:key/${id}-12ab-34cd-56ef-1234567890ab`;
+            const [top, edge] = pools({ kmsKeyArn: key("1234abcd"), pools: { edge: { ...EDGE, kmsKeyArn: key("5678abcd") } } });
+            expect([top.settings.kmsKeyArn, edge.settings.kmsKeyArn]).to.deep.equal([key("1234abcd"), key("5678abcd")]);
+            expect(pools({ kmsKeyArn: key("1234abcd"), pools: { edge: EDGE } })[1].settings.kmsKeyArn).to.equal(key("1234abcd"));
+            expect(problems({ pools: { edge: { ...EDGE, kmsKeyArn: "alias/binder" } } })).to.deep.equal([
+                `eip-dns-binder:pools.edge.kmsKeyArn must be a KMS key ARN such as '${key("1234abcd")}' (not a key id or an alias), not 'alias/binder'`,
+            ]);
+        });
+
         it("makes only the named pools when the top level sets no instanceTags", () => {
             const only = pools({ instanceTags: undefined, addressTags: undefined, poolSize: undefined, pools: { edge: EDGE } });
             expect(only.map(pool => pool.name)).to.deep.equal(["edge"]);
@@ -48,7 +58,7 @@ describe("pools", function () {
         it("names a named pool's bad keys by their place in the map, and every problem at once", () => {
             expect(problems({ pools: { edge: { ...EDGE, poolSize: -1, dnsTTL: 5 }, Bad_Name: EDGE, default: EDGE, solo: "x" } })).to.deep.equal([
                 "eip-dns-binder:pools.edge.dnsTTL is not a setting; a pool takes instanceTags, addressTags, poolSize, hostedZone, suffix, dnsName, dnsTtl, dnsRecords, "
-                + "protectAddresses, deletionProtection, reconcileSchedule, minFreeAddresses, binderConcurrency, hookConcurrency, alarmEmail, vpcIds, addressQuota, drainOn, nodeRoleArns",
+                + "protectAddresses, deletionProtection, reconcileSchedule, minFreeAddresses, binderConcurrency, hookConcurrency, alarmEmail, vpcIds, addressQuota, drainOn, nodeRoleArns, kmsKeyArn",
                 "eip-dns-binder:pools.edge.poolSize must be a whole number from 0 to 1000, not '-1'",
                 "eip-dns-binder:pools has a pool named 'Bad_Name': a name is 1-24 lower-case letters, digits and dashes, starting with a letter, and not 'default' (the top-level pool's)",
                 "eip-dns-binder:pools has a pool named 'default': a name is 1-24 lower-case letters, digits and dashes, starting with a letter, and not 'default' (the top-level pool's)",

@@ -39,6 +39,9 @@ const T = {
     invokers: "aws:lambda/resourcePolicy:ResourcePolicy",
 };
 
+/** A customer managed key, as kmsKeyArn takes it. */
+const KMS_KEY = "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
 /** The resource of `type` named `name`. */
 const named = (run: StackRun, type: string, name: string) => {
     const found = run.ofType(type).find(r => r.name === name);
@@ -469,6 +472,55 @@ describe("the stack", function () {
             expect(run.ofType(T.alarm).map(a => a.name)).to.not.include("address-quota");
             expect(run.ofType(T.alarm)).to.have.length(5);
         });
+
+        it("without kmsKeyArn, as before it existed, names no key anywhere: AWS's encryption, so an upgrade changes nothing", async () => {
+            const run = await runStack("dev", { alarmEmail: "oncall@example.com", nodeRoleArns: ["arn:aws:iam::123456789012:role/KarpenterNodeRole-media"] });
+            expect(JSON.stringify(run.resources.map(r => r.inputs))).to.not.match(/kms/i);
+            for (const table of run.ofType(T.table)) expect(table.inputs, table.name).to.not.have.property("serverSideEncryption");
+            for (const queue of run.ofType(T.queue)) expect(queue.inputs, queue.name).to.include({ sqsManagedSseEnabled: true });
+            for (const group of run.ofType(T.logGroup)) expect(group.inputs, group.name).to.deep.equal({ retentionInDays: 30 });
+            expect(run.one(T.topic).inputs).to.deep.equal({});
+        });
+
+        it("with kmsKeyArn, encrypts every table, queue, log group and the topic with the key, and lets only the binder decrypt its event queue through SQS", async () => {
+            const run = await runStack("dev", { kmsKeyArn: KMS_KEY, alarmEmail: "oncall@example.com", nodeRoleArns: ["arn:aws:iam::123456789012:role/KarpenterNodeRole-media"] });
+            expect(run.ofType(T.table)).to.have.length(2);
+            for (const table of run.ofType(T.table)) expect(table.inputs.serverSideEncryption, table.name).to.deep.equal({ enabled: true, kmsKeyArn: KMS_KEY });
+            expect(run.ofType(T.queue)).to.have.length(3);
+            for (const queue of run.ofType(T.queue)) {
+                expect(queue.inputs, queue.name).to.include({ kmsMasterKeyId: KMS_KEY });
+                // SSE-SQS and a KMS key exclude each other.
+                expect(queue.inputs, queue.name).to.not.have.property("sqsManagedSseEnabled");
+            }
+            expect(run.ofType(T.logGroup).map(g => g.name)).to.have.members(["binder", "reconciler", "hook"]);
+            for (const group of run.ofType(T.logGroup)) expect(group.inputs, group.name).to.deep.equal({ retentionInDays: 30, kmsKeyId: KMS_KEY });
+            expect(run.one(T.topic).inputs).to.deep.equal({ kmsMasterKeyId: KMS_KEY });
+            expect(statement(run, "DecryptOwnEventQueue")).to.deep.equal({
+                Sid: "DecryptOwnEventQueue", Effect: "Allow", Action: ["kms:Decrypt"], Resource: [KMS_KEY],
+                Condition: { StringEquals: { "kms:ViaService": "sqs.us-west-2.amazonaws.com" } },
+            });
+            for (const role of ["reconciler", "hook"]) expect(JSON.stringify(statements(run, role)), role).to.not.match(/kms/i);
+        });
+
+        it("fails the preview naming kmsKeyArn when the key is of another Region than the stack's", async () => {
+            let failure: unknown;
+            const elsewhere = KMS_KEY.replace("us-west-2", "eu-west-1");
+            await runStack("dev", { kmsKeyArn: elsewhere }).catch(err => { failure = err; });
+            expect(String((failure as Error)?.message)).to.include(`eip-dns-binder:kmsKeyArn '${elsewhere}' is a key of eu-west-1, not of us-west-2, where the stack deploys`);
+        });
+
+        for (const [what, value] of [
+            ["a bare key id", "1234abcd-12ab-34cd-56ef-1234567890ab"],
+            ["an alias ARN", "arn:aws:kms:us-west-2:123456789012:alias/eip-dns-binder"],
+            ["an alias name", "alias/eip-dns-binder"],
+            ["another service's ARN", "arn:aws:sqs:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"],
+        ] as const) {
+            it(`fails the preview naming kmsKeyArn when it is ${what}`, async () => {
+                let failure: unknown;
+                await runStack("dev", { kmsKeyArn: value }).catch(err => { failure = err; });
+                expect(String((failure as Error)?.message)).to.include(`eip-dns-binder:kmsKeyArn must be a KMS key ARN such as '${KMS_KEY}' (not a key id or an alias), not '${value}'`);
+            });
+        }
 
         it("makes no drain rule with drainOn [], and lets only the state-change rule send", async () => {
             const run = await runStack("dev", { drainOn: [] });
