@@ -278,7 +278,7 @@ describe("the stack", function () {
             }
             expect(statement(run, "ServerRows", "reconciler").Action).to.deep.equal(["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:UpdateItem"]);
             for (const role of ["binder", "reconciler"]) {
-                expect(statement(run, "ClaimsAndLocks", role).Action).to.deep.equal(["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"]);
+                expect(statement(run, "ClaimsAndLocks", role).Action).to.deep.equal(["dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"]);
             }
         });
 
