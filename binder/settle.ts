@@ -97,8 +97,13 @@ export async function settleAll(ctx: Context, work: InstanceWork[]): Promise<Set
         if (launchedAt !== undefined) await ctx.store.fenceRun(instanceId, launchedAt, ctx.now().toISOString()).catch(warn(instanceId, "could not fence the run going away; releasing it all the same"));
     }
     const released = await releaseAll(ctx, going.map(g => g.instanceId));
+    // Only once a release is done (claim and lock gone, so no row can be written): a release not
+    // started for want of time, or failed, keeps the fence, and so does the stop's fence it covers.
+    const finished = new Set(released.flatMap(r => ("outcome" in r ? [r.instanceId] : [])));
     for (const { instanceId, launchedAt } of going) {
-        if (launchedAt !== undefined) await ctx.store.forgetFence(instanceId, launchedAt).catch(warn(instanceId, "could not remove the release's fence; the reconciler will"));
+        if (launchedAt !== undefined && finished.has(instanceId)) {
+            await ctx.store.forgetFence(instanceId, launchedAt).catch(warn(instanceId, "could not remove the release's fence; the reconciler will"));
+        }
     }
     released.forEach(settled);
     (await bindEach(ctx, verdicts.flatMap(v => (v.act === "bind" ? [v.instance!] : [])), newPoolView())).forEach(settled);

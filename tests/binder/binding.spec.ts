@@ -343,6 +343,24 @@ describe("binding and release", function () {
             await world.checkInvariants();
         });
 
+        it("keeps a release's fence when the release is not started for want of time", async () => {
+            await open({ poolSize: 2 });
+            const gone = world.launch();
+            await world.handle(handler, stateChange(gone.instanceId, "running"));
+            world.ec2.setState(gone.instanceId, "terminated");
+            let left = 100_000;
+            const context = { awsRequestId: "late", getRemainingTimeInMillis: () => left };
+            // The fence's write uses up the time: the release itself is not started.
+            world.gateway.inject({ action: "UpdateItem", match: call => { if (JSON.stringify(call.input).includes(`drain/${gone.instanceId}`)) left = 39_000; return false; } });
+            const batch = queueBatch(stateChange(gone.instanceId, "terminated"));
+            expect((await handler(batch, context)).batchItemFailures).to.have.length(1);
+            // A bind of the run still on its way must find the run fenced until the release is done.
+            expect((await world.drains()).map(mark => mark.Id)).to.deep.equal([`drain/${gone.instanceId}`]);
+            await world.handle(handler, stateChange(gone.instanceId, "terminated"));
+            expect(await world.drains()).to.deep.equal([]);
+            expect((await world.checkInvariants()).bound).to.equal(0);
+        });
+
         it("hands back, without starting them, the binds and releases it has no time left for", async () => {
             await open({ poolSize: 5 });
             const gone = world.launch();
