@@ -300,7 +300,14 @@ export async function inspect(ctx: Context): Promise<Inspection> {
             continue;
         }
         const address = addressWithIp.get(publicIp);
-        if (!address || !isNameFor(ctx.settings.dnsName, { ip: publicIp, suffix: ctx.settings.suffix }, dnsName)) continue;
+        if (!isNameFor(ctx.settings.dnsName, { ip: publicIp, suffix: ctx.settings.suffix }, dnsName)) continue;
+        if (!address) {
+            // An address outside the pool (one that left it): the binder's name for it is left over once its owner's claim has no such name.
+            if (owner !== undefined && claimOf.get(owner)?.dnsName !== dnsName) {
+                drift.push({ kind: "stale-record", publicIp, dnsName, owner, detail: `${dnsName} points at ${publicIp}, which is not a pool address, and ${owner} has no such name` });
+            }
+            continue;
+        }
         if (nameOf(publicIp, lockOf.get(address.allocationId)) === dnsName || nameOf(publicIp, address.association?.instanceId) === dnsName) continue;
         drift.push({ kind: "stale-record", allocationId: address.allocationId, publicIp, dnsName, owner, detail: `${dnsName} points at ${publicIp}, but no binding has that name` });
     }
@@ -518,8 +525,9 @@ async function unname(ctx: Context, drifts: Drift[]): Promise<void> {
     const names: OwnedName[] = [];
     for (const drift of drifts) {
         const { dnsName, publicIp, owner } = drift;
-        if (publicIp === undefined) {
-            if ((await ctx.store.claim(owner!))?.dnsName !== dnsName) names.push({ name: dnsName!, instanceId: owner });
+        if (publicIp === undefined || drift.allocationId === undefined) {
+            // A TXT record alone, or a name of an address outside the pool: its owner's claim, read again, decides.
+            if ((await ctx.store.claim(owner!))?.dnsName !== dnsName) names.push({ name: dnsName!, ip: publicIp, instanceId: owner });
             continue;
         }
         const holder = await ctx.store.lockOwner(drift.allocationId!);

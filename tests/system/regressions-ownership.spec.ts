@@ -161,4 +161,16 @@ describe("regressions: removals by someone who does not own what they remove", f
         expect(await world.locks()).to.deep.equal([]);
         expect(world.addressesOf(instanceId).map(a => a.allocationId)).to.deep.equal([untagged.allocationId]);
     });
+
+    it("9. a name the binder gave an address after it left the pool is removed once no claim has it", async () => {
+        const { instanceId, untagged, name } = await untagBound(false);
+        expect((await reconcile({})).fixed.map(d => d.kind)).to.deep.equal(["left-pool"]);
+        // A bind on its way named the address again after the forsaking (its lock was taken before the tags went).
+        world.route53.put({ name: `${name}.`, type: "A", ttl: 60, values: [untagged.publicIp] });
+        world.route53.put({ name: `${name}.`, type: "TXT", ttl: 60, values: [ownerText(world.settings.stack, instanceId)] });
+        const run = await reconcile({});
+        expect(run.fixed.map(d => [d.kind, d.dnsName])).to.deep.equal([["stale-record", name]]);
+        expect(recordsAt(name)).to.deep.equal([]);
+        expect((await reconcile({})).inspection.drift.map(d => d.kind)).to.deep.equal(["foreign-address"]);
+    });
 });
