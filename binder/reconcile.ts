@@ -484,6 +484,8 @@ async function fix(ctx: Context, drift: Drift): Promise<void> {
         case "draining-claim": {
             // Its lock too, if the bind got that far; each only as read, so a bind that moved on since keeps what it has.
             const { claim } = drift;
+            // Its name first (per binding), only while its TXT record names this instance: a bind cut off after naming left it.
+            if (ctx.settings.dnsRecords === "per-binding") await ctx.dns.removeAll([{ name: claim!.dnsName, ip: claim!.publicIp, instanceId: claim!.instanceId }]);
             await ctx.store.unbind(claim!.publicIp, claim!.dnsName, claim!.allocationId, claim!.instanceId);
             await ctx.store.dropClaim(claim!);
             return;
