@@ -18,17 +18,9 @@ export interface ContextOptions {
     now: () => Date;
 }
 
-/**
- * The Region to call: the one the SDK's chain finds (AWS_REGION, the profile), else
- * the stack's. Both, and different, is a mistake: the stack's tables and addresses
- * are in its own Region only.
- */
+/** The Region to call: the one the SDK's chain finds (AWS_REGION, the profile), else the stack's. */
 export async function chooseRegion(stack: StackSettings["region"]): Promise<string> {
-    const configured = await configuredRegion();
-    if (configured !== undefined && stack !== undefined && configured !== stack.name) {
-        throw usageError(`the AWS region is ${configured} (AWS_REGION or the profile), but the stack is in ${stack.name} (its ${stack.output}): unset AWS_REGION or set it to ${stack.name}`);
-    }
-    const region = configured ?? stack?.name;
+    const region = (await configuredRegion()) ?? stack?.name;
     if (region === undefined) {
         throw usageError("no AWS region: set AWS_REGION, or pipe in a stack output that has serversStream (its ARN names the stack's Region)");
     }
