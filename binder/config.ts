@@ -359,10 +359,16 @@ export const ENV = {
     claimsTable: "BINDER_CLAIMS_TABLE",
 } as const satisfies Record<keyof BinderSettings, string>;
 
-/** Reads the Lambda's settings from its environment; throws ConfigError naming every bad variable. */
-export function binderSettingsFromEnv(env: Record<string, string | undefined>): BinderSettings {
+/** How a problem names an environment variable: as the Lambda sees it, unless the caller read it from elsewhere. */
+const environmentVariable: KeyLabel = variable => `environment variable ${variable}`;
+
+/**
+ * Reads the Lambda's settings from its environment; throws ConfigError naming every
+ * bad variable, by `label` (the CLI names where in the stack output it read each).
+ */
+export function binderSettingsFromEnv(env: Record<string, string | undefined>, label: KeyLabel = environmentVariable): BinderSettings {
     const name = (key: string) => ENV[key as keyof BinderSettings] ?? key;
-    const r = new Reader(key => env[name(key)], key => `environment variable ${name(key)}`);
+    const r = new Reader(key => env[name(key)], key => label(name(key)));
     const settings: BinderSettings = {
         stack: r.string("stack"),
         instanceTags: r.tags("instanceTags", "an empty map would match every instance in the account"),

@@ -18,9 +18,18 @@ export function exitCodeOf(err: unknown): number {
     return isNamedError(err, USAGE_ERROR) ? 2 : 1;
 }
 
+/** Errors whose message says it all, without their name in front. */
+const SELF_EXPLAINED = ["Error", USAGE_ERROR, "EndpointUnreachable"];
+
+/** What the SDK's default chain says when it finds no credentials at all. */
+const NO_CREDENTIALS = "CredentialsProviderError";
+
 /** The error as one line; AWS errors keep their code, which is what an operator searches for. */
 export function describeFailure(err: unknown): string {
     if (!(err instanceof Error)) return String(err);
-    const text = err.name === "Error" || err.name === USAGE_ERROR ? err.message : `${err.name}: ${err.message}`;
+    if (err.name === NO_CREDENTIALS) {
+        return `no AWS credentials: the SDK's default chain found none (${err.message}); set AWS_PROFILE, log in with aws sso login, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`;
+    }
+    const text = SELF_EXPLAINED.includes(err.name) ? err.message : `${err.name}: ${err.message}`;
     return text.replace(/\s*\n\s*/g, "; ");
 }

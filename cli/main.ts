@@ -1,10 +1,10 @@
-// The operator CLI: `eip-dns-binder status | reconcile [--dry-run] | release <instance-id>
-// | drain <instance-id> | undrain <instance-id>`.
+// The operator CLI: `eip-dns-binder status | reconcile [--dry-run] | release <instance-id> [--force]
+// | drain <instance-id> | undrain <instance-id> | help [<command>]`.
 // `main` does the work against injected streams, so tests run it in-process; `run`
 // wires it to the real process.
 import { text } from "node:stream/consumers";
 import { Context } from "../binder/context";
-import { Command, parseInvocation, USAGE } from "./args";
+import { Command, parseInvocation } from "./args";
 import { cliContext } from "./context";
 import { drainCommand, undrainCommand } from "./drain";
 import { describeFailure, exitCodeOf } from "./errors";
@@ -26,7 +26,7 @@ function execute(ctx: Context, command: Exclude<Command, { name: "help" }>, out:
     switch (command.name) {
         case "status": return statusCommand(ctx, command, out);
         case "reconcile": return reconcileCommand(ctx, command, out);
-        case "release": return releaseCommand(ctx, command.instanceId, out);
+        case "release": return releaseCommand(ctx, command, out);
         case "drain": return drainCommand(ctx, command.instanceId, out);
         case "undrain": return undrainCommand(ctx, command.instanceId, out);
     }
@@ -35,13 +35,13 @@ function execute(ctx: Context, command: Exclude<Command, { name: "help" }>, out:
 /** Runs one command; resolves to the exit code and never throws. */
 export async function main(argv: string[], io: Io): Promise<number> {
     try {
-        const { command, source, verbose } = parseInvocation(argv);
+        const { command, source, verbose, timeoutSeconds } = parseInvocation(argv);
         if (command.name === "help") {
-            io.stdout(USAGE);
+            io.stdout(command.text);
             return 0;
         }
-        const settings = await loadSettings(source, io.stdin);
-        const { ctx, close } = cliContext(settings, { verbose, stderr: io.stderr, now: io.now ?? (() => new Date()) });
+        const stack = await loadSettings(source, io.stdin);
+        const { ctx, close } = await cliContext(stack, { verbose, timeoutSeconds, stderr: io.stderr, now: io.now ?? (() => new Date()) });
         try {
             return await execute(ctx, command, io.stdout);
         } finally {

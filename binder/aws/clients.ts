@@ -2,7 +2,8 @@ import { DynamoDBClient, ServiceInputTypes, ServiceOutputTypes } from "@aws-sdk/
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { Route53Client } from "@aws-sdk/client-route-53";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import type { InitializeMiddleware } from "@smithy/types";
+import type { DeserializeMiddleware, InitializeMiddleware } from "@smithy/types";
+import { namedError } from "../errors";
 
 export interface Clients {
     ec2: EC2Client;
@@ -32,6 +33,66 @@ export function createClients(): Clients {
         route53: new Route53Client(RETRY),
         dynamodb: new DynamoDBClient(RETRY),
     };
+}
+
+/** How the operator CLI reaches AWS: a Region it chose, and endpoints that must answer within seconds. */
+export interface OperatorReach {
+    region: string;
+    /** How long an endpoint has to accept the connection, and then to answer. */
+    timeoutSeconds: number;
+}
+
+/** The Region the SDK's default chain finds (AWS_REGION, the profile), or undefined when it finds none. */
+export async function configuredRegion(): Promise<string | undefined> {
+    const probe = new DynamoDBClient({});
+    try {
+        return await probe.config.region();
+    } catch {
+        return undefined;
+    } finally {
+        probe.destroy();
+    }
+}
+
+/** Failures that say the endpoint cannot be reached at all; a reset connection is left to the SDK's retries. */
+const UNREACHABLE_CODES = ["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"];
+
+/**
+ * An operator waiting on an endpoint that does not answer learns so at once, by name:
+ * a timeout or an unreachable host fails the call with EndpointUnreachable, which the
+ * SDK does not retry (its retries would make seconds into minutes).
+ */
+function failFastUnreachable<I extends object, O extends object>(timeoutSeconds: number): DeserializeMiddleware<I, O> {
+    return (next, context) => async args => {
+        try {
+            return await next(args);
+        } catch (err) {
+            const code = err instanceof Error ? (err as { code?: string }).code : undefined;
+            const timedOut = err instanceof Error && err.name === "TimeoutError";
+            if (!timedOut && !UNREACHABLE_CODES.includes(code ?? "")) throw err;
+            const { protocol, hostname, port } = args.request as { protocol?: string; hostname?: string; port?: number };
+            const endpoint = `${protocol ?? "https:"}//${hostname ?? "?"}${port ? `:${port}` : ""}`;
+            const call = `${(context.clientName ?? "").replace(/Client$/, "")} ${(context.commandName ?? "").replace(/Command$/, "")}`.trim();
+            const what = timedOut ? `did not answer within ${timeoutSeconds}s (timed out)` : `cannot be reached (${code})`;
+            throw namedError("EndpointUnreachable", `${endpoint} ${what}, calling ${call}`);
+        }
+    };
+}
+
+/** The CLI's clients: the Region given, a timeout on every connection and request, and no retries of a silent endpoint. */
+export function createOperatorClients(reach: OperatorReach): Clients {
+    const timeoutMs = reach.timeoutSeconds * 1000;
+    const common = { region: reach.region, requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs, throwOnRequestTimeout: true } };
+    const clients = {
+        ec2: new EC2Client({ ...EC2_RETRY, ...common }),
+        route53: new Route53Client({ ...RETRY, ...common }),
+        dynamodb: new DynamoDBClient({ ...RETRY, ...common }),
+    };
+    const options = { step: "deserialize", priority: "low", name: "failFastUnreachable" } as const;
+    clients.ec2.middlewareStack.add(failFastUnreachable(reach.timeoutSeconds), options);
+    clients.route53.middlewareStack.add(failFastUnreachable(reach.timeoutSeconds), options);
+    clients.dynamodb.middlewareStack.add(failFastUnreachable(reach.timeoutSeconds), options);
+    return clients;
 }
 
 /** The binder's client for its event queue; the reconciler does not make one. */

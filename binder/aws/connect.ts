@@ -3,7 +3,7 @@
 // works through. Outside binder/aws/ nothing builds a client or names the SDK.
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { BinderSettings } from "../config";
-import { createClients, createQueueClient } from "./clients";
+import { createClients, createOperatorClients, createQueueClient, OperatorReach } from "./clients";
 import { Dns } from "./dns";
 import { Ec2 } from "./ec2";
 import { EventQueue } from "./queue";
@@ -25,11 +25,13 @@ export const tablesStore: StoreFactory = (dynamodb, settings) => new Store(dynam
 export interface ConnectOptions {
     /** The Store to use; tablesStore unless given. */
     store?: StoreFactory;
+    /** For the operator CLI: its Region and timeouts; else region and endpoints come from the environment. */
+    reach?: OperatorReach;
 }
 
 /** The AWS layer over one set of clients, and `close` to free their connections. */
 export function connect(settings: BinderSettings, options: ConnectOptions = {}): { layer: AwsLayer; close: () => void } {
-    const clients = createClients();
+    const clients = options.reach ? createOperatorClients(options.reach) : createClients();
     const makeStore = options.store ?? tablesStore;
     return {
         layer: {

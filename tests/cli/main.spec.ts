@@ -4,6 +4,7 @@ import { ScanCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { expect } from "chai";
 import { spawn } from "child_process";
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { createEventHandler, EventHandler } from "../../binder";
@@ -11,7 +12,7 @@ import { DnsRecordsMode, ENV } from "../../binder/config";
 import { Inspection, Reconciliation } from "../../binder/reconcile";
 import { drainKey } from "../../binder/schema";
 import { Store } from "../../binder/aws/store";
-import { USAGE } from "../../cli/args";
+import { COMMAND_HELP, USAGE } from "../../cli/args";
 import { age, countdown } from "../../cli/format";
 import { main } from "../../cli/main";
 import { AwsCall } from "../support/aws/gateway";
@@ -59,39 +60,82 @@ function cliProcess(argv: string[], stdin = "", env: Record<string, string> = {}
     });
 }
 
+/** Runs `fn` with some environment variables set (or, undefined, unset), then puts them back. */
+async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
+    const saved = Object.fromEntries(Object.keys(vars).map(name => [name, process.env[name]]));
+    const apply = (values: Record<string, string | undefined>) => {
+        for (const [name, value] of Object.entries(values)) {
+            if (value === undefined) delete process.env[name];
+            else process.env[name] = value;
+        }
+    };
+    apply(vars);
+    try {
+        return await fn();
+    } finally {
+        apply(saved);
+    }
+}
+
+/** No profile files, so the SDK's chain finds only what the environment gives it. */
+const NO_PROFILE = { AWS_PROFILE: undefined, AWS_CONFIG_FILE: "/nonexistent/config", AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/credentials" };
+
 describe("the operator CLI", function () {
     this.timeout(120_000);
 
     describe("without settings or AWS", () => {
-        it("prints its usage for --help", async () => {
+        it("prints its usage for --help and help", async () => {
             expect(await cli(["--help"])).to.deep.equal({ code: 0, stdout: USAGE, stderr: "" });
-            expect((await cli(["release", "-h"])).stdout).to.equal(USAGE);
+            expect(await cli(["help"])).to.deep.equal({ code: 0, stdout: USAGE, stderr: "" });
+        });
+
+        it("prints each command's own help for <command> --help and help <command>", async () => {
+            const commands = ["status", "reconcile", "release", "drain", "undrain", "help"] as const;
+            for (const command of commands) {
+                const help = COMMAND_HELP[command];
+                expect(help, command).to.match(new RegExp(`^Usage: eip-dns-binder ${command}`)).and.include("Example:\n").and.include(`eip-dns-binder ${command}`);
+                const anyway = command === "help" ? [] : [[command, "i-0123456789abcdef0", "--help"]];
+                for (const argv of [[command, "--help"], [command, "-h"], ["help", command], ...anyway]) {
+                    expect(await cli(argv), argv.join(" ")).to.deep.equal({ code: 0, stdout: help, stderr: "" });
+                }
+            }
+            expect(new Set(commands.map(command => COMMAND_HELP[command])).size, "two commands share a help").to.equal(commands.length);
+            expect(COMMAND_HELP.release).to.include("--force");
+            expect(COMMAND_HELP.reconcile).to.include("--dry-run");
         });
 
         it("fails a wrong command line with one line and exit code 2", async () => {
             const cases: [string[], string][] = [
-                [[], "missing command"],
-                [["deploy"], "unknown command 'deploy'"],
-                [["status", "--force"], "unknown option '--force'"],
-                [["status", "--dry-run"], "--dry-run does not apply to status"],
-                [["reconcile", "now"], "unexpected argument 'now'"],
-                [["release"], "release needs an instance id"],
-                [["release", "i-ZZZ"], "'i-ZZZ' is not an instance id: expected i- and 8 to 17 hex digits"],
-                [["release", "web-1"], "'web-1' is not an instance id: expected i- and 8 to 17 hex digits"],
-                [["drain"], "drain needs an instance id"],
-                [["undrain"], "undrain needs an instance id"],
-                [["drain", "web-1"], "'web-1' is not an instance id: expected i- and 8 to 17 hex digits"],
-                [["undrain", "i-0123"], "'i-0123' is not an instance id: expected i- and 8 to 17 hex digits"],
-                [["drain", "i-0123456789abcdef0", "i-0123456789abcdef1"], "unexpected argument 'i-0123456789abcdef1'"],
-                [["undrain", "i-0123456789abcdef0", "now"], "unexpected argument 'now'"],
-                [["drain", "--json", "i-0123456789abcdef0"], "--json does not apply to drain"],
-                [["undrain", "--dry-run", "i-0123456789abcdef0"], "--dry-run does not apply to undrain"],
+                [[], "missing command (see eip-dns-binder --help)"],
+                [["deploy"], "unknown command 'deploy': the commands are status, reconcile, release, drain, undrain, help (see eip-dns-binder --help)"],
+                [["stauts"], "unknown command 'stauts': did you mean status? (see eip-dns-binder --help)"],
+                [["relase", "i-0123456789abcdef0"], "unknown command 'relase': did you mean release? (see eip-dns-binder --help)"],
+                [["help", "drian"], "unknown command 'drian': did you mean drain? (see eip-dns-binder --help)"],
+                [["help", "status", "now"], "unexpected argument 'now' (see eip-dns-binder --help)"],
+                [["status", "--bogus"], "unknown option '--bogus' (see eip-dns-binder --help)"],
+                [["status", "--force"], "--force does not apply to status (see eip-dns-binder status --help)"],
+                [["status", "--dry-run"], "--dry-run does not apply to status (see eip-dns-binder status --help)"],
+                [["status", "--timeout", "0"], "--timeout must be a number of seconds from 1 to 300, not '0' (see eip-dns-binder --help)"],
+                [["status", "--timeout", "soon"], "--timeout must be a number of seconds from 1 to 300, not 'soon' (see eip-dns-binder --help)"],
+                [["reconcile", "now"], "unexpected argument 'now' (see eip-dns-binder reconcile --help)"],
+                [["release"], "release needs an instance id (see eip-dns-binder release --help)"],
+                [["release", "i-ZZZ"], "'i-ZZZ' is not an instance id: expected i- and 8 to 17 hex digits (see eip-dns-binder release --help)"],
+                [["release", "web-1"], "'web-1' is not an instance id: expected i- and 8 to 17 hex digits (see eip-dns-binder release --help)"],
+                [["drain"], "drain needs an instance id (see eip-dns-binder drain --help)"],
+                [["undrain"], "undrain needs an instance id (see eip-dns-binder undrain --help)"],
+                [["drain", "web-1"], "'web-1' is not an instance id: expected i- and 8 to 17 hex digits (see eip-dns-binder drain --help)"],
+                [["undrain", "i-0123"], "'i-0123' is not an instance id: expected i- and 8 to 17 hex digits (see eip-dns-binder undrain --help)"],
+                [["drain", "i-0123456789abcdef0", "i-0123456789abcdef1"], "unexpected argument 'i-0123456789abcdef1' (see eip-dns-binder drain --help)"],
+                [["undrain", "i-0123456789abcdef0", "now"], "unexpected argument 'now' (see eip-dns-binder undrain --help)"],
+                [["drain", "--json", "i-0123456789abcdef0"], "--json does not apply to drain (see eip-dns-binder drain --help)"],
+                [["drain", "--force", "i-0123456789abcdef0"], "--force does not apply to drain (see eip-dns-binder drain --help)"],
+                [["undrain", "--dry-run", "i-0123456789abcdef0"], "--dry-run does not apply to undrain (see eip-dns-binder undrain --help)"],
             ];
             for (const [argv, message] of cases) {
                 expect(await cli(argv, "{}"), argv.join(" ")).to.deep.equal({
                     code: 2,
                     stdout: "",
-                    stderr: `eip-dns-binder: ${message} (see eip-dns-binder --help)\n`,
+                    stderr: `eip-dns-binder: ${message}\n`,
                 });
             }
         });
@@ -102,7 +146,8 @@ describe("the operator CLI", function () {
                 ["  \n", "no stack settings: pipe `pulumi stack output --json` into this command, or pass --settings <file>"],
                 ["Current stack outputs (2):", "standard input is not JSON: expected the output of `pulumi stack output --json`"],
                 ['{"serversTable": "servers"}', "standard input has no binderSettings object: expected the output of `pulumi stack output --json` from a stack that exports it"],
-                [JSON.stringify({ binderSettings: { [ENV.stack]: "dev" } }), "bad settings in standard input: environment variable BINDER_INSTANCE_TAGS must be"],
+                [JSON.stringify({ binderSettings: { [ENV.stack]: "dev" } }), "bad settings in standard input: binderSettings.BINDER_INSTANCE_TAGS must be"],
+                [JSON.stringify({ pools: { edge: { binderSettings: { [ENV.stack]: "dev" } } } }), "bad settings in standard input: pools.edge.binderSettings.BINDER_INSTANCE_TAGS must be"],
             ];
             for (const [stdin, message] of cases) {
                 const run = await cli(["status"], stdin);
@@ -324,6 +369,95 @@ describe("the operator CLI", function () {
             for (const id of [gone, lost, "i-0123456789abcdef0"]) {
                 expect(await cli(["release", id], stackOutput(w))).to.deep.equal({ code: 0, stdout: `nothing bound to ${id}\n`, stderr: "" });
             }
+        });
+
+        it("refuses to release a worker EC2 shows live, or whose row is allocated, saying what --force would do, and writes nothing", async () => {
+            const { w, fresh, busy } = await knownState();
+            const stopped = await bind(w);
+            w.ec2.setState(stopped, "stopped");
+            // Allocated, though EC2 shows it going: a stream is still on its row.
+            const leaving = await bind(w);
+            const [leavingAddress] = w.addressesOf(leaving);
+            await w.allocate(leavingAddress.publicIp, w.nameOf(leavingAddress.publicIp, leaving));
+            w.ec2.setState(leaving, "shutting-down");
+            const before = await snapshot(w);
+            const seen = w.gateway.calls.length;
+
+            const cases: [string, string][] = [
+                [fresh, "EC2 shows it running"],
+                [busy, "EC2 shows it running; its row is allocated to a stream"],
+                [stopped, "EC2 shows it stopped"],
+                [leaving, "its row is allocated to a stream"],
+            ];
+            for (const [instanceId, reasons] of cases) {
+                const [address] = w.addressesOf(instanceId);
+                const name = w.nameOf(address.publicIp, instanceId);
+                expect(await cli(["release", instanceId], stackOutput(w)), instanceId).to.deep.equal({
+                    code: 2,
+                    stdout: "",
+                    stderr: `eip-dns-binder: not released: ${instanceId} is a live worker (${reasons}); nothing written. `
+                        + `With --force, release would take ${address.publicIp} off it (its name ${name} stays with the address), `
+                        + `and delete its row (${address.publicIp}, ${name}) from ${w.settings.serversTable} and its claim, while the worker runs on; `
+                        + `to stop new streams on it instead: eip-dns-binder drain ${instanceId}\n`,
+                });
+            }
+            expect(w.gateway.calls.slice(seen).filter(isWrite), "a refused release wrote").to.deep.equal([]);
+            expect(await snapshot(w)).to.deep.equal(before);
+
+            expect(await cli(["release", "--force", busy], stackOutput(w))).to.deep.equal({
+                code: 0,
+                stdout: `released 198.51.100.4 (198-51-100-4.live.example.com) from ${busy}\n`,
+                stderr: "",
+            });
+            expect(w.addressesOf(busy)).to.deep.equal([]);
+            expect((await w.servers()).map(r => r.InstanceId)).not.to.include(busy);
+        });
+
+        it("takes the Region from the stack output's serversStream when the environment has none, and says when neither has one", async () => {
+            const w = await open(2);
+            await bind(w);
+            const withStream = (region: string) => JSON.stringify({ ...JSON.parse(stackOutput(w)), serversStream: `arn:aws:dynamodb:${region}:123456789012:table/servers/stream/2026-01-01T00:00:00.000` });
+            await withEnv({ ...NO_PROFILE, AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined }, async () => {
+                const run = await cli(["status"], withStream("eu-west-1"));
+                expect(run.stderr).to.equal("");
+                expect(run.stdout).to.match(/\n2 addresses, 1 free, 0 drift\n$/);
+                expect(await cli(["status"], stackOutput(w))).to.deep.equal({
+                    code: 2,
+                    stdout: "",
+                    stderr: "eip-dns-binder: no AWS region: set AWS_REGION, or pipe in a stack output that has serversStream (its ARN names the stack's Region)\n",
+                });
+            });
+        });
+
+        it("gives up on an endpoint that never answers within --timeout, naming it", async () => {
+            const w = await open(1);
+            // Accepts every connection and never says a word.
+            const silent = net.createServer(() => {});
+            const sockets: net.Socket[] = [];
+            silent.on("connection", socket => sockets.push(socket));
+            await new Promise<void>(resolve => silent.listen(0, "127.0.0.1", resolve));
+            const { port } = silent.address() as net.AddressInfo;
+            try {
+                const started = Date.now();
+                const run = await withEnv({ AWS_ENDPOINT_URL: `http://127.0.0.1:${port}` }, () => cli(["status", "--timeout", "1"], stackOutput(w)));
+                const took = Date.now() - started;
+                expect(run.code).to.equal(1);
+                expect(run.stdout).to.equal("");
+                expect(run.stderr).to.match(new RegExp(`^eip-dns-binder: http://127\\.0\\.0\\.1:${port} did not answer within 1s \\(timed out\\), calling (EC2|DynamoDB) \\w+\n$`));
+                expect(took, "took longer than one timeout and a margin").to.be.below(4000);
+            } finally {
+                for (const socket of sockets) socket.destroy();
+                await new Promise(resolve => silent.close(resolve));
+            }
+        });
+
+        it("says there are no credentials when the SDK's chain finds none", async () => {
+            const w = await open(1);
+            const none = { ...NO_PROFILE, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_SESSION_TOKEN: undefined, AWS_EC2_METADATA_DISABLED: "true",
+                AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined, AWS_CONTAINER_CREDENTIALS_FULL_URI: undefined, AWS_WEB_IDENTITY_TOKEN_FILE: undefined };
+            const run = await withEnv(none, () => cli(["status"], stackOutput(w)));
+            expect(run.code).to.equal(1);
+            expect(run.stderr).to.match(/^eip-dns-binder: no AWS credentials: the SDK's default chain found none \(.*\); set AWS_PROFILE, log in with aws sso login, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n$/);
         });
 
         /** The stack's bookkeeping as the binder's own store reads it. */

@@ -14,7 +14,7 @@ const EDGE = {
 /** The settings the CLI reads for `argv` from `output` on standard input, or its refusal. */
 async function settingsFor(argv: string[], output: unknown) {
     try {
-        return await loadSettings(parseInvocation([...argv, "status"]).source, async () => JSON.stringify(output));
+        return (await loadSettings(parseInvocation([...argv, "status"]).source, async () => JSON.stringify(output))).binder;
     } catch (err) {
         return (err as Error).message;
     }
@@ -50,5 +50,12 @@ describe("the operator CLI's --pool", function () {
     it("asks for --pool when the stack has several pools and no top-level one", async () => {
         expect(await settingsFor([], namedOnly)).to.equal("standard input has several pools (edge, east) and no top-level one: choose one with --pool <name>");
         expect(await settingsFor(["--pool", "east"], namedOnly)).to.deep.include({ stack: "dev/east" });
+    });
+
+    it("reads the stack's Region from the chosen pool's serversStream", async () => {
+        const source = parseInvocation(["--pool", "edge", "status"]).source;
+        const { region } = await loadSettings(source, async () => JSON.stringify(twoPools));
+        expect(region?.output).to.equal("pools.edge.serversStream");
+        expect(twoPools.pools.edge.serversStream).to.include(`:${region?.name}:`);
     });
 });

@@ -436,7 +436,8 @@ class RunWorld {
         const started = this.steps.trace.length;
         this.steps.spawn(name, async () => {
             try {
-                const code = command === "release" ? await releaseCommand(ctx, instanceId, out)
+                // The explored operator means it: a release by hand of a worker that may still run.
+                const code = command === "release" ? await releaseCommand(ctx, { instanceId, force: true }, out)
                     : command === "reconcile" ? await reconcileCommand(ctx, { json: false, dryRun: false }, out)
                     : await drainCommand(ctx, instanceId, out);
                 this.touches(true, EVERYTHING);
