@@ -557,5 +557,6 @@ async function forsake(ctx: Context, drifts: Drift[]): Promise<{ instanceId: str
             results.push({ instanceId: drift.instanceId!, error });
         }
     }
-    return [...results, ...await releaseAll(ctx, confirmed, { disassociate: false })];
+    const claimedAddress = new Map(drifts.map(d => [d.instanceId!, d.allocationId!]));
+    return [...results, ...await releaseAll(ctx, confirmed, { disassociate: false, claimedAddress })];
 }

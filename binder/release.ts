@@ -22,6 +22,8 @@ interface Releasing {
  */
 export interface ReleaseOptions {
     disassociate: boolean;
+    /** By instance: the address its claim must still name (a forsaking), else nothing of it is released. */
+    claimedAddress?: Map<string, string>;
 }
 
 /**
@@ -43,7 +45,7 @@ export async function releaseAll(ctx: Context, instanceIds: string[], options: R
     for (const instanceId of instanceIds) {
         if (!hasTimeToStart(ctx.timeLeft())) break;
         try {
-            const started = await beginRelease(ctx, instanceId);
+            const started = await beginRelease(ctx, instanceId, options.claimedAddress?.get(instanceId));
             if (started) releasing.push(started);
             else results.push({ instanceId, outcome: "nothing-bound" });
         } catch (error) {
@@ -70,10 +72,11 @@ export async function releaseAll(ctx: Context, instanceIds: string[], options: R
 }
 
 /** Takes the server off the scheduler's list before anything else goes; undefined when nothing is bound. */
-async function beginRelease(ctx: Context, instanceId: string): Promise<Releasing | undefined> {
+async function beginRelease(ctx: Context, instanceId: string, claimedAddress?: string): Promise<Releasing | undefined> {
     const claim = await ctx.store.claim(instanceId);
-    if (!claim) {
-        ctx.log.with({ instanceId, action: "release" }).info("no binding to release", { outcome: "nothing-bound" });
+    if (!claim || (claimedAddress !== undefined && claim.allocationId !== claimedAddress)) {
+        // A forsaking ends only the binding it found: a claim that moved on since is another binding.
+        ctx.log.with({ instanceId, action: "release" }).info(claim ? "the claim moved on to another address; nothing released" : "no binding to release", { outcome: "nothing-bound" });
         return undefined;
     }
     await ctx.store.withdraw(claim.publicIp, claim.dnsName, instanceId);

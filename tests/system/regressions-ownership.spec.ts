@@ -173,4 +173,21 @@ describe("regressions: removals by someone who does not own what they remove", f
         expect(recordsAt(name)).to.deep.equal([]);
         expect((await reconcile({})).inspection.drift.map(d => d.kind)).to.deep.equal(["foreign-address"]);
     });
+
+    it("9. a forsaking ends only the binding it found: a claim that moved on to a pool address meanwhile is left alone", async () => {
+        const { instanceId, untagged } = await untagBound(false);
+        const other = world.ec2.addresses().find(address => address.allocationId !== untagged.allocationId)!;
+        // Held at the forsaking's own read of the address, after the inspection read the claim on it.
+        const confirming = world.gateway.pauseAt(call => call.action === "DescribeAddresses" && JSON.stringify(call.input).includes(untagged.allocationId));
+        const run = reconcile({});
+        await confirming.reached;
+        // Meanwhile a bind of the worker moves its claim to a pool address.
+        await world.dynamodb.send(new UpdateItemCommand({
+            TableName: world.settings.claimsTable, Key: { Id: { S: instanceId } },
+            UpdateExpression: "SET AllocationId = :a, PublicIp = :ip", ExpressionAttributeValues: { ":a": { S: other.allocationId }, ":ip": { S: other.publicIp } },
+        }));
+        confirming.resume();
+        await run;
+        expect((await world.claims()).map(claim => [claim.Id, claim.AllocationId]), "the moved claim was released").to.deep.equal([[instanceId, other.allocationId]]);
+    });
 });
