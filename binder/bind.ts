@@ -35,7 +35,7 @@ const INSTANCE_ERRORS = ["IncorrectInstanceState", "InvalidNetworkInterfaceID.No
  */
 const REFUSALS = [
     "InvalidAllocationID.NotFound", "InvalidAddress.NotFound", "InvalidAddress.Locked", "InvalidIPAddress.InUse",
-    "InvalidParameterValue", "InvalidParameterCombination", "UnauthorizedOperation", "AuthFailure",
+    "InvalidParameterValue", "InvalidParameterCombination", "UnauthorizedOperation", "AuthFailure", "Gateway.NotAttached",
 ];
 
 /** How a bind of one instance ended: its outcome, or the error that fails its events. */

@@ -6,7 +6,7 @@ import { expect } from "chai";
 import { StreamScheduler } from "../../examples/scheduler-stream";
 import { SchedulerClient } from "../../scheduler";
 import { Item } from "../../scheduler/rows";
-import { drainSignal, INSTANCE_TAGS, stateChange, World } from "../support/world";
+import { awsSignal, INSTANCE_TAGS, stateChange, World } from "../support/world";
 
 describe("the example stream scheduler", function () {
     this.timeout(60_000);
@@ -23,7 +23,7 @@ describe("the example stream scheduler", function () {
         const { handler } = opened;
         const workers = [];
         for (const zone of ["us-east-1a", "us-east-1b", "us-east-1b"]) {
-            const worker = world.ec2.addInstance({ tags: INSTANCE_TAGS, availabilityZone: zone });
+            const worker = world.ec2.addInstance({ tags: INSTANCE_TAGS, availabilityZone: zone, spot: true });
             await world.handle(handler, stateChange(worker.instanceId, "running"));
             workers.push(worker);
         }
@@ -43,7 +43,7 @@ describe("the example stream scheduler", function () {
         const draining = workers.find(w => w.instanceId === match.server.instanceId)!;
         const before = (await rows()).find(row => row.InstanceId.S === draining.instanceId)!;
         const removal = world.gateway.pauseAt(call => call.action === "DeleteItem" && (call.input as { TableName: string }).TableName === world.settings.serversTable);
-        const drained = world.handle(handler, drainSignal("spot-interruption", [draining.instanceId]));
+        const drained = world.handle(handler, awsSignal(world.ec2, "spot-interruption", [draining.instanceId]));
         await removal.reached;
         const warned = (await rows()).find(row => row.InstanceId.S === draining.instanceId)!;
         await scheduler.onRecords({ Records: [{ eventName: "MODIFY", dynamodb: { OldImage: before, NewImage: warned } }] });

@@ -6,7 +6,7 @@ import { expect } from "chai";
 import { Allocation, SchedulerClient, serverEvents } from "../../scheduler";
 import { Item } from "../../scheduler/rows";
 import { EventHandler } from "../../binder/handler";
-import { drainSignal, INSTANCE_TAGS, stateChange, World } from "../support/world";
+import { awsSignal, INSTANCE_TAGS, stateChange, World } from "../support/world";
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
@@ -33,8 +33,8 @@ describe("the scheduler client", function () {
     }
 
     /** Launches a bound worker in `zone`. */
-    async function worker(zone: string, tags: Record<string, string> = INSTANCE_TAGS) {
-        const instance = world.ec2.addInstance({ tags, availabilityZone: zone });
+    async function worker(zone: string, tags: Record<string, string> = INSTANCE_TAGS, spot = false) {
+        const instance = world.ec2.addInstance({ tags, availabilityZone: zone, spot });
         await world.handle(handler, stateChange(instance.instanceId, "running"));
         return instance;
     }
@@ -179,12 +179,12 @@ describe("the scheduler client", function () {
     });
 
     it("shows a drain's cause and deadline on the row before the row goes, and no scheduler, old or new, can claim it meanwhile", async () => {
-        const instance = await worker("us-east-1a");
+        const instance = await worker("us-east-1a", INSTANCE_TAGS, true);
         const before = (await rawRows())[0];
         const key = { EIP: { S: before.EIP.S! }, DNS_Record: { S: before.DNS_Record.S! } };
         const removal = world.gateway.pauseAt(call => call.action === "DeleteItem" && (call.input as { TableName: string }).TableName === world.settings.serversTable);
         const sent = new Date();
-        const draining = world.handle(handler, drainSignal("spot-interruption", [instance.instanceId], sent));
+        const draining = world.handle(handler, awsSignal(world.ec2, "spot-interruption", [instance.instanceId], sent));
         await removal.reached;
         const warned = (await rawRows())[0];
         expect(warned).to.deep.include({ Leaving: { S: "draining" }, DrainCause: { S: "spot-interruption" }, DrainDeadline: { S: new Date(sent.getTime() + 120_000).toISOString() } });

@@ -5,7 +5,7 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { DRAIN_ON_ENV, ENV, EVENT_QUEUE_URL_ENV, NODE_ROLE_ARNS_ENV } from "../../binder/config";
+import { DRAIN_ON_ENV, RECONCILE_CONCURRENCY_ENV, ENV, EVENT_QUEUE_URL_ENV, NODE_ROLE_ARNS_ENV } from "../../binder/config";
 import { RUNTIME } from "../../infra/lambda";
 import { archiveProblems, FUNCTIONS, FunctionName, LambdaArchive, writeArchive, zipArchive } from "../../tools/archive";
 import { LambdaProcess, startLambda } from "../../tools/lambda-process";
@@ -62,7 +62,7 @@ describe("the shipped Lambda archive", function () {
 
         it("reads its settings from variables the stack sets; the binder also its event queue, the hooks the node roles", () => {
             expect(Object.keys(archives.binder.environment).sort()).to.deep.equal([...Object.values(ENV), EVENT_QUEUE_URL_ENV, DRAIN_ON_ENV].sort());
-            expect(Object.keys(archives.reconciler.environment).sort()).to.deep.equal(Object.values(ENV).sort());
+            expect(Object.keys(archives.reconciler.environment).sort()).to.deep.equal([...Object.values(ENV), RECONCILE_CONCURRENCY_ENV].sort());
             expect(Object.keys(archives.hook.environment).sort()).to.deep.equal([...Object.values(ENV), NODE_ROLE_ARNS_ENV].sort());
         });
     });

@@ -22,7 +22,7 @@ describe("regressions: removals by someone who does not own what they remove", f
 
     afterEach(async () => { await world?.close(); });
 
-    /** What an operator's `eip-dns-binder release <instance-id>` does, through the CLI. */
+    /** What an operator's `eip-dns-binder release --force <instance-id>` does, through the CLI (the worker may still run). */
     async function operatorRelease(instanceId: string): Promise<string> {
         const env = world.environment();
         const stack = JSON.stringify({
@@ -34,7 +34,7 @@ describe("regressions: removals by someone who does not own what they remove", f
             binderSettings: Object.fromEntries(Object.values(ENV).map(name => [name, env[name]])),
         });
         let stdout = "";
-        const code = await main(["release", instanceId], { stdin: async () => stack, stdout: text => { stdout += text; }, stderr: () => undefined, now: () => new Date() });
+        const code = await main(["release", "--force", instanceId], { stdin: async () => stack, stdout: text => { stdout += text; }, stderr: () => undefined, now: () => new Date() });
         expect(code).to.equal(0);
         return stdout;
     }
