@@ -33,19 +33,11 @@ import { AwsGateway } from "../../support/aws/gateway";
 import { motoAvailable, startMoto, stopMoto, type Moto } from "../../support/aws/moto";
 import { Route53Model } from "../../support/aws/route53";
 import { SqsModel } from "../../support/aws/sqs";
+import { rejection } from "../../support/aws/rejection";
 
 const UNKNOWN = "i-0123456789abcdef0";
 const client = (endpoint: string) => new EC2Client({ endpoint, region: "us-east-1", credentials: { accessKeyId: "AKIDLOCAL", secretAccessKey: "local" }, maxAttempts: 1 });
 
-/** The error a call rejects with; fails the test if the call succeeds. */
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-    try {
-        await promise;
-    } catch (err) {
-        return err as Error;
-    }
-    throw new Error("expected the call to fail");
-}
 
 describe("what EC2 says about a signalled instance, read by the binder", function () {
     this.timeout(60_000);

@@ -25,23 +25,12 @@ import { AwsGateway, type GatewayOptions, type Service } from "../../support/aws
 import { Route53Model } from "../../support/aws/route53";
 import type { ChangeResourceRecordSetsInput } from "../../support/aws/route53-rest";
 import { QUEUE_PATH, SqsModel } from "../../support/aws/sqs";
+import { rejection } from "../../support/aws/rejection";
 
 const ZONE = { id: "Z0123456789EXAMPLE", name: "live.example.com" };
 const ACCOUNT = "123456789012";
 
-interface SdkError extends Error {
-    $metadata: { httpStatusCode?: number; attempts?: number };
-}
 
-/** The error a call rejects with; fails the test if the call succeeds. */
-async function rejection(promise: Promise<unknown>): Promise<SdkError> {
-    try {
-        await promise;
-    } catch (err) {
-        return err as SdkError;
-    }
-    throw new Error("expected the call to fail");
-}
 
 function sdkClients(endpoint: string) {
     const config = { endpoint, region: "us-east-1", credentials: { accessKeyId: "AKIDLOCAL", secretAccessKey: "local" } };

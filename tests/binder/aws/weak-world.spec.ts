@@ -25,25 +25,13 @@ import { AwsGateway, type GatewayOptions } from "../../support/aws/gateway";
 import { motoAvailable, startMoto, stopMoto, type Moto } from "../../support/aws/moto";
 import { Route53Model } from "../../support/aws/route53";
 import { SqsModel } from "../../support/aws/sqs";
+import { rejection, type SdkError } from "../../support/aws/rejection";
 
 const ZONE = { id: "Z0123456789EXAMPLE", name: "live.example.com" };
 const CREDENTIALS = { accessKeyId: "AKIDLOCAL", secretAccessKey: "local" };
 const CONFLICT_MESSAGE = "Transaction is ongoing for the item";
 
-interface SdkError extends Error {
-    $metadata: { httpStatusCode?: number; attempts?: number };
-    CancellationReasons?: { Code?: string; Message?: string }[];
-}
 
-/** The error a call rejects with; fails the test if the call succeeds. */
-async function rejection(promise: Promise<unknown>): Promise<SdkError> {
-    try {
-        await promise;
-    } catch (err) {
-        return err as SdkError;
-    }
-    throw new Error("expected the call to fail");
-}
 
 /** A DynamoDB client with the SDK's standard retry strategy (three attempts), as the binder's default. */
 function dynamoClient(endpoint: string): DynamoDBClient {
